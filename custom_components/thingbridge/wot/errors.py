@@ -1,0 +1,33 @@
+"""Errors raised by the Web of Things library."""
+
+from __future__ import annotations
+
+
+class WotError(Exception):
+    """Base class of every error this library raises."""
+
+
+class WotValidationError(WotError):
+    """A Thing Description (or part of one) cannot be used.
+
+    ``path`` is the JSON path of the offending member, e.g. ``$.properties.temp.forms[0].href``.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        """Name the member and what is wrong with it."""
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class WotConnectionError(WotError):
+    """The Thing could not be reached (connection refused, timeout, TLS failure)."""
+
+
+class WotResponseError(WotError):
+    """The Thing answered, but not with something usable (HTTP error, bad body, too large)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        """Keep the HTTP status when there is one."""
+        super().__init__(message)
+        self.status = status

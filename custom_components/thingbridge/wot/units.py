@@ -1,0 +1,62 @@
+"""Normalise the unit strings real Thing Descriptions use.
+
+TDs write units as free text (``°C``, ``Celsius``, ``degree celsius``), as QUDT/OM terms with
+or without a prefix (``om2:degreeCelsius``, ``qudt:DEG_C``) or as URIs. :func:`canonical_unit`
+maps the ones it knows to one canonical symbol and returns ``None`` for the rest.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "°C": (
+        "°c",
+        "℃",
+        "c",
+        "celsius",
+        "degreecelsius",
+        "degreescelsius",
+        "degc",
+        "deg_c",
+        "celcius",
+    ),
+    "°F": ("°f", "℉", "f", "fahrenheit", "degreefahrenheit", "degreesfahrenheit", "degf", "deg_f"),
+    "K": ("k", "kelvin"),
+    "%": ("%", "percent", "percentage", "pct"),
+    "W": ("w", "watt", "watts"),
+    "kW": ("kw", "kilowatt", "kilowatts"),
+    "Wh": ("wh", "watthour", "watthours", "w_h", "w-h"),
+    "kWh": ("kwh", "kilowatthour", "kilowatthours", "kw_h", "kw-h"),
+    "V": ("v", "volt", "volts"),
+    "A": ("a", "ampere", "amperes", "amp", "amps"),
+    "lx": ("lx", "lux"),
+    "hPa": ("hpa", "hectopascal"),
+    "Pa": ("pa", "pascal"),
+    "ppm": ("ppm", "partspermillion"),
+    "s": ("s", "sec", "second", "seconds"),
+    "min": ("min", "minute", "minutes", "minuteoftime"),
+    "h": ("h", "hr", "hour", "hours"),
+    "m": ("m", "metre", "meter", "metres", "meters"),
+    "km/h": ("km/h", "kmh", "kilometreperhour", "kilometerperhour", "kilometrepersecond_h"),
+    "m/s": ("m/s", "metrepersecond", "meterpersecond"),
+    "dB": ("db", "decibel"),
+    "dBm": ("dbm",),
+}
+_LOOKUP = {alias: canonical for canonical, aliases in _ALIASES.items() for alias in aliases}
+_PREFIX = re.compile(r"^(?:[a-z][a-z0-9_-]*:(?!//))")
+
+
+def canonical_unit(unit: str | None) -> str | None:
+    """Return the canonical symbol for ``unit``, or ``None`` when it is unknown."""
+    if not unit:
+        return None
+    text = unit.strip()
+    # URIs such as http://qudt.org/vocab/unit/DEG_C or ...#degreeCelsius: keep the last segment.
+    if "://" in text:
+        text = re.split(r"[/#]", text.rstrip("/#"))[-1]
+    text = _PREFIX.sub("", text.lower())
+    if text in _LOOKUP:
+        return _LOOKUP[text]
+    squashed = re.sub(r"[\s_\-]", "", text)
+    return _LOOKUP.get(squashed)

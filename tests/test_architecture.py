@@ -1,0 +1,87 @@
+"""Repository rules: protocol code is Home Assistant-free; manifest and HACS files are valid."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import INTEGRATION, REPO, TRANSLATIONS
+
+PROTOCOL_PACKAGES = ("wot", "m2m", "assets")
+
+
+def _homeassistant_imports(path: Path, root: Path = REPO) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [node.module]
+        else:
+            continue
+        found += [
+            f"{path.relative_to(root)}:{node.lineno} imports {m}"
+            for m in modules
+            if m == "homeassistant" or m.startswith("homeassistant.")
+        ]
+    return found
+
+
+def test_protocol_packages_do_not_import_homeassistant() -> None:
+    packages = [INTEGRATION / n for n in PROTOCOL_PACKAGES if (INTEGRATION / n).is_dir()]
+    assert packages, "no protocol subpackage found"
+    offenders = [hit for pkg in packages for f in pkg.rglob("*.py") for hit in _homeassistant_imports(f)]
+    assert offenders == []
+
+
+def test_import_scan_catches_an_offender(tmp_path: Path) -> None:
+    """The scan above must be able to fail."""
+    bad = tmp_path / "probe.py"
+    bad.write_text("import os\nfrom homeassistant.core import HomeAssistant\n")
+    assert _homeassistant_imports(bad, tmp_path) == ["probe.py:2 imports homeassistant.core"]
+
+
+def test_manifest_keys_sorted_and_complete() -> None:
+    manifest = json.loads((INTEGRATION / "manifest.json").read_text())
+    keys = list(manifest)
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+    for key in ("codeowners", "documentation", "issue_tracker", "iot_class", "version"):
+        assert manifest[key], key
+    assert manifest["integration_type"] == "hub"
+    assert manifest["iot_class"] == "local_push"
+    assert set(manifest["zeroconf"]) == {"_wot._tcp.local.", "_webthing._tcp.local."}
+    assert not any("==" in req for req in manifest["requirements"])
+
+
+def test_hacs_json() -> None:
+    hacs = json.loads((REPO / "hacs.json").read_text())
+    allowed = {
+        "name", "content_in_root", "zip_release", "filename", "hide_default_branch",
+        "country", "homeassistant", "hacs", "persistent_directory", "render_readme",
+    }  # fmt: skip
+    assert set(hacs) <= allowed
+    assert hacs["name"] == "ThingBridge"
+    requirements = (REPO / "requirements_test.txt").read_text()
+    assert hacs["homeassistant"] == "2026.10.4"
+    assert "pytest-homeassistant-custom-component==0.13.375" in requirements
+
+
+@pytest.mark.parametrize("image", ["icon.png", "logo.png", "icon@2x.png", "logo@2x.png"])
+def test_brand_images_are_png(image: str) -> None:
+    data = (INTEGRATION / "brand" / image).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_service_is_translated() -> None:
+    import yaml  # noqa: PLC0415
+
+    services = yaml.safe_load((INTEGRATION / "services.yaml").read_text())
+    for name, spec in services.items():
+        text = TRANSLATIONS["services"][name]
+        assert text["name"] and text["description"]
+        assert set(spec.get("fields", {})) == set(text.get("fields", {}))
