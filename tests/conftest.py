@@ -78,7 +78,9 @@ class StaticServer:
         self.runner = web.AppRunner(self.app, access_log=None)
         self.port = 0
 
-    def add(self, path: str, body: Any, status: int = 200, content_type: str = "application/json") -> str:
+    def add(
+        self, path: str, body: Any, status: int = 200, content_type: str = "application/json"
+    ) -> str:
         """Serve ``body`` (JSON-encoded unless bytes/str) at ``path``; return its URL."""
         if isinstance(body, str):
             data = body.encode()

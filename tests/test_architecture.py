@@ -34,7 +34,9 @@ def _homeassistant_imports(path: Path, root: Path = REPO) -> list[str]:
 def test_protocol_packages_do_not_import_homeassistant() -> None:
     packages = [INTEGRATION / n for n in PROTOCOL_PACKAGES if (INTEGRATION / n).is_dir()]
     assert packages, "no protocol subpackage found"
-    offenders = [hit for pkg in packages for f in pkg.rglob("*.py") for hit in _homeassistant_imports(f)]
+    offenders = [
+        hit for pkg in packages for f in pkg.rglob("*.py") for hit in _homeassistant_imports(f)
+    ]
     assert offenders == []
 
 

@@ -18,7 +18,9 @@ from simulator.wot import WotSimulator
 from .conftest import StaticServer, assert_translated, thing_url
 
 
-def _zeroconf(port: int, props: dict[str, str], type_: str = "_wot._tcp.local.") -> ZeroconfServiceInfo:
+def _zeroconf(
+    port: int, props: dict[str, str], type_: str = "_wot._tcp.local."
+) -> ZeroconfServiceInfo:
     return ZeroconfServiceInfo(
         ip_address=ip_address("127.0.0.1"),
         ip_addresses=[ip_address("127.0.0.1")],
@@ -37,7 +39,9 @@ async def _start_wot_thing_step(hass: HomeAssistant) -> str:
     assert result["type"] is FlowResultType.MENU
     assert result["menu_options"] == ["wot_thing"]
     assert_translated(result)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "wot_thing"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "wot_thing"}
+    )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "wot_thing"
     assert_translated(result)
@@ -59,12 +63,16 @@ async def test_user_adds_thing_by_url(hass: HomeAssistant, wot_sim: WotSimulator
 async def test_user_errors_then_recovers(hass: HomeAssistant, wot_sim: WotSimulator) -> None:
     flow_id = await _start_wot_thing_step(hass)
 
-    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_URL: "ftp://127.0.0.1/td"})
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_URL: "ftp://127.0.0.1/td"}
+    )
     assert result["errors"] == {"base": "invalid_url"}
     assert_translated(result)
 
     # Nothing listens on this port.
-    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_URL: "http://127.0.0.1:9/td"})
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_URL: "http://127.0.0.1:9/td"}
+    )
     assert result["errors"] == {"base": "cannot_connect"}
     assert_translated(result)
 
@@ -75,7 +83,9 @@ async def test_user_errors_then_recovers(hass: HomeAssistant, wot_sim: WotSimula
     assert result["errors"] == {"base": "invalid_td"}
     assert_translated(result)
 
-    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_URL: thing_url(wot_sim, "lamp")})
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_URL: thing_url(wot_sim, "lamp")}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Simulated Lamp"
 
@@ -95,7 +105,9 @@ async def test_user_already_configured(
 ) -> None:
     sensor_entry.add_to_hass(hass)
     flow_id = await _start_wot_thing_step(hass)
-    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_URL: thing_url(wot_sim, "sensor")})
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_URL: thing_url(wot_sim, "sensor")}
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert_translated(result)
@@ -125,7 +137,9 @@ async def test_zeroconf_updates_moved_thing(
     """A known Thing seen at a new address: the entry's URL follows it."""
     old = dict(sensor_entry.data)
     sensor_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(sensor_entry, data={**old, CONF_URL: "http://127.0.0.1:9/old"})
+    hass.config_entries.async_update_entry(
+        sensor_entry, data={**old, CONF_URL: "http://127.0.0.1:9/old"}
+    )
     result = await hass.config_entries.flow.async_init(
         DOMAIN,
         context={"source": config_entries.SOURCE_ZEROCONF},
@@ -154,13 +168,23 @@ async def test_zeroconf_unreachable_or_invalid(hass: HomeAssistant, wot_sim: Wot
 
 def test_url_from_zeroconf_variants() -> None:
     assert url_from_zeroconf(_zeroconf(8080, {})) == "http://127.0.0.1:8080/.well-known/wot"
-    assert url_from_zeroconf(_zeroconf(443, {"td": "/td", "scheme": "https"})) == "https://127.0.0.1/td"
-    assert url_from_zeroconf(_zeroconf(8443, {"path": "/", "tls": "1"})) == "https://127.0.0.1:8443/"
+    assert (
+        url_from_zeroconf(_zeroconf(443, {"td": "/td", "scheme": "https"}))
+        == "https://127.0.0.1/td"
+    )
+    assert (
+        url_from_zeroconf(_zeroconf(8443, {"path": "/", "tls": "1"})) == "https://127.0.0.1:8443/"
+    )
     # An unknown scheme falls back to http rather than producing a URL nothing can fetch.
-    assert url_from_zeroconf(_zeroconf(5683, {"td": "td", "scheme": "coap"})) == "http://127.0.0.1:5683/td"
+    assert (
+        url_from_zeroconf(_zeroconf(5683, {"td": "td", "scheme": "coap"}))
+        == "http://127.0.0.1:5683/td"
+    )
 
 
-async def test_reconfigure(hass: HomeAssistant, wot_sim: WotSimulator, sensor_entry: MockConfigEntry) -> None:
+async def test_reconfigure(
+    hass: HomeAssistant, wot_sim: WotSimulator, sensor_entry: MockConfigEntry
+) -> None:
     sensor_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(sensor_entry.entry_id)
     await hass.async_block_till_done()
@@ -170,11 +194,15 @@ async def test_reconfigure(hass: HomeAssistant, wot_sim: WotSimulator, sensor_en
     assert result["step_id"] == "reconfigure"
     assert_translated(result)
 
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_URL: "http://127.0.0.1:9/"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: "http://127.0.0.1:9/"}
+    )
     assert result["errors"] == {"base": "cannot_connect"}
 
     # A different Thing is refused.
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_URL: thing_url(wot_sim, "lamp")})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: thing_url(wot_sim, "lamp")}
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_thing"
     assert_translated(result)
@@ -185,7 +213,9 @@ async def test_reconfigure(hass: HomeAssistant, wot_sim: WotSimulator, sensor_en
     try:
         result = await sensor_entry.start_reconfigure_flow(hass)
         new_url = thing_url(other, "sensor")
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_URL: new_url})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: new_url}
+        )
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "reconfigure_successful"
         assert_translated(result)

@@ -89,4 +89,6 @@ class WotPropertySensor(WotThingEntity, SensorEntity):
             return value if isinstance(value, int | float) and not isinstance(value, bool) else None
         if value is None or isinstance(value, dict | list):
             return None
+        if isinstance(value, bool):
+            return "true" if value else "false"
         return str(value)[:255]

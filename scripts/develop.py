@@ -1,0 +1,219 @@
+"""Run the development instance: simulator + Home Assistant, onboarded, with ThingBridge set up.
+
+Called by scripts/develop after the environment is ready. Uses only the standard library and
+aiohttp (from the venv) so it runs with the project's interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+import secrets
+import signal
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config"
+URL = "http://127.0.0.1:8123"
+CLIENT_ID = f"{URL}/"
+SIM_PORT = 8580
+CREDENTIALS = CONFIG / ".dev_credentials.json"
+
+
+def prepare_config() -> dict[str, str]:
+    """Link the integration into the config dir, keep mDNS on loopback, make credentials."""
+    link = CONFIG / "custom_components"
+    if not link.exists():
+        link.symlink_to(ROOT / "custom_components", target_is_directory=True)
+    storage = CONFIG / ".storage"
+    storage.mkdir(exist_ok=True)
+    network = storage / "core.network"
+    if not network.exists():
+        # Home Assistant's network integration decides where zeroconf multicasts; "lo" only.
+        network.write_text(
+            json.dumps(
+                {"version": 1, "key": "core.network", "data": {"configured_adapters": ["lo"]}}
+            )
+        )
+    if not CREDENTIALS.exists():
+        creds = {"username": "dev", "password": secrets.token_urlsafe(12)}
+        CREDENTIALS.write_text(json.dumps(creds))
+        CREDENTIALS.chmod(0o600)
+    return dict(json.loads(CREDENTIALS.read_text()))
+
+
+async def _json(resp: aiohttp.ClientResponse) -> Any:
+    text = await resp.text()
+    if resp.status >= 400:
+        raise RuntimeError(f"{resp.method} {resp.url}: HTTP {resp.status}: {text[:300]}")
+    return json.loads(text) if text else None
+
+
+async def wait_for_hass(
+    session: aiohttp.ClientSession, proc: asyncio.subprocess.Process, limit: float
+) -> None:
+    """Wait until the HTTP API answers."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.returncode is not None:
+            raise RuntimeError(
+                f"Home Assistant exited with {proc.returncode}; see config/home-assistant.log"
+            )
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with asyncio.timeout(5), session.get(f"{URL}/api/onboarding") as resp:
+                if resp.status in (200, 401, 404):
+                    return
+        await asyncio.sleep(1)
+    raise RuntimeError(f"Home Assistant did not answer within {limit:.0f} s")
+
+
+async def token_from_code(session: aiohttp.ClientSession, code: str) -> str:
+    """Exchange an authorization code for an access token."""
+    async with session.post(
+        f"{URL}/auth/token",
+        data={"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID},
+    ) as resp:
+        return str((await _json(resp))["access_token"])
+
+
+async def onboard_or_login(session: aiohttp.ClientSession, creds: dict[str, str]) -> str:
+    """Finish onboarding through the onboarding API, or log in when it is done; return a token."""
+    async with session.get(f"{URL}/api/onboarding") as resp:
+        # Once onboarding is complete, Home Assistant no longer serves the onboarding API.
+        done = resp.status == 404
+        steps = {} if done else {step["step"]: step["done"] for step in await _json(resp)}
+    if done:
+        steps = dict.fromkeys(("user", "core_config", "analytics", "integration"), True)
+    if not steps.get("user"):
+        async with session.post(
+            f"{URL}/api/onboarding/users",
+            json={"client_id": CLIENT_ID, "name": "Developer", "language": "en", **creds},
+        ) as resp:
+            token = await token_from_code(session, (await _json(resp))["auth_code"])
+    else:
+        async with session.post(
+            f"{URL}/auth/login_flow",
+            json={
+                "client_id": CLIENT_ID,
+                "handler": ["homeassistant", None],
+                "redirect_uri": CLIENT_ID,
+            },
+        ) as resp:
+            flow = await _json(resp)
+        async with session.post(
+            f"{URL}/auth/login_flow/{flow['flow_id']}", json={"client_id": CLIENT_ID, **creds}
+        ) as resp:
+            token = await token_from_code(session, (await _json(resp))["result"])
+    headers = {"Authorization": f"Bearer {token}"}
+    for step, body in (
+        ("core_config", {}),
+        ("analytics", {}),
+        ("integration", {"client_id": CLIENT_ID, "redirect_uri": f"{URL}/?auth_callback=1"}),
+    ):
+        if not steps.get(step):
+            async with session.post(
+                f"{URL}/api/onboarding/{step}", json=body, headers=headers
+            ) as resp:
+                await _json(resp)
+    return token
+
+
+async def add_simulator_things(session: aiohttp.ClientSession, token: str) -> list[str]:
+    """Add each simulated Thing through ThingBridge's config flow (skips ones already added)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    added = []
+    for slug in ("lamp", "sensor"):
+        async with session.post(
+            f"{URL}/api/config/config_entries/flow",
+            json={"handler": "thingbridge"},
+            headers=headers,
+        ) as resp:
+            flow = await _json(resp)
+        path = f"{URL}/api/config/config_entries/flow/{flow['flow_id']}"
+        async with session.post(path, json={"next_step_id": "wot_thing"}, headers=headers) as resp:
+            await _json(resp)
+        async with session.post(
+            path, json={"url": f"http://127.0.0.1:{SIM_PORT}/things/{slug}"}, headers=headers
+        ) as resp:
+            result = await _json(resp)
+        added.append(f"{slug}: {result.get('type')} {result.get('reason') or result.get('title')}")
+    return added
+
+
+async def verify(session: aiohttp.ClientSession, token: str) -> None:
+    """Check that ThingBridge is offered under "Add integration" and its entities have states."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with session.get(
+        f"{URL}/api/config/config_entries/flow_handlers", headers=headers
+    ) as resp:
+        handlers = await _json(resp)
+    if "thingbridge" not in handlers:
+        raise RuntimeError(f"thingbridge is not offered under Add integration: {handlers}")
+    for _ in range(30):
+        async with session.get(f"{URL}/api/states", headers=headers) as resp:
+            states = {s["entity_id"]: s["state"] for s in await _json(resp)}
+        ours = {k: v for k, v in states.items() if k.startswith("sensor.simulated_")}
+        if ours and "unavailable" not in ours.values():
+            print(f"check: ThingBridge offered under Add integration; states: {ours}")
+            return
+        await asyncio.sleep(1)
+    raise RuntimeError("the simulator Things have no states in Home Assistant")
+
+
+async def main(check: bool) -> int:
+    """Start everything, set it up, then serve until interrupted (or stop, with --check)."""
+    creds = prepare_config()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    python = sys.executable
+    sim = await asyncio.create_subprocess_exec(
+        python, "-m", "simulator", "--wot-port", str(SIM_PORT), cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    hass_bin = str(Path(python).parent / "hass")
+    started = time.monotonic()
+    hass = await asyncio.create_subprocess_exec(
+        hass_bin, "-c", str(CONFIG), "--skip-pip", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_for_hass(session, hass, 180)
+            token = await onboard_or_login(session, creds)
+            added = await add_simulator_things(session, token)
+            if check:
+                await verify(session, token)
+        print(f"\nHome Assistant is up at {URL} ({time.monotonic() - started:.0f} s)")
+        print(f"  username: {creds['username']}\n  password: {creds['password']}")
+        print(f"  simulator Things: http://127.0.0.1:{SIM_PORT}/things/ ({'; '.join(added)})")
+        print("  log: config/home-assistant.log   stop: Ctrl-C\n", flush=True)
+        if not check:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            waiter = asyncio.create_task(hass.wait())
+            await asyncio.wait(
+                [waiter, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+            )
+    finally:
+        for proc in (hass, sim):
+            if proc.returncode is None:
+                proc.terminate()
+        for proc in (hass, sim):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 60)
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="start, set up, print, then stop")
+    sys.exit(asyncio.run(main(parser.parse_args().check)))

@@ -1,0 +1,10 @@
+"""Library tests run without a Home Assistant instance."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations() -> None:
+    """Override the parent fixture: no hass is needed for pure library tests."""

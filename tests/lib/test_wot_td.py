@@ -1,0 +1,113 @@
+"""Thing Description parsing: defaults, href resolution and named errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from yarl import URL
+
+from custom_components.thingbridge.wot import WotValidationError, parse_td
+from custom_components.thingbridge.wot.units import canonical_unit
+
+
+def _td(**props: Any) -> dict[str, Any]:
+    return {"title": "T", "properties": props}
+
+
+def test_relative_hrefs_resolve_against_base_then_source() -> None:
+    td = parse_td(
+        {"title": " Lamp ", "base": "http://dev.local:8080/api/", "properties": {
+            "on": {"type": "boolean", "forms": [{"href": "props/on"}]},
+            "abs": {"type": "boolean", "forms": [{"href": "/abs"}]},
+        }},
+        source_url="http://elsewhere/td",
+    )  # fmt: skip
+    assert td.title == "Lamp"
+    assert td.properties["on"].forms[0].href == URL("http://dev.local:8080/api/props/on")
+    assert td.properties["abs"].forms[0].href == URL("http://dev.local:8080/abs")
+
+    # No base: relative to where the TD was fetched (RFC 3986 section 5.2).
+    td = parse_td(_td(x={"forms": [{"href": "x"}]}), source_url="http://h/things/t")
+    assert td.properties["x"].forms[0].href == URL("http://h/things/x")
+
+    # A relative base is itself resolved against the source.
+    td = parse_td({**_td(x={"forms": [{"href": "x"}]}), "base": "/api/"}, source_url="http://h/td")
+    assert td.properties["x"].forms[0].href == URL("http://h/api/x")
+
+
+def test_default_ops_and_content_type() -> None:
+    td = parse_td(
+        _td(
+            rw={"type": "number", "forms": [{"href": "http://h/rw"}]},
+            ro={"type": "number", "readOnly": True, "forms": [{"href": "http://h/ro"}]},
+            wo={"type": "number", "writeOnly": True, "forms": [{"href": "http://h/wo"}]},
+            ex={"forms": [{"href": "http://h/ex", "op": "readproperty", "contentType": "text/plain",
+                           "htv:methodName": "POST"}]},
+        )
+    )  # fmt: skip
+    assert td.properties["rw"].forms[0].op == ("readproperty", "writeproperty")
+    assert td.properties["ro"].forms[0].op == ("readproperty",)
+    assert td.properties["wo"].forms[0].op == ("writeproperty",)
+    assert td.properties["wo"].form_for("readproperty") is None
+    ex = td.properties["ex"].forms[0]
+    assert (ex.op, ex.content_type, ex.method) == (("readproperty",), "text/plain", "POST")
+    assert td.properties["rw"].forms[0].content_type == "application/json"
+
+
+def test_schema_members() -> None:
+    td = parse_td(
+        _td(level={"type": "integer", "title": "Level", "unit": "percent", "minimum": 0,
+                   "maximum": 100, "enum": [0, 50, 100], "observable": True, "@type": "LevelProperty",
+                   "forms": [{"href": "http://h/l"}]})
+    )  # fmt: skip
+    prop = td.properties["level"]
+    assert prop.title == "Level"
+    assert prop.observable
+    assert prop.semantic_types == ("LevelProperty",)
+    assert prop.schema.minimum == 0.0
+    assert prop.schema.maximum == 100.0
+    assert prop.schema.enum == (0, 50, 100)
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        ([], "$"),
+        ({"properties": {}}, "$.title"),
+        ({"title": "  "}, "$.title"),
+        ({"title": "T", "base": 5}, "$.base"),
+        ({"title": "T", "properties": []}, "$.properties"),
+        (_td(p=[]), "$.properties.p"),
+        (_td(p={"forms": []}), "$.properties.p.forms"),
+        (_td(p={"forms": ["x"]}), "$.properties.p.forms[0]"),
+        (_td(p={"forms": [{"href": 1}]}), "$.properties.p.forms[0].href"),
+        (_td(p={"forms": [{"href": "rel"}]}), "$.properties.p.forms[0].href"),
+        (_td(p={"forms": [{"href": "mqtt://b/x"}]}), "$.properties.p.forms[0].href"),
+        (_td(p={"forms": [{"href": "http://[bad"}]}), "$.properties.p.forms[0].href"),
+        (_td(p={"forms": [{"href": "http://h/", "op": 3}]}), "$.properties.p.forms[0].op"),
+        (_td(p={"type": 3, "forms": [{"href": "http://h/"}]}), "$.properties.p.type"),
+        (_td(p={"minimum": "0", "forms": [{"href": "http://h/"}]}), "$.properties.p.minimum"),
+        (_td(p={"maximum": True, "forms": [{"href": "http://h/"}]}), "$.properties.p.maximum"),
+        (_td(p={"enum": "a", "forms": [{"href": "http://h/"}]}), "$.properties.p.enum"),
+    ],
+)
+def test_errors_name_the_member(raw: Any, path: str) -> None:
+    with pytest.raises(WotValidationError) as err:
+        parse_td(raw)
+    assert err.value.path == path
+    assert str(err.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    ("unit", "canonical"),
+    [
+        ("°C", "°C"), ("Celsius", "°C"), ("degree celsius", "°C"), ("om2:degreeCelsius", "°C"),
+        ("http://qudt.org/vocab/unit/DEG_C", "°C"), ("qudt:DEG_F", "°F"), ("percent", "%"),
+        ("%", "%"), ("kWh", "kWh"), ("kilowatt hour", "kWh"), ("Watt", "W"), ("lux", "lx"),
+        ("http://www.ontology-of-units-of-measure.org/resource/om-2/kilowattHour", "kWh"),
+        ("furlongs", None), ("", None), (None, None),
+    ],
+)  # fmt: skip
+def test_canonical_units(unit: str | None, canonical: str | None) -> None:
+    assert canonical_unit(unit) == canonical
