@@ -85,5 +85,6 @@ def test_every_service_is_translated() -> None:
     services = yaml.safe_load((INTEGRATION / "services.yaml").read_text())
     for name, spec in services.items():
         text = TRANSLATIONS["services"][name]
-        assert text["name"] and text["description"]
+        assert text["name"]
+        assert text["description"]
         assert set(spec.get("fields", {})) == set(text.get("fields", {}))

@@ -18,8 +18,7 @@ from custom_components.thingbridge.wot import (
     parse_td,
 )
 from custom_components.thingbridge.wot.client import MAX_RESPONSE_BYTES
-
-from ..conftest import StaticServer
+from tests.conftest import StaticServer
 
 
 @pytest.fixture
@@ -137,5 +136,5 @@ async def test_timeout_and_refused(socket_enabled: None, session: aiohttp.Client
     finally:
         release.set()
         await runner.cleanup()
-    with pytest.raises(WotConnectionError, match="GET http://127.0.0.1:9/td"):
+    with pytest.raises(WotConnectionError, match=r"GET http://127\.0\.0\.1:9/td"):
         await fetch_thing_description(session, "http://127.0.0.1:9/td")
