@@ -88,3 +88,50 @@ def test_every_service_is_translated() -> None:
         assert text["name"]
         assert text["description"]
         assert set(spec.get("fields", {})) == set(text.get("fields", {}))
+
+
+IQS_RULES = {
+    "bronze": [
+        "action-setup", "appropriate-polling", "brands", "common-modules", "config-flow",
+        "config-flow-test-coverage", "dependency-transparency", "docs-actions", "docs-conditions",
+        "docs-high-level-description", "docs-installation-instructions", "docs-removal-instructions",
+        "docs-triggers", "entity-event-setup", "entity-unique-id", "has-entity-name", "runtime-data",
+        "test-before-configure", "test-before-setup", "unique-config-entry",
+    ],
+    "silver": [
+        "action-exceptions", "config-entry-unloading", "docs-configuration-parameters",
+        "docs-installation-parameters", "entity-unavailable", "integration-owner",
+        "log-when-unavailable", "parallel-updates", "reauthentication-flow", "test-coverage",
+    ],
+    "gold": [
+        "devices", "diagnostics", "discovery", "discovery-update-info", "docs-data-update",
+        "docs-examples", "docs-known-limitations", "docs-supported-devices",
+        "docs-supported-functions", "docs-troubleshooting", "docs-use-cases", "dynamic-devices",
+        "entity-category", "entity-device-class", "entity-disabled-by-default",
+        "entity-translations", "exception-translations", "icon-translations",
+        "reconfiguration-flow", "repair-issues", "stale-devices",
+    ],
+    "platinum": ["async-dependency", "inject-websession", "strict-typing"],
+}  # fmt: skip
+
+
+def test_quality_scale_lists_every_rule() -> None:
+    import yaml  # noqa: PLC0415
+
+    rules = yaml.safe_load((INTEGRATION / "quality_scale.yaml").read_text())["rules"]
+    expected = {rule for tier in IQS_RULES.values() for rule in tier}
+    assert set(rules) == expected
+    for rule, value in rules.items():
+        status = value if isinstance(value, str) else value["status"]
+        assert status in ("todo", "done", "exempt"), rule
+        if status == "exempt":
+            assert value["comment"], f"{rule}: an exempt rule needs a comment"
+
+
+def test_every_platform_sets_parallel_updates() -> None:
+    platforms = ("sensor", "binary_sensor", "switch", "light", "lock", "climate", "cover", "fan",
+                 "number", "select", "text", "button", "event", "device_tracker")  # fmt: skip
+    for name in platforms:
+        path = INTEGRATION / f"{name}.py"
+        if path.exists():
+            assert "PARALLEL_UPDATES" in path.read_text(), name

@@ -1,0 +1,1 @@
+"""On-demand benchmarks; results are recorded in the README."""
