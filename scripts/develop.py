@@ -28,6 +28,16 @@ SIM_PORT = 8580
 CREDENTIALS = CONFIG / ".dev_credentials.json"
 
 
+def configure(config: Path, port: int, sim_port: int) -> None:
+    """Point the module at another config dir and ports (``--config``, ``--port``, ``--sim-port``)."""
+    global CONFIG, URL, CLIENT_ID, SIM_PORT, CREDENTIALS  # noqa: PLW0603
+    CONFIG = config.resolve()
+    URL = f"http://127.0.0.1:{port}"
+    CLIENT_ID = f"{URL}/"
+    SIM_PORT = sim_port
+    CREDENTIALS = CONFIG / ".dev_credentials.json"
+
+
 def prepare_config() -> dict[str, str]:
     """Link the integration into the config dir, keep mDNS on loopback, make credentials."""
     link = CONFIG / "custom_components"
@@ -216,4 +226,11 @@ async def main(check: bool) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="start, set up, print, then stop")
-    sys.exit(asyncio.run(main(parser.parse_args().check)))
+    parser.add_argument("--config", type=Path, default=CONFIG, help="Home Assistant config dir")
+    parser.add_argument(
+        "--port", type=int, default=8123, help="Home Assistant's port (as in configuration.yaml)"
+    )
+    parser.add_argument("--sim-port", type=int, default=SIM_PORT, help="the simulator's port")
+    args = parser.parse_args()
+    configure(args.config, args.port, args.sim_port)
+    sys.exit(asyncio.run(main(args.check)))
