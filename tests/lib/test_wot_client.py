@@ -33,7 +33,7 @@ async def test_fetch_td_and_read(http_server: StaticServer, session: aiohttp.Cli
         {"title": "T", "properties": {
             "p": {"type": "number", "forms": [{"href": "p"}]},
             "empty": {"forms": [{"href": "empty"}]},
-            "post": {"forms": [{"href": "post", "htv:methodName": "POST"}]},
+            "post": {"forms": [{"href": "post", "op": "readproperty", "htv:methodName": "POST"}]},
             "w": {"writeOnly": True, "forms": [{"href": "w"}]},
         }},
         content_type="application/td+json",

@@ -7,6 +7,7 @@ Thing Descriptions and talks to the Things they describe over HTTP, on a caller-
 
 from .client import WotClient, fetch_thing_description
 from .errors import (
+    WotAuthError,
     WotConnectionError,
     WotError,
     WotResponseError,
@@ -19,6 +20,7 @@ __all__ = [
     "Form",
     "PropertyAffordance",
     "ThingDescription",
+    "WotAuthError",
     "WotClient",
     "WotConnectionError",
     "WotError",

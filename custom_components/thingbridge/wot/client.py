@@ -116,7 +116,7 @@ class WotClient:
         return await _request_json(
             self._session,
             form.method or "GET",
-            form.href,
+            form.target(),
             limit=MAX_RESPONSE_BYTES,
             request_timeout=self._timeout,
             headers={"Accept": form.content_type},

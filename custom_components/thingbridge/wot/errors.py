@@ -31,3 +31,7 @@ class WotResponseError(WotError):
         """Keep the HTTP status when there is one."""
         super().__init__(message)
         self.status = status
+
+
+class WotAuthError(WotResponseError):
+    """The Thing refused the credentials (HTTP 401/403) or needs some that were not given."""

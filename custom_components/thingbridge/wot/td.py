@@ -1,23 +1,40 @@
-"""Typed model of a W3C Web of Things Thing Description (TD 1.0 / 1.1).
+"""Typed model of a W3C Web of Things Thing Description (TD 1.0 / 1.1) and the WebThings dialect.
 
 Hand-written because no maintained Python library parses TDs into a typed model for a
-consumer: the W3C tooling (``@thing-description-playground``, node-wot) is JavaScript.
+consumer: the W3C tooling (the TD playground, node-wot's td-tools) is JavaScript, and the Python
+Scripting-API runtimes (wotpy and forks) bring a whole servient rather than a parser.
+URI templates (RFC 6570) are expanded with the ``uritemplate`` library.
 
-Rules followed (W3C WoT Thing Description 1.1, sections 5.3 and 8):
+Rules followed (W3C WoT Thing Description 1.1, sections 5.3, 6.3 and 8.3):
+
 - ``href`` values are resolved against ``base`` (RFC 3986), or against the URL the TD was
-  fetched from when there is no ``base``;
-- a form without ``op`` gets the default for its affordance (``readproperty`` and
-  ``writeproperty`` for a property, less what readOnly/writeOnly rule out;
-  ``invokeaction`` for an action; ``subscribeevent`` and ``unsubscribeevent`` for an event);
-- ``contentType`` defaults to ``application/json``.
+  fetched from when there is no ``base``; relative ``base`` values are resolved the same way;
+- a form without ``op`` gets the default for its affordance; a form with several ``op`` values
+  is split into one form per operation; methods default to GET for reads, PUT for writes and
+  POST for invokeaction (Table 32), and there is no default for observe/subscribe;
+- ``contentType`` defaults to ``application/json``;
+- security: ``securityDefinitions`` and ``security`` (string or array), combo ``oneOf``/``allOf``,
+  and form-level ``security`` that replaces the Thing-level one.
+
+Quirks of real TDs that are tolerated rather than rejected (see docs in the reference):
+free-text units (kept verbatim, normalised by :mod:`.units`), multi-op forms that still carry a
+method, ``properties`` given as an array (2017-2018 plugfest TDs), the ``enums`` typo, numbers
+given as numeric strings, a ``type`` given as an array, a missing ``security`` (treated as
+nosec), and the WebThings dialect (``links`` instead of ``forms``, ``{"name": value}`` bodies,
+an action queue, and event schemas at the top level instead of under ``data``).
+
+An affordance that cannot work (e.g. a form whose href has an unsupported scheme) is skipped
+and reported in :attr:`ThingDescription.skipped` with its JSON path, so one broken property does
+not cost the rest of the Thing. A TD whose every affordance is broken is rejected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
+from uritemplate import URITemplate
 from yarl import URL
 
 from .errors import WotValidationError
@@ -25,49 +42,183 @@ from .errors import WotValidationError
 MAX_TD_BYTES = 1024 * 1024
 ALLOWED_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 DEFAULT_CONTENT_TYPE = "application/json"
+MAX_SCHEMA_DEPTH = 32
 
 type JSONObject = Mapping[str, Any]
+type Dialect = Literal["td", "webthings"]
+
+PROPERTY_OPS = ("readproperty", "writeproperty", "observeproperty", "unobserveproperty")
+ACTION_OPS = ("invokeaction", "queryaction", "cancelaction")
+EVENT_OPS = ("subscribeevent", "unsubscribeevent")
+THING_OPS = (
+    "readallproperties",
+    "writeallproperties",
+    "readmultipleproperties",
+    "writemultipleproperties",
+    "observeallproperties",
+    "unobserveallproperties",
+    "queryallactions",
+    "subscribeallevents",
+    "unsubscribeallevents",
+)
+DEFAULT_METHODS: dict[str, str] = {
+    "readproperty": "GET",
+    "readallproperties": "GET",
+    "readmultipleproperties": "GET",
+    "writeproperty": "PUT",
+    "writeallproperties": "PUT",
+    "writemultipleproperties": "PUT",
+    "invokeaction": "POST",
+    "queryaction": "GET",
+    "queryallactions": "GET",
+    "cancelaction": "DELETE",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class DataSchema:
-    """The subset of a WoT data schema that decides how a value is shown and validated."""
+    """A WoT data schema (a JSON Schema subset, TD 1.1 section 5.3.2)."""
 
     type: str | None = None
     title: str | None = None
+    description: str | None = None
     unit: str | None = None
     enum: tuple[Any, ...] | None = None
+    const: Any = None
+    default: Any = None
     minimum: float | None = None
     maximum: float | None = None
+    multiple_of: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    format: str | None = None
     read_only: bool = False
     write_only: bool = False
+    properties: Mapping[str, DataSchema] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    items: DataSchema | None = None
+    one_of: tuple[DataSchema, ...] = ()
+    semantic_types: tuple[str, ...] = ()
+
+    @property
+    def is_numeric(self) -> bool:
+        """True for ``number`` and ``integer`` schemas."""
+        return self.type in ("number", "integer")
 
 
 @dataclass(frozen=True, slots=True)
 class Form:
-    """One way to perform operations on an affordance."""
+    """One operation on an affordance: where to send it and how.
 
-    href: URL
-    op: tuple[str, ...]
+    ``href`` is kept as written (it may be an RFC 6570 template); :meth:`target` expands it
+    and resolves it against ``base``.
+    """
+
+    op: str
+    href: str
+    base: URL | None = None
     content_type: str = DEFAULT_CONTENT_TYPE
     method: str | None = None
     subprotocol: str | None = None
+    security: tuple[str, ...] | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_template(self) -> bool:
+        """True when ``href`` contains URI-template expressions."""
+        return "{" in self.href
+
+    def target(self, variables: Mapping[str, Any] | None = None) -> URL:
+        """The absolute URL of this form, with URI variables expanded."""
+        href = self.href
+        if self.is_template:
+            values = {k: _template_value(v) for k, v in (variables or {}).items()}
+            href = URITemplate(href).expand(values)
+        return _resolve(href, self.base)
 
 
 @dataclass(frozen=True, slots=True)
-class PropertyAffordance:
-    """A property of a Thing."""
+class SecurityScheme:
+    """One entry of ``securityDefinitions``."""
+
+    scheme: str
+    name: str | None = None
+    location: str | None = None  # the TD's "in"
+    one_of: tuple[str, ...] = ()
+    all_of: tuple[str, ...] = ()
+    proxy: str | None = None
+    format: str | None = None
+    alg: str | None = None
+    flow: str | None = None
+    token: str | None = None
+    authorization: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionAffordance:
+    """Members shared by properties, actions and events."""
 
     name: str
-    schema: DataSchema
     forms: tuple[Form, ...]
-    observable: bool = False
     title: str | None = None
+    description: str | None = None
     semantic_types: tuple[str, ...] = ()
+    uri_variables: Mapping[str, DataSchema] = field(default_factory=dict)
 
     def form_for(self, op: str) -> Form | None:
-        """Return the first form offering ``op``."""
-        return next((form for form in self.forms if op in form.op), None)
+        """The first form offering ``op``."""
+        return next((form for form in self.forms if form.op == op), None)
+
+    def forms_for(self, op: str) -> tuple[Form, ...]:
+        """Every form offering ``op`` (the consumer may pick any that works)."""
+        return tuple(form for form in self.forms if form.op == op)
+
+    @property
+    def label(self) -> str:
+        """What to call the affordance: its title, else its name."""
+        return self.title or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyAffordance(InteractionAffordance):
+    """A property: a data schema plus forms."""
+
+    schema: DataSchema = field(default_factory=DataSchema)
+    observable: bool = False
+
+    @property
+    def readable(self) -> bool:
+        """Whether the property can be read."""
+        return self.form_for("readproperty") is not None
+
+    @property
+    def writable(self) -> bool:
+        """Whether the property can be written."""
+        return self.form_for("writeproperty") is not None
+
+    @property
+    def observable_form(self) -> Form | None:
+        """The form to observe the property with, if any (whatever the ``observable`` flag says)."""
+        return self.form_for("observeproperty")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionAffordance(InteractionAffordance):
+    """An action."""
+
+    input: DataSchema | None = None
+    output: DataSchema | None = None
+    safe: bool = False
+    idempotent: bool = False
+    synchronous: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventAffordance(InteractionAffordance):
+    """An event."""
+
+    data: DataSchema | None = None
+    subscription: DataSchema | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,42 +226,55 @@ class ThingDescription:
     """A parsed Thing Description."""
 
     title: str
-    id: str | None
-    base: URL | None
-    properties: dict[str, PropertyAffordance]
+    id: str | None = None
     description: str | None = None
+    base: URL | None = None
+    source_url: URL | None = None
     semantic_types: tuple[str, ...] = ()
+    properties: Mapping[str, PropertyAffordance] = field(default_factory=dict)
+    actions: Mapping[str, ActionAffordance] = field(default_factory=dict)
+    events: Mapping[str, EventAffordance] = field(default_factory=dict)
+    forms: tuple[Form, ...] = ()
+    security_definitions: Mapping[str, SecurityScheme] = field(default_factory=dict)
+    security: tuple[str, ...] = ()
+    uri_variables: Mapping[str, DataSchema] = field(default_factory=dict)
+    dialect: Dialect = "td"
+    websocket: URL | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    sw_version: str | None = None
+    support: str | None = None
+    skipped: tuple[WotValidationError, ...] = ()
     raw: JSONObject = field(default_factory=dict, repr=False, compare=False)
 
+    def form_for(self, op: str) -> Form | None:
+        """The first Thing-level form offering ``op``."""
+        return next((form for form in self.forms if form.op == op), None)
 
-def _opt_str(value: Any, path: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise WotValidationError(path, f"expected a string, got {type(value).__name__}")
+    @property
+    def schemes(self) -> tuple[str, ...]:
+        """The security schemes in force at Thing level, combos expanded (``nosec`` if none)."""
+        names = _expand_security(self.security, self.security_definitions)
+        return tuple(self.security_definitions[n].scheme for n in names) or ("nosec",)
+
+    @property
+    def requires_credentials(self) -> bool:
+        """True when no way to talk to the Thing works without credentials."""
+        return all(scheme not in ("nosec", "auto") for scheme in self.schemes)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _template_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return value
 
 
-def _opt_number(value: Any, path: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise WotValidationError(path, f"expected a number, got {type(value).__name__}")
-    return float(value)
-
-
-def _str_list(value: Any, path: str) -> tuple[str, ...]:
-    """A string or an array of strings (``@type``, ``op``)."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise WotValidationError(path, "expected a string or an array of strings")
-
-
-def _resolve(href: str, base: URL | None, path: str) -> URL:
+def _resolve(href: str, base: URL | None, path: str = "href") -> URL:
     try:
         url = URL(href)
     except (TypeError, ValueError) as err:
@@ -120,54 +284,318 @@ def _resolve(href: str, base: URL | None, path: str) -> URL:
             raise WotValidationError(
                 path, f"relative href {href!r} and no base to resolve it against"
             )
-        url = base.join(url)
+        try:
+            url = base.join(url)
+        except ValueError as err:
+            raise WotValidationError(path, f"cannot resolve {href!r} against {base}") from err
     if url.scheme not in ALLOWED_SCHEMES:
         raise WotValidationError(path, f"unsupported URI scheme {url.scheme!r}")
+    if not url.host:
+        raise WotValidationError(path, f"{href!r} has no host")
     return url
 
 
-def parse_schema(raw: JSONObject, path: str) -> DataSchema:
-    """Parse the data-schema members of an affordance or schema object."""
-    enum = raw.get("enum")
-    if enum is not None and not isinstance(enum, list):
+def _opt_str(value: Any, path: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise WotValidationError(path, f"expected a string, got {type(value).__name__}")
+
+
+def _multilang(raw: JSONObject, key: str, path: str) -> str | None:
+    """``title``, else the English (or first) entry of ``titles``."""
+    value = _opt_str(raw.get(key), f"{path}.{key}")
+    if value is not None:
+        return value
+    multi = raw.get(f"{key}s")
+    if isinstance(multi, dict) and multi:
+        chosen = multi.get("en", next(iter(multi.values())))
+        return chosen if isinstance(chosen, str) else None
+    return None
+
+
+def _opt_number(value: Any, path: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise WotValidationError(path, "expected a number, got bool")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise WotValidationError(path, f"expected a number, got {type(value).__name__}")
+
+
+def _opt_int(value: Any, path: str) -> int | None:
+    number = _opt_number(value, path)
+    return None if number is None else int(number)
+
+
+def _str_list(value: Any, path: str) -> tuple[str, ...]:
+    """A string or an array of strings (``@type``, ``op``, ``security``)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise WotValidationError(path, "expected a string or an array of strings")
+
+
+def _bool(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _expand_security(
+    names: Iterable[str], definitions: Mapping[str, SecurityScheme], depth: int = 0
+) -> tuple[str, ...]:
+    """Expand combo ``allOf`` (AND) and take the first workable ``oneOf`` branch (OR)."""
+    out: list[str] = []
+    for name in names:
+        scheme = definitions.get(name)
+        if scheme is None or depth > 8:
+            continue
+        if scheme.scheme == "combo":
+            if scheme.all_of:
+                out += _expand_security(scheme.all_of, definitions, depth + 1)
+            elif scheme.one_of:
+                out += _expand_security(scheme.one_of[:1], definitions, depth + 1)
+        else:
+            out.append(name)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------
+# data schemas
+
+
+def parse_schema(raw: Any, path: str, depth: int = 0) -> DataSchema:
+    """Parse a data schema (or the data-schema members of a property affordance)."""
+    if not isinstance(raw, dict):
+        raise WotValidationError(path, "expected an object")
+    if depth > MAX_SCHEMA_DEPTH:
+        raise WotValidationError(path, f"schema nested deeper than {MAX_SCHEMA_DEPTH} levels")
+    # Legacy TDs put the schema under "valueType".
+    if "type" not in raw and isinstance(raw.get("valueType"), dict):
+        raw = {**raw["valueType"], **{k: v for k, v in raw.items() if k != "valueType"}}
+
+    type_ = raw.get("type")
+    if isinstance(type_, list):
+        type_ = next((t for t in type_ if isinstance(t, str) and t != "null"), None)
+    type_ = _opt_str(type_, f"{path}.type")
+
+    enum_raw = raw.get("enum", raw.get("enums"))
+    if enum_raw is not None and not isinstance(enum_raw, list):
         raise WotValidationError(f"{path}.enum", "expected an array")
+
+    props_raw = raw.get("properties")
+    properties: dict[str, DataSchema] = {}
+    if isinstance(props_raw, dict) and type_ in ("object", None):
+        for key, sub in props_raw.items():
+            if isinstance(sub, dict):
+                properties[key] = parse_schema(sub, f"{path}.properties.{key}", depth + 1)
+
+    items_raw = raw.get("items")
+    items = None
+    if isinstance(items_raw, dict):
+        items = parse_schema(items_raw, f"{path}.items", depth + 1)
+    elif isinstance(items_raw, list) and items_raw and isinstance(items_raw[0], dict):
+        items = parse_schema(items_raw[0], f"{path}.items[0]", depth + 1)
+
+    one_of_raw = raw.get("oneOf")
+    one_of: tuple[DataSchema, ...] = ()
+    if isinstance(one_of_raw, list):
+        one_of = tuple(
+            parse_schema(sub, f"{path}.oneOf[{i}]", depth + 1)
+            for i, sub in enumerate(one_of_raw)
+            if isinstance(sub, dict)
+        )
+
+    required = raw.get("required")
     return DataSchema(
-        type=_opt_str(raw.get("type"), f"{path}.type"),
-        title=_opt_str(raw.get("title"), f"{path}.title"),
+        type=type_,
+        title=_multilang(raw, "title", path),
+        description=_multilang(raw, "description", path),
         unit=_opt_str(raw.get("unit"), f"{path}.unit"),
-        enum=tuple(enum) if enum is not None else None,
-        minimum=_opt_number(raw.get("minimum"), f"{path}.minimum"),
-        maximum=_opt_number(raw.get("maximum"), f"{path}.maximum"),
-        read_only=raw.get("readOnly") is True,
-        write_only=raw.get("writeOnly") is True,
+        enum=tuple(enum_raw) if enum_raw is not None else None,
+        const=raw.get("const"),
+        default=raw.get("default"),
+        minimum=_opt_number(raw.get("minimum", raw.get("exclusiveMinimum")), f"{path}.minimum"),
+        maximum=_opt_number(raw.get("maximum", raw.get("exclusiveMaximum")), f"{path}.maximum"),
+        multiple_of=_opt_number(raw.get("multipleOf"), f"{path}.multipleOf"),
+        min_length=_opt_int(raw.get("minLength"), f"{path}.minLength"),
+        max_length=_opt_int(raw.get("maxLength"), f"{path}.maxLength"),
+        format=_opt_str(raw.get("format"), f"{path}.format"),
+        read_only=_bool(raw.get("readOnly")) or raw.get("writable") is False,
+        write_only=_bool(raw.get("writeOnly")),
+        properties=properties,
+        required=tuple(r for r in required if isinstance(r, str))
+        if isinstance(required, list)
+        else (),
+        items=items,
+        one_of=one_of,
+        semantic_types=_str_list(raw.get("@type"), f"{path}.@type"),
     )
 
 
+def _uri_variables(raw: Any, path: str) -> dict[str, DataSchema]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise WotValidationError(path, "expected an object")
+    return {
+        name: parse_schema(schema, f"{path}.{name}")
+        for name, schema in raw.items()
+        if isinstance(schema, dict)
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# forms
+
+
+def _headers(raw: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for item in raw:
+        if isinstance(item, dict):
+            name, value = item.get("htv:fieldName"), item.get("htv:fieldValue")
+            if isinstance(name, str) and isinstance(value, str):
+                out.append((name, value))
+    return tuple(out)
+
+
+def _method_for(op: str, declared: str | None, ops: tuple[str, ...]) -> str | None:
+    """The method of ``op`` in a form declaring ``ops`` and maybe ``declared``.
+
+    A multi-op form must not carry a method (TD 1.1 section 8.3.1), but real ones do; the
+    declared method is then kept only for the operations it can mean.
+    """
+    default = DEFAULT_METHODS.get(op)
+    if declared is None:
+        return default
+    declared = declared.upper()
+    if len(ops) == 1 or default is None or default == declared:
+        return declared
+    return default
+
+
+def _parse_form(
+    item: Any,
+    base: URL | None,
+    default_ops: tuple[str, ...],
+    fpath: str,
+    allowed_ops: tuple[str, ...] | None,
+) -> list[Form]:
+    if not isinstance(item, dict):
+        raise WotValidationError(fpath, "expected an object")
+    href = item.get("href")
+    if not isinstance(href, str) or not href.strip():
+        raise WotValidationError(f"{fpath}.href", "missing or not a string")
+    href = href.strip()
+    # A template is checked with its variables left empty.
+    _resolve(URITemplate(href).expand({}) if "{" in href else href, base, f"{fpath}.href")
+    ops = _str_list(item.get("op"), f"{fpath}.op") or default_ops
+    declared = _opt_str(item.get("htv:methodName"), f"{fpath}.htv:methodName")
+    security = item.get("security")
+    prototype = Form(
+        op="",
+        href=href,
+        base=base,
+        content_type=_opt_str(item.get("contentType"), f"{fpath}.contentType")
+        or DEFAULT_CONTENT_TYPE,
+        subprotocol=_opt_str(item.get("subprotocol"), f"{fpath}.subprotocol"),
+        security=_str_list(security, f"{fpath}.security") if security is not None else None,
+        headers=_headers(item.get("htv:headers")),
+    )
+    return [
+        replace(prototype, op=op, method=_method_for(op, declared, ops))
+        for op in ops
+        if allowed_ops is None or op in allowed_ops
+    ]
+
+
 def parse_forms(
-    raw: Any, base: URL | None, default_op: tuple[str, ...], path: str
+    raw: Any,
+    base: URL | None,
+    default_ops: tuple[str, ...],
+    path: str,
+    allowed_ops: tuple[str, ...] | None = None,
 ) -> tuple[Form, ...]:
-    """Parse an affordance's ``forms`` array, resolving hrefs and filling defaults."""
+    """Parse a ``forms`` array: one :class:`Form` per operation, hrefs checked.
+
+    A broken form is dropped when another one works; with none left the first error is raised.
+    """
     if not isinstance(raw, list) or not raw:
         raise WotValidationError(path, "expected a non-empty array of forms")
     forms: list[Form] = []
+    errors: list[WotValidationError] = []
     for index, item in enumerate(raw):
-        fpath = f"{path}[{index}]"
-        if not isinstance(item, dict):
-            raise WotValidationError(fpath, "expected an object")
-        href = item.get("href")
-        if not isinstance(href, str):
-            raise WotValidationError(f"{fpath}.href", "missing or not a string")
-        forms.append(
-            Form(
-                href=_resolve(href, base, f"{fpath}.href"),
-                op=_str_list(item.get("op"), f"{fpath}.op") or default_op,
-                content_type=_opt_str(item.get("contentType"), f"{fpath}.contentType")
-                or DEFAULT_CONTENT_TYPE,
-                method=_opt_str(item.get("htv:methodName"), f"{fpath}.htv:methodName"),
-                subprotocol=_opt_str(item.get("subprotocol"), f"{fpath}.subprotocol"),
-            )
-        )
+        try:
+            forms += _parse_form(item, base, default_ops, f"{path}[{index}]", allowed_ops)
+        except WotValidationError as err:
+            errors.append(err)
+    if not forms:
+        if errors:
+            raise errors[0]
+        raise WotValidationError(path, "no form offers an operation this affordance supports")
     return tuple(forms)
+
+
+def _links_as_forms(
+    raw: Any, base: URL | None, default_ops: tuple[str, ...], path: str
+) -> tuple[Form, ...]:
+    """WebThings dialect: ``links`` (rel property/action/event, or none) become forms."""
+    if not isinstance(raw, list):
+        raise WotValidationError(path, "expected an array of links")
+    usable = [
+        {"href": link.get("href")}
+        for link in raw
+        if isinstance(link, dict) and link.get("rel") in (None, "property", "action", "event")
+    ]
+    return parse_forms(usable, base, default_ops, path)
+
+
+# --------------------------------------------------------------------------------------------
+# affordances
+
+
+def _affordance_common(raw: JSONObject, name: str, path: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "title": _multilang(raw, "title", path),
+        "description": _multilang(raw, "description", path),
+        "semantic_types": _str_list(raw.get("@type"), f"{path}.@type"),
+        "uri_variables": _uri_variables(raw.get("uriVariables"), f"{path}.uriVariables"),
+    }
+
+
+def _forms_of(
+    raw: JSONObject,
+    base: URL | None,
+    default_ops: tuple[str, ...],
+    path: str,
+    allowed: tuple[str, ...],
+) -> tuple[tuple[Form, ...], bool]:
+    """The affordance's forms, and whether they came from WebThings ``links``."""
+    if "forms" in raw:
+        return parse_forms(raw["forms"], base, default_ops, f"{path}.forms", allowed), False
+    if "links" in raw:
+        return _links_as_forms(raw["links"], base, default_ops, f"{path}.links"), True
+    # 2017-2018 drafts: "form" (single) or "hrefs".
+    if isinstance(raw.get("form"), dict):
+        return parse_forms([raw["form"]], base, default_ops, f"{path}.form", allowed), False
+    if isinstance(raw.get("hrefs"), list):
+        legacy = [{"href": h} for h in raw["hrefs"]]
+        return parse_forms(legacy, base, default_ops, f"{path}.hrefs", allowed), False
+    raise WotValidationError(f"{path}.forms", "missing")
 
 
 def _property_default_ops(schema: DataSchema) -> tuple[str, ...]:
@@ -178,48 +606,237 @@ def _property_default_ops(schema: DataSchema) -> tuple[str, ...]:
     return ("readproperty", "writeproperty")
 
 
+def _parse_property(
+    raw: Any, name: str, base: URL | None, path: str
+) -> tuple[PropertyAffordance, bool]:
+    if not isinstance(raw, dict):
+        raise WotValidationError(path, "expected an object")
+    schema = parse_schema(raw, path)
+    forms, from_links = _forms_of(raw, base, _property_default_ops(schema), path, PROPERTY_OPS)
+    prop = PropertyAffordance(
+        **_affordance_common(raw, name, path),
+        forms=forms,
+        schema=schema,
+        observable=_bool(raw.get("observable")),
+    )
+    return prop, from_links
+
+
+def _opt_schema(raw: JSONObject, key: str, path: str) -> DataSchema | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    return parse_schema(value, f"{path}.{key}")
+
+
+def _parse_action(
+    raw: Any, name: str, base: URL | None, path: str
+) -> tuple[ActionAffordance, bool]:
+    if not isinstance(raw, dict):
+        raise WotValidationError(path, "expected an object")
+    forms, from_links = _forms_of(raw, base, ("invokeaction",), path, ACTION_OPS)
+    sync = raw.get("synchronous")
+    action = ActionAffordance(
+        **_affordance_common(raw, name, path),
+        forms=forms,
+        input=_opt_schema(raw, "input", path),
+        output=_opt_schema(raw, "output", path),
+        safe=_bool(raw.get("safe")),
+        idempotent=_bool(raw.get("idempotent")),
+        synchronous=sync if isinstance(sync, bool) else None,
+    )
+    return action, from_links
+
+
+def _parse_event(raw: Any, name: str, base: URL | None, path: str) -> tuple[EventAffordance, bool]:
+    if not isinstance(raw, dict):
+        raise WotValidationError(path, "expected an object")
+    forms, from_links = _forms_of(
+        raw, base, ("subscribeevent", "unsubscribeevent"), path, EVENT_OPS
+    )
+    data = _opt_schema(raw, "data", path)
+    if data is None and ("type" in raw or "unit" in raw):
+        # WebThings events carry their schema at the top level.
+        data = parse_schema(
+            {k: v for k, v in raw.items() if k not in ("forms", "links", "@type")}, path
+        )
+    event = EventAffordance(
+        **_affordance_common(raw, name, path),
+        forms=forms,
+        data=data,
+        subscription=_opt_schema(raw, "subscription", path),
+    )
+    return event, from_links
+
+
+def _named_members(raw: Any, path: str) -> dict[str, Any]:
+    """``properties``/``actions``/``events`` as a name -> object map (arrays tolerated)."""
+    if raw is None:
+        return {}
+    if isinstance(raw, dict):
+        return {str(k): v for k, v in raw.items()}
+    if isinstance(raw, list):
+        out: dict[str, Any] = {}
+        for index, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise WotValidationError(f"{path}[{index}]", "expected an object")
+            name = item.get("name") or item.get("id") or item.get("title")
+            if not isinstance(name, str):
+                raise WotValidationError(f"{path}[{index}].name", "missing")
+            out[name] = item
+        return out
+    raise WotValidationError(path, "expected an object")
+
+
+# --------------------------------------------------------------------------------------------
+# security
+
+
+def _parse_security(raw: JSONObject) -> tuple[dict[str, SecurityScheme], tuple[str, ...]]:
+    defs_raw = raw.get("securityDefinitions")
+    definitions: dict[str, SecurityScheme] = {}
+    if defs_raw is not None:
+        if not isinstance(defs_raw, dict):
+            raise WotValidationError("$.securityDefinitions", "expected an object")
+        for name, item in defs_raw.items():
+            spath = f"$.securityDefinitions.{name}"
+            if not isinstance(item, dict):
+                raise WotValidationError(spath, "expected an object")
+            scheme = item.get("scheme")
+            if not isinstance(scheme, str):
+                raise WotValidationError(f"{spath}.scheme", "missing or not a string")
+            definitions[name] = SecurityScheme(
+                scheme=scheme.lower(),
+                name=_opt_str(item.get("name"), f"{spath}.name"),
+                location=_opt_str(item.get("in"), f"{spath}.in"),
+                one_of=_str_list(item.get("oneOf"), f"{spath}.oneOf"),
+                all_of=_str_list(item.get("allOf"), f"{spath}.allOf"),
+                proxy=_opt_str(item.get("proxy"), f"{spath}.proxy"),
+                format=_opt_str(item.get("format"), f"{spath}.format"),
+                alg=_opt_str(item.get("alg"), f"{spath}.alg"),
+                flow=_opt_str(item.get("flow"), f"{spath}.flow"),
+                token=_opt_str(item.get("token"), f"{spath}.token"),
+                authorization=_opt_str(item.get("authorization"), f"{spath}.authorization"),
+            )
+    security = _str_list(raw.get("security"), "$.security")
+    for name in security:
+        if name not in definitions:
+            raise WotValidationError("$.security", f"undefined security definition {name!r}")
+    for name, scheme in definitions.items():
+        for member in (*scheme.one_of, *scheme.all_of):
+            if member not in definitions:
+                raise WotValidationError(
+                    f"$.securityDefinitions.{name}", f"combo names undefined definition {member!r}"
+                )
+    return definitions, security
+
+
+# --------------------------------------------------------------------------------------------
+# the Thing
+
+
+def _websocket_link(raw: JSONObject, base: URL | None) -> URL | None:
+    links = raw.get("links")
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if not isinstance(link, dict) or link.get("rel") != "alternate":
+            continue
+        href = link.get("href")
+        if isinstance(href, str) and href.startswith(("ws://", "wss://")):
+            try:
+                return _resolve(href, base)
+            except WotValidationError:
+                return None
+    return None
+
+
+def _metadata(raw: JSONObject, *keys: str) -> str | None:
+    for key in keys:
+        value = raw.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, dict):
+            nested = value.get("name") or value.get("@id") or value.get("instance")
+            if isinstance(nested, str):
+                return nested
+    return None
+
+
 def parse_td(raw: Any, source_url: str | URL | None = None) -> ThingDescription:
     """Parse a decoded TD document.
 
-    ``source_url`` is where the TD came from; relative hrefs resolve against it when the TD
-    has no ``base``. Raises :class:`WotValidationError` naming the member that is wrong.
+    ``source_url`` is where the TD came from; relative hrefs (and a relative ``base``) resolve
+    against it. Raises :class:`WotValidationError` naming the member that is wrong.
     """
     if not isinstance(raw, dict):
         raise WotValidationError("$", "a Thing Description must be a JSON object")
-    title = raw.get("title")
-    if not isinstance(title, str) or not title.strip():
+    title = _multilang(raw, "title", "$") or _opt_str(raw.get("name"), "$.name")
+    if title is None or not title.strip():
         raise WotValidationError("$.title", "missing or empty")
 
-    base: URL | None = URL(str(source_url)) if source_url is not None else None
-    if (raw_base := _opt_str(raw.get("base"), "$.base")) is not None:
-        base = _resolve(raw_base, base, "$.base")
+    source = URL(str(source_url)) if source_url is not None else None
+    base: URL | None = source
+    if (raw_base := _opt_str(raw.get("base"), "$.base")) is not None and raw_base.strip():
+        base = _resolve(raw_base.strip(), source, "$.base")
 
-    raw_props = raw.get("properties", {})
-    if not isinstance(raw_props, dict):
-        raise WotValidationError("$.properties", "expected an object")
-    properties: dict[str, PropertyAffordance] = {}
-    for name, prop in raw_props.items():
-        ppath = f"$.properties.{name}"
-        if not isinstance(prop, dict):
-            raise WotValidationError(ppath, "expected an object")
-        schema = parse_schema(prop, ppath)
-        properties[name] = PropertyAffordance(
-            name=name,
-            schema=schema,
-            forms=parse_forms(
-                prop.get("forms"), base, _property_default_ops(schema), f"{ppath}.forms"
-            ),
-            observable=prop.get("observable") is True,
-            title=schema.title,
-            semantic_types=_str_list(prop.get("@type"), f"{ppath}.@type"),
-        )
+    definitions, security = _parse_security(raw)
+    skipped: list[WotValidationError] = []
+    from_links = False
+
+    def collect[T](
+        member: str,
+        parser: Any,
+    ) -> dict[str, T]:
+        nonlocal from_links
+        out: dict[str, T] = {}
+        for name, item in _named_members(raw.get(member), f"$.{member}").items():
+            try:
+                affordance, links = parser(item, name, base, f"$.{member}.{name}")
+            except WotValidationError as err:
+                skipped.append(err)
+                continue
+            from_links = from_links or links
+            out[name] = affordance
+        return out
+
+    properties: dict[str, PropertyAffordance] = collect("properties", _parse_property)
+    actions: dict[str, ActionAffordance] = collect("actions", _parse_action)
+    events: dict[str, EventAffordance] = collect("events", _parse_event)
+    if skipped and not (properties or actions or events):
+        raise skipped[0]
+
+    forms: tuple[Form, ...] = ()
+    if raw.get("forms") is not None:
+        try:
+            forms = parse_forms(raw["forms"], base, (), "$.forms", THING_OPS)
+        except WotValidationError as err:
+            skipped.append(err)
+
+    # The WebThings dialect is told apart by its links: its bodies are {"name": value}.
+    dialect: Dialect = "webthings" if from_links else "td"
 
     return ThingDescription(
         title=title.strip(),
         id=_opt_str(raw.get("id"), "$.id"),
+        description=_multilang(raw, "description", "$"),
         base=base,
-        properties=properties,
-        description=_opt_str(raw.get("description"), "$.description"),
+        source_url=source,
         semantic_types=_str_list(raw.get("@type"), "$.@type"),
+        properties=properties,
+        actions=actions,
+        events=events,
+        forms=forms,
+        security_definitions=definitions,
+        security=security,
+        uri_variables=_uri_variables(raw.get("uriVariables"), "$.uriVariables"),
+        dialect=dialect,
+        websocket=_websocket_link(raw, base),
+        manufacturer=_metadata(raw, "schema:manufacturer", "manufacturer", "s:manufacturer"),
+        model=_metadata(raw, "schema:model", "model", "schema:mpn", "s:mpn"),
+        serial_number=_metadata(raw, "schema:serialNumber", "serialNumber"),
+        sw_version=_metadata(raw, "schema:softwareVersion", "version"),
+        support=raw["support"] if isinstance(raw.get("support"), str) else None,
+        skipped=tuple(skipped),
         raw=raw,
     )
