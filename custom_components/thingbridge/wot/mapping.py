@@ -1,0 +1,480 @@
+"""Decide which Home Assistant entities a Thing Description becomes.
+
+Pure data in, pure data out (no Home Assistant imports), so the same decisions drive the
+integration's platforms and the ``describe`` dry-run tool.
+
+Order of evidence:
+
+1. semantic annotations: WebThings capability schemas (``Light``, ``OnOffProperty``,
+   ``LockedProperty``, ...), iot.schema.org (``iot:SwitchStatus``, ``iot:CurrentLevel``, ...),
+   SAREF (``saref:OnOffState``, ...) and ECHONET-style names; prefixes are ignored;
+2. composite devices built from several affordances: light, lock, climate, cover, fan;
+3. the data schema of what is left: booleans, numbers, enums, strings, objects;
+4. actions without input become buttons; events become event entities.
+
+Nothing is dropped: a property no rule recognises still becomes a diagnostic sensor that is
+disabled by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+import re
+from typing import Any
+
+from .td import ActionAffordance, PropertyAffordance, ThingDescription
+from .units import canonical_unit
+
+# Platforms, as Home Assistant names them.
+LIGHT = "light"
+SWITCH = "switch"
+LOCK = "lock"
+CLIMATE = "climate"
+COVER = "cover"
+FAN = "fan"
+SENSOR = "sensor"
+BINARY_SENSOR = "binary_sensor"
+NUMBER = "number"
+SELECT = "select"
+TEXT = "text"
+BUTTON = "button"
+EVENT = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySpec:
+    """One entity ThingBridge creates for a Thing.
+
+    ``key`` is unique within the Thing and stable (it is part of the unique ID). ``name`` is
+    ``None`` for the Thing's main entity (it then takes the device's name). ``roles`` maps a
+    role (``on``, ``brightness``, ``target_temperature``, ``open`` ...) to the affordance that
+    plays it.
+    """
+
+    platform: str
+    key: str
+    name: str | None
+    affordance: str
+    roles: Mapping[str, str] = field(default_factory=dict)
+    device_class: str | None = None
+    unit: str | None = None
+    state_class: str | None = None
+    entity_category: str | None = None
+    enabled_default: bool = True
+    options: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The parts a person needs (used by the ``describe`` tool)."""
+        out: dict[str, Any] = {
+            "platform": self.platform,
+            "name": self.name,
+            "affordance": self.affordance,
+        }
+        if self.roles:
+            out["roles"] = dict(self.roles)
+        if self.device_class:
+            out["device_class"] = self.device_class
+        if self.unit:
+            out["unit"] = self.unit
+        if not self.enabled_default:
+            out["enabled_default"] = False
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# vocabulary
+
+
+def _term(value: str) -> str:
+    """``iot:SwitchStatus`` / ``https://webthings.io/schemas#OnOffProperty`` -> ``switchstatus``."""
+    value = re.split(r"[#/:]", value)[-1]
+    return value.lower()
+
+
+def _terms(types: Iterable[str]) -> set[str]:
+    return {_term(t) for t in types}
+
+
+def _words(name: str) -> str:
+    """``targetTemperature`` / ``target_temperature`` -> ``target temperature``."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    return re.sub(r"[_\-\s]+", " ", spaced).strip().lower()
+
+
+# Property capabilities: our role -> the terms that say so.
+ROLE_TERMS: dict[str, set[str]] = {
+    "on": {"onoffproperty", "switchstatus", "onoffstate", "onoff", "binaryswitch", "powerstate"},
+    "brightness": {"brightnessproperty", "currentlevel", "brightness", "dimmerlevel"},
+    "color": {"colorproperty", "colourdata", "colordata", "color", "colour", "rgbcolor"},
+    "color_temp": {"colortemperatureproperty", "colortemperature", "colourtemperature"},
+    "locked": {"lockedproperty", "lockstate", "lockstatus", "locked"},
+    "temperature": {"temperatureproperty", "temperature", "currenttemperature", "temperaturedata"},
+    "target_temperature": {
+        "targettemperatureproperty",
+        "targettemperature",
+        "setpoint",
+        "temperaturesetpoint",
+    },
+    "thermostat_mode": {"thermostatmodeproperty", "thermostatmode", "hvacmode"},
+    "hvac_action": {"heatingcoolingproperty", "heatingcooling", "hvacaction"},
+    "motion": {
+        "motionproperty",
+        "motiondetected",
+        "motion",
+        "occupancy",
+        "occupancyproperty",
+        "presence",
+    },
+    "open": {"openproperty", "opendetected", "contact", "doorstate"},
+    "leak": {"leakproperty", "leak", "waterleak"},
+    "smoke": {"smokeproperty", "smoke"},
+    "pushed": {"pushedproperty"},
+    "power": {"instantaneouspowerproperty", "power", "activepower", "instantaneouspower"},
+    "energy": {"energyproperty", "energy", "cumulativeenergy", "energyconsumption"},
+    "voltage": {"voltageproperty", "voltage"},
+    "current": {"currentproperty", "electriccurrent"},
+    "humidity": {"humidityproperty", "humidity", "relativehumidity"},
+    "pressure": {"barometricpressureproperty", "pressure", "atmosphericpressure"},
+    "illuminance": {"illuminanceproperty", "illuminance", "lightlevel"},
+    "co2": {"co2property", "carbondioxide", "co2", "co2concentration"},
+    "battery": {"batteryproperty", "batterylevel", "battery"},
+    "position": {"positionproperty", "position", "openlevel", "blindposition", "shadeposition"},
+    "speed": {"fanspeed", "speed", "airflowrate"},
+}
+
+THING_TERMS: dict[str, set[str]] = {
+    LIGHT: {"light", "lightswitch", "lighting", "lamp", "dimmablelight", "colorlight",
+            "generallighting", "lightcontrol", "colorcontrol"},
+    LOCK: {"lock", "doorlock", "electriclock", "smartlock"},
+    CLIMATE: {"thermostat", "airconditioner", "homeairconditioner", "hvac", "heater",
+              "heatingcooling"},
+    COVER: {"blind", "blinds", "windowcovering", "shutter", "curtain", "cover", "awning",
+            "electricblind", "electricshutter", "electriccurtain", "garagedoor", "shade"},
+    FAN: {"fan", "ventilator", "airfan", "ceilingfan", "electricfan"},
+}  # fmt: skip
+
+# Name fallbacks when a property carries no semantic type (matched against its words).
+NAME_HINTS: dict[str, tuple[str, ...]] = {
+    "on": ("on", "on off", "onoff", "power state", "switch", "operation status", "status on"),
+    "brightness": ("brightness", "dim level", "dimming level", "illuminance level"),
+    "color": ("color", "colour", "rgb"),
+    "color_temp": ("color temperature", "colour temperature", "color temp", "ct"),
+    "locked": ("locked", "lock state", "lock status", "main electric lock"),
+    "temperature": ("temperature", "room temperature", "current temperature", "measured room temperature"),
+    "target_temperature": ("target temperature", "set temperature", "setpoint", "temperature setting",
+                           "target temperature1", "set point"),
+    "thermostat_mode": ("mode", "operation mode", "thermostat mode", "hvac mode"),
+    "position": ("position", "open level", "degree of opening", "blind position"),
+    "speed": ("speed", "fan speed", "air flow level", "air flow rate"),
+}  # fmt: skip
+
+BINARY_DEVICE_CLASSES = {
+    "motion": "motion",
+    "open": "opening",
+    "leak": "moisture",
+    "smoke": "smoke",
+}
+
+UNIT_DEVICE_CLASSES: dict[str, tuple[str | None, str]] = {
+    # canonical unit -> (device class, state class)
+    "°C": ("temperature", "measurement"),
+    "°F": ("temperature", "measurement"),
+    "K": ("temperature", "measurement"),
+    "W": ("power", "measurement"),
+    "kW": ("power", "measurement"),
+    "Wh": ("energy", "total_increasing"),
+    "kWh": ("energy", "total_increasing"),
+    "V": ("voltage", "measurement"),
+    "A": ("current", "measurement"),
+    "hPa": ("pressure", "measurement"),
+    "Pa": ("pressure", "measurement"),
+    "lx": ("illuminance", "measurement"),
+    "ppm": (None, "measurement"),
+    "%": (None, "measurement"),
+    "s": ("duration", "measurement"),
+    "min": ("duration", "measurement"),
+    "h": ("duration", "measurement"),
+    "m": ("distance", "measurement"),
+    "km/h": ("speed", "measurement"),
+    "m/s": ("speed", "measurement"),
+    "dB": ("sound_pressure", "measurement"),
+    "dBm": ("signal_strength", "measurement"),
+}
+PERCENT_ROLE_CLASSES = {"humidity": "humidity", "battery": "battery"}
+ROLE_SENSOR_CLASSES = {"co2": "carbon_dioxide"}
+
+
+def property_roles(prop: PropertyAffordance) -> set[str]:
+    """The roles a property's semantic types (or, failing that, its name) claim."""
+    terms = _terms(prop.semantic_types) | _terms(prop.schema.semantic_types)
+    roles = {role for role, known in ROLE_TERMS.items() if terms & known}
+    if not roles:
+        words = _words(prop.name)
+        title = _words(prop.title) if prop.title else ""
+        roles = {
+            role
+            for role, hints in NAME_HINTS.items()
+            if words in hints or title in hints or words.replace(" ", "") in hints
+        }
+    return roles
+
+
+def thing_kinds(td: ThingDescription) -> set[str]:
+    """Composite platforms the Thing's own semantic types (or its id/title) suggest."""
+    terms = _terms(td.semantic_types)
+    kinds = {platform for platform, known in THING_TERMS.items() if terms & known}
+    if not kinds:
+        # ECHONET-style TDs carry the class only in the id, e.g. echonet:generalLighting:...
+        words = {_term(part) for part in re.split(r"[:/#]", td.id or "") if part}
+        kinds = {platform for platform, known in THING_TERMS.items() if words & known}
+    return kinds
+
+
+# --------------------------------------------------------------------------------------------
+# composite devices
+
+
+class _Props:
+    """Properties not yet used by an entity, looked up by role."""
+
+    def __init__(self, td: ThingDescription) -> None:
+        self.free: dict[str, PropertyAffordance] = dict(td.properties)
+        self.roles = {name: property_roles(prop) for name, prop in td.properties.items()}
+
+    def find(
+        self, role: str, *, writable: bool | None = None, types: tuple[str, ...] = ()
+    ) -> str | None:
+        for name, prop in self.free.items():
+            if role not in self.roles[name]:
+                continue
+            if writable is not None and prop.writable != writable:
+                continue
+            # Untyped properties (common in ECHONET TDs) may play a role their name names.
+            if types and prop.schema.type is not None and prop.schema.type not in types:
+                continue
+            return name
+        return None
+
+    def take(self, names: Iterable[str | None]) -> None:
+        for name in names:
+            if name is not None:
+                self.free.pop(name, None)
+
+
+def _action(td: ThingDescription, *terms: str) -> str | None:
+    """An action (without required input) whose semantic type or name is one of ``terms``."""
+    for name, action in td.actions.items():
+        candidates = _terms(action.semantic_types) | {_words(name).replace(" ", "")}
+        if candidates & set(terms) and not _needs_input(action):
+            return name
+    return None
+
+
+def _needs_input(action: ActionAffordance) -> bool:
+    schema = action.input
+    if schema is None:
+        return False
+    if schema.type == "object":
+        return bool(schema.required)
+    return schema.type is not None and schema.type != "null"
+
+
+def _light(td: ThingDescription, props: _Props, kinds: set[str]) -> EntitySpec | None:
+    on = props.find("on", writable=True, types=("boolean",))
+    brightness = props.find("brightness", writable=True, types=("integer", "number"))
+    color = props.find("color", writable=True, types=("string",))
+    color_temp = props.find("color_temp", writable=True, types=("integer", "number"))
+    turn_on = turn_off = None
+    if on is None and LIGHT in kinds:
+        # Some lights only offer on/off actions (the state is then assumed).
+        turn_on = _action(td, "turnon", "turnonaction", "on", "switchon")
+        turn_off = _action(td, "turnoff", "turnoffaction", "off", "switchoff")
+        if not (turn_on and turn_off):
+            turn_on = turn_off = None
+    if LIGHT not in kinds and not (on and (brightness or color or color_temp)):
+        return None
+    if not (on or brightness or turn_on):
+        return None
+    roles = {
+        role: name
+        for role, name in (
+            ("on", on),
+            ("brightness", brightness),
+            ("color", color),
+            ("color_temp", color_temp),
+            ("turn_on", turn_on),
+            ("turn_off", turn_off),
+        )
+        if name
+    }
+    props.take([on, brightness, color, color_temp])
+    return EntitySpec(LIGHT, "light", None, on or brightness or turn_on or "", roles)
+
+
+def _lock(td: ThingDescription, props: _Props, kinds: set[str]) -> EntitySpec | None:
+    locked = props.find("locked")
+    lock_action = _action(td, "lockaction", "lock")
+    unlock_action = _action(td, "unlockaction", "unlock")
+    writable_bool = locked if locked and td.properties[locked].writable else None
+    if locked is None or not ((lock_action and unlock_action) or writable_bool):
+        return None
+    roles = {"locked": locked}
+    if lock_action and unlock_action:
+        roles |= {"lock": lock_action, "unlock": unlock_action}
+    props.take([locked])
+    return EntitySpec(LOCK, "lock", None, locked, roles)
+
+
+def _climate(td: ThingDescription, props: _Props, kinds: set[str]) -> EntitySpec | None:
+    target = props.find("target_temperature", writable=True, types=("integer", "number"))
+    if target is None:
+        return None
+    current = props.find("temperature", types=("integer", "number"))
+    mode = props.find("thermostat_mode", writable=True, types=("string",))
+    action = props.find("hvac_action", types=("string",))
+    roles = {
+        role: name
+        for role, name in (
+            ("target_temperature", target),
+            ("temperature", current),
+            ("thermostat_mode", mode),
+            ("hvac_action", action),
+        )
+        if name
+    }
+    if CLIMATE in kinds:
+        on = props.find("on", writable=True, types=("boolean",))
+        if on:
+            roles["on"] = on
+    props.take(roles.values())
+    return EntitySpec(CLIMATE, "climate", None, target, roles)
+
+
+def _cover(td: ThingDescription, props: _Props, kinds: set[str]) -> EntitySpec | None:
+    position = props.find("position", types=("integer", "number"))
+    open_action = _action(td, "open", "openaction", "up", "raise")
+    close_action = _action(td, "close", "closeaction", "down", "lower")
+    stop_action = _action(td, "stop", "stopaction")
+    if COVER not in kinds and not (position and open_action and close_action):
+        return None
+    if position is None and not (open_action and close_action):
+        return None
+    roles = {
+        role: name
+        for role, name in (
+            ("position", position),
+            ("open", open_action),
+            ("close", close_action),
+            ("stop", stop_action),
+        )
+        if name
+    }
+    props.take([position])
+    return EntitySpec(COVER, "cover", None, position or open_action or "", roles)
+
+
+def _fan(td: ThingDescription, props: _Props, kinds: set[str]) -> EntitySpec | None:
+    if FAN not in kinds:
+        return None
+    on = props.find("on", writable=True, types=("boolean",))
+    speed = props.find("speed", writable=True, types=("integer", "number"))
+    if not (on or speed):
+        return None
+    roles = {role: name for role, name in (("on", on), ("speed", speed)) if name}
+    props.take(roles.values())
+    return EntitySpec(FAN, "fan", None, on or speed or "", roles)
+
+
+COMPOSITES = (_lock, _climate, _cover, _fan, _light)
+
+
+# --------------------------------------------------------------------------------------------
+# single properties
+
+
+def _numeric_sensor_classes(
+    prop: PropertyAffordance, roles: set[str]
+) -> tuple[str | None, str | None, str]:
+    unit = canonical_unit(prop.schema.unit)
+    device_class: str | None = None
+    state_class = "measurement"
+    if unit in UNIT_DEVICE_CLASSES:
+        device_class, state_class = UNIT_DEVICE_CLASSES[unit]
+    if unit == "%":
+        device_class = next(
+            (PERCENT_ROLE_CLASSES[r] for r in roles if r in PERCENT_ROLE_CLASSES), None
+        )
+    if unit == "ppm" and "co2" in roles:
+        device_class = "carbon_dioxide"
+    return device_class, unit, state_class
+
+
+def _property_entity(prop: PropertyAffordance, roles: set[str]) -> EntitySpec:
+    schema = prop.schema
+    name = prop.label
+    key = f"property:{prop.name}"
+    writable = prop.writable
+    readable = prop.readable
+    if schema.type == "boolean":
+        if writable:
+            return EntitySpec(SWITCH, key, name, prop.name)
+        device_class = next(
+            (BINARY_DEVICE_CLASSES[r] for r in roles if r in BINARY_DEVICE_CLASSES), None
+        )
+        return EntitySpec(BINARY_SENSOR, key, name, prop.name, device_class=device_class)
+    if schema.is_numeric:
+        device_class, unit, state_class = _numeric_sensor_classes(prop, roles)
+        if writable:
+            step = schema.multiple_of or (1.0 if schema.type == "integer" else None)
+            return EntitySpec(
+                NUMBER, key, name, prop.name,
+                device_class=device_class if device_class not in ("energy", "duration") else None,
+                unit=unit or schema.unit, minimum=schema.minimum, maximum=schema.maximum, step=step,
+            )  # fmt: skip
+        return EntitySpec(
+            SENSOR, key, name, prop.name,
+            device_class=device_class, unit=unit or schema.unit, state_class=state_class,
+        )  # fmt: skip
+    enum = schema.enum
+    if enum and all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in enum):
+        options = tuple(str(v) for v in enum)
+        if writable:
+            return EntitySpec(SELECT, key, name, prop.name, options=options)
+        return EntitySpec(SENSOR, key, name, prop.name, device_class="enum", options=options)
+    if schema.type == "string":
+        if writable and readable:
+            return EntitySpec(
+                TEXT, key, name, prop.name, minimum=schema.min_length, maximum=schema.max_length
+            )
+        return EntitySpec(SENSOR, key, name, prop.name)
+    # Objects, arrays, untyped and write-only-without-type properties: keep them visible.
+    return EntitySpec(
+        SENSOR, key, name, prop.name, entity_category="diagnostic", enabled_default=False
+    )
+
+
+def map_thing(td: ThingDescription) -> list[EntitySpec]:
+    """Every entity ThingBridge creates for ``td``, main entities first."""
+    kinds = thing_kinds(td)
+    props = _Props(td)
+    specs: list[EntitySpec] = []
+    for composite in COMPOSITES:
+        spec = composite(td, props, kinds)
+        if spec is not None:
+            specs.append(spec)
+    used_actions = {
+        name for spec in specs for role, name in spec.roles.items() if name in td.actions
+    }
+    for name, prop in props.free.items():
+        specs.append(_property_entity(prop, props.roles[name]))
+    for name, action in td.actions.items():
+        if name in used_actions or _needs_input(action):
+            continue
+        specs.append(EntitySpec(BUTTON, f"action:{name}", action.label, name))
+    for name, event in td.events.items():
+        specs.append(EntitySpec(EVENT, f"event:{name}", event.label, name))
+    return specs
