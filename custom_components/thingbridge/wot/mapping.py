@@ -159,7 +159,7 @@ THING_TERMS: dict[str, set[str]] = {
 
 # Name fallbacks when a property carries no semantic type (matched against its words).
 NAME_HINTS: dict[str, tuple[str, ...]] = {
-    "on": ("on", "on off", "onoff", "power state", "switch", "operation status", "status on"),
+    "on": ("on", "on off", "onoff", "power", "power state", "switch", "operation status", "status on"),
     "brightness": ("brightness", "dim level", "dimming level", "illuminance level"),
     "color": ("color", "colour", "rgb"),
     "color_temp": ("color temperature", "colour temperature", "color temp", "ct"),

@@ -1,0 +1,236 @@
+"""Entity mapping: semantic annotations first, then data schemas; nothing is dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from custom_components.thingbridge.wot import parse_td
+from custom_components.thingbridge.wot.mapping import EntitySpec, map_thing, property_roles
+from custom_components.thingbridge.wot.validation import schema_error
+
+BASE = "http://thing.test/"
+
+
+def _prop(type_: str | None = None, *, ro: bool = False, **extra: Any) -> dict[str, Any]:
+    prop: dict[str, Any] = {"forms": [{"href": f"p{len(extra)}"}], **extra}
+    if type_ is not None:
+        prop["type"] = type_
+    if ro:
+        prop["readOnly"] = True
+    return prop
+
+
+def _map(**td: Any) -> list[EntitySpec]:
+    return map_thing(parse_td({"title": "T", "base": BASE, **td}))
+
+
+def _by_platform(specs: list[EntitySpec]) -> dict[str, list[EntitySpec]]:
+    out: dict[str, list[EntitySpec]] = {}
+    for spec in specs:
+        out.setdefault(spec.platform, []).append(spec)
+    return out
+
+
+def test_webthings_light_becomes_one_light_entity() -> None:
+    specs = _map(
+        **{"@type": ["Light", "OnOffSwitch", "ColorControl"]},
+        properties={
+            "on": _prop("boolean", **{"@type": "OnOffProperty"}),
+            "level": _prop("integer", minimum=0, maximum=100, **{"@type": "BrightnessProperty"}),
+            "rgb": _prop("string", **{"@type": "ColorProperty"}),
+            "ct": _prop("integer", minimum=2200, maximum=6500,
+                        **{"@type": "ColorTemperatureProperty"}),
+        },
+    )  # fmt: skip
+    assert len(specs) == 1
+    light = specs[0]
+    assert (light.platform, light.name, light.key) == ("light", None, "light")
+    assert light.roles == {"on": "on", "brightness": "level", "color": "rgb", "color_temp": "ct"}
+
+
+def test_light_by_property_names_without_semantic_types() -> None:
+    """ECHONET-style: the kind comes from the id, the roles from property names."""
+    specs = _map(
+        id="urn:echonet:generalLighting:1",
+        properties={"operationStatus": _prop("boolean"), "brightness": _prop("integer")},
+    )
+    assert [s.platform for s in specs] == ["light"]
+    assert specs[0].roles == {"on": "operationStatus", "brightness": "brightness"}
+
+
+def test_light_with_only_actions_is_assumed_state() -> None:
+    specs = _map(
+        **{"@type": "iot:Light"},
+        actions={"turnOn": {"forms": [{"href": "on"}]}, "turnOff": {"forms": [{"href": "off"}]}},
+    )
+    assert [s.platform for s in specs] == ["light"]
+    assert specs[0].roles == {"turn_on": "turnOn", "turn_off": "turnOff"}
+
+
+def test_lock_thermostat_cover_fan() -> None:
+    by = _by_platform(
+        _map(
+            properties={
+                "locked": _prop("string", ro=True, enum=["locked", "unlocked", "jammed"],
+                                **{"@type": "LockedProperty"}),
+                "target": _prop("number", minimum=5, maximum=30,
+                                **{"@type": "TargetTemperatureProperty"}),
+                "temp": _prop("number", ro=True, unit="degree celsius",
+                              **{"@type": "TemperatureProperty"}),
+                "mode": _prop("string", enum=["off", "heat"],
+                              **{"@type": "ThermostatModeProperty"}),
+                "position": _prop("integer", minimum=0, maximum=100, unit="%"),
+            },
+            actions={
+                "lock": {"forms": [{"href": "l"}]},
+                "unlock": {"forms": [{"href": "u"}]},
+                "open": {"forms": [{"href": "o"}]},
+                "close": {"forms": [{"href": "c"}]},
+                "stop": {"forms": [{"href": "s"}]},
+            },
+        )
+    )  # fmt: skip
+    assert by["lock"][0].roles == {"locked": "locked", "lock": "lock", "unlock": "unlock"}
+    assert by["climate"][0].roles == {
+        "target_temperature": "target",
+        "temperature": "temp",
+        "thermostat_mode": "mode",
+    }
+    assert by["cover"][0].roles == {
+        "position": "position",
+        "open": "open",
+        "close": "close",
+        "stop": "stop",
+    }
+    # Actions used by composites do not become buttons as well; nothing else is left over.
+    assert set(by) == {"lock", "climate", "cover"}
+
+    fan = _map(
+        **{"@type": "saref:Fan"},
+        properties={"power": _prop("boolean"), "fanSpeed": _prop("integer", minimum=0, maximum=3)},
+    )
+    assert [(s.platform, s.roles) for s in fan] == [("fan", {"on": "power", "speed": "fanSpeed"})]
+
+
+def test_lock_needs_a_way_to_operate_it() -> None:
+    """A read-only locked state without lock/unlock actions is a sensor, not a lock."""
+    specs = _map(properties={"locked": _prop("boolean", ro=True, **{"@type": "LockedProperty"})})
+    assert [s.platform for s in specs] == ["binary_sensor"]
+
+
+@pytest.mark.parametrize(
+    ("prop", "platform", "device_class", "unit", "state_class"),
+    [
+        (_prop("number", ro=True, unit="om2:degreeCelsius"), "sensor", "temperature", "°C",
+         "measurement"),
+        (_prop("number", ro=True, unit="kWh"), "sensor", "energy", "kWh", "total_increasing"),
+        (_prop("number", ro=True, unit="watt"), "sensor", "power", "W", "measurement"),
+        (_prop("number", ro=True, unit="%", **{"@type": "HumidityProperty"}), "sensor",
+         "humidity", "%", "measurement"),
+        (_prop("integer", ro=True, unit="ppm", **{"@type": "CO2Property"}), "sensor",
+         "carbon_dioxide", "ppm", "measurement"),
+        (_prop("number", ro=True, unit="furlongs"), "sensor", None, "furlongs", "measurement"),
+        (_prop("number", minimum=0, maximum=10, unit="°C"), "number", "temperature", "°C",
+         None),
+        (_prop("boolean", ro=True, **{"@type": "MotionProperty"}), "binary_sensor", "motion",
+         None, None),
+        (_prop("boolean"), "switch", None, None, None),
+        (_prop("string", enum=["a", "b"]), "select", None, None, None),
+        (_prop("string", ro=True, enum=["a", "b"]), "sensor", "enum", None, None),
+        (_prop("string"), "text", None, None, None),
+        (_prop("string", ro=True), "sensor", None, None, None),
+    ],
+)  # fmt: skip
+def test_single_properties_by_schema(
+    prop: dict[str, Any],
+    platform: str,
+    device_class: str | None,
+    unit: str | None,
+    state_class: str | None,
+) -> None:
+    [spec] = _map(properties={"x": prop})
+    assert (spec.platform, spec.device_class, spec.unit) == (platform, device_class, unit)
+    if state_class is not None:
+        assert spec.state_class == state_class
+    assert (spec.key, spec.name, spec.affordance) == ("property:x", "x", "x")
+    assert spec.enabled_default
+
+
+def test_unrecognised_properties_stay_visible_as_disabled_diagnostics() -> None:
+    [obj, untyped] = _map(
+        properties={"blob": _prop("object", ro=True), "mystery": {"forms": [{"href": "m"}]}}
+    )
+    for spec in (obj, untyped):
+        assert spec.platform == "sensor"
+        assert spec.entity_category == "diagnostic"
+        assert spec.enabled_default is False
+        assert spec.as_dict()["enabled_default"] is False
+
+
+def test_actions_and_events() -> None:
+    specs = _map(
+        actions={
+            "reboot": {"title": "Reboot", "forms": [{"href": "r"}]},
+            "optional": {"input": {"type": "object", "properties": {"x": {"type": "integer"}}},
+                         "forms": [{"href": "o"}]},
+            "fade": {"input": {"type": "object", "required": ["level"],
+                               "properties": {"level": {"type": "integer"}}},
+                     "forms": [{"href": "f"}]},
+            "set": {"input": {"type": "integer"}, "forms": [{"href": "s"}]},
+        },
+        events={"overheated": {"data": {"type": "number"}, "forms": [{"href": "e"}]}},
+    )  # fmt: skip
+    assert [(s.platform, s.key, s.name) for s in specs] == [
+        ("button", "action:reboot", "Reboot"),
+        ("button", "action:optional", "optional"),
+        ("event", "event:overheated", "overheated"),
+    ]
+    assert specs[0].as_dict() == {"platform": "button", "name": "Reboot", "affordance": "reboot"}
+
+
+def test_roles_from_titles_and_prefixed_types() -> None:
+    td = parse_td(
+        {"title": "T", "base": BASE, "properties": {
+            "p1": _prop("boolean", title="On/Off", **{"@type": "saref:OnOffState"}),
+            "p2": _prop("number", title="Set point"),
+            "p3": _prop("number", **{"@type": "https://webthings.io/schemas#LevelProperty"}),
+        }}
+    )  # fmt: skip
+    assert property_roles(td.properties["p1"]) == {"on"}
+    assert property_roles(td.properties["p2"]) == {"target_temperature"}
+    assert property_roles(td.properties["p3"]) == set()
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "error"),
+    [
+        ({"type": "integer", "minimum": 0, "maximum": 10}, 5, None),
+        ({"type": "integer"}, 5.0, None),
+        ({"type": "integer"}, 5.5, "value must be of type integer"),
+        ({"type": "number"}, True, "value must be of type number"),
+        ({"type": "integer", "minimum": 0}, -1, "value must be at least 0"),
+        ({"type": "number", "maximum": 1.5}, 2, "value must be at most 1.5"),
+        ({"type": "string", "enum": ["a", "b"]}, "c", "value must be one of a, b"),
+        ({"type": "string", "minLength": 2}, "a", "value must have at least 2 characters"),
+        ({"type": "string", "maxLength": 1}, "ab", "value must have at most 1 characters"),
+        ({"const": 3}, 4, "value must be 3"),
+        ({"type": "null"}, None, None),
+        ({"type": "null"}, 1, "value must be null"),
+        ({"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}}}, {},
+         "value.a is required"),
+        ({"type": "object", "properties": {"a": {"type": "integer"}}}, {"a": "x"},
+         "value.a must be of type integer"),
+        ({"type": "array", "items": {"type": "boolean"}}, [True, 1],
+         "value[1] must be of type boolean"),
+        ({"oneOf": [{"type": "integer"}, {"type": "string"}]}, "x", None),
+        ({"oneOf": [{"type": "integer"}, {"type": "string"}]}, [],
+         "value matches none of the allowed shapes"),
+    ],
+)  # fmt: skip
+def test_schema_validation(schema: dict[str, Any], value: Any, error: str | None) -> None:
+    td = parse_td(
+        {"title": "T", "base": BASE, "properties": {"x": {**schema, "forms": [{"href": "x"}]}}}
+    )
+    assert schema_error(td.properties["x"].schema, value) == error
