@@ -179,12 +179,17 @@ def test_actions_and_events() -> None:
                                "properties": {"level": {"type": "integer"}}},
                      "forms": [{"href": "f"}]},
             "set": {"input": {"type": "integer"}, "forms": [{"href": "s"}]},
+            "delete": {"uriVariables": {"id": {"type": "string"}},
+                       "forms": [{"href": "things/{id}", "htv:methodName": "DELETE"}]},
+            "start": {"uriVariables": {"speed": {"type": "integer"}},
+                      "forms": [{"href": "start{?speed}"}]},
         },
         events={"overheated": {"data": {"type": "number"}, "forms": [{"href": "e"}]}},
     )  # fmt: skip
     assert [(s.platform, s.key, s.name) for s in specs] == [
         ("button", "action:reboot", "Reboot"),
         ("button", "action:optional", "optional"),
+        ("button", "action:start", "start"),
         ("event", "event:overheated", "overheated"),
     ]
     assert specs[0].as_dict() == {"platform": "button", "name": "Reboot", "affordance": "reboot"}
@@ -216,6 +221,9 @@ def test_roles_from_titles_and_prefixed_types() -> None:
         ({"type": "string", "minLength": 2}, "a", "value must have at least 2 characters"),
         ({"type": "string", "maxLength": 1}, "ab", "value must have at most 1 characters"),
         ({"const": 3}, 4, "value must be 3"),
+        ({"type": "number", "multipleOf": 0.5}, 2.5, None),
+        ({"type": "number", "multipleOf": 0.1}, 0.3, None),
+        ({"type": "number", "multipleOf": 0.5}, 2.2, "value must be a multiple of 0.5"),
         ({"type": "null"}, None, None),
         ({"type": "null"}, 1, "value must be null"),
         ({"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}}}, {},
@@ -234,3 +242,26 @@ def test_schema_validation(schema: dict[str, Any], value: Any, error: str | None
         {"title": "T", "base": BASE, "properties": {"x": {**schema, "forms": [{"href": "x"}]}}}
     )
     assert schema_error(td.properties["x"].schema, value) == error
+
+
+def test_switches_and_plugs_take_the_device_name() -> None:
+    [plug, power] = _map(
+        **{"@type": ["SmartPlug", "OnOffSwitch"]},
+        properties={
+            "on": _prop("boolean", **{"@type": "OnOffProperty"}),
+            "power": _prop("number", ro=True, unit="W"),
+        },
+    )
+    assert (plug.platform, plug.key, plug.name, plug.device_class) == (
+        "switch",
+        "switch",
+        None,
+        "outlet",
+    )
+    assert plug.roles == {"on": "on"}
+    assert (power.platform, power.device_class) == ("sensor", "power")
+    [relay] = _map(**{"@type": "saref:Switch"}, properties={"state": _prop("boolean", title="On")})
+    assert (relay.name, relay.device_class) == (None, "switch")
+    # Without a switch-like type a writable boolean stays a named switch.
+    [other] = _map(properties={"eco": _prop("boolean")})
+    assert (other.key, other.name) == ("property:eco", "eco")

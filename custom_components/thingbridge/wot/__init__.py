@@ -5,27 +5,40 @@ Thing Descriptions and talks to the Things they describe over HTTP, on a caller-
 :class:`aiohttp.ClientSession`.
 """
 
-from .client import WotClient, fetch_thing_description
+from .client import (
+    ActionResult,
+    Credentials,
+    WotClient,
+    fetch_json,
+    fetch_thing_description,
+)
 from .errors import (
     WotAuthError,
     WotConnectionError,
     WotError,
     WotResponseError,
+    WotTimeoutError,
     WotValidationError,
 )
 from .td import DataSchema, Form, PropertyAffordance, ThingDescription, parse_td
+from .watch import Watcher
 
 __all__ = [
+    "ActionResult",
+    "Credentials",
     "DataSchema",
     "Form",
     "PropertyAffordance",
     "ThingDescription",
+    "Watcher",
     "WotAuthError",
     "WotClient",
     "WotConnectionError",
     "WotError",
     "WotResponseError",
+    "WotTimeoutError",
     "WotValidationError",
+    "fetch_json",
     "fetch_thing_description",
     "parse_td",
 ]

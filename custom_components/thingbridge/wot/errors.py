@@ -24,6 +24,10 @@ class WotConnectionError(WotError):
     """The Thing could not be reached (connection refused, timeout, TLS failure)."""
 
 
+class WotTimeoutError(WotConnectionError):
+    """The Thing did not answer in time."""
+
+
 class WotResponseError(WotError):
     """The Thing answered, but not with something usable (HTTP error, bad body, too large)."""
 

@@ -155,6 +155,8 @@ THING_TERMS: dict[str, set[str]] = {
     COVER: {"blind", "blinds", "windowcovering", "shutter", "curtain", "cover", "awning",
             "electricblind", "electricshutter", "electriccurtain", "garagedoor", "shade"},
     FAN: {"fan", "ventilator", "airfan", "ceilingfan", "electricfan"},
+    SWITCH: {"onoffswitch", "multilevelswitch", "smartplug", "plug", "outlet", "poweroutlet",
+             "switch", "relay", "binaryswitch", "smartplugswitch"},
 }  # fmt: skip
 
 # Name fallbacks when a property carries no semantic type (matched against its words).
@@ -274,7 +276,13 @@ def _action(td: ThingDescription, *terms: str) -> str | None:
     return None
 
 
+_REQUIRED_VARIABLE = re.compile(r"\{(?![?&])[^}]*\}")
+
+
 def _needs_input(action: ActionAffordance) -> bool:
+    # A path variable (``/things/{id}``) must be filled in; query ones (``{?x,y}``) may be left out.
+    if any(_REQUIRED_VARIABLE.search(form.href) for form in action.forms):
+        return True
     schema = action.input
     if schema is None:
         return False
@@ -389,7 +397,21 @@ def _fan(td: ThingDescription, props: _Props, kinds: set[str]) -> EntitySpec | N
     return EntitySpec(FAN, "fan", None, on or speed or "", roles)
 
 
-COMPOSITES = (_lock, _climate, _cover, _fan, _light)
+def _switch(td: ThingDescription, props: _Props, kinds: set[str]) -> EntitySpec | None:
+    """A switch or plug Thing: its on/off property is the Thing's main entity."""
+    if SWITCH not in kinds:
+        return None
+    on = props.find("on", writable=True, types=("boolean",))
+    if on is None:
+        return None
+    props.take([on])
+    outlet = bool(_terms(td.semantic_types) & {"smartplug", "plug", "outlet", "poweroutlet"})
+    return EntitySpec(
+        SWITCH, "switch", None, on, {"on": on}, device_class="outlet" if outlet else "switch"
+    )
+
+
+COMPOSITES = (_lock, _climate, _cover, _fan, _light, _switch)
 
 
 # --------------------------------------------------------------------------------------------

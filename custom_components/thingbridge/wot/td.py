@@ -269,8 +269,11 @@ class ThingDescription:
 
 
 def _template_value(value: Any) -> Any:
+    # uritemplate expands falsy values (0, 0.0) as empty: give it strings.
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
     return value
 
 

@@ -48,6 +48,8 @@ def schema_error(schema: DataSchema, value: Any, path: str = "value") -> str | N
             return f"{path} must be at least {schema.minimum:g}"
         if schema.maximum is not None and value > schema.maximum:
             return f"{path} must be at most {schema.maximum:g}"
+        if schema.multiple_of and not _is_multiple(value, schema.multiple_of):
+            return f"{path} must be a multiple of {schema.multiple_of:g}"
     if isinstance(value, str):
         if schema.min_length is not None and len(value) < schema.min_length:
             return f"{path} must have at least {schema.min_length} characters"
@@ -65,3 +67,9 @@ def schema_error(schema: DataSchema, value: Any, path: str = "value") -> str | N
             if error := schema_error(schema.items, item, f"{path}[{index}]"):
                 return error
     return None
+
+
+def _is_multiple(value: float, step: float) -> bool:
+    """``value`` is a whole number of ``step`` (within float rounding: 0.3 of 0.1 is)."""
+    quotient = value / step
+    return abs(quotient - round(quotient)) <= 1e-9 * max(1.0, abs(quotient))

@@ -1,0 +1,522 @@
+"""Push channels: property changes and events as the Thing sends them.
+
+One :class:`Watcher` per Thing plans its channels from the TD and keeps them open:
+
+- WebThings dialect with an ``alternate`` ``ws(s)://`` link: one WebSocket with the
+  ``webthing`` subprotocol (``propertyStatus`` and ``event`` messages, after an
+  ``addEventSubscription``) covering every property and event;
+- otherwise, for properties, the Thing-level ``observeallproperties`` form if there is one,
+  else each property's ``observeproperty`` form; for events, the Thing-level
+  ``subscribeallevents`` form, else each event's ``subscribeevent`` form. A form with
+  ``subprotocol: "sse"`` is read as Server-Sent Events (WoT Profile, HTTP SSE Profile); one
+  with ``longpoll`` or no subprotocol (as node-wot does) is long-polled: a GET held until
+  something changes, answered with the value, and sent again at once.
+
+A channel that drops is reopened after an exponential backoff with jitter; the watcher
+reports ``on_connection(False)`` once when any channel drops and ``on_connection(True)`` once
+when all are up. A channel silent for ``idle_timeout`` seconds is reopened at once, without
+being reported as down unless the reopening fails. Callbacks run in the event loop and are
+never called after :meth:`Watcher.stop`.
+
+Connections, TLS and WebSocket framing are aiohttp's. The supervision is hand-written: retry
+libraries (tenacity, backoff) wrap one call, while a channel here must report each up/down
+transition, honour the SSE ``retry`` field and stay quiet on idle reopenings; and choosing
+channels from a TD's forms is specific to WoT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+import copy
+from dataclasses import dataclass
+import json
+import logging
+import random
+from typing import TYPE_CHECKING, Any, Literal
+
+import aiohttp
+from yarl import URL
+
+from .errors import WotError, WotTimeoutError
+from .security import AppliedAuth
+from .sse import MAX_EVENT_BYTES, SseEvent, SseLimitError, SseParser
+from .td import Form
+from .transport import HTTP_SCHEMES, MAX_RESPONSE_BYTES, WS_SCHEMES, decode_body
+
+if TYPE_CHECKING:
+    from .client import WotClient
+    from .transport import Transport
+
+_LOGGER = logging.getLogger(__name__)
+
+WEBTHING_SUBPROTOCOL = "webthing"
+_LONGPOLL = frozenset({"longpoll", None})
+
+type ChannelKind = Literal["sse", "longpoll", "websocket"]
+
+
+class _Idle(Exception):  # noqa: N818 - a signal, not an error
+    """The channel was silent for the idle timeout."""
+
+
+@dataclass(eq=False, slots=True)
+class _Channel:
+    """One connection to keep open."""
+
+    kind: ChannelKind
+    label: str
+    url: URL
+    method: str
+    applied: AppliedAuth
+    form: Form | None
+    properties: frozenset[str]
+    events: frozenset[str]
+    single: tuple[Literal["property", "event"], str] | None = None
+    content_type: str = "application/json"
+    last_event_id: str | None = None
+    retry: float | None = None
+
+
+class Watcher:
+    """Keeps one Thing's push channels open and forwards what they deliver."""
+
+    def __init__(
+        self,
+        client: WotClient,
+        on_property: Callable[[str, Any], None],
+        on_event: Callable[[str, Any], None],
+        on_connection: Callable[[bool], None],
+        *,
+        session: aiohttp.ClientSession | None = None,
+        min_backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        idle_timeout: float = 300.0,
+        longpoll_min_interval: float = 0.5,
+    ) -> None:
+        """Plan the channels of ``client``'s Thing; nothing is opened before :meth:`start`."""
+        self._client = client
+        self._transport: Transport = client.transport
+        if session is not None:
+            self._transport = copy.copy(client.transport)
+            self._transport.session = session
+        self._on_property = on_property
+        self._on_event = on_event
+        self._on_connection = on_connection
+        self._min_backoff = min_backoff
+        self._max_backoff = max_backoff
+        self._idle = idle_timeout
+        self._longpoll_min_interval = longpoll_min_interval
+        self._channels: list[_Channel] = []
+        self._plan()
+        self.observed_properties: frozenset[str] = frozenset(
+            name for channel in self._channels for name in channel.properties
+        )
+        self._up: set[int] = set()
+        self._reported = False
+        self._stopped = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def connected(self) -> bool:
+        """True while every channel is open (False when there are none)."""
+        return self._reported
+
+    @property
+    def channels(self) -> list[str]:
+        """A description of each planned channel (for diagnostics)."""
+        return [
+            f"{c.kind} {c.label}: {self._transport.show(c.method, c.url)}" for c in self._channels
+        ]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Open the channels in background tasks and return at once."""
+        if self._tasks or self._stopped:
+            return
+        title = self._client.td.title
+        self._tasks = [
+            asyncio.create_task(
+                self._supervise(index, channel), name=f"wot watch {title} {channel.label}"
+            )
+            for index, channel in enumerate(self._channels)
+        ]
+
+    async def stop(self) -> None:
+        """Close every channel; no callback is called after this returns (or starts)."""
+        self._stopped = True
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._up.clear()
+        self._reported = False
+
+    # ------------------------------------------------------------------ planning
+
+    def _plan(self) -> None:
+        td = self._client.td
+        if td.websocket is not None and (td.dialect == "webthings" or not self._http_push_forms()):
+            try:
+                self._transport.check_url(td.websocket, "$.links (alternate)", WS_SCHEMES)
+                applied = self._transport.auth.for_security(None)
+            except WotError as err:
+                _LOGGER.debug("%s: WebSocket not used: %s", td.title, err)
+            else:
+                self._channels.append(
+                    _Channel(
+                        kind="websocket",
+                        label="webthing",
+                        url=td.websocket,
+                        method="GET",
+                        applied=applied,
+                        form=None,
+                        properties=frozenset(n for n, p in td.properties.items() if p.readable),
+                        events=frozenset(td.events),
+                    )
+                )
+                return
+        self._plan_properties()
+        self._plan_events()
+
+    def _http_push_forms(self) -> bool:
+        td = self._client.td
+        ops = ("observeallproperties", "subscribeallevents")
+        return any(f.op in ops for f in td.forms) or any(
+            f.op in ("observeproperty", "subscribeevent")
+            for affordance in (*td.properties.values(), *td.events.values())
+            for f in affordance.forms
+        )
+
+    def _channel_for(
+        self,
+        *,
+        forms: tuple[Form, ...],
+        op: str,
+        where: str,
+        properties: frozenset[str],
+        events: frozenset[str],
+        single: tuple[Literal["property", "event"], str] | None,
+    ) -> _Channel | None:
+        candidates = [f for f in forms if f.op == op and f.subprotocol in ("sse", *_LONGPOLL)]
+        if not candidates:
+            if any(f.op == op for f in forms):
+                _LOGGER.debug("%s: %s uses no supported subprotocol", where, op)
+            return None
+        form = next((f for f in candidates if f.subprotocol == "sse"), candidates[0])
+        try:
+            url, applied = self._transport.target(form, where, {}, HTTP_SCHEMES)
+        except WotError as err:
+            _LOGGER.debug("%s: %s not used: %s", self._client.td.title, op, err)
+            return None
+        return _Channel(
+            kind="sse" if form.subprotocol == "sse" else "longpoll",
+            label=single[1] if single else op,
+            url=url,
+            method=form.method or "GET",
+            applied=applied,
+            form=form,
+            properties=properties,
+            events=events,
+            single=single,
+            content_type=form.content_type,
+        )
+
+    def _plan_properties(self) -> None:
+        td = self._client.td
+        observable = frozenset(
+            name for name, p in td.properties.items() if p.observable or p.observable_form
+        )
+        if observable and (
+            channel := self._channel_for(
+                forms=td.forms,
+                op="observeallproperties",
+                where="$.forms",
+                properties=observable,
+                events=frozenset(),
+                single=None,
+            )
+        ):
+            self._channels.append(channel)
+            return
+        for name, prop in td.properties.items():
+            channel = self._channel_for(
+                forms=prop.forms,
+                op="observeproperty",
+                where=f"$.properties.{name}.forms",
+                properties=frozenset({name}),
+                events=frozenset(),
+                single=("property", name),
+            )
+            if channel is not None:
+                self._channels.append(channel)
+
+    def _plan_events(self) -> None:
+        td = self._client.td
+        if td.events and (
+            channel := self._channel_for(
+                forms=td.forms,
+                op="subscribeallevents",
+                where="$.forms",
+                properties=frozenset(),
+                events=frozenset(td.events),
+                single=None,
+            )
+        ):
+            self._channels.append(channel)
+            return
+        for name, event in td.events.items():
+            channel = self._channel_for(
+                forms=event.forms,
+                op="subscribeevent",
+                where=f"$.events.{name}.forms",
+                properties=frozenset(),
+                events=frozenset({name}),
+                single=("event", name),
+            )
+            if channel is not None:
+                self._channels.append(channel)
+
+    # ------------------------------------------------------------------ supervision
+
+    def _mark(self, index: int, up: bool) -> None:
+        if self._stopped:
+            return
+        if up:
+            self._up.add(index)
+        else:
+            self._up.discard(index)
+        all_up = len(self._up) == len(self._channels)
+        if all_up != self._reported:
+            self._reported = all_up
+            self._call(self._on_connection, all_up)
+
+    def _call(self, callback: Callable[..., None], *args: Any) -> None:
+        if self._stopped:
+            return
+        try:
+            callback(*args)
+        except Exception:
+            _LOGGER.exception("%s: push callback failed", self._client.td.title)
+
+    def _backoff(self, channel: _Channel, failures: int) -> float:
+        base = max(self._min_backoff, channel.retry or 0.0)
+        delay = min(self._max_backoff, base * 2.0 ** min(failures, 16))
+        jitter: float = random.uniform(0.5, 1.0)  # noqa: S311 - not cryptography
+        return delay * jitter
+
+    async def _supervise(self, index: int, channel: _Channel) -> None:
+        title = self._client.td.title
+        failures = 0
+        while True:
+            opened = False
+
+            def up() -> None:
+                nonlocal opened
+                opened = True
+                self._mark(index, True)
+
+            try:
+                await self._run(channel, up)
+                reason = "closed by the Thing"
+            except _Idle:
+                _LOGGER.debug("%s: %s silent for %g s, reopening", title, channel.label, self._idle)
+                continue
+            except SseLimitError as err:
+                reason = str(err)
+                _LOGGER.warning(
+                    "%s: %s sent a %s; dropping the connection", title, channel.label, reason
+                )
+            except (WotError, aiohttp.ClientError, OSError, ValueError) as err:
+                reason = self._transport.auth.redact(str(err) or type(err).__name__)
+            except Exception:
+                if self._transport.session.closed:
+                    # The caller closed its session (an application shutting down): nothing to
+                    # reopen, and nothing unexpected about it.
+                    _LOGGER.debug("%s: %s ends, the HTTP session was closed", title, channel.label)
+                    self._mark(index, False)
+                    return
+                _LOGGER.exception("%s: %s failed unexpectedly", title, channel.label)
+                reason = "unexpected error"
+            self._mark(index, False)
+            if opened:
+                failures = 0
+            delay = self._backoff(channel, failures)
+            failures += 1
+            _LOGGER.debug(
+                "%s: push channel %s down (%s); reopening in %.1f s",
+                title,
+                channel.label,
+                reason,
+                delay,
+            )
+            await asyncio.sleep(delay)
+
+    async def _run(self, channel: _Channel, up: Callable[[], None]) -> None:
+        if channel.kind == "sse":
+            await self._run_sse(channel, up)
+        elif channel.kind == "longpoll":
+            await self._run_longpoll(channel, up)
+        else:
+            await self._run_websocket(channel, up)
+
+    # ------------------------------------------------------------------ delivery
+
+    def _deliver(self, channel: _Channel, name: str | None, value: Any) -> None:
+        """Route a value: to the named affordance, the channel's own one, or split an object."""
+        if name is not None and name in channel.properties:
+            self._call(self._on_property, name, value)
+        elif name is not None and name in channel.events:
+            self._call(self._on_event, name, value)
+        elif channel.single is not None:
+            kind, own = channel.single
+            self._call(self._on_property if kind == "property" else self._on_event, own, value)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if key in channel.properties:
+                    self._call(self._on_property, key, item)
+                elif key in channel.events:
+                    self._call(self._on_event, key, item)
+        else:
+            _LOGGER.debug(
+                "%s: %s: ignored a message for %r", self._client.td.title, channel.label, name
+            )
+
+    # ------------------------------------------------------------------ SSE
+
+    async def _run_sse(self, channel: _Channel, up: Callable[[], None]) -> None:
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        if channel.last_event_id:
+            headers["Last-Event-ID"] = channel.last_event_id
+        async with self._transport.stream(
+            channel.method, channel.url, applied=channel.applied, form=channel.form, headers=headers
+        ) as response:
+            media = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+            if media != "text/event-stream":
+                raise WotError(
+                    f"{self._transport.show(channel.method, channel.url)}: answered "
+                    f"{media or 'without a content type'}, not text/event-stream"
+                )
+            parser = SseParser()
+            parser.last_event_id = channel.last_event_id
+            up()
+            while True:
+                try:
+                    async with asyncio.timeout(self._idle):
+                        chunk = await response.content.readany()
+                except TimeoutError as err:
+                    raise _Idle from err
+                if not chunk:
+                    return
+                events = parser.feed(chunk)
+                channel.last_event_id = parser.last_event_id
+                if parser.retry_ms is not None:
+                    channel.retry = parser.retry_ms / 1000
+                for event in events:
+                    self._sse_event(channel, event)
+
+    def _sse_event(self, channel: _Channel, event: SseEvent) -> None:
+        try:
+            value = json.loads(event.data)
+        except json.JSONDecodeError:
+            value = event.data
+        name = None if event.event == "message" else event.event
+        self._deliver(channel, name, value)
+
+    # ------------------------------------------------------------------ long-poll
+
+    async def _run_longpoll(self, channel: _Channel, up: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        if channel.single is not None and channel.single[0] == "property":
+            name = channel.single[1]
+            prop = self._client.td.properties[name]
+            if prop.readable:
+                # The handshake: proves the Thing is there and catches up on the value.
+                self._deliver(channel, name, await self._client.read_property(name))
+            else:
+                await self._transport.probe(channel.url, applied=channel.applied, form=channel.form)
+        else:
+            await self._transport.probe(channel.url, applied=channel.applied, form=channel.form)
+        up()
+        what = self._transport.show(channel.method, channel.url)
+        while True:
+            started = loop.time()
+            try:
+                reply = await self._transport.request(
+                    channel.method,
+                    channel.url,
+                    applied=channel.applied,
+                    form=channel.form,
+                    headers={"Accept": channel.content_type},
+                    limit=MAX_RESPONSE_BYTES,
+                    hold=self._idle,
+                )
+            except WotTimeoutError as err:
+                raise _Idle from err
+            if reply.status != 204 and reply.body.strip():
+                self._deliver(channel, None, decode_body(reply.body, channel.content_type, what))
+            wait = self._longpoll_min_interval - (loop.time() - started)
+            if wait > 0:
+                # A server that answers at once would otherwise be polled in a tight loop.
+                await asyncio.sleep(wait)
+
+    # ------------------------------------------------------------------ WebSocket (webthing)
+
+    async def _run_websocket(self, channel: _Channel, up: Callable[[], None]) -> None:
+        ws = await self._transport.websocket(
+            channel.url,
+            applied=channel.applied,
+            protocols=(WEBTHING_SUBPROTOCOL,),
+            heartbeat=max(self._idle / 2, 1.0),
+            max_msg_size=MAX_EVENT_BYTES,
+        )
+        async with ws:
+            if channel.events:
+                await ws.send_json(
+                    {
+                        "messageType": "addEventSubscription",
+                        "data": {name: {} for name in sorted(channel.events)},
+                    }
+                )
+            up()
+            while True:
+                try:
+                    async with asyncio.timeout(self._idle):
+                        message = await ws.receive()
+                except TimeoutError as err:
+                    raise _Idle from err
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    self._webthing_message(channel, message.data)
+                elif message.type == aiohttp.WSMsgType.ERROR:
+                    raise WotError(f"WebSocket error: {ws.exception()}")
+                elif message.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSING,
+                    aiohttp.WSMsgType.CLOSED,
+                ):
+                    return
+
+    def _webthing_message(self, channel: _Channel, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError:
+            _LOGGER.debug("%s: WebSocket message is not JSON", self._client.td.title)
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("data"), dict):
+            return
+        kind, data = message.get("messageType"), message["data"]
+        if kind == "propertyStatus":
+            for name, value in data.items():
+                if name in channel.properties:
+                    self._call(self._on_property, name, value)
+        elif kind == "event":
+            for name, item in data.items():
+                if name in channel.events:
+                    payload = item.get("data") if isinstance(item, dict) else item
+                    self._call(self._on_event, name, payload)
+        elif kind == "error":
+            _LOGGER.debug("%s: WebSocket error message: %.200s", self._client.td.title, data)
+
+
+__all__ = ["WEBTHING_SUBPROTOCOL", "Watcher"]

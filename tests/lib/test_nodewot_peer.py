@@ -1,0 +1,445 @@
+"""ThingBridge's WoT client against a real third-party server: a node-wot servient.
+
+The servient (``tests/peers/nodewot/servient.mjs``, node-wot's ``@node-wot/core`` and
+``@node-wot/binding-http`` installed by ``scripts/setup``) runs as a subprocess on 127.0.0.1 and
+exposes a "Counter" Thing. Its stdout carries JSON lines: a ready line with the TD URL, a line per
+HTTP request it receives, and a line each time node-wot registers or drops a long-poll observer
+or event subscriber. The tests wait on those lines instead of sleeping.
+
+Skips when node/npm are not installed or the peer's packages were not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+import contextlib
+from dataclasses import dataclass, field
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+from typing import Any
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from custom_components.thingbridge.wot import (
+    WotClient,
+    WotError,
+    fetch_thing_description,
+)
+
+PEER_DIR = Path(__file__).resolve().parents[1] / "peers" / "nodewot"
+SERVIENT = PEER_DIR / "servient.mjs"
+NODE = shutil.which("node")
+# Bounds on waits for the peer; generous because a loaded CI machine may be slow. They bound
+# how long a broken run hangs; nothing asserts on how long anything took.
+READY_TIMEOUT = 60.0
+WAIT_TIMEOUT = 20.0
+
+
+def _skip_reason() -> str | None:
+    if NODE is None or shutil.which("npm") is None:
+        return "node/npm are not installed: the node-wot peer cannot run"
+    if not (PEER_DIR / "node_modules" / "@node-wot" / "binding-http" / "package.json").is_file():
+        return "the node-wot peer is not installed: run scripts/setup"
+    return None
+
+
+SKIP_REASON = _skip_reason()
+pytestmark = pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
+
+type Message = dict[str, Any]
+
+
+@dataclass
+class NodeWotPeer:
+    """A running servient and everything it has reported so far."""
+
+    process: asyncio.subprocess.Process
+    td_url: str = ""
+    port: int = 0
+    messages: list[Message] = field(default_factory=list)
+    stderr: bytearray = field(default_factory=bytearray)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    closed: bool = False
+
+    def count(self, key: str, value: Any) -> int:
+        """How many stdout messages had ``key`` equal to ``value``."""
+        return sum(1 for m in self.messages if m.get(key) == value)
+
+    def requests(self, path_suffix: str) -> list[Message]:
+        """The requests the servient received for URLs ending in ``path_suffix``."""
+        return [
+            m["request"]
+            for m in self.messages
+            if "request" in m and m["request"]["url"].endswith(path_suffix)
+        ]
+
+    def open_requests(self, path_suffix: str) -> int:
+        """How many requests for URLs ending in ``path_suffix`` are still open."""
+        opened = len(self.requests(path_suffix))
+        closed = sum(
+            1 for m in self.messages if "closed" in m and m["closed"]["url"].endswith(path_suffix)
+        )
+        return opened - closed
+
+    async def wait(self, predicate: Callable[[], bool], what: str) -> None:
+        """Wait until ``predicate`` holds; fail naming ``what`` if it never does."""
+        try:
+            async with asyncio.timeout(WAIT_TIMEOUT):
+                async with self.changed:
+                    await self.changed.wait_for(lambda: predicate() or self.closed)
+        except TimeoutError:
+            pytest.fail(f"node-wot peer: {what} did not happen; {self.describe()}")
+        if not predicate():
+            pytest.fail(f"node-wot peer exited before {what}; {self.describe()}")
+
+    def describe(self) -> str:
+        """What the servient said, for failure messages."""
+        tail = bytes(self.stderr[-2000:]).decode(errors="replace")
+        return f"stdout messages: {self.messages[-30:]!r}; stderr tail: {tail!r}"
+
+
+async def _read_stdout(peer: NodeWotPeer) -> None:
+    assert peer.process.stdout is not None
+    async for line in peer.process.stdout:
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            message = {"unparsed": line.decode(errors="replace")}
+        async with peer.changed:
+            peer.messages.append(message)
+            peer.changed.notify_all()
+    async with peer.changed:
+        peer.closed = True
+        peer.changed.notify_all()
+
+
+async def _read_stderr(peer: NodeWotPeer) -> None:
+    assert peer.process.stderr is not None
+    async for line in peer.process.stderr:
+        peer.stderr += line
+        del peer.stderr[:-16384]
+
+
+async def _stop(process: asyncio.subprocess.Process, how: str) -> int:
+    """Stop the servient by closing its stdin or by SIGTERM; kill it if it lingers."""
+    if process.returncode is None:
+        if how == "stdin":
+            assert process.stdin is not None
+            process.stdin.close()
+        else:
+            process.send_signal(signal.SIGTERM)
+    try:
+        async with asyncio.timeout(WAIT_TIMEOUT):
+            return await process.wait()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return -1
+
+
+@contextlib.asynccontextmanager
+async def _running_peer() -> AsyncGenerator[NodeWotPeer]:
+    assert NODE is not None
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "WOT_PORT", "DEBUG")}
+    process = await asyncio.create_subprocess_exec(
+        NODE,
+        str(SERVIENT),
+        "0",
+        cwd=PEER_DIR,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    peer = NodeWotPeer(process)
+    readers = [
+        asyncio.create_task(_read_stdout(peer)),
+        asyncio.create_task(_read_stderr(peer)),
+    ]
+    try:
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                async with peer.changed:
+                    await peer.changed.wait_for(
+                        lambda: peer.closed or any(m.get("ready") for m in peer.messages)
+                    )
+        except TimeoutError:
+            pytest.fail(f"node-wot peer never became ready; {peer.describe()}")
+        ready = next((m for m in peer.messages if m.get("ready")), None)
+        if ready is None:
+            pytest.fail(f"node-wot peer exited before it was ready; {peer.describe()}")
+        peer.td_url, peer.port = ready["td"], ready["port"]
+        yield peer
+    finally:
+        await _stop(process, "stdin")
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+
+
+@pytest.fixture
+async def nodewot(socket_enabled: None) -> AsyncGenerator[NodeWotPeer]:
+    """A node-wot servient exposing the Counter Thing on a free 127.0.0.1 port."""
+    async with _running_peer() as peer:
+        yield peer
+
+
+@pytest.fixture
+async def session() -> AsyncGenerator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+class Recorder:
+    """Collects what a watcher delivers and lets the test wait for a given delivery."""
+
+    def __init__(self) -> None:
+        self.properties: list[tuple[str, Any]] = []
+        self.events: list[tuple[str, Any]] = []
+        self.connection: list[bool] = []
+        self._changed = asyncio.Event()
+
+    def on_property(self, name: str, value: Any) -> None:
+        self.properties.append((name, value))
+        self._changed.set()
+
+    def on_event(self, name: str, data: Any) -> None:
+        self.events.append((name, data))
+        self._changed.set()
+
+    def on_connection(self, connected: bool) -> None:
+        self.connection.append(connected)
+        self._changed.set()
+
+    async def wait(self, predicate: Callable[[], bool], what: str) -> None:
+        try:
+            async with asyncio.timeout(WAIT_TIMEOUT):
+                while not predicate():
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            pytest.fail(
+                f"{what} never reached the callbacks; got properties={self.properties!r} "
+                f"events={self.events!r} connection={self.connection!r}"
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# the Thing Description
+
+
+async def test_nodewot_td_parses(nodewot: NodeWotPeer, session: aiohttp.ClientSession) -> None:
+    td = await fetch_thing_description(session, nodewot.td_url)
+
+    assert td.title == "Counter"
+    assert td.id == "urn:thingbridge:test:nodewot-counter"
+    assert td.dialect == "td"
+    assert td.schemes == ("nosec",)
+    assert not td.requires_credentials
+    assert td.skipped == ()
+    assert set(td.properties) == {"brightness", "count", "changes"}
+    assert set(td.actions) == {"increment", "reset"}
+    assert set(td.events) == {"changed"}
+
+    brightness = td.properties["brightness"]
+    assert brightness.schema.type == "integer"
+    assert (brightness.schema.minimum, brightness.schema.maximum) == (0, 100)
+    assert brightness.schema.unit == "percent"
+    assert brightness.readable
+    assert brightness.writable
+    assert brightness.observable_form is None
+
+    count = td.properties["count"]
+    assert count.observable
+    observe = count.observable_form
+    assert observe is not None
+    assert observe.subprotocol == "longpoll"
+    assert observe.target().path.endswith("/properties/count/observable")
+
+    changes = td.properties["changes"]
+    assert changes.schema.read_only
+    assert changes.readable
+    assert not changes.writable
+
+    # node-wot splits nothing itself: multi-op forms get the TD 1.1 default methods.
+    write = brightness.form_for("writeproperty")
+    assert write is not None
+    assert write.method == "PUT"
+    assert write.content_type == "application/json"
+    read = changes.form_for("readproperty")
+    assert read is not None
+    assert read.method == "GET"
+
+    increment = td.actions["increment"]
+    assert increment.input is not None
+    assert increment.input.type == "object"
+    assert increment.input.required == ("step",)
+    assert increment.input.properties["step"].maximum == 100
+    assert increment.output is not None
+    assert increment.output.type == "integer"
+    invoke = increment.form_for("invokeaction")
+    assert invoke is not None
+    assert invoke.method == "POST"
+    reset = td.actions["reset"]
+    assert reset.input is None
+    assert reset.output is None
+
+    changed = td.events["changed"]
+    assert changed.data is not None
+    assert set(changed.data.properties) == {"property", "value"}
+    subscribe = changed.form_for("subscribeevent")
+    assert subscribe is not None
+    assert subscribe.subprotocol == "longpoll"
+
+    # Every form of every affordance points at the servient on loopback, nowhere else.
+    forms = [
+        *td.forms,
+        *(f for group in (td.properties, td.actions, td.events) for a in group.values() for f in a.forms),
+    ]  # fmt: skip
+    assert forms
+    assert {(f.target().host, f.target().port) for f in forms} == {("127.0.0.1", nodewot.port)}
+    # node-wot offers CBOR forms next to the JSON ones; the first form for each op is JSON.
+    assert {f.content_type for f in forms} == {"application/json", "application/cbor"}
+    for affordance in (brightness, count, changes, increment, reset, changed):
+        for form in affordance.forms:
+            first = affordance.form_for(form.op)
+            assert first is not None
+            assert first.content_type == "application/json", (affordance.name, form.op)
+
+
+# --------------------------------------------------------------------------------------------
+# properties and actions
+
+
+async def test_nodewot_read_write_invoke(
+    nodewot: NodeWotPeer, session: aiohttp.ClientSession
+) -> None:
+    td = await fetch_thing_description(session, nodewot.td_url)
+    client = WotClient(session, td)
+
+    assert await client.read_property("brightness") == 50
+    assert await client.read_property("count") == 0
+    assert await client.read_all_properties() == {"brightness": 50, "count": 0, "changes": 0}
+
+    await client.write_property("brightness", 73)
+    assert await client.read_property("brightness") == 73
+    writes = [r for r in nodewot.requests("/properties/brightness") if r["method"] == "PUT"]
+    assert len(writes) == 1
+    assert writes[0]["contentType"].startswith("application/json")
+
+    # Out of range: refused, whether by the client's schema check or by node-wot (HTTP 500).
+    with pytest.raises(WotError):
+        await client.write_property("brightness", 170)
+    assert await client.read_property("brightness") == 73
+
+    first = await client.invoke_action("increment", {"step": 5})
+    assert (first.status, first.output) == ("completed", 5)
+    second = await client.invoke_action("increment", {"step": 2})
+    assert (second.status, second.output) == ("completed", 7)
+    assert await client.read_property("count") == 7
+    posts = nodewot.requests("/actions/increment")
+    assert [r["method"] for r in posts] == ["POST", "POST"]
+
+    reset = await client.invoke_action("reset")  # no input; node-wot answers 204
+    assert (reset.status, reset.output) == ("completed", None)
+    assert await client.read_property("count") == 0
+    assert await client.read_property("changes") == 4  # brightness, increment x2, reset
+    (reset_request,) = nodewot.requests("/actions/reset")
+    assert reset_request["method"] == "POST"
+
+
+# --------------------------------------------------------------------------------------------
+# observation (node-wot observes by long-poll)
+
+
+async def test_nodewot_watch_longpoll(nodewot: NodeWotPeer, session: aiohttp.ClientSession) -> None:
+    td = await fetch_thing_description(session, nodewot.td_url)
+    client = WotClient(session, td)
+    seen = Recorder()
+    watcher = client.watch(seen.on_property, seen.on_event, seen.on_connection)
+    await watcher.start()
+    try:
+        assert "count" in watcher.observed_properties
+        assert "brightness" not in watcher.observed_properties  # it has no observe form
+        # node-wot has registered the long-poll observer and subscriber: changes now reach them.
+        await nodewot.wait(
+            lambda: (
+                nodewot.count("observe", "count") >= 1
+                and nodewot.count("subscribe", "changed") >= 1
+            ),
+            "the watcher's long-poll requests for count and changed",
+        )
+        polls = nodewot.requests("/properties/count/observable") + nodewot.requests(
+            "/events/changed"
+        )
+        assert {r["method"] for r in polls if r["method"] != "HEAD"} == {"GET"}
+
+        result = await client.invoke_action("increment", {"step": 9})
+        assert result.output == 9
+        await seen.wait(lambda: ("count", 9) in seen.properties, "count = 9 (after increment)")
+        await seen.wait(
+            lambda: ("changed", {"property": "count", "value": 9}) in seen.events,
+            "the changed event for count = 9",
+        )
+        connected_while_running = watcher.connected
+        assert connected_while_running
+        assert True in seen.connection
+
+        # Each long-poll answer ends that request; the watcher must poll again to see more.
+        await nodewot.wait(
+            lambda: (
+                nodewot.count("observe", "count") >= 2
+                and nodewot.count("subscribe", "changed") >= 2
+            ),
+            "the watcher's second long-poll requests",
+        )
+        await client.write_property("count", 42)
+        await seen.wait(lambda: ("count", 42) in seen.properties, "count = 42 (after a write)")
+        await seen.wait(
+            lambda: ("changed", {"property": "count", "value": 42}) in seen.events,
+            "the changed event for count = 42",
+        )
+        assert all(name == "count" for name, _ in seen.properties)
+        assert all(name == "changed" for name, _ in seen.events)
+    finally:
+        await watcher.stop()
+
+    assert not watcher.connected
+    # Stopping dropped the pending long-poll requests: every one the servient received has
+    # ended. (node-wot itself only drops an event subscriber on a closed request; a property
+    # observer stays registered until its next notification fails.)
+    await nodewot.wait(
+        lambda: all(
+            nodewot.open_requests(suffix) == 0
+            for suffix in ("/properties/count/observable", "/events/changed")
+        ),
+        "the watcher's long-poll requests to end after stop()",
+    )
+    await nodewot.wait(
+        lambda: nodewot.count("unsubscribe", "changed") == nodewot.count("subscribe", "changed"),
+        "node-wot to drop the event subscriber after stop()",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the peer itself
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_nodewot_peer_stops_on_sigterm() -> None:
+    async with _running_peer() as peer:
+        assert URL(peer.td_url).host == "127.0.0.1"
+        assert await _stop(peer.process, "sigterm") == 0
+        await peer.wait(lambda: peer.closed, "stdout to close after SIGTERM")
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_nodewot_peer_stops_when_stdin_closes() -> None:
+    async with _running_peer() as peer:
+        assert await _stop(peer.process, "stdin") == 0

@@ -1,0 +1,778 @@
+"""Push channels (SSE, long-poll, WebSocket) against real loopback servers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncGenerator, Callable
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+import pytest
+
+from custom_components.thingbridge.wot import Credentials, ThingDescription, WotClient, parse_td
+from custom_components.thingbridge.wot.sse import MAX_LINE_BYTES
+from custom_components.thingbridge.wot.watch import Watcher
+
+WAIT = 10.0  # a guard against hangs, never an assertion about speed
+
+
+class Changes:
+    """Wakes waiters whenever something observable happened."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def bump(self) -> None:
+        self._event.set()
+
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        async with asyncio.timeout(WAIT):
+            while not predicate():
+                self._event.clear()
+                await self._event.wait()
+
+
+class Recorder:
+    """The three callbacks, recorded."""
+
+    def __init__(self, changes: Changes) -> None:
+        self.changes = changes
+        self.props: list[tuple[str, Any]] = []
+        self.events: list[tuple[str, Any]] = []
+        self.connection: list[bool] = []
+
+    def on_property(self, name: str, value: Any) -> None:
+        self.props.append((name, value))
+        self.changes.bump()
+
+    def on_event(self, name: str, data: Any) -> None:
+        self.events.append((name, data))
+        self.changes.bump()
+
+    def on_connection(self, connected: bool) -> None:
+        self.connection.append(connected)
+        self.changes.bump()
+
+
+class PushServer:
+    """SSE, long-poll and WebSocket endpoints fed by the test through queues."""
+
+    def __init__(self, changes: Changes) -> None:
+        self.changes = changes
+        self.feeds: defaultdict[str, asyncio.Queue[bytes | None]] = defaultdict(asyncio.Queue)
+        self.connects: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
+        self.disconnects: defaultdict[str, int] = defaultdict(int)
+        self.values: dict[str, Any] = {}
+        self.ws_received: list[Any] = []
+        self.refused = 0
+        self.missing: list[str] = []
+        self.methods: defaultdict[str, list[str]] = defaultdict(list)
+        self.content_types: dict[str, list[str]] = {}
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    def feed(self, path: str, *chunks: bytes | None) -> None:
+        for chunk in chunks:
+            self.feeds[path].put_nowait(chunk)
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def _sse(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        queued = self.content_types.get(path)
+        content_type = queued.pop(0) if queued else "text/event-stream"
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        await response.prepare(request)
+        self.connects[path].append(dict(request.headers))
+        self.changes.bump()
+        try:
+            while (chunk := await self.feeds[path].get()) is not None:
+                await response.write(chunk)
+        except asyncio.CancelledError:
+            self.disconnects[path] += 1
+            self.changes.bump()
+            raise
+        return response
+
+    async def _longpoll(self, request: web.Request) -> web.Response:
+        path = request.path
+        self.methods[path].append(request.method)
+        if path == "/lp/locked":
+            self.refused += 1
+            self.changes.bump()
+            return web.Response(status=401)
+        if request.method == "HEAD" and not path.startswith("/lp/hold"):
+            self.connects[path].append(dict(request.headers))
+            self.changes.bump()
+            return web.Response(status=405)
+        self.connects[path].append(dict(request.headers))
+        self.changes.bump()
+        try:
+            chunk = await self.feeds[path].get()
+        except asyncio.CancelledError:
+            self.disconnects[path] += 1
+            self.changes.bump()
+            raise
+        return web.Response(body=chunk, content_type="application/json")
+
+    async def _missing(self, request: web.Request) -> web.Response:
+        self.missing.append(request.path)
+        self.changes.bump()
+        return web.Response(status=404)
+
+    async def _value(self, request: web.Request) -> web.Response:
+        return web.json_response(self.values[request.match_info["name"]])
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        if request.headers.get("Authorization") != "Bearer ws-token":
+            self.refused += 1
+            self.changes.bump()
+            raise web.HTTPUnauthorized
+        ws = web.WebSocketResponse(protocols=("webthing",))
+        await ws.prepare(request)
+        self.connects[request.path].append(dict(request.headers))
+        self.changes.bump()
+        reader = asyncio.create_task(self._ws_reader(ws))
+        try:
+            while (chunk := await self.feeds[request.path].get()) is not None:
+                await ws.send_str(chunk.decode())
+        finally:
+            reader.cancel()
+            await ws.close()
+        return ws
+
+    async def _ws_reader(self, ws: web.WebSocketResponse) -> None:
+        async for message in ws:
+            self.ws_received.append(json.loads(message.data))
+            self.changes.bump()
+
+    async def start(self, port: int = 0) -> None:
+        app = web.Application()
+        app.router.add_get("/sse/{tail:.*}", self._sse)
+        app.router.add_post("/sse/{tail:.*}", self._sse)
+        app.router.add_route("*", "/lp/{tail:.*}", self._longpoll)
+        app.router.add_get("/value/{name}", self._value)
+        app.router.add_get("/ws", self._ws)
+        app.router.add_route("*", "/{tail:.*}", self._missing)
+        self.runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1
+        )
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", port).start()
+        self.port = self.runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+@pytest.fixture
+def changes() -> Changes:
+    return Changes()
+
+
+@pytest.fixture
+async def push(socket_enabled: None, changes: Changes) -> AsyncGenerator[PushServer]:
+    server = PushServer(changes)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncGenerator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def watcher_for(
+    session: aiohttp.ClientSession,
+    td: ThingDescription,
+    recorder: Recorder,
+    credentials: Credentials | None = None,
+    request_timeout: float = 10.0,
+    **options: float,
+) -> Watcher:
+    client = WotClient(session, td, credentials=credentials, request_timeout=request_timeout)
+    settings: dict[str, float] = {
+        "min_backoff": 0.01,
+        "max_backoff": 0.05,
+        "longpoll_min_interval": 0.0,
+        **options,
+    }
+    return client.watch(recorder.on_property, recorder.on_event, recorder.on_connection, **settings)
+
+
+def sse_form(href: str, op: str | list[str], **extra: Any) -> dict[str, Any]:
+    return {"href": href, "op": op, "subprotocol": "sse", **extra}
+
+
+async def test_sse_per_affordance(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    td = parse_td(
+        {
+            "title": "Sensor",
+            "properties": {
+                "temp": {
+                    "type": "number",
+                    "forms": [
+                        {"href": "/value/temp"},
+                        sse_form("/sse/temp", ["observeproperty", "unobserveproperty"]),
+                    ],
+                },
+                "polled": {"type": "number", "forms": [{"href": "/value/polled"}]},
+            },
+            "events": {
+                "alarm": {"forms": [sse_form("/sse/alarm", "subscribeevent")]},
+            },
+        },
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    assert watcher.observed_properties == {"temp"}
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True])
+    assert watcher.connected
+    headers = push.connects["/sse/temp"][0]
+    assert headers["Accept"] == "text/event-stream"
+    push.feed(
+        "/sse/temp",
+        b"event: te",
+        b"mp\ndata: 21",
+        b".5\n\n: keep-alive\n\n",
+        b'data: {"a":\ndata: [1, 2]}\r\n\r\n',
+        b"event: temp\ndata: not json\n\n",
+    )
+    push.feed("/sse/alarm", b'event: alarm\ndata: {"level": 3}\n\n')
+    await changes.until(lambda: len(recorder.props) == 3 and len(recorder.events) == 1)
+    assert recorder.props == [("temp", 21.5), ("temp", {"a": [1, 2]}), ("temp", "not json")]
+    assert recorder.events == [("alarm", {"level": 3})]
+    await watcher.stop()
+    assert recorder.connection == [True]
+
+
+async def test_sse_over_long_line_drops_and_reconnects(
+    push: PushServer,
+    session: aiohttp.ClientSession,
+    changes: Changes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    td = parse_td(
+        {
+            "title": "Sensor",
+            "properties": {
+                "temp": {
+                    "forms": [
+                        sse_form("/sse/temp", "observeproperty", **{"htv:methodName": "POST"})
+                    ]
+                }
+            },
+        },
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True])
+    push.feed("/sse/temp", b"id: e1\ndata: 1\n\n")
+    await changes.until(lambda: recorder.props == [("temp", 1)])
+    push.feed("/sse/temp", b"data: " + b"x" * MAX_LINE_BYTES)
+    await changes.until(lambda: recorder.connection == [True, False, True])
+    assert len(push.connects["/sse/temp"]) == 2
+    assert push.connects["/sse/temp"][1]["Last-Event-ID"] == "e1"
+    assert "line longer than 65536 bytes" in caplog.text
+    assert any(r.levelno == logging.WARNING for r in caplog.records)
+    push.feed("/sse/temp", b"data: 2\n\n")
+    await changes.until(lambda: recorder.props == [("temp", 1), ("temp", 2)])
+    await watcher.stop()
+
+
+async def test_thing_level_sse_forms(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    td = parse_td(
+        {
+            "title": "Lamp",
+            "properties": {
+                "on": {"observable": True, "forms": [{"href": "/value/on"}]},
+                "level": {"observable": True, "forms": [{"href": "/value/level"}]},
+                "model": {"forms": [{"href": "/value/model"}]},
+            },
+            "events": {"overheated": {"forms": [{"href": "/lp/overheated"}]}},
+            "forms": [
+                sse_form("/sse/properties", ["observeallproperties", "unobserveallproperties"]),
+                sse_form("/sse/events", ["subscribeallevents", "unsubscribeallevents"]),
+            ],
+        },
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    assert watcher.observed_properties == {"on", "level"}
+    assert len(watcher.channels) == 2
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True])
+    push.feed(
+        "/sse/properties",
+        b"event: level\ndata: 5\n\n",
+        b'data: {"on": true, "level": 6, "unknown": 1}\n\n',
+        b"event: unknown\ndata: 1\n\n",
+    )
+    push.feed("/sse/events", b"event: overheated\ndata: 102\n\n")
+    await changes.until(lambda: len(recorder.props) == 3 and len(recorder.events) == 1)
+    assert recorder.props == [("level", 5), ("on", True), ("level", 6)]
+    assert recorder.events == [("overheated", 102)]
+    assert "/lp/overheated" not in push.connects
+    await watcher.stop()
+
+
+async def test_longpoll(push: PushServer, session: aiohttp.ClientSession, changes: Changes) -> None:
+    push.values["count"] = 1
+    td = parse_td(
+        {
+            "title": "Counter",
+            "properties": {
+                "count": {
+                    "type": "integer",
+                    "forms": [
+                        {"href": "/value/count"},
+                        # No subprotocol: long-poll, as node-wot does.
+                        {"href": "/lp/count", "op": "observeproperty"},
+                    ],
+                }
+            },
+            "events": {
+                "tick": {"forms": [{"href": "/lp/tick", "subprotocol": "longpoll"}]},
+            },
+        },
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    assert watcher.observed_properties == {"count"}
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True])
+    # The handshake read the current value; the event channel was probed with HEAD.
+    assert recorder.props == [("count", 1)]
+    assert push.connects["/lp/tick"][0]["Host"] == f"127.0.0.1:{push.port}"
+    push.feed("/lp/count", b"2", b"3")
+    push.feed("/lp/tick", b'{"n": 1}', b"")
+    await changes.until(lambda: len(recorder.props) == 3 and len(recorder.events) == 1)
+    assert recorder.props == [("count", 1), ("count", 2), ("count", 3)]
+    assert recorder.events == [("tick", {"n": 1})]
+    await changes.until(lambda: len(push.connects["/lp/tick"]) >= 4)  # HEAD + 3 GETs
+    assert recorder.events == [("tick", {"n": 1})]  # the empty answer delivered nothing
+    await watcher.stop()
+
+
+def webthing_td(push: PushServer) -> ThingDescription:
+    return parse_td(
+        {
+            "title": "Lamp",
+            "securityDefinitions": {"t": {"scheme": "bearer"}},
+            "security": "t",
+            "properties": {
+                "on": {"type": "boolean", "links": [{"href": "/value/on"}]},
+                "level": {"type": "integer", "links": [{"href": "/value/level"}]},
+            },
+            "events": {"overheated": {"type": "number", "links": [{"href": "/events/o"}]}},
+            "links": [
+                {"rel": "properties", "href": "/properties"},
+                {"rel": "alternate", "href": f"ws://127.0.0.1:{push.port}/ws"},
+            ],
+        },
+        source_url=push.url("/things/lamp"),
+    )
+
+
+async def test_websocket_webthing(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    td = webthing_td(push)
+    assert td.dialect == "webthings"
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder, Credentials(token="ws-token"))
+    assert watcher.observed_properties == {"on", "level"}
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True] and bool(push.ws_received))
+    assert push.ws_received == [{"messageType": "addEventSubscription", "data": {"overheated": {}}}]
+    assert push.connects["/ws"][0]["Sec-WebSocket-Protocol"] == "webthing"
+    push.feed(
+        "/ws",
+        b'{"messageType": "propertyStatus", "data": {"on": true, "stranger": 1}}',
+        b"not json",
+        b'{"messageType": "actionStatus", "data": {"fade": {"status": "completed"}}}',
+        b'{"messageType": "event", "data": {"overheated": {"data": 102, "timestamp": "t"}}}',
+        b'{"messageType": "propertyStatus", "data": {"level": 7}}',
+    )
+    await changes.until(lambda: len(recorder.props) == 2)
+    assert recorder.props == [("on", True), ("level", 7)]
+    assert recorder.events == [("overheated", 102)]
+    # The server closes: the channel is reported down, then up again on its own.
+    push.feed("/ws", None)
+    await changes.until(lambda: recorder.connection == [True, False, True])
+    await watcher.stop()
+
+
+async def test_websocket_refused_credentials_keep_retrying(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, webthing_td(push), recorder, Credentials(token="wrong"))
+    await watcher.start()
+    await changes.until(lambda: push.refused >= 3)
+    assert recorder.connection == []
+    assert not watcher.connected
+    await watcher.stop()
+
+
+async def test_reconnect_after_server_restart(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    td = parse_td(
+        {"title": "S", "properties": {"t": {"forms": [sse_form("/sse/t", "observeproperty")]}}},
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True])
+    port = push.port
+    await push.stop()
+    await changes.until(lambda: recorder.connection == [True, False])
+    assert not watcher.connected
+    await push.start(port)
+    await changes.until(lambda: recorder.connection == [True, False, True])
+    push.feed("/sse/t", b"data: 5\n\n")
+    await changes.until(lambda: recorder.props == [("t", 5)])
+    await watcher.stop()
+
+
+async def test_idle_channel_is_reopened_quietly(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    td = parse_td(
+        {"title": "S", "properties": {"t": {"forms": [sse_form("/sse/t", "observeproperty")]}}},
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder, idle_timeout=0.05)
+    await watcher.start()
+    await changes.until(lambda: len(push.connects["/sse/t"]) >= 3)
+    assert recorder.connection == [True]
+    await watcher.stop()
+
+
+async def test_wrong_content_type_is_retried(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    push.content_types["/sse/t"] = ["application/json"]
+    td = parse_td(
+        {"title": "S", "properties": {"t": {"forms": [sse_form("/sse/t", "observeproperty")]}}},
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True])
+    assert len(push.connects["/sse/t"]) == 2
+    await watcher.stop()
+
+
+async def test_callback_errors_do_not_break_the_channel(
+    push: PushServer,
+    session: aiohttp.ClientSession,
+    changes: Changes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    td = parse_td(
+        {"title": "S", "properties": {"t": {"forms": [sse_form("/sse/t", "observeproperty")]}}},
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+
+    def fragile(name: str, value: Any) -> None:
+        recorder.on_property(name, value)
+        if value == 1:
+            raise RuntimeError("consumer bug")
+
+    watcher = WotClient(session, td).watch(
+        fragile, recorder.on_event, recorder.on_connection, min_backoff=0.01
+    )
+    await watcher.start()
+    push.feed("/sse/t", b"data: 1\n\ndata: 2\n\n")
+    await changes.until(lambda: len(recorder.props) == 2)
+    assert "push callback failed" in caplog.text
+    assert len(push.connects["/sse/t"]) == 1
+    await watcher.stop()
+
+
+async def test_stop_leaves_nothing_running(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    push.values["n"] = 0
+    td = parse_td(
+        {
+            "title": "S",
+            "properties": {
+                "t": {"forms": [sse_form("/sse/t", "observeproperty")]},
+                "n": {"forms": [{"href": "/value/n"}, {"href": "/lp/n", "op": "observeproperty"}]},
+            },
+            "events": {"e": {"forms": [sse_form("/sse/e", "subscribeevent")]}},
+        },
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    await watcher.start()
+    await watcher.start()  # a second start opens nothing more
+    await changes.until(lambda: recorder.connection == [True] and len(push.connects["/lp/n"]) == 1)
+    await watcher.stop()
+    assert not any(t.get_name().startswith("wot watch") for t in asyncio.all_tasks())
+    assert not watcher.connected
+    # The server sees every connection closed.
+    await changes.until(
+        lambda: (
+            push.disconnects["/sse/t"] == 1
+            and push.disconnects["/sse/e"] == 1
+            and push.disconnects["/lp/n"] == 1
+        )
+    )
+    assert recorder.connection == [True]
+    await watcher.start()  # a stopped watcher stays stopped
+    assert not any(t.get_name().startswith("wot watch") for t in asyncio.all_tasks())
+
+
+async def test_channel_plan(push: PushServer, session: aiohttp.ClientSession) -> None:
+    td = parse_td(
+        {
+            "title": "Mixed",
+            "properties": {
+                "hook": {
+                    "forms": [{"href": "/h", "op": "observeproperty", "subprotocol": "webhook"}]
+                },
+                "far": {"forms": [sse_form("http://192.0.2.1/sse", "observeproperty")]},
+                "near": {"forms": [sse_form("/sse/near", "observeproperty")]},
+                "plain": {"forms": [{"href": "/value/plain"}]},
+            },
+            "events": {
+                "coap": {"forms": [{"href": "coap://127.0.0.1/e", "op": "subscribeevent"}]},
+            },
+        },
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(Changes())
+    watcher = watcher_for(session, td, recorder)
+    assert watcher.observed_properties == {"near"}
+    assert len(watcher.channels) == 1
+    nothing = watcher_for(
+        session,
+        parse_td(
+            {"title": "N", "properties": {"p": {"forms": [{"href": "/p"}]}}},
+            source_url=push.url("/td"),
+        ),
+        recorder,
+    )
+    assert nothing.observed_properties == frozenset()
+    await nothing.start()
+    assert not nothing.connected
+    await nothing.stop()
+    assert recorder.connection == []
+
+
+class LogWaiter(logging.Handler):
+    """Records the watcher's log messages and wakes waiters."""
+
+    def __init__(self, changes: Changes) -> None:
+        super().__init__(logging.DEBUG)
+        self.changes = changes
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        self.changes.bump()
+
+
+@pytest.fixture
+def watch_log(changes: Changes) -> Any:
+    handler = LogWaiter(changes)
+    logger = logging.getLogger("custom_components.thingbridge.wot.watch")
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+async def test_refused_while_down_then_back(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes, watch_log: LogWaiter
+) -> None:
+    td = parse_td(
+        {"title": "S", "properties": {"t": {"forms": [sse_form("/sse/t", "observeproperty")]}}},
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True])
+    port = push.port
+    await push.stop()
+    # Wait until reopening has failed (connection refused) a few times.
+    await changes.until(lambda: sum("down" in m for m in watch_log.messages) >= 3)
+    assert recorder.connection == [True, False]
+    await push.start(port)
+    await changes.until(lambda: recorder.connection == [True, False, True])
+    await watcher.stop()
+
+
+async def test_sse_closed_by_the_thing_and_retry_field(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes, watch_log: LogWaiter
+) -> None:
+    td = parse_td(
+        {
+            "title": "S",
+            "events": {"a": {"forms": [{"href": "/lp/a"}]}, "b": {"forms": [{"href": "/lp/b"}]}},
+            "properties": {"p": {"forms": [{"href": "/value/p"}]}},
+            "forms": [sse_form("/sse/events", "subscribeallevents")],
+        },
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    assert watcher.observed_properties == frozenset()
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True])
+    push.feed("/sse/events", b'retry: 20\ndata: {"a": 1, "b": 2, "c": 3}\n\n', b"data: 4\n\n", None)
+    await changes.until(lambda: recorder.connection == [True, False, True])
+    assert recorder.events == [("a", 1), ("b", 2)]
+    assert any("closed by the Thing" in m for m in watch_log.messages)
+    assert any("ignored a message" in m for m in watch_log.messages)
+    await watcher.stop()
+
+
+async def test_longpoll_edges(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    td = parse_td(
+        {
+            "title": "S",
+            "properties": {
+                "w": {
+                    "writeOnly": True,
+                    "forms": [
+                        {"href": "/value/w", "op": "writeproperty"},
+                        {"href": "/lp/w", "op": "observeproperty", "subprotocol": "longpoll"},
+                    ],
+                },
+            },
+        },
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder, idle_timeout=0.05, longpoll_min_interval=0.01)
+    await watcher.start()
+    # Not readable: the handshake is a HEAD probe; then held GETs, reopened quietly when idle.
+    await changes.until(lambda: recorder.connection == [True] and len(push.connects["/lp/w"]) >= 4)
+    assert "Accept" in push.connects["/lp/w"][1]
+    push.feed("/lp/w", b"true")
+    await changes.until(lambda: recorder.props == [("w", True)])
+    assert recorder.connection == [True]
+    await watcher.stop()
+
+
+async def test_longpoll_refused_credentials(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    td = parse_td(
+        {"title": "S", "events": {"e": {"forms": [{"href": "/lp/locked"}]}}},
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    await watcher.start()
+    await changes.until(lambda: push.refused >= 3)
+    assert recorder.connection == []
+    await watcher.stop()
+
+
+async def test_websocket_edges(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes, watch_log: LogWaiter
+) -> None:
+    recorder = Recorder(changes)
+    watcher = watcher_for(
+        session, webthing_td(push), recorder, Credentials(token="ws-token"), idle_timeout=0.05
+    )
+    await watcher.start()
+    push.feed(
+        "/ws",
+        b"[1, 2]",
+        b'{"messageType": "event", "data": {"other": {"data": 1}}}',
+        b'{"messageType": "error", "data": {"message": "bad request"}}',
+        b'{"messageType": "event", "data": {"overheated": 5}}',
+    )
+    await changes.until(lambda: recorder.events == [("overheated", 5)])
+    assert any("WebSocket error message" in m for m in watch_log.messages)
+    # Silence reopens the socket quietly.
+    await changes.until(lambda: len(push.connects["/ws"]) >= 2)
+    assert recorder.connection == [True]
+    await watcher.stop()
+
+
+async def test_websocket_not_usable(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes, watch_log: LogWaiter
+) -> None:
+    raw: dict[str, Any] = {
+        "title": "L",
+        "properties": {"on": {"links": [{"href": "/value/on"}]}},
+        "links": [{"rel": "alternate", "href": "ws://192.0.2.1/ws"}],
+    }
+    recorder = Recorder(changes)
+    # A WebSocket on another host is not used (nothing else pushes here).
+    far = watcher_for(session, parse_td(raw, source_url=push.url("/t")), recorder)
+    assert far.channels == []
+    raw["links"] = [{"rel": "alternate", "href": f"ws://127.0.0.1:{push.port}/nows"}]
+    missing = watcher_for(session, parse_td(raw, source_url=push.url("/t")), recorder)
+    await missing.start()
+    await changes.until(lambda: push.missing.count("/nows") >= 3)
+    assert recorder.connection == []
+    await missing.stop()
+    # Digest cannot be used on a WebSocket handshake.
+    raw["securityDefinitions"] = {"d": {"scheme": "digest"}}
+    raw["security"] = "d"
+    digest = watcher_for(
+        session,
+        parse_td(raw, source_url=push.url("/t")),
+        recorder,
+        Credentials(username="u", password="p"),
+    )
+    await digest.start()
+    await changes.until(lambda: any("not supported on WebSockets" in m for m in watch_log.messages))
+    await digest.stop()
+    assert recorder.connection == []
+
+
+async def test_longpoll_probe_held_by_the_server(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    """A server that holds the HEAD handshake too is connected all the same."""
+    td = parse_td(
+        {"title": "S", "events": {"e": {"forms": [{"href": "/lp/hold"}]}}},
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder, request_timeout=0.05)
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True])
+    assert push.methods["/lp/hold"][0] == "HEAD"
+    push.feed("/lp/hold", None, b'"ding"')  # the HEAD's queued answer, then the GET's
+    await changes.until(lambda: recorder.events == [("e", "ding")])
+    await watcher.stop()
