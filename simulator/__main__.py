@@ -1,4 +1,10 @@
-"""Run the reference devices: ``python -m simulator [--host H] [--wot-port P] [THING ...]``."""
+"""Run ThingBridge's reference Web of Things devices on real sockets.
+
+Serves each Thing's TD at http://HOST:PORT/things/<name> (the WebThings-dialect one at
+/webthings/<name>), a Thing Description Directory at /.well-known/wot and /things, and the
+WebThings list at /webthings/. The plug needs the bearer token (--token); the lock needs HTTP
+Basic credentials (--user/--password); each option shows its default.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,73 @@ import asyncio
 import contextlib
 import signal
 
-from .wot import THING_FACTORIES, WotSimulator
+from .things import (
+    DEFAULT_PASSWORD,
+    DEFAULT_TOKEN,
+    DEFAULT_TRAVEL_TIME,
+    DEFAULT_USERNAME,
+    THING_FACTORIES,
+    build_things,
+)
+from .wot import WotSimulator
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     parser.add_argument(
-        "--wot-port", type=int, default=8580, help="HTTP port of the Things (default 8580)"
+        "--port",
+        "--wot-port",
+        dest="port",
+        type=int,
+        default=8580,
+        help="HTTP port of the Things; 0 picks a free one (default 8580)",
+    )
+    parser.add_argument(
+        "--tick",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between state changes: drift, energy, heating (default 1.0)",
+    )
+    parser.add_argument(
+        "--token",
+        default=DEFAULT_TOKEN,
+        help=f"bearer token the smart plug requires (default {DEFAULT_TOKEN!r})",
+    )
+    parser.add_argument(
+        "--user",
+        default=DEFAULT_USERNAME,
+        help=f"HTTP Basic user name the door lock requires (default {DEFAULT_USERNAME!r})",
+    )
+    parser.add_argument(
+        "--password",
+        default=DEFAULT_PASSWORD,
+        help=f"HTTP Basic password the door lock requires (default {DEFAULT_PASSWORD!r})",
+    )
+    parser.add_argument(
+        "--travel-time",
+        type=float,
+        default=DEFAULT_TRAVEL_TIME,
+        metavar="SECONDS",
+        help=f"time the blinds take from closed to open (default {DEFAULT_TRAVEL_TIME:g})",
+    )
+    parser.add_argument(
+        "--protect-tds",
+        action="store_true",
+        help="secured Things require their credentials for the TD too (default: TDs public)",
+    )
+    parser.add_argument(
+        "--mdns",
+        action="store_true",
+        help="announce the Things over mDNS (_wot._tcp, _directory._sub._wot._tcp, "
+        "_webthing._tcp) on --host; only on an address and network you own (default off)",
     )
     parser.add_argument(
         "things",
@@ -28,11 +91,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace) -> None:
-    names = args.things or list(THING_FACTORIES)
-    sim = WotSimulator([THING_FACTORIES[name]() for name in names])
-    await sim.start(args.host, args.wot_port)
+    things = build_things(
+        args.things or list(THING_FACTORIES),
+        token=args.token,
+        username=args.user,
+        password=args.password,
+        travel_time=args.travel_time,
+    )
+    sim = WotSimulator(things, tick_interval=args.tick, protect_tds=args.protect_tds)
+    await sim.start(args.host, args.port, advertise=args.mdns)
     for slug in sim.things:
-        print(f"Thing {slug}: {sim.base_url}things/{slug}", flush=True)
+        print(f"Thing {slug}: {sim.url_of(slug)}", flush=True)
+    print(f"Directory: {sim.base_url}.well-known/wot", flush=True)
+    if args.mdns:
+        print(f"mDNS: announcing on {args.host}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -50,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(
             f"unknown thing(s) {', '.join(unknown)}; choose from {', '.join(THING_FACTORIES)}"
         )
+    if args.tick <= 0 or args.travel_time <= 0:
+        parser.error("--tick and --travel-time must be positive")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(args))
 

@@ -14,6 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 # Imported at module level so Home Assistant finds this repository's custom_components
 # package rather than the one inside the test plugin's own testing config.
 from custom_components.thingbridge.const import CONF_KIND, DOMAIN, KIND_WOT_THING
+from simulator.things import THING_FACTORIES, build_things
 from simulator.wot import WotSimulator, make_lamp, make_sensor
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,8 +36,21 @@ async def wot_sim(socket_enabled: None) -> AsyncGenerator[WotSimulator]:
     await sim.stop()
 
 
+@pytest.fixture
+async def wot_sim_all(socket_enabled: None) -> AsyncGenerator[WotSimulator]:
+    """Every reference Thing (see simulator/things.py) on a free loopback port.
+
+    The plug and the lock use the documented default credentials; the blinds travel fully in
+    0.5 s; state only changes when a test says so (huge tick interval).
+    """
+    sim = WotSimulator(build_things(list(THING_FACTORIES), travel_time=0.5), tick_interval=3600)
+    await sim.start("127.0.0.1", 0)
+    yield sim
+    await sim.stop()
+
+
 def thing_url(sim: WotSimulator, slug: str) -> str:
-    """URL of a simulated Thing's TD."""
+    """URL of a simulated Thing's TD (``sim.url_of(slug)`` also knows WebThings-dialect ones)."""
     return f"{sim.base_url}things/{slug}"
 
 
