@@ -1,0 +1,164 @@
+"""Decoders for classic cellular GPS tracker protocols, sans-IO.
+
+One decoder per protocol, all producing the common model in :mod:`.model`:
+
+========== =============================== ============ ==========
+name       decoder                         Traccar port transports
+========== =============================== ============ ==========
+teltonika  :class:`TeltonikaDecoder` (TCP) 5027         TCP, UDP
+           :class:`TeltonikaUdpDecoder`
+gt06       :class:`Gt06Decoder`            5023         TCP
+tk103      :class:`Tk103Decoder`           5002         TCP, UDP
+coban      :class:`CobanDecoder`           5001         TCP, UDP
+h02        :class:`H02Decoder`             5013         TCP, UDP
+osmand     :func:`parse_request` …         5055         HTTP
+========== =============================== ============ ==========
+
+Stream decoders take bytes with ``feed()`` and return :class:`Frame` and
+:class:`ProtocolError` items (see :mod:`.stream`); each frame carries the reply the device
+expects. Datagram transports call ``decode_datagram()`` once per datagram. Nothing does
+I/O: the gateway owns sockets, timeouts and the decision to accept a device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .checksum import crc16_ibm, crc16_x25
+from .coban import CobanDecoder
+from .errors import (
+    BufferOverflowError,
+    ChecksumError,
+    FieldError,
+    FrameError,
+    GarbageError,
+    IncompleteFrameError,
+    MissingFieldError,
+    NotIdentifiedError,
+    ProtocolError,
+    UnsupportedMessage,
+)
+from .gt06 import Gt06Decoder
+from .h02 import H02Decoder
+from .model import (
+    ALARMS,
+    Alarm,
+    AnyMessage,
+    CommandResponse,
+    DeviceState,
+    Frame,
+    Heartbeat,
+    IoValue,
+    Login,
+    Message,
+    Position,
+    StatusReport,
+)
+from .osmand import parse_json, parse_query, parse_request, parse_text
+from .stream import DEFAULT_MAX_BUFFER, Item, StreamDecoder
+from .teltonika import TeltonikaDecoder, TeltonikaUdpDecoder
+from .tk103 import Tk103Decoder
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolInfo:
+    """A supported protocol.
+
+    Attributes:
+        name: The protocol name used everywhere in this library.
+        port: Traccar's default port, which device configurations assume.
+        transports: ``"tcp"``, ``"udp"``, ``"http"``.
+        description: The device families that speak it.
+        traccar_name: Traccar's name for it, when different.
+    """
+
+    name: str
+    port: int
+    transports: tuple[str, ...]
+    description: str
+    traccar_name: str
+
+
+PROTOCOLS: dict[str, ProtocolInfo] = {
+    info.name: info
+    for info in (
+        ProtocolInfo(
+            "teltonika",
+            5027,
+            ("tcp", "udp"),
+            "Teltonika FMB/FMC/FMM/TAT, Codec 8/8E/16",
+            "teltonika",
+        ),
+        ProtocolInfo("gt06", 5023, ("tcp",), "GT06 / Concox / JimiIoT and clones", "gt06"),
+        ProtocolInfo("tk103", 5002, ("tcp", "udp"), "TK103 '(…BP05…)' family", "tk103"),
+        ProtocolInfo("coban", 5001, ("tcp", "udp"), "Coban TK103A/B 'imei:' text", "gps103"),
+        ProtocolInfo("h02", 5013, ("tcp", "udp"), "H02 / Sinotrack '*HQ' devices", "h02"),
+        ProtocolInfo("osmand", 5055, ("http",), "OsmAnd / Traccar Client phone apps", "osmand"),
+    )
+}
+"""The supported protocols with Traccar's default ports."""
+
+ALIASES = {"gps103": "coban", "concox": "gt06", "traccar-client": "osmand"}
+
+
+def create_decoder(
+    name: str, *, lenient: bool = False, device_id: str | None = None
+) -> StreamDecoder:
+    """A new TCP stream decoder for the protocol ``name`` (OsmAnd has none: it is HTTP)."""
+    key = ALIASES.get(name, name)
+    if key == "teltonika":
+        return TeltonikaDecoder(lenient=lenient, device_id=device_id)
+    if key == "gt06":
+        return Gt06Decoder(lenient=lenient, device_id=device_id)
+    if key == "tk103":
+        return Tk103Decoder(lenient=lenient)
+    if key == "coban":
+        return CobanDecoder(lenient=lenient)
+    if key == "h02":
+        return H02Decoder(lenient=lenient)
+    raise ValueError(f"no stream decoder for protocol {name!r}")
+
+
+__all__ = [
+    "ALARMS",
+    "ALIASES",
+    "DEFAULT_MAX_BUFFER",
+    "PROTOCOLS",
+    "Alarm",
+    "AnyMessage",
+    "BufferOverflowError",
+    "ChecksumError",
+    "CobanDecoder",
+    "CommandResponse",
+    "DeviceState",
+    "FieldError",
+    "Frame",
+    "FrameError",
+    "GarbageError",
+    "Gt06Decoder",
+    "H02Decoder",
+    "Heartbeat",
+    "IncompleteFrameError",
+    "IoValue",
+    "Item",
+    "Login",
+    "Message",
+    "MissingFieldError",
+    "NotIdentifiedError",
+    "Position",
+    "ProtocolError",
+    "ProtocolInfo",
+    "StatusReport",
+    "StreamDecoder",
+    "TeltonikaDecoder",
+    "TeltonikaUdpDecoder",
+    "Tk103Decoder",
+    "UnsupportedMessage",
+    "crc16_ibm",
+    "crc16_x25",
+    "create_decoder",
+    "parse_json",
+    "parse_query",
+    "parse_request",
+    "parse_text",
+]

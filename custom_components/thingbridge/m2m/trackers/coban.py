@@ -1,0 +1,304 @@
+"""Coban "TK103A/B" / GPS103 ``imei:`` text protocol (Traccar's ``gps103``, port 5001).
+
+Written by hand from the Coban protocol description and the variants real devices send:
+no maintained Python library parses it, and it is a small comma-separated format.
+
+Frames end with ``;`` (also a line end or ``*``); no checksum.
+
+- ``##,imei:<IMEI>,A;`` logon → :class:`Login`; reply ``LOAD``.
+- ``<IMEI>;`` heartbeat → :class:`Heartbeat`; reply ``ON``. Both replies go to any
+  device (``reject_reply`` is the same), as Traccar sends them before the device lookup.
+- ``imei:<IMEI>,<keyword>,<yymmddHHMM[SS] local>,<phone>,F,<hhmmss.sss UTC>,A,<ddmm.mmmm>,N,
+  <dddmm.mmmm>,E,<speed knots>,<course>[,altitude,acc,door,fuel1%,fuel2%,temp];`` →
+  :class:`Position`. The UTC date is the local date corrected by the local - UTC
+  difference (wrapped to ±12 h). ``L`` instead of ``F`` (no GPS) gives an
+  :class:`Alarm` or :class:`StatusReport` with the cell. Keyword ``help me`` (SOS) is
+  answered with ``**,imei:<IMEI>,E;``; ``acc on``/``acc off`` set ignition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from ._text import WHITESPACE, TextDecoder
+from ._util import check_coordinates, parse_ddmm, parse_float, parse_int, utc_datetime
+from .errors import FieldError, FrameError, ProtocolError, UnsupportedMessage
+from .model import (
+    KNOTS_TO_KMH,
+    Alarm,
+    AnyMessage,
+    Frame,
+    Heartbeat,
+    IoValue,
+    Login,
+    Position,
+    StatusReport,
+)
+from .stream import DEFAULT_MAX_BUFFER, Item
+
+PROTOCOL = "coban"
+
+_ALARMS = {
+    "help me": "sos",
+    "low battery": "low_battery",
+    "stockade": "geofence",
+    "move": "movement",
+    "speed": "overspeed",
+    "door alarm": "door",
+    "ac alarm": "power_cut",
+    "accident alarm": "accident",
+    "sensor alarm": "vibration",
+    "bonnet alarm": "bonnet",
+    "footbrake alarm": "foot_brake",
+    "DTC": "fault",
+}
+_TERMINATORS = b";\n*"
+
+
+def build_sos_reply(imei: str) -> bytes:
+    """The acknowledgement of a ``help me`` (SOS) report."""
+    return f"**,imei:{imei},E;".encode("ascii")
+
+
+def _fix_time(local: str, utc_text: str, raw: bytes) -> datetime:
+    """UTC fix time from the local date-time and the UTC time of day."""
+    if len(local) < 10:
+        raise FieldError("local time", local, "expected yymmddHHMM[SS]", protocol=PROTOCOL, raw=raw)
+    if len(utc_text) < 6 or not utc_text[:6].isdigit():
+        raise FieldError("utc time", utc_text, "expected hhmmss[.sss]", protocol=PROTOCOL, raw=raw)
+    seconds = parse_float(utc_text[4:], "utc time", protocol=PROTOCOL)
+    local_dt = utc_datetime(
+        2000 + int(local[0:2]), int(local[2:4]), int(local[4:6]), int(local[6:8]), int(local[8:10]),
+        int(local[10:12]) if len(local) >= 12 else 0, field="local time", protocol=PROTOCOL,
+    )  # fmt: skip
+    fix_time = utc_datetime(
+        local_dt.year, local_dt.month, local_dt.day, int(utc_text[0:2]), int(utc_text[2:4]), seconds,
+        field="utc time", protocol=PROTOCOL,
+    )  # fmt: skip
+    delta = local_dt - fix_time
+    if delta > timedelta(hours=12):
+        fix_time += timedelta(days=1)
+    elif delta <= timedelta(hours=-12):
+        fix_time -= timedelta(days=1)
+    return fix_time
+
+
+def _coordinates(tokens: list[str], raw: bytes) -> tuple[float, float, list[str]]:
+    """Latitude and longitude with their hemisphere letters (before or after), and the rest."""
+    coords: list[tuple[str, str]] = []
+    i = 0
+    while len(coords) < 2 and i < len(tokens):
+        hemi_before = tokens[i] if tokens[i] in ("N", "S", "E", "W") else ""
+        if hemi_before:
+            i += 1
+        if i >= len(tokens):
+            break
+        value = tokens[i]
+        i += 1
+        hemi = hemi_before
+        if not hemi and i < len(tokens) and tokens[i] in ("N", "S", "E", "W"):
+            hemi = tokens[i]
+            i += 1
+        coords.append((value, hemi))
+    if len(coords) < 2:
+        raise FrameError("latitude and longitude missing", protocol=PROTOCOL, raw=raw)
+    lat = parse_ddmm(coords[0][0], coords[0][1], "latitude", protocol=PROTOCOL)
+    lon = parse_ddmm(coords[1][0], coords[1][1], "longitude", protocol=PROTOCOL)
+    check_coordinates(lat, lon, protocol=PROTOCOL)
+    return lat, lon, tokens[i:]
+
+
+class CobanDecoder(TextDecoder):
+    """Streaming decoder for the Coban/GPS103 ``imei:`` protocol.
+
+    Args:
+        lenient: Unused (no checksum); accepted for a uniform interface.
+        max_buffer: Bound on unparsed bytes.
+        max_frame: Longest accepted frame.
+    """
+
+    protocol = PROTOCOL
+    starts = b"#i0123456789"
+    separators = WHITESPACE | frozenset(b";*")
+
+    def __init__(
+        self, *, lenient: bool = False, max_buffer: int = DEFAULT_MAX_BUFFER, max_frame: int = 2048
+    ) -> None:
+        """Create the decoder."""
+        super().__init__(lenient=lenient, max_buffer=max_buffer, max_frame=max_frame)
+
+    def _frame_end(self, buf: bytes, pos: int) -> int | None:
+        window_end = min(len(buf), pos + self.max_frame + 1)
+        hits = [h for h in (buf.find(bytes((t,)), pos, window_end) for t in _TERMINATORS) if h >= 0]
+        return min(hits) + 1 if hits else None
+
+    def _decode_frame(self, raw: bytes) -> Item | None:
+        try:
+            text = raw.decode("ascii").rstrip(";*\r\n").strip()
+        except UnicodeDecodeError:
+            return FrameError("frame is not ASCII", protocol=PROTOCOL, raw=raw)
+        if not text:
+            return None
+        try:
+            return self._message(text, raw)
+        except ProtocolError as err:
+            return err
+
+    def _message(self, text: str, raw: bytes) -> Item:
+        if text.startswith("##"):
+            parts = text.split(",")
+            imei = next((p[5:] for p in parts if p.startswith("imei:")), "")
+            if not imei.isdigit():
+                raise FieldError(
+                    "imei", imei, "logon without a numeric IMEI", protocol=PROTOCOL, raw=raw
+                )
+            login = Login(protocol=PROTOCOL, device_id=imei, raw=raw)
+            return Frame(
+                protocol=PROTOCOL,
+                kind="logon",
+                device_id=imei,
+                messages=(login,),
+                raw=raw,
+                reply=b"LOAD",
+                reject_reply=b"LOAD",
+            )
+        if text[0].isdigit():
+            start = text.find("imei:")
+            if start < 0:
+                if not text.isdigit():
+                    raise FrameError("heartbeat is not a numeric IMEI", protocol=PROTOCOL, raw=raw)
+                beat = Heartbeat(protocol=PROTOCOL, device_id=text, raw=raw)
+                return Frame(
+                    protocol=PROTOCOL,
+                    kind="heartbeat",
+                    device_id=text,
+                    messages=(beat,),
+                    raw=raw,
+                    reply=b"ON",
+                    reject_reply=b"ON",
+                )
+            item = self._report(text[start:], raw)
+            if isinstance(item, Frame) and item.reply is None:  # IMEI prefix: answer the heartbeat
+                item = replace(item, reply=b"ON")
+            return item
+        if not text.startswith("imei:"):
+            raise FrameError("frame does not start with imei:", protocol=PROTOCOL, raw=raw)
+        return self._report(text, raw)
+
+    def _report(self, text: str, raw: bytes) -> Item:
+        fields = text.split(",")
+        imei = fields[0][5:]
+        if not imei.isdigit():
+            raise FieldError("imei", imei, "not numeric", protocol=PROTOCOL, raw=raw)
+        keyword = fields[1] if len(fields) > 1 else ""
+        if len(fields) < 5 or keyword in ("OBD",) or fields[4] not in ("F", "L"):
+            return UnsupportedMessage(keyword or "?", protocol=PROTOCOL, raw=raw, device_id=imei)
+        alarm = _ALARMS.get(keyword)
+        if alarm is None and keyword.startswith("T:"):
+            alarm = "temperature"
+        if alarm is None and keyword.startswith("oil"):
+            alarm = "fuel_leak"
+        ignition = {"acc on": True, "acc off": False}.get(keyword)
+        reply = build_sos_reply(imei) if keyword == "help me" else None
+        io: dict[str, IoValue] = {}
+        if fields[3]:
+            io["phone_or_rfid"] = fields[3]
+        local = "".join(c for c in fields[2] if c.isdigit())
+        message: AnyMessage
+        try:
+            if fields[4] == "F":
+                message = self._position(
+                    imei,
+                    keyword=keyword,
+                    local=local,
+                    fields=fields,
+                    raw=raw,
+                    alarm=alarm,
+                    ignition=ignition,
+                    io=io,
+                )
+            else:
+                if len(fields) > 9:
+                    if fields[7]:
+                        io["lac"] = parse_int(fields[7], "lac", protocol=PROTOCOL, base=16)
+                    if fields[9]:
+                        io["cell_id"] = parse_int(fields[9], "cell id", protocol=PROTOCOL, base=16)
+                cls = Alarm if alarm else StatusReport
+                message = cls(
+                    protocol=PROTOCOL,
+                    device_id=imei,
+                    raw=raw,
+                    alarm=alarm,
+                    ignition=ignition,
+                    io=io,
+                )
+        except ProtocolError as err:
+            err.device_id = imei
+            raise
+        return Frame(
+            protocol=PROTOCOL,
+            kind=keyword,
+            device_id=imei,
+            messages=(message,),
+            raw=raw,
+            reply=reply,
+        )
+
+    def _position(
+        self,
+        imei: str,
+        *,
+        keyword: str,
+        local: str,
+        fields: list[str],
+        raw: bytes,
+        alarm: str | None,
+        ignition: bool | None,
+        io: dict[str, IoValue],
+    ) -> Position:
+        rest = fields[5:]
+        fix_time = _fix_time(local, rest[0] if rest else "", raw)
+        if len(rest) < 2 or rest[1] not in ("A", "V"):
+            raise FieldError(
+                "validity",
+                rest[1] if len(rest) > 1 else "",
+                "expected A or V",
+                protocol=PROTOCOL,
+                raw=raw,
+            )
+        valid = rest[1] == "A"
+        lat, lon, extra = _coordinates(rest[2:], raw)
+
+        def number(index: int, name: str) -> float | None:
+            if index < len(extra) and extra[index].strip():
+                return parse_float(extra[index].rstrip("%"), name, protocol=PROTOCOL)
+            return None
+
+        speed = number(0, "speed")
+        course = number(1, "course")
+        altitude = number(2, "altitude")
+        if len(extra) > 3 and extra[3] in ("0", "1") and ignition is None:
+            ignition = extra[3] == "1"
+        if len(extra) > 4 and extra[4] in ("0", "1"):
+            io["door"] = extra[4] == "1"
+        for index, name in ((5, "fuel1"), (6, "fuel2"), (7, "temperature")):
+            value = extra[index].strip() if index < len(extra) else ""
+            if value:
+                io[name] = value
+        return Position(
+            protocol=PROTOCOL,
+            device_id=imei,
+            raw=raw,
+            fix_time=fix_time,
+            latitude=lat,
+            longitude=lon,
+            valid=valid,
+            altitude_m=altitude,
+            speed_kmh=None if speed is None else speed * KNOTS_TO_KMH,
+            course_deg=course,
+            ignition=ignition,
+            alarm=alarm,
+            event=keyword,
+            io=io,
+        )

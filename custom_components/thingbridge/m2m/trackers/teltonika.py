@@ -1,0 +1,555 @@
+"""Teltonika Codec 8, 8 Extended and 16 over TCP and UDP (FMB/FMC/FMM/TAT devices).
+
+Written by hand from the vendor's "Teltonika Data Sending Protocols" specification: no
+maintained Python library decodes the codecs sans-IO with resynchronisation and
+replies, and the format is small enough to check field by field.
+
+TCP (:class:`TeltonikaDecoder`):
+
+- login ``[len:2][IMEI ASCII]`` → a :class:`Frame` of kind ``"login"`` with a
+  :class:`Login`; ``reply`` = ``01`` (accept), ``reject_reply`` = ``00``: the gateway
+  decides by the IMEI.
+- AVL packet ``00000000 [len:4] codec N1 records N2 [CRC:4]`` (CRC-16/IBM over codec…N2,
+  upper two CRC bytes zero) → kind ``"avl"`` with one :class:`Position` per record;
+  ``reply`` = the record count as 4 bytes (the device resends until the count matches).
+- Codec 12/13 device responses → kind ``"codec12"``/``"codec13"`` with a
+  :class:`CommandResponse`; no reply (the vendor expects none).
+- a lone ``FF`` byte (a keep-alive some firmwares send) → kind ``"keepalive"``.
+
+Data packets carry no IMEI: the decoder takes it from the login on the same connection
+(or from ``device_id=``); a packet before any login is reported as
+:class:`NotIdentifiedError` and not acknowledged, so the device keeps its data.
+
+UDP (:class:`TeltonikaUdpDecoder`): ``[len:2][packet id:2][01][AVL packet id:1]
+[IMEI len:2][IMEI] codec N1 records N2`` without CRC; the reply is
+``0005 <packet id> 01 <AVL packet id> <count>`` (the vendor example echoes the packet id).
+
+Well-known AVL IDs are mapped onto :class:`Position`: 239 ignition, 240 movement,
+66 external voltage (mV), 67 battery voltage (mV), 113 battery level %, 21 GSM signal
+(0-5), 16 total odometer (m), 199 trip odometer (m), 449 ignition-on counter (s) →
+``engine_hours_s``, 182 HDOP (x0.1), 236/246/247/249/252/253 alarms. Every IO value is
+also kept in ``io`` under its decimal ID; Codec 8E variable-length values are bytes,
+except VIN (256, 325) and DTC list (281), which are text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from ._util import Reader, check_coordinates, from_epoch, printable_ascii
+from .checksum import crc16_ibm
+from .errors import (
+    ChecksumError,
+    FieldError,
+    FrameError,
+    NotIdentifiedError,
+    ProtocolError,
+    UnsupportedMessage,
+)
+from .model import AnyMessage, CommandResponse, Frame, IoValue, Login, Position, join_alarms
+from .stream import DEFAULT_MAX_BUFFER, Item, Step, StreamDecoder
+
+PROTOCOL = "teltonika"
+
+CODEC_8 = 0x08
+CODEC_8E = 0x8E
+CODEC_16 = 0x10
+CODEC_12 = 0x0C
+CODEC_13 = 0x0D
+CODEC_GH3000 = 0x07
+AVL_CODECS = frozenset({CODEC_8, CODEC_8E, CODEC_16})
+CODEC_14 = 0x0E
+CODEC_15 = 0x0F
+KNOWN_CODECS = AVL_CODECS | {CODEC_12, CODEC_13, CODEC_14, CODEC_15, CODEC_GH3000}
+
+_IMEI_MIN, _IMEI_MAX = 8, 20
+
+_GREEN_DRIVING = {1: "acceleration", 2: "braking", 3: "cornering"}
+_FLAG_ALARMS = {236: "general", 246: "tow", 247: "accident", 249: "jamming", 252: "power_cut"}
+
+
+def build_login_reply(accepted: bool) -> bytes:
+    """The one-byte answer to an IMEI login: ``01`` accept, ``00`` reject."""
+    return b"\x01" if accepted else b"\x00"
+
+
+def build_ack(count: int) -> bytes:
+    """The TCP acknowledgement of an AVL packet: its record count as 4 bytes."""
+    return count.to_bytes(4, "big")
+
+
+def build_udp_ack(packet_id: int, avl_packet_id: int, count: int) -> bytes:
+    """The UDP acknowledgement: length 5, packet id, 01, AVL packet id, accepted count."""
+    return (
+        b"\x00\x05" + packet_id.to_bytes(2, "big") + b"\x01" + bytes((avl_packet_id, count & 0xFF))
+    )
+
+
+def build_command(command: str) -> bytes:
+    """A Codec 12 command packet (server → device), e.g. ``build_command("getinfo")``."""
+    text = command.encode("ascii")
+    body = bytes((CODEC_12, 1, 0x05)) + len(text).to_bytes(4, "big") + text + b"\x01"
+    return (
+        b"\x00\x00\x00\x00"
+        + len(body).to_bytes(4, "big")
+        + body
+        + crc16_ibm(body).to_bytes(4, "big")
+    )
+
+
+def _flag(value: int) -> bool:
+    return value > 0
+
+
+class _Record:
+    """Mutable accumulator for one AVL record's mapped fields."""
+
+    def __init__(self) -> None:
+        self.io: dict[str, IoValue] = {}
+        self.alarms: list[str] = []
+        self.fields: dict[str, float | int | bool] = {}
+
+
+_SCALED: dict[int, tuple[str, Callable[[int], float | int | bool]]] = {
+    239: ("ignition", _flag),
+    240: ("motion", _flag),
+    66: ("external_voltage_v", lambda v: v / 1000.0),
+    67: ("battery_v", lambda v: v / 1000.0),
+    113: ("battery_percent", float),
+    21: ("gsm_signal", int),
+    16: ("odometer_m", float),
+    199: ("trip_odometer_m", float),
+    449: ("engine_hours_s", float),
+    182: ("hdop", lambda v: v / 10.0),
+}
+
+
+def _map_io(rec: _Record, io_id: int, value: int) -> None:
+    rec.io[str(io_id)] = value
+    mapped = _SCALED.get(io_id)
+    if mapped is not None:
+        rec.fields[mapped[0]] = mapped[1](value)
+    elif io_id in _FLAG_ALARMS and value > 0:
+        rec.alarms.append(_FLAG_ALARMS[io_id])
+    elif io_id == 253 and value in _GREEN_DRIVING:
+        rec.alarms.append(_GREEN_DRIVING[value])
+
+
+def _decode_records(
+    data: bytes,
+    start: int,
+    end: int,
+    codec: int,
+    count: int,
+    *,
+    device_id: str,
+    raw: bytes,
+    checksum_ok: bool | None,
+    strict: bool,
+) -> list[AnyMessage]:
+    """Decode ``count`` records of an AVL codec from ``data[start:end]``."""
+    reader = Reader(data, start, end, protocol=PROTOCOL)
+    wide = codec == CODEC_8E
+    id_size = 2 if codec in (CODEC_8E, CODEC_16) else 1
+    count_size = 2 if wide else 1
+    messages: list[AnyMessage] = []
+    for index in range(count):
+        what = f"record {index + 1}/{count}"
+        millis = reader.uint(8, f"{what} timestamp")
+        fix_time = from_epoch(millis / 1000.0, field="timestamp", protocol=PROTOCOL)
+        priority = reader.uint(1, f"{what} priority")
+        lon = reader.sint(4, f"{what} longitude") / 1e7
+        lat = reader.sint(4, f"{what} latitude") / 1e7
+        altitude = reader.sint(2, f"{what} altitude")
+        angle = reader.uint(2, f"{what} angle")
+        satellites = reader.uint(1, f"{what} satellites")
+        speed = reader.uint(2, f"{what} speed")
+        event_id = reader.uint(id_size, f"{what} event IO ID")
+        if codec == CODEC_16:
+            reader.uint(1, f"{what} generation type")
+        reader.uint(count_size, f"{what} IO total")
+        rec = _Record()
+        rec.io["priority"] = priority
+        for size in (1, 2, 4, 8):
+            n = reader.uint(count_size, f"{what} N{size}")
+            for _ in range(n):
+                io_id = reader.uint(id_size, f"{what} IO ID")
+                _map_io(rec, io_id, reader.uint(size, f"{what} IO {io_id} value"))
+        if wide:
+            nx = reader.uint(2, f"{what} NX")
+            for _ in range(nx):
+                io_id = reader.uint(2, f"{what} IO ID")
+                length = reader.uint(2, f"{what} IO {io_id} length")
+                value = reader.take(length, f"{what} IO {io_id} value")
+                text = printable_ascii(value) if io_id in (256, 281, 325) else None
+                rec.io[str(io_id)] = text if text is not None else value
+        check_coordinates(lat, lon, protocol=PROTOCOL)
+        valid = satellites != 0
+        f = rec.fields
+        messages.append(
+            Position(
+                protocol=PROTOCOL,
+                device_id=device_id,
+                raw=raw,
+                checksum_ok=checksum_ok,
+                fix_time=fix_time,
+                latitude=lat,
+                longitude=lon,
+                valid=valid,
+                altitude_m=float(altitude),
+                speed_kmh=float(speed),
+                course_deg=float(angle),
+                satellites=satellites,
+                hdop=_opt_float(f.get("hdop")),
+                ignition=_opt_bool(f.get("ignition")),
+                motion=_opt_bool(f.get("motion")),
+                external_voltage_v=_opt_float(f.get("external_voltage_v")),
+                battery_v=_opt_float(f.get("battery_v")),
+                battery_percent=_opt_float(f.get("battery_percent")),
+                gsm_signal=_opt_int(f.get("gsm_signal")),
+                odometer_m=_opt_float(f.get("odometer_m")),
+                trip_odometer_m=_opt_float(f.get("trip_odometer_m")),
+                engine_hours_s=_opt_float(f.get("engine_hours_s")),
+                alarm=join_alarms(rec.alarms),
+                event=event_id,
+                io=rec.io,
+            )
+        )
+    if strict and reader.remaining:
+        raise FrameError(
+            f"{reader.remaining} unexpected byte(s) after {count} record(s)",
+            protocol=PROTOCOL,
+            raw=raw,
+        )
+    return messages
+
+
+def _opt_float(value: float | int | bool | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _opt_int(value: float | int | bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _opt_bool(value: float | int | bool | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _decode_command(
+    data: bytes,
+    start: int,
+    end: int,
+    codec: int,
+    *,
+    device_id: str,
+    raw: bytes,
+    checksum_ok: bool | None,
+) -> CommandResponse:
+    """Decode a Codec 12/13 message (one response) from ``data[start:end]``."""
+    reader = Reader(data, start, end, protocol=PROTOCOL)
+    message_type = reader.uint(1, "type")
+    size = reader.uint(4, "size")
+    time: datetime | None = None
+    if codec == CODEC_13:
+        if size < 4:
+            raise FieldError(
+                "size", size, "Codec 13 size must include the 4-byte timestamp", protocol=PROTOCOL
+            )
+        time = from_epoch(reader.uint(4, "timestamp"), field="timestamp", protocol=PROTOCOL)
+        size -= 4
+    payload = reader.take(size, "payload")
+    if reader.remaining:
+        raise FrameError(
+            f"{reader.remaining} unexpected byte(s) after the response", protocol=PROTOCOL, raw=raw
+        )
+    text = printable_ascii(payload)
+    driver_id = None
+    if text is not None and text.startswith("GTSL"):
+        parts = text.strip().split("|")
+        driver_id = parts[4] if len(parts) > 4 and parts[4] else None
+    return CommandResponse(
+        protocol=PROTOCOL,
+        device_id=device_id,
+        raw=raw,
+        checksum_ok=checksum_ok,
+        payload=payload,
+        text=text.strip() if text is not None else None,
+        time=time,
+        message_type=message_type,
+        driver_id=driver_id,
+    )
+
+
+def _decode_data_field(
+    data: bytes,
+    start: int,
+    end: int,
+    *,
+    device_id: str,
+    raw: bytes,
+    checksum_ok: bool | None,
+    strict: bool,
+) -> tuple[int, int, list[AnyMessage]]:
+    """Decode ``codec N1 … N2`` in ``data[start:end]``; return codec, count, messages."""
+    if end - start < 3:
+        raise FrameError(
+            f"data field of {end - start} byte(s) is too short", protocol=PROTOCOL, raw=raw
+        )
+    codec = data[start]
+    count = data[start + 1]
+    count2 = data[end - 1]
+    if count != count2 and strict:
+        raise FieldError(
+            "number_of_data_2",
+            count2,
+            f"differs from number of data 1 ({count})",
+            protocol=PROTOCOL,
+            raw=raw,
+        )
+    if codec in AVL_CODECS:
+        messages = _decode_records(
+            data, start + 2, end - 1, codec, count,
+            device_id=device_id, raw=raw, checksum_ok=checksum_ok, strict=strict,
+        )  # fmt: skip
+        return codec, count, messages
+    if codec in (CODEC_12, CODEC_13):
+        if count != 1:
+            raise FieldError(
+                "quantity",
+                count,
+                "Codec 12/13 carries exactly one message",
+                protocol=PROTOCOL,
+                raw=raw,
+            )
+        message = _decode_command(
+            data, start + 2, end - 1, codec, device_id=device_id, raw=raw, checksum_ok=checksum_ok
+        )
+        return codec, count, [message]
+    return codec, count, []
+
+
+class TeltonikaDecoder(StreamDecoder):
+    """Streaming decoder for Teltonika over TCP (see the module docstring).
+
+    Args:
+        device_id: The IMEI when it is already known (otherwise the login sets it).
+        lenient: Accept bad CRCs and inconsistent counts (marked ``checksum_ok=False``).
+        max_buffer: Bound on unparsed bytes; also the largest accepted packet.
+    """
+
+    protocol = PROTOCOL
+
+    def __init__(
+        self,
+        *,
+        device_id: str | None = None,
+        lenient: bool = False,
+        max_buffer: int = DEFAULT_MAX_BUFFER,
+    ) -> None:
+        """Start a connection's decoder."""
+        super().__init__(lenient=lenient, max_buffer=max_buffer)
+        self.device_id = device_id
+
+    def _avl_state(self, buf: bytes, i: int) -> bool | None:
+        """Whether an AVL packet can start at ``i``: True, False, or None (need more)."""
+        avail = len(buf) - i
+        if any(buf[i : i + 4]):
+            return False
+        if avail < 8:
+            return None
+        length = int.from_bytes(buf[i + 4 : i + 8], "big")
+        if length < 3 or length + 12 > self.max_buffer:
+            return False
+        if avail < 9:
+            return None
+        return buf[i + 8] in KNOWN_CODECS
+
+    def _login_state(self, buf: bytes, i: int) -> bool | None:
+        avail = len(buf) - i
+        if avail < 2:
+            return None if buf[i] == 0 else False
+        length = int.from_bytes(buf[i : i + 2], "big")
+        if not _IMEI_MIN <= length <= _IMEI_MAX:
+            return False
+        digits = buf[i + 2 : i + 2 + length]
+        if not all(0x30 <= b <= 0x39 for b in digits):
+            return False
+        return True if len(digits) == length else None
+
+    def _plausible(self, buf: bytes, i: int) -> bool | None:
+        login = self._login_state(buf, i)
+        if login is not False:
+            return login
+        return self._avl_state(buf, i)
+
+    def _step(self, buf: bytes, pos: int) -> Step | None:
+        if buf[pos] == 0xFF:
+            frame = Frame(
+                protocol=PROTOCOL,
+                kind="keepalive",
+                device_id=self.device_id,
+                messages=(),
+                raw=b"\xff",
+            )
+            return pos + 1, frame
+        state = self._plausible(buf, pos)
+        if state is None:
+            return None
+        if state is False:
+            return self._skip_garbage(buf, pos)
+        if int.from_bytes(buf[pos : pos + 2], "big") > 0:
+            return self._login(buf, pos)
+        length = int.from_bytes(buf[pos + 4 : pos + 8], "big")
+        end = pos + 12 + length
+        if len(buf) < end:
+            return None
+        return end, self._packet(buf[pos:end])
+
+    def _skip_garbage(self, buf: bytes, pos: int) -> Step:
+        i = pos + 1
+        while i < len(buf):
+            zero = buf.find(b"\x00", i)
+            ff = buf.find(b"\xff", i)
+            candidates = [c for c in (zero, ff) if c >= 0]
+            if not candidates:
+                i = len(buf)
+                break
+            i = min(candidates)
+            if buf[i] == 0xFF or self._plausible(buf, i) is not False:
+                break
+            i += 1
+        return self._garbage(buf, pos, i)
+
+    def _login(self, buf: bytes, pos: int) -> Step:
+        length = int.from_bytes(buf[pos : pos + 2], "big")
+        raw = buf[pos : pos + 2 + length]
+        imei = raw[2:].decode("ascii")
+        self.device_id = imei
+        login = Login(protocol=PROTOCOL, device_id=imei, raw=raw)
+        frame = Frame(
+            protocol=PROTOCOL,
+            kind="login",
+            device_id=imei,
+            messages=(login,),
+            raw=raw,
+            reply=build_login_reply(True),
+            reject_reply=build_login_reply(False),
+        )
+        return pos + len(raw), frame
+
+    def _packet(self, raw: bytes) -> Item:
+        data_end = len(raw) - 4
+        computed = crc16_ibm(raw[8:data_end])
+        carried = int.from_bytes(raw[data_end:], "big")
+        checksum_ok = computed == carried
+        if not checksum_ok and not self.lenient:
+            return ChecksumError(
+                computed, carried, protocol=PROTOCOL, raw=raw, device_id=self.device_id
+            )
+        if self.device_id is None:
+            return NotIdentifiedError(
+                "AVL data before the IMEI login; not acknowledged", protocol=PROTOCOL, raw=raw
+            )
+        try:
+            codec, count, messages = _decode_data_field(
+                raw, 8, data_end,
+                device_id=self.device_id, raw=raw, checksum_ok=checksum_ok, strict=not self.lenient,
+            )  # fmt: skip
+        except ProtocolError as err:
+            err.device_id = self.device_id
+            return err
+        if codec not in AVL_CODECS | {CODEC_12, CODEC_13}:
+            return UnsupportedMessage(
+                f"codec 0x{codec:02X}",
+                protocol=PROTOCOL,
+                raw=raw,
+                device_id=self.device_id,
+                reply=build_ack(count) if codec == CODEC_GH3000 else None,
+                checksum_ok=checksum_ok,
+            )
+        if codec in (CODEC_12, CODEC_13):
+            kind = "codec12" if codec == CODEC_12 else "codec13"
+            return Frame(
+                protocol=PROTOCOL, kind=kind, device_id=self.device_id,
+                messages=tuple(messages), raw=raw, checksum_ok=checksum_ok,
+            )  # fmt: skip
+        return Frame(
+            protocol=PROTOCOL,
+            kind="avl",
+            device_id=self.device_id,
+            messages=tuple(messages),
+            raw=raw,
+            reply=build_ack(count),
+            checksum_ok=checksum_ok,
+        )
+
+
+class TeltonikaUdpDecoder:
+    """Decoder for Teltonika UDP datagrams (each datagram is one AVL packet).
+
+    Args:
+        lenient: Accept a length field that disagrees with the datagram size and
+            inconsistent record counts.
+    """
+
+    protocol = PROTOCOL
+
+    def __init__(self, *, lenient: bool = False) -> None:
+        """Create the decoder (it keeps no state between datagrams)."""
+        self.lenient = lenient
+
+    def decode_datagram(self, data: bytes | bytearray | memoryview) -> list[Item]:
+        """Decode one datagram into a :class:`Frame` (or an error), as a one-item list."""
+        raw = bytes(data)
+        try:
+            return [self._decode(raw)]
+        except ProtocolError as err:
+            return [err]
+
+    def _decode(self, raw: bytes) -> Frame:
+        reader = Reader(raw, protocol=PROTOCOL)
+        length = reader.uint(2, "length")
+        if length != len(raw) - 2 and not self.lenient:
+            raise FieldError(
+                "length",
+                length,
+                f"datagram carries {len(raw) - 2} bytes after it",
+                protocol=PROTOCOL,
+                raw=raw,
+            )
+        packet_id = reader.uint(2, "packet id")
+        reader.uint(1, "not usable byte")
+        avl_packet_id = reader.uint(1, "AVL packet id")
+        imei_length = reader.uint(2, "IMEI length")
+        imei_bytes = reader.take(imei_length, "IMEI")
+        if not imei_bytes or not imei_bytes.isdigit() or imei_length > _IMEI_MAX:
+            raise FieldError("imei", imei_bytes, "must be ASCII digits", protocol=PROTOCOL, raw=raw)
+        imei = imei_bytes.decode("ascii")
+        try:
+            codec, count, messages = _decode_data_field(
+                raw,
+                reader.pos,
+                len(raw),
+                device_id=imei,
+                raw=raw,
+                checksum_ok=None,
+                strict=not self.lenient,
+            )
+        except ProtocolError as err:
+            err.device_id = imei
+            raise
+        reply = build_udp_ack(packet_id, avl_packet_id, count)
+        if codec not in AVL_CODECS:
+            raise UnsupportedMessage(
+                f"codec 0x{codec:02X}", protocol=PROTOCOL, raw=raw, device_id=imei, reply=reply
+            )
+        return Frame(
+            protocol=PROTOCOL,
+            kind="avl",
+            device_id=imei,
+            messages=tuple(messages),
+            raw=raw,
+            reply=reply,
+        )
