@@ -32,7 +32,7 @@ async def run(rounds: int) -> None:
         async with aiohttp.ClientSession() as session:
             td = await fetch_thing_description(session, f"{sim.base_url}things/sensor")
             client = WotClient(session, td)
-            url = td.properties["temperature"].forms[0].href
+            url = td.properties["temperature"].forms[0].target()
             raw: list[float] = []
             lib: list[float] = []
             for _ in range(50):  # warm-up: connection pool, caches

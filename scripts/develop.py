@@ -20,6 +20,8 @@ from typing import Any
 
 import aiohttp
 
+from simulator.things import DEFAULT_PASSWORD, DEFAULT_TOKEN, DEFAULT_USERNAME
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
 URL = "http://127.0.0.1:8123"
@@ -137,10 +139,23 @@ async def onboard_or_login(session: aiohttp.ClientSession, creds: dict[str, str]
 
 
 async def add_simulator_things(session: aiohttp.ClientSession, token: str) -> list[str]:
-    """Add each simulated Thing through ThingBridge's config flow (skips ones already added)."""
+    """Add each simulated Thing through ThingBridge's config flow (skips ones already added).
+
+    The secured Things get their documented default credentials through the flow's
+    credentials step, as a user would type them.
+    """
     headers = {"Authorization": f"Bearer {token}"}
+    things = (
+        ("lamp", "things/lamp", {}),
+        ("sensor", "things/sensor", {}),
+        ("thermostat", "things/thermostat", {}),
+        ("blinds", "things/blinds", {}),
+        ("plug", "things/plug", {"token": DEFAULT_TOKEN}),
+        ("lock", "things/lock", {"username": DEFAULT_USERNAME, "password": DEFAULT_PASSWORD}),
+        ("webthing-switch", "webthings/webthing-switch", {}),
+    )
     added = []
-    for slug in ("lamp", "sensor"):
+    for slug, path_of_td, credentials in things:
         async with session.post(
             f"{URL}/api/config/config_entries/flow",
             json={"handler": "thingbridge"},
@@ -151,10 +166,15 @@ async def add_simulator_things(session: aiohttp.ClientSession, token: str) -> li
         async with session.post(path, json={"next_step_id": "wot_thing"}, headers=headers) as resp:
             await _json(resp)
         async with session.post(
-            path, json={"url": f"http://127.0.0.1:{SIM_PORT}/things/{slug}"}, headers=headers
+            path, json={"url": f"http://127.0.0.1:{SIM_PORT}/{path_of_td}"}, headers=headers
         ) as resp:
             result = await _json(resp)
+        if result.get("step_id") == "credentials":
+            async with session.post(path, json=credentials, headers=headers) as resp:
+                result = await _json(resp)
         added.append(f"{slug}: {result.get('type')} {result.get('reason') or result.get('title')}")
+        if result.get("type") != "create_entry" and result.get("reason") != "already_configured":
+            raise RuntimeError(f"the simulator's {slug} could not be added: {result}")
     return added
 
 
@@ -214,10 +234,11 @@ async def main(check: bool) -> int:
                 [waiter, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
             )
     finally:
+        # Home Assistant first: the simulator's push streams end when it stops, and Home
+        # Assistant would otherwise log its devices vanishing during its own shutdown.
         for proc in (hass, sim):
             if proc.returncode is None:
                 proc.terminate()
-        for proc in (hass, sim):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.wait(), 60)
     return 0

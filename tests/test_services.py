@@ -1,18 +1,28 @@
-"""The read_property action and diagnostics."""
+"""Actions (read/write property, invoke action), diagnostics and device triggers."""
 
 from __future__ import annotations
 
-from homeassistant.core import HomeAssistant
+from homeassistant.components.device_automation import DeviceAutomationType
+from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_get_device_automations,
+)
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
+    get_diagnostics_for_device,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.thingbridge.const import CONF_KIND, DOMAIN, KIND_WOT_THING
+from simulator.things import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from simulator.wot import WotSimulator
+
+from .test_init import wait_for
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -55,7 +65,7 @@ async def test_read_property_errors(
     assert err.value.translation_key == "entry_not_found"
 
     with pytest.raises(ServiceValidationError) as err:
-        await call(sensor_entry.entry_id, "humidity")
+        await call(sensor_entry.entry_id, "pressure")
     assert err.value.translation_key == "unknown_property"
 
     await wot_sim.stop()
@@ -74,22 +84,188 @@ async def test_read_property_errors(
     assert err.value.translation_key == "entry_not_loaded"
 
 
-async def test_diagnostics_redacts_credentials(
+async def test_write_property_and_invoke_action(
+    hass: HomeAssistant, wot_sim_all: WotSimulator, device_registry: dr.DeviceRegistry
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Lamp",
+        unique_id="urn:thingbridge:simulator:lamp",
+        data={CONF_KIND: KIND_WOT_THING, "url": wot_sim_all.url_of("lamp")},
+    )
+    await _setup(hass, entry)
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, "urn:thingbridge:simulator:lamp"), entry.entry_id
+    )
+    assert device is not None
+
+    await hass.services.async_call(
+        DOMAIN,
+        "write_property",
+        {"device_id": device.id, "property": "brightness", "value": 42},
+        blocking=True,
+    )
+    assert wot_sim_all.get_property("lamp", "brightness") == 42
+
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "write_property",
+            {"device_id": device.id, "property": "brightness", "value": 400},
+            blocking=True,
+        )
+    assert err.value.translation_key == "invalid_value"
+    assert "brightness must be at most 100" in str(err.value.translation_placeholders)
+    assert wot_sim_all.get_property("lamp", "brightness") == 42
+
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "write_property",
+            {"config_entry_id": entry.entry_id, "property": "nope", "value": 1},
+            blocking=True,
+        )
+    assert err.value.translation_key == "unknown_writable_property"
+
+    before = wot_sim_all.get_property("lamp", "on")
+    response = await hass.services.async_call(
+        DOMAIN,
+        "invoke_action",
+        {"config_entry_id": entry.entry_id, "action": "toggle"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert response["status"] == "completed"
+    assert wot_sim_all.get_property("lamp", "on") is (not before)
+
+    # An asynchronous action: the service waits for the device to finish it.
+    response = await hass.services.async_call(
+        DOMAIN,
+        "invoke_action",
+        {"device_id": device.id, "action": "fade", "input": {"brightness": 10, "duration": 0}},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert response["status"] == "completed"
+    assert wot_sim_all.get_property("lamp", "brightness") == 10
+
+    for data, key in (
+        ({"device_id": device.id, "action": "explode"}, "unknown_action"),
+        ({"device_id": device.id, "action": "fade", "input": {"brightness": "x"}}, "invalid_value"),
+        ({"device_id": "missing", "action": "toggle"}, "device_not_found"),
+        ({"action": "toggle"}, "no_target"),
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(
+                DOMAIN, "invoke_action", data, blocking=True, return_response=True
+            )
+        assert err.value.translation_key == key
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostics_redact_credentials(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    wot_sim: WotSimulator,
-    sensor_entry: MockConfigEntry,
+    wot_sim_all: WotSimulator,
+    device_registry: dr.DeviceRegistry,
 ) -> None:
-    sensor_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        sensor_entry, data={**sensor_entry.data, "username": "admin", "password": "hunter2"}
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Lock",
+        unique_id="urn:thingbridge:simulator:lock",
+        data={
+            CONF_KIND: KIND_WOT_THING,
+            "url": wot_sim_all.url_of("lock"),
+            "username": DEFAULT_USERNAME,
+            "password": DEFAULT_PASSWORD,
+        },
     )
-    assert await hass.config_entries.async_setup(sensor_entry.entry_id)
-    await hass.async_block_till_done()
-    diag = await get_diagnostics_for_config_entry(hass, hass_client, sensor_entry)
+    await _setup(hass, entry)
+    diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert diag["entry"]["data"]["password"] == "**REDACTED**"
     assert diag["entry"]["data"]["username"] == "**REDACTED**"
-    assert "hunter2" not in str(diag)
-    assert diag["thing_description"]["title"] == "Simulated Temperature Sensor"
-    assert diag["values"] == {"temperature": 21.5}
-    assert diag["last_update_success"] is True
+    assert f"'{DEFAULT_PASSWORD}'" not in str(diag)
+    [thing] = diag["things"]
+    assert thing["title"] == "Simulated Door Lock"
+    assert thing["security"] == ["basic"]
+    assert thing["thing_description"]["title"] == "Simulated Door Lock"
+    assert thing["last_update_success"] is True
+    assert {e["platform"] for e in thing["entities"]} == {"lock", "event"}
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, "urn:thingbridge:simulator:lock"), entry.entry_id
+    )
+    assert device is not None
+    device_diag = await get_diagnostics_for_device(hass, hass_client, entry, device)
+    assert device_diag["title"] == "Simulated Door Lock"
+    assert f"'{DEFAULT_PASSWORD}'" not in str(device_diag)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_device_trigger_fires_on_thing_event(
+    hass: HomeAssistant, wot_sim_all: WotSimulator, device_registry: dr.DeviceRegistry
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Sensor",
+        unique_id="urn:thingbridge:simulator:sensor",
+        data={CONF_KIND: KIND_WOT_THING, "url": wot_sim_all.url_of("sensor")},
+    )
+    await _setup(hass, entry)
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, "urn:thingbridge:simulator:sensor"), entry.entry_id
+    )
+    assert device is not None
+    triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, device.id)
+    ours = [t for t in triggers if t["domain"] == DOMAIN]
+    assert ours == [
+        {
+            "platform": "device",
+            "domain": DOMAIN,
+            "device_id": device.id,
+            "type": "thing_event",
+            "subtype": "motionDetected",
+            "metadata": {},
+        }
+    ]
+    calls: list[dict[str, object]] = []
+
+    async def record(call: ServiceCall) -> None:
+        calls.append(dict(call.data))
+
+    hass.services.async_register("test", "record", record)
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": {
+                "trigger": {
+                    "platform": "device",
+                    "domain": DOMAIN,
+                    "device_id": device.id,
+                    "type": "thing_event",
+                    "subtype": "motionDetected",
+                },
+                "action": {
+                    "service": "test.record",
+                    "data": {"data": "{{ trigger.event.data.data }}"},
+                },
+            }
+        },
+    )
+    await wait_for(
+        hass,
+        lambda: any("event" in sub.kinds for sub in wot_sim_all.live),
+        "the sensor's event subscription",
+    )
+    wot_sim_all.emit_event("sensor", "motionDetected", "2026-11-25T10:00:00Z")
+    await wait_for(hass, lambda: bool(calls), "the automation to run")
+    assert calls == [{"data": "2026-11-25T10:00:00Z"}]
+    # A device without a loaded Thing has no triggers.
+    other = device_registry.async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={(DOMAIN, "urn:other")}
+    )
+    triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, other.id)
+    assert not [t for t in triggers if t["domain"] == DOMAIN]
+    await hass.config_entries.async_unload(entry.entry_id)

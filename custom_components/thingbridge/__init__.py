@@ -2,17 +2,51 @@
 
 from __future__ import annotations
 
-from homeassistant.const import Platform
+import asyncio
+from datetime import datetime
+
+from homeassistant.const import CONF_URL, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
+from .const import CONF_KIND, DIRECTORY_SCAN_INTERVAL, DOMAIN, KIND_WOT_DIRECTORY, LOGGER
+from .coordinator import (
+    ThingBridgeConfigEntry,
+    WotRuntime,
+    async_create_push_session,
+    async_start_thing,
+    credentials_from,
+    thing_key,
+)
 from .services import async_setup_services
+from .wot import (
+    WotAuthError,
+    WotError,
+    WotValidationError,
+    fetch_thing_description,
+)
+from .wot.discovery import explore
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.CLIMATE,
+    Platform.COVER,
+    Platform.EVENT,
+    Platform.FAN,
+    Platform.LIGHT,
+    Platform.LOCK,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+    Platform.TEXT,
+]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -21,15 +55,105 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
+def _setup_error(entry: ThingBridgeConfigEntry, err: WotError) -> Exception:
+    """The config entry error for a Thing Description (or directory) that could not be had."""
+    placeholders = {"url": entry.data[CONF_URL], "error": str(err)}
+    if isinstance(err, WotAuthError):
+        return ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="td_auth",
+            translation_placeholders=placeholders,
+        )  # fmt: skip
+    if isinstance(err, WotValidationError):
+        return ConfigEntryError(
+            translation_domain=DOMAIN, translation_key="invalid_td",
+            translation_placeholders=placeholders,
+        )  # fmt: skip
+    return ConfigEntryNotReady(
+        translation_domain=DOMAIN, translation_key="td_unreachable",
+        translation_placeholders=placeholders,
+    )  # fmt: skip
+
+
 async def async_setup_entry(hass: HomeAssistant, entry: ThingBridgeConfigEntry) -> bool:
-    """Set up one Thing: fetch its TD, read its properties, create its entities."""
-    coordinator = WotThingCoordinator(hass, entry)
-    await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = coordinator
+    """Set up one Thing, or every Thing of a directory."""
+    runtime = WotRuntime(push_session=async_create_push_session(hass, entry))
+    entry.runtime_data = runtime
+    if entry.data.get(CONF_KIND) == KIND_WOT_DIRECTORY:
+        await _async_setup_directory(hass, entry, runtime)
+    else:
+        await _async_setup_thing(hass, entry, runtime)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
+async def _async_setup_thing(
+    hass: HomeAssistant, entry: ThingBridgeConfigEntry, runtime: WotRuntime
+) -> None:
+    url = entry.data[CONF_URL]
+    try:
+        td = await fetch_thing_description(
+            async_get_clientsession(hass), url, credentials=credentials_from(entry.data)
+        )
+    except WotError as err:
+        raise _setup_error(entry, err) from err
+    key = str(entry.unique_id or thing_key(td, url))
+    runtime.things[key] = await async_start_thing(hass, entry, td, key, first=True)
+
+
+async def _async_setup_directory(
+    hass: HomeAssistant, entry: ThingBridgeConfigEntry, runtime: WotRuntime
+) -> None:
+    url = entry.data[CONF_URL]
+    runtime.directory_url = url
+    session = async_get_clientsession(hass)
+    creds = credentials_from(entry.data)
+    try:
+        result = await explore(session, url, credentials=creds)
+    except WotError as err:
+        raise _setup_error(entry, err) from err
+    runtime.rejected = {source: str(err) for source, err in result.rejected}
+    tds = {thing_key(td, str(td.source_url)): td for td in result.things}
+    coordinators = await asyncio.gather(
+        *(async_start_thing(hass, entry, td, key, first=False) for key, td in tds.items())
+    )
+    runtime.things.update(zip(tds, coordinators, strict=True))
+
+    async def rescan(_now: datetime) -> None:
+        """Add Things that appeared in the directory and remove those that left it."""
+        try:
+            result = await explore(session, url, credentials=creds)
+        except WotError as err:
+            LOGGER.debug("Directory %s could not be read: %s", url, err)
+            return
+        current = {thing_key(td, str(td.source_url)): td for td in result.things}
+        for key in set(runtime.things) - set(current):
+            coordinator = runtime.things.pop(key)
+            await coordinator.async_shutdown()
+            device_registry = dr.async_get(hass)
+            if device := device_registry.async_get_device_by_identifier(
+                (DOMAIN, key), entry.entry_id
+            ):
+                device_registry.async_remove_device(device.id)
+            LOGGER.info("%s left directory %s", coordinator.td.title, url)
+        for key in set(current) - set(runtime.things):
+            coordinator = await async_start_thing(hass, entry, current[key], key, first=False)
+            runtime.things[key] = coordinator
+            runtime.async_thing_added(coordinator)
+            LOGGER.info("%s joined directory %s", coordinator.td.title, url)
+
+    entry.async_on_unload(async_track_time_interval(hass, rescan, DIRECTORY_SCAN_INTERVAL))
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: ThingBridgeConfigEntry) -> bool:
-    """Unload a config entry."""
+    """Unload a config entry (coordinators close their push channels on unload)."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: ThingBridgeConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the user delete a device whose Thing is no longer there."""
+    return not any(
+        identifier[0] == DOMAIN and identifier[1] in entry.runtime_data.things
+        for identifier in device.identifiers
+    )

@@ -1,97 +1,332 @@
-"""Coordinators: they own the protocol clients and feed the entities."""
+"""Coordinators: they own the protocol clients and feed the entities.
+
+One :class:`WotThingCoordinator` per Thing keeps the Thing's property values: pushed values
+arrive through the library's watcher (SSE, long-poll or WebSocket) as they happen, and the
+properties that cannot be observed are polled. A directory entry holds many Things and follows
+the directory, adding and removing devices as Things come and go.
+
+Requests (reads, writes, actions) go through Home Assistant's shared aiohttp session. Push
+channels do not: a long-poll or SSE channel holds a connection for as long as it runs, and the
+shared session allows 100 connections per host to all of Home Assistant, so a gateway serving a
+few dozen observed Things would starve every other request to that host (measured: a directory
+of 200 long-poll Things timed its reads out). Each entry therefore gives its push channels an
+aiohttp session of their own, without a per-host cap, closed with the entry.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, override
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, override
 
+import aiohttp
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_URL
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryError
+from homeassistant.const import (
+    CONF_API_KEY,
+    CONF_PASSWORD,
+    CONF_TOKEN,
+    CONF_USERNAME,
+    EVENT_HOMEASSISTANT_CLOSE,
+    EVENT_HOMEASSISTANT_STOP,
+    __version__ as ha_version,
+)
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from .const import DOMAIN, LOGGER, SCAN_INTERVAL
+from .const import (
+    CONF_ALLOW_OTHER_HOSTS,
+    CONF_VERIFY_SSL,
+    DOMAIN,
+    EVENT_THING_EVENT,
+    LOGGER,
+    SCAN_INTERVAL,
+    SIGNAL_THING_EVENT,
+)
 from .wot import (
+    Credentials,
     ThingDescription,
+    WotAuthError,
     WotClient,
     WotConnectionError,
     WotError,
-    WotValidationError,
-    fetch_thing_description,
 )
+from .wot.client import ActionResult
+from .wot.mapping import EntitySpec, map_thing
 
-type ThingBridgeConfigEntry = ConfigEntry[WotThingCoordinator]
+if TYPE_CHECKING:
+    from .wot import Watcher
+
+type ThingBridgeConfigEntry = ConfigEntry[WotRuntime]
+
+
+def credentials_from(data: Mapping[str, Any]) -> Credentials | None:
+    """The credentials stored in an entry's data, if any."""
+    creds = Credentials(
+        username=data.get(CONF_USERNAME),
+        password=data.get(CONF_PASSWORD),
+        token=data.get(CONF_TOKEN),
+        api_key=data.get(CONF_API_KEY),
+    )
+    return creds if any((creds.username, creds.password, creds.token, creds.api_key)) else None
+
+
+def thing_key(td: ThingDescription, fallback: str) -> str:
+    """A stable key for a Thing: its ``id``, else the URL it was found at."""
+    return td.id or fallback
 
 
 class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
-    """Fetches a Thing's TD once, then keeps its readable property values current."""
+    """Keeps one Thing's property values current, pushed where the Thing can push."""
 
     config_entry: ThingBridgeConfigEntry
-    client: WotClient
 
-    def __init__(self, hass: HomeAssistant, entry: ThingBridgeConfigEntry) -> None:
-        """Set up for the Thing whose TD is at the entry's URL."""
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ThingBridgeConfigEntry,
+        td: ThingDescription,
+        key: str,
+        session: aiohttp.ClientSession,
+    ) -> None:
+        """Set up for the Thing ``td``; ``key`` identifies its device."""
         super().__init__(
             hass,
             LOGGER,
             config_entry=entry,
-            name=f"{DOMAIN} {entry.title}",
+            name=f"{DOMAIN} {td.title}",
             update_interval=SCAN_INTERVAL,
+            always_update=False,
         )
-        self._session = async_get_clientsession(hass)
+        self.key = key
+        self.client = WotClient(
+            session,
+            td,
+            credentials=credentials_from(entry.data),
+            allowed_hosts=None if not entry.options.get(CONF_ALLOW_OTHER_HOSTS) else _any_host(),
+            ssl=entry.data.get(CONF_VERIFY_SSL, True),
+        )
+        self.specs: list[EntitySpec] = map_thing(td)
+        self.watcher: Watcher | None = None
+        self._push_connected = False
 
     @property
     def td(self) -> ThingDescription:
         """The Thing Description."""
         return self.client.td
 
+    @property
+    def observed(self) -> frozenset[str]:
+        """Properties whose values are pushed while the push channel is up."""
+        if self.watcher is None or not self._push_connected:
+            return frozenset()
+        return self.watcher.observed_properties
+
     @override
-    async def _async_setup(self) -> None:
-        """Fetch and parse the TD before the first refresh."""
-        url = self.config_entry.data[CONF_URL]
+    async def _async_update_data(self) -> dict[str, Any]:
+        """Read what is not pushed; fail only when the Thing cannot be reached at all."""
+        readable = [name for name, prop in self.td.properties.items() if prop.readable]
+        to_read = [name for name in readable if name not in self.observed]
+        if readable and not to_read:
+            return dict(self.data or {})
         try:
-            td = await fetch_thing_description(self._session, url)
-        except WotValidationError as err:
-            raise ConfigEntryError(
+            if set(to_read) == set(readable):
+                values = await self.client.read_all_properties()
+            else:
+                values = await self._read_some(to_read)
+        except WotAuthError as err:
+            raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN,
-                translation_key="invalid_td",
-                translation_placeholders={"url": url, "error": str(err)},
+                translation_key="auth_failed",
+                translation_placeholders={"title": self.td.title, "error": str(err)},
             ) from err
         except WotError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
-                translation_key="td_unreachable",
-                translation_placeholders={"url": url, "error": str(err)},
-            ) from err
-        self.client = WotClient(self._session, td)
-
-    @override
-    async def _async_update_data(self) -> dict[str, Any]:
-        """Read every readable property; fail only when the Thing cannot be reached at all."""
-        names = [
-            name
-            for name, prop in self.td.properties.items()
-            if prop.form_for("readproperty") is not None
-        ]
-        results = await asyncio.gather(
-            *(self.client.read_property(name) for name in names), return_exceptions=True
-        )
-        values: dict[str, Any] = {}
-        errors: list[BaseException] = []
-        for name, result in zip(names, results, strict=True):
-            if isinstance(result, WotError):
-                errors.append(result)
-                LOGGER.debug("Reading %s of %s failed: %s", name, self.td.title, result)
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                values[name] = result
-        if names and not values and any(isinstance(e, WotConnectionError) for e in errors):
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
                 translation_key="thing_unreachable",
-                translation_placeholders={"title": self.td.title, "error": str(errors[0])},
-            )
+                translation_placeholders={"title": self.td.title, "error": str(err)},
+            ) from err
+        return {**(self.data or {}), **values}
+
+    async def _read_some(self, names: list[str]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        last_error: WotError | None = None
+        for name in names:
+            try:
+                values[name] = await self.client.read_property(name)
+            except WotAuthError:
+                raise
+            except WotError as err:
+                last_error = err
+                LOGGER.debug("Reading %s of %s failed: %s", name, self.td.title, err)
+        if names and not values and isinstance(last_error, WotConnectionError):
+            raise last_error
         return values
+
+    async def async_start_push(self) -> None:
+        """Open the Thing's push channels (SSE, long-poll or WebSocket)."""
+        self.watcher = self.client.watch(
+            self._on_property,
+            self._on_event,
+            self._on_connection,
+            session=self.config_entry.runtime_data.push_session,
+        )
+        await self.watcher.start()
+
+        async def stop_push(_event: Event) -> None:
+            """Close the push channels before Home Assistant closes its HTTP session."""
+            if self.watcher is not None:
+                await self.watcher.stop()
+                self.watcher = None
+
+        self.config_entry.async_on_unload(
+            self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, stop_push)
+        )
+
+    async def async_shutdown(self) -> None:
+        """Close push channels, then stop polling."""
+        if self.watcher is not None:
+            await self.watcher.stop()
+            self.watcher = None
+        await super().async_shutdown()
+
+    @callback
+    def _on_property(self, name: str, value: Any) -> None:
+        if self.data is not None and self.data.get(name) == value and self.last_update_success:
+            return
+        self.async_set_updated_data({**(self.data or {}), name: value})
+
+    @callback
+    def _on_event(self, name: str, data: Any) -> None:
+        async_dispatcher_send(self.hass, SIGNAL_THING_EVENT.format(self.key, name), data)
+        device = dr.async_get(self.hass).async_get_device_by_identifier(
+            (DOMAIN, self.key), self.config_entry.entry_id
+        )
+        self.hass.bus.async_fire(
+            EVENT_THING_EVENT,
+            {
+                "device_id": device.id if device else None,
+                "thing": self.td.title,
+                "event": name,
+                "data": data,
+            },
+        )
+
+    @callback
+    def _on_connection(self, connected: bool) -> None:
+        self._push_connected = connected
+        if not connected or not self.last_update_success:
+            # Values may have been missed while the channel was down (or the Thing was
+            # unreachable and is back): read everything now rather than at the next poll.
+            self.hass.async_create_task(self.async_request_refresh())
+
+    @contextmanager
+    def _device_errors(self) -> Iterator[None]:
+        """Turn library errors into Home Assistant errors; refused credentials start reauth."""
+        try:
+            yield
+        except WotAuthError as err:
+            self.config_entry.async_start_reauth(self.hass)
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="auth_failed",
+                translation_placeholders={"title": self.td.title, "error": str(err)},
+            ) from err
+        except WotError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="operation_failed",
+                translation_placeholders={"title": self.td.title, "error": str(err)},
+            ) from err
+
+    async def async_read_property(self, name: str) -> Any:
+        """Read a property now (and show the value)."""
+        with self._device_errors():
+            value = await self.client.read_property(name)
+        self.async_set_updated_data({**(self.data or {}), name: value})
+        return value
+
+    async def async_write_property(self, name: str, value: Any) -> None:
+        """Write a property and show the new value at once."""
+        with self._device_errors():
+            await self.client.write_property(name, value)
+        if self.td.properties[name].readable:
+            self.async_set_updated_data({**(self.data or {}), name: value})
+
+    async def async_invoke_action(
+        self, name: str, action_input: Any = None, *, has_input: bool = False
+    ) -> ActionResult:
+        """Invoke an action; return its result."""
+        with self._device_errors():
+            if has_input:
+                return await self.client.invoke_action(name, action_input)
+            return await self.client.invoke_action(name)
+
+
+def _any_host() -> frozenset[str]:
+    """Marker for "every host" (the user allowed requests to other hosts in the options)."""
+    return frozenset({"*"})
+
+
+@dataclass
+class WotRuntime:
+    """What a ThingBridge entry holds while loaded: its Things, and who wants to hear of new ones."""
+
+    push_session: aiohttp.ClientSession
+    things: dict[str, WotThingCoordinator] = field(default_factory=dict)
+    directory_url: str | None = None
+    rejected: dict[str, str] = field(default_factory=dict)
+    _listeners: list[Callable[[WotThingCoordinator], None]] = field(default_factory=list)
+
+    @callback
+    def async_on_thing_added(
+        self, listener: Callable[[WotThingCoordinator], None]
+    ) -> CALLBACK_TYPE:
+        """Call ``listener`` for every Thing added from now on; returns the remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @callback
+    def async_thing_added(self, coordinator: WotThingCoordinator) -> None:
+        """Tell the platforms about a new Thing."""
+        for listener in list(self._listeners):
+            listener(coordinator)
+
+
+def async_create_push_session(
+    hass: HomeAssistant, entry: ThingBridgeConfigEntry
+) -> aiohttp.ClientSession:
+    """The session that carries an entry's push channels; closed when the entry unloads."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+        headers={"User-Agent": f"HomeAssistant/{ha_version} ThingBridge"},
+    )
+
+    async def close(_event: Event | None = None) -> None:
+        await session.close()
+
+    entry.async_on_unload(close)
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_CLOSE, close))
+    return session
+
+
+async def async_start_thing(
+    hass: HomeAssistant,
+    entry: ThingBridgeConfigEntry,
+    td: ThingDescription,
+    key: str,
+    *,
+    first: bool,
+) -> WotThingCoordinator:
+    """Create a Thing's coordinator, read it once and open its push channels."""
+    coordinator = WotThingCoordinator(hass, entry, td, key, async_get_clientsession(hass))
+    if first:
+        await coordinator.async_config_entry_first_refresh()
+    else:
+        await coordinator.async_refresh()
+    await coordinator.async_start_push()
+    return coordinator

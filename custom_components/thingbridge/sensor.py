@@ -1,52 +1,20 @@
-"""Sensors for the properties of Web of Things Things."""
+"""Sensors: readable properties that are measured, counted or reported."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
-from homeassistant.const import (
-    PERCENTAGE,
-    UnitOfElectricCurrent,
-    UnitOfElectricPotential,
-    UnitOfEnergy,
-    UnitOfPower,
-    UnitOfPressure,
-    UnitOfTemperature,
-)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .entity import WotThingEntity
-from .wot.td import PropertyAffordance
-from .wot.units import canonical_unit
+from .entity import WotThingEntity, async_setup_platform, is_number
+from .wot.mapping import SENSOR, EntitySpec
 
 PARALLEL_UPDATES = 0
-
-# canonical unit -> (device class, Home Assistant unit, state class)
-_UNIT_MAP: dict[str, tuple[SensorDeviceClass | None, str, SensorStateClass]] = {
-    "°C": (SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS, SensorStateClass.MEASUREMENT),
-    "°F": (
-        SensorDeviceClass.TEMPERATURE,
-        UnitOfTemperature.FAHRENHEIT,
-        SensorStateClass.MEASUREMENT,
-    ),
-    "K": (SensorDeviceClass.TEMPERATURE, UnitOfTemperature.KELVIN, SensorStateClass.MEASUREMENT),
-    "%": (None, PERCENTAGE, SensorStateClass.MEASUREMENT),
-    "W": (SensorDeviceClass.POWER, UnitOfPower.WATT, SensorStateClass.MEASUREMENT),
-    "kW": (SensorDeviceClass.POWER, UnitOfPower.KILO_WATT, SensorStateClass.MEASUREMENT),
-    "Wh": (SensorDeviceClass.ENERGY, UnitOfEnergy.WATT_HOUR, SensorStateClass.TOTAL_INCREASING),
-    "kWh": (
-        SensorDeviceClass.ENERGY,
-        UnitOfEnergy.KILO_WATT_HOUR,
-        SensorStateClass.TOTAL_INCREASING,
-    ),
-    "V": (SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT, SensorStateClass.MEASUREMENT),
-    "A": (SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, SensorStateClass.MEASUREMENT),
-    "hPa": (SensorDeviceClass.PRESSURE, UnitOfPressure.HPA, SensorStateClass.MEASUREMENT),
-    "Pa": (SensorDeviceClass.PRESSURE, UnitOfPressure.PA, SensorStateClass.MEASUREMENT),
-}
+MAX_STATE_LENGTH = 255
 
 
 async def async_setup_entry(
@@ -54,41 +22,46 @@ async def async_setup_entry(
     entry: ThingBridgeConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a sensor for every readable property of the Thing."""
-    coordinator = entry.runtime_data
-    async_add_entities(
-        WotPropertySensor(coordinator, prop)
-        for prop in coordinator.td.properties.values()
-        if prop.form_for("readproperty") is not None
-    )
+    """Add a sensor for every property the mapping made one."""
+    async_setup_platform(entry, async_add_entities, SENSOR, WotPropertySensor)
+
+
+def device_class(value: str | None) -> SensorDeviceClass | None:
+    """The sensor device class the mapping named, if Home Assistant has it."""
+    try:
+        return SensorDeviceClass(value) if value else None
+    except ValueError:
+        return None
 
 
 class WotPropertySensor(WotThingEntity, SensorEntity):
     """The value of one readable property."""
 
-    def __init__(self, coordinator: WotThingCoordinator, prop: PropertyAffordance) -> None:
+    def __init__(self, coordinator: WotThingCoordinator, spec: EntitySpec) -> None:
         """Describe the sensor from the property's data schema."""
-        super().__init__(coordinator, prop.name)
-        self._attr_name = prop.title or prop.name
-        self._numeric = prop.schema.type in ("number", "integer")
-        unit = canonical_unit(prop.schema.unit)
-        if self._numeric and unit in _UNIT_MAP:
-            device_class, native_unit, state_class = _UNIT_MAP[unit]
-            self._attr_device_class = device_class
-            self._attr_native_unit_of_measurement = native_unit
-            self._attr_state_class = state_class
-        elif self._numeric:
-            self._attr_native_unit_of_measurement = prop.schema.unit
-            self._attr_state_class = SensorStateClass.MEASUREMENT
+        super().__init__(coordinator, spec)
+        self._numeric = self.schema().is_numeric
+        self._attr_device_class = device_class(spec.device_class)
+        if spec.options is not None:
+            self._attr_options = list(spec.options)
+        if self._numeric:
+            self._attr_native_unit_of_measurement = spec.unit
+            if spec.state_class:
+                self._attr_state_class = SensorStateClass(spec.state_class)
 
     @property
     def native_value(self) -> Any:
-        """The last value read, or ``None`` (unknown) when the read failed."""
-        value = self.coordinator.data.get(self.affordance)
-        if self._numeric:
-            return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-        if value is None or isinstance(value, dict | list):
+        """The last value read or pushed; ``None`` (unknown) when it is missing or unusable."""
+        value = self.prop_value()
+        if value is None:
             return None
+        if self._numeric:
+            return value if is_number(value) else None
+        if self._attr_device_class is SensorDeviceClass.ENUM:
+            text = str(value)
+            return text if text in (self._attr_options or []) else None
         if isinstance(value, bool):
             return "true" if value else "false"
-        return str(value)[:255]
+        if isinstance(value, dict | list):
+            return json.dumps(value, separators=(",", ":"))[:MAX_STATE_LENGTH]
+        return str(value)[:MAX_STATE_LENGTH]

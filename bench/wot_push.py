@@ -1,0 +1,191 @@
+"""Benchmark: push latency into Home Assistant, and setting up 200 Things from one directory.
+
+1. **Push latency.** A real Home Assistant (the test harness's instance, with ThingBridge
+   loaded) observes the simulator's lamp over Server-Sent Events. Each round changes the lamp's
+   brightness on the device and times until Home Assistant's ``state_changed`` event for the
+   light; interleaved with it, a plain aiohttp GET of the same property on the same loopback
+   server gives the HTTP round trip to compare with. p50 and p99 of both, in one run.
+2. **Directory setup.** A directory serving 200 Things (sensors, observed by long-poll) is
+   added as one entry; the time from ``async_setup`` to every Thing's entities being in the
+   state machine is reported (median of several runs).
+
+Run on demand (never in the test suite):
+
+    .venv/bin/python -m bench.wot_push [--changes 1000] [--things 200] [--setup-runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import statistics
+import tempfile
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp.resolver import AsyncResolver
+from homeassistant import loader
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import aiohttp_client
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_test_home_assistant,
+)
+
+import custom_components.thingbridge  # noqa: F401 - Home Assistant must find this package
+from custom_components.thingbridge.const import (
+    CONF_KIND,
+    DOMAIN,
+    KIND_WOT_DIRECTORY,
+    KIND_WOT_THING,
+)
+from simulator.things import make_lamp, make_sensor
+from simulator.wot import WotSimulator
+
+LAMP = "light.simulated_lamp"
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _row(name: str, samples: list[float]) -> str:
+    return (
+        f"{name:40s} p50 {statistics.median(samples) * 1e3:7.3f} ms"
+        f"   p99 {_pct(samples, 0.99) * 1e3:7.3f} ms   (n={len(samples)})"
+    )
+
+
+async def _hass(config_dir: str) -> Any:
+    # Home Assistant's shared session resolves .local names through its zeroconf integration;
+    # everything here is on 127.0.0.1, so use aiohttp's plain resolver, as the test harness does.
+    aiohttp_client._async_make_resolver = lambda _hass: AsyncResolver()  # noqa: SLF001
+    context = async_test_home_assistant(config_dir=config_dir)
+    hass: HomeAssistant = await context.__aenter__()
+    # As the test fixture enable_custom_integrations does: let custom integrations load.
+    hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+    return context, hass
+
+
+async def push_latency(changes: int) -> tuple[list[float], list[float]]:
+    """Device change → ``state_changed`` in Home Assistant, beside a loopback GET."""
+    sim = WotSimulator([make_lamp()], tick_interval=3600)
+    await sim.start("127.0.0.1", 0)
+    with tempfile.TemporaryDirectory() as config_dir:
+        context, hass = await _hass(config_dir)
+        try:
+            entry = MockConfigEntry(
+                domain=DOMAIN,
+                title="Lamp",
+                unique_id="urn:thingbridge:simulator:lamp",
+                data={CONF_KIND: KIND_WOT_THING, "url": sim.url_of("lamp")},
+            )
+            entry.add_to_hass(hass)
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            await hass.async_block_till_done()
+            sim.set_property("lamp", "on", True)
+            while not sim.live:
+                await asyncio.sleep(0.01)
+            waiter: asyncio.Future[None] | None = None
+
+            def on_state(event: Event[Any]) -> None:
+                if event.data["entity_id"] == LAMP and waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+
+            unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, on_state)
+            push: list[float] = []
+            rtt: list[float] = []
+            url = f"{sim.url_of('lamp')}/properties/brightness"
+            async with aiohttp.ClientSession() as session:
+                for index in range(changes + 50):
+                    waiter = asyncio.get_running_loop().create_future()
+                    t0 = time.perf_counter()
+                    sim.set_property("lamp", "brightness", 1 + index % 99)
+                    await asyncio.wait_for(waiter, 10)
+                    elapsed = time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    async with session.get(url) as response:
+                        await response.read()
+                    round_trip = time.perf_counter() - t0
+                    if index >= 50:  # the first 50 warm up connections and caches
+                        push.append(elapsed)
+                        rtt.append(round_trip)
+            unsubscribe()
+            await hass.config_entries.async_unload(entry.entry_id)
+        finally:
+            await context.__aexit__(None, None, None)
+            await sim.stop()
+    return push, rtt
+
+
+async def directory_setup(things: int) -> float:
+    """Seconds from setting up a directory entry to every Thing's entities existing."""
+    made = []
+    for index in range(things):
+        sensor = make_sensor()
+        made.append(
+            dataclasses.replace(
+                sensor, slug=f"sensor-{index:03d}", title=f"Sensor {index:03d}", state={}
+            )
+        )
+    sim = WotSimulator(made, tick_interval=3600)
+    await sim.start("127.0.0.1", 0)
+    with tempfile.TemporaryDirectory() as config_dir:
+        context, hass = await _hass(config_dir)
+        try:
+            entry = MockConfigEntry(
+                domain=DOMAIN,
+                title="Directory",
+                unique_id="directory",
+                data={CONF_KIND: KIND_WOT_DIRECTORY, "url": f"{sim.base_url}.well-known/wot"},
+            )
+            entry.add_to_hass(hass)
+            t0 = time.perf_counter()
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            await hass.async_block_till_done()
+            elapsed = time.perf_counter() - t0
+            count = len(entry.runtime_data.things)
+            temps = [s for s in hass.states.async_entity_ids("sensor") if "temperature" in s]
+            assert count == things, f"{count} of {things} Things were set up"
+            assert len(temps) == things, f"{len(temps)} temperature sensors for {things} Things"
+            await hass.config_entries.async_unload(entry.entry_id)
+        finally:
+            await context.__aexit__(None, None, None)
+            await sim.stop()
+    return elapsed
+
+
+async def run(changes: int, things: int, setup_runs: int) -> None:
+    """Measure and print."""
+    logging.basicConfig(level=logging.WARNING)
+    push, rtt = await push_latency(changes)
+    print(_row("push: device change -> HA state_changed", push))
+    print(_row("loopback HTTP GET round trip", rtt))
+    print(
+        f"p99 difference: {(_pct(push, 0.99) - _pct(rtt, 0.99)) * 1e3:.3f} ms;"
+        f" ratio of medians {statistics.median(push) / statistics.median(rtt):.2f}"
+    )
+    setups = [await directory_setup(things) for _ in range(setup_runs)]
+    print(
+        f"directory of {things} Things set up: median {statistics.median(setups):.2f} s"
+        f" (runs: {', '.join(f'{s:.2f}' for s in setups)})"
+    )
+
+
+def main() -> None:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--things", type=int, default=200)
+    parser.add_argument("--setup-runs", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(run(args.changes, args.things, args.setup_runs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Event entities: the events a Thing emits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.event import EventEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import SIGNAL_THING_EVENT
+from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
+from .entity import WotThingEntity, async_setup_platform
+from .wot.mapping import EVENT, EntitySpec
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: ThingBridgeConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add an event entity for every event of the Thing."""
+    async_setup_platform(entry, async_add_entities, EVENT, WotEvent)
+
+
+class WotEvent(WotThingEntity, EventEntity):
+    """Fires when the Thing emits one event."""
+
+    def __init__(self, coordinator: WotThingCoordinator, spec: EntitySpec) -> None:
+        """The event type is the event's name."""
+        super().__init__(coordinator, spec)
+        self._attr_event_types = [spec.affordance]
+
+    async def async_added_to_hass(self) -> None:
+        """Listen for the event once added."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                SIGNAL_THING_EVENT.format(self.coordinator.key, self.affordance),
+                self._handle_event,
+            )
+        )
+
+    @callback
+    def _handle_event(self, data: Any) -> None:
+        self._trigger_event(self.affordance, {"data": data})
+        self.async_write_ha_state()

@@ -1,0 +1,49 @@
+"""Switches: writable boolean properties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.switch import SwitchEntity
+from homeassistant.components.switch.const import SwitchDeviceClass
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
+from .entity import WotThingEntity, async_setup_platform
+from .wot.mapping import SWITCH, EntitySpec
+
+PARALLEL_UPDATES = 1
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: ThingBridgeConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a switch for every writable boolean property."""
+    async_setup_platform(entry, async_add_entities, SWITCH, WotSwitch)
+
+
+class WotSwitch(WotThingEntity, SwitchEntity):
+    """A writable boolean property (a plug's or switch's own on/off is the device's main one)."""
+
+    def __init__(self, coordinator: WotThingCoordinator, spec: EntitySpec) -> None:
+        """Outlet or switch, as the Thing's type says."""
+        super().__init__(coordinator, spec)
+        if spec.device_class:
+            self._attr_device_class = SwitchDeviceClass(spec.device_class)
+
+    @property
+    def is_on(self) -> bool | None:
+        """The property's value."""
+        value = self.prop_value()
+        return value if isinstance(value, bool) else None
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Write ``true``."""
+        await self.write(None, True)
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Write ``false``."""
+        await self.write(None, False)

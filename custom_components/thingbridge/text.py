@@ -1,0 +1,42 @@
+"""Texts: writable string properties."""
+
+from __future__ import annotations
+
+from homeassistant.components.text import TextEntity
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
+from .entity import WotThingEntity, async_setup_platform
+from .wot.mapping import TEXT, EntitySpec
+
+PARALLEL_UPDATES = 1
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: ThingBridgeConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a text entity for every writable string property."""
+    async_setup_platform(entry, async_add_entities, TEXT, WotText)
+
+
+class WotText(WotThingEntity, TextEntity):
+    """A writable string property."""
+
+    def __init__(self, coordinator: WotThingCoordinator, spec: EntitySpec) -> None:
+        """Length limits from the schema (Home Assistant keeps texts to 255 characters)."""
+        super().__init__(coordinator, spec)
+        self._attr_native_min = int(spec.minimum or 0)
+        self._attr_native_max = int(min(spec.maximum or 255, 255))
+
+    @property
+    def native_value(self) -> str | None:
+        """The property's value."""
+        value = self.prop_value()
+        return value[:255] if isinstance(value, str) else None
+
+    async def async_set_value(self, value: str) -> None:
+        """Write the new text."""
+        await self.write(None, value)
