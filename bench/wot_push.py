@@ -89,7 +89,9 @@ async def push_latency(changes: int) -> tuple[list[float], list[float]]:
             assert await hass.config_entries.async_setup(entry.entry_id)
             await hass.async_block_till_done()
             sim.set_property("lamp", "on", True)
-            while not sim.live:
+            for _ in range(1000):  # until the SSE stream is open (bounded)
+                if sim.live:
+                    break
                 await asyncio.sleep(0.01)
             waiter: asyncio.Future[None] | None = None
 
