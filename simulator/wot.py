@@ -460,10 +460,13 @@ class WotSimulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
-        await self._close_observers()
         if self._runner is not None:
+            # Stop listening first, then end the streams (on_shutdown): a consumer that
+            # reconnects the moment its stream ends must find the port closed, not a server
+            # half-way through shutting down.
             await self._runner.cleanup()
             self._runner = None
+        await self._close_observers()
         for thing in self.things.values():
             await thing.cancel_all_actions()
 
