@@ -1,0 +1,531 @@
+"""A durable journal of tracker positions in SQLite, written off the event loop.
+
+The gateway acknowledges a device's data only once :meth:`TrackerJournal.append` has
+returned, so the journal is the point where a position stops being the device's problem:
+``append`` returns after the transaction is **committed**. Traccar's devices (Teltonika,
+GT06, the Traccar Client apps) resend until they get an ACK, so the same records come back
+after a lost ACK; a UNIQUE index on (device, fix time, latitude, longitude, protocol)
+recognises them and ``append`` reports them as not new (at-least-once delivery becomes
+exactly-once storage). Device timestamps are kept as sent; records of one call are stored
+in the order given, and ``seq`` numbers grow in arrival order.
+
+Threading: every SQLite call runs on one dedicated worker thread that owns the single
+connection (``ThreadPoolExecutor(max_workers=1)``; sqlite3's ``check_same_thread`` stays
+on), so nothing blocks the event loop. Concurrent ``append`` calls are **group-committed**:
+whatever arrived while a transaction was being written goes into the next one, so a
+thousand connections share one ``fsync`` instead of queueing a thousand.
+
+Durability: WAL mode with ``synchronous=FULL``. In WAL mode ``NORMAL`` survives a crash of
+the process but not a power cut (the last commits can roll back), and a position whose ACK
+went out is gone from the device's memory; ``FULL`` syncs the WAL at every commit, and the
+group commit keeps that cost per batch rather than per record.
+
+Bounded growth: rows older than ``retention_days`` (by the time they were *received*, so a
+late-arriving buffered record is kept as long as its duplicates may still come) are pruned
+at open and then every ``prune_interval`` seconds, in chunks; each device's newest position
+is always kept, so :meth:`TrackerJournal.latest` survives quiet periods.
+
+Every SQLite failure becomes a :class:`JournalError` naming the operation and the file; the
+caller then withholds the ACK so the device keeps its data.
+
+Written by hand on the standard library's :mod:`sqlite3`: ``aiosqlite`` would add a runtime
+requirement and turn each statement into a separate loop round trip, while the journal needs
+whole transactions (dedupe, insert, commit) run as one job on its thread — about twenty lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+import json
+import logging
+import math
+import os
+from pathlib import Path
+import sqlite3
+import time
+from typing import Any, Self
+
+from .trackers.model import Position
+
+_LOGGER = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DEFAULT_RETENTION_DAYS = 30.0
+DEFAULT_PRUNE_INTERVAL = 3600.0
+PRUNE_CHUNK = 5000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_POSITION_FIELDS = tuple(f.name for f in fields(Position) if f.name != "raw")
+_POSITION_FIELD_SET = frozenset(_POSITION_FIELDS)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS positions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    protocol TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    fix_time_us INTEGER NOT NULL,
+    lat_e7 INTEGER NOT NULL,
+    lon_e7 INTEGER NOT NULL,
+    received_us INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS positions_identity
+    ON positions (device_id, fix_time_us, lat_e7, lon_e7, protocol);
+CREATE INDEX IF NOT EXISTS positions_received ON positions (received_us);
+"""
+
+_INSERT = (
+    "INSERT OR IGNORE INTO positions"
+    " (protocol, device_id, fix_time_us, lat_e7, lon_e7, received_us, data)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+# Rows received before ?1, except each (device, protocol)'s newest fix, at most ?2 of them.
+_PRUNE = """
+DELETE FROM positions WHERE seq IN (
+    SELECT seq FROM positions
+    WHERE received_us < ?1
+      AND seq NOT IN (
+        SELECT (SELECT p.seq FROM positions AS p
+                WHERE p.device_id = d.device_id AND p.protocol = d.protocol
+                ORDER BY p.fix_time_us DESC, p.seq DESC LIMIT 1)
+        FROM (SELECT DISTINCT device_id, protocol FROM positions) AS d)
+    LIMIT ?2)
+"""
+
+
+class JournalError(Exception):
+    """Storing or reading positions failed; the caller must not acknowledge the data.
+
+    Attributes:
+        operation: What was being done (``"open"``, ``"append"``, ``"read"``…).
+        path: The journal file.
+    """
+
+    def __init__(self, operation: str, path: str, reason: str) -> None:
+        """Name the operation, the file and what went wrong."""
+        super().__init__(f"tracker journal {path}: {operation} failed: {reason}")
+        self.operation = operation
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    """One stored position.
+
+    Attributes:
+        seq: The row's sequence number; grows in the order positions were journaled.
+        received_at: When the gateway journaled it (UTC).
+        position: The position as decoded (``raw`` is not kept; ``bytes`` values in
+            ``io`` come back as hex text).
+    """
+
+    seq: int
+    received_at: datetime
+    position: Position
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _check_version(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(
+            f"schema version {version} is newer than this code's {SCHEMA_VERSION}"
+        )
+
+
+def _plain(value: object) -> object:
+    """A JSON-ready ``io`` value: bytes as hex, non-finite floats as None."""
+    if type(value) is float:
+        return value if math.isfinite(value) else None
+    if type(value) is bytes:
+        return value.hex()
+    return value
+
+
+def _position_json(position: Position) -> str:
+    """The position's fields as JSON (``None`` fields and ``raw`` left out).
+
+    The shape of :func:`.trackers.serialize.message_to_dict`, written out here because the
+    journal encodes every stored record and the generic version costs several times more.
+    Non-finite numbers are stored as unknown rather than refusing the record.
+    """
+    data: dict[str, object] = {}
+    for name in _POSITION_FIELDS:
+        value = getattr(position, name)
+        kind = type(value)
+        if value is None or (kind is float and not math.isfinite(value)):
+            continue
+        if kind is datetime:
+            value = value.isoformat()
+        elif kind is dict:
+            value = {str(k): _plain(v) for k, v in value.items()}
+        data[name] = value
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def _row(position: Position, received_us: int) -> tuple[str, str, int, int, int, int, str]:
+    return (
+        position.protocol,
+        position.device_id,
+        _micros(position.fix_time),
+        round(position.latitude * 1e7),
+        round(position.longitude * 1e7),
+        received_us,
+        _position_json(position),
+    )
+
+
+def _record(seq: int, received_us: int, data: str) -> JournalRecord:
+    values: dict[str, Any] = {k: v for k, v in json.loads(data).items() if k in _POSITION_FIELD_SET}
+    values["fix_time"] = datetime.fromisoformat(values["fix_time"])
+    return JournalRecord(seq, _from_micros(received_us), Position(**values))
+
+
+class TrackerJournal:
+    """The SQLite position journal (see the module docstring).
+
+    Args:
+        path: The database file; created with its schema when missing (its directory
+            must exist).
+        retention_days: Prune positions received more than this many days ago; ``None``
+            keeps everything.
+        prune_interval: Seconds between automatic prunes while appending.
+        clock: Source of the current UTC time (tests).
+
+    Use ``await journal.open()`` … ``await journal.close()``, or ``async with``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        retention_days: float | None = DEFAULT_RETENTION_DAYS,
+        prune_interval: float = DEFAULT_PRUNE_INTERVAL,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """Configure the journal; nothing is opened until :meth:`open`."""
+        if retention_days is not None and not retention_days > 0:
+            raise ValueError("retention_days must be positive or None")
+        if not prune_interval > 0:
+            raise ValueError("prune_interval must be positive")
+        self.path = str(Path(path))
+        self.retention_days = retention_days
+        self.prune_interval = prune_interval
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._queue: list[tuple[list[Position], asyncio.Future[list[bool]]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._next_prune = 0.0
+        self._closing = False
+        self.commits = 0
+        """Transactions committed by :meth:`append` (one per group commit)."""
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        """Whether :meth:`open` succeeded and :meth:`close` has not been called."""
+        return self._executor is not None and not self._closing
+
+    async def open(self) -> None:
+        """Open (or create) the database on the worker thread and prune old rows.
+
+        Raises:
+            JournalError: The file cannot be opened or is not a usable journal.
+        """
+        if self._executor is not None:
+            raise RuntimeError("journal already opened")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-journal")
+        try:
+            await self._run("open", self._open_sync)
+        except BaseException:
+            self._executor.shutdown(wait=True)  # idle: the failed open was its only job
+            self._executor = None
+            raise
+        try:
+            await self.prune()
+        except JournalError as err:  # old rows stay until the next prune; appends still work
+            _LOGGER.warning("%s", err)
+
+    async def close(self) -> None:
+        """Finish the pending writes, then close the connection and the worker thread."""
+        if self._executor is None or self._closing:
+            return
+        self._closing = True
+        if self._writer is not None:
+            await asyncio.wait([self._writer])
+        executor, self._executor = self._executor, None
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._close_sync)
+        finally:
+            # The thread has nothing left to do: joining it only waits for it to wake up
+            # and exit, so no journal thread outlives close().
+            executor.shutdown(wait=True)
+
+    async def __aenter__(self) -> Self:
+        """Open the journal."""
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close the journal."""
+        await self.close()
+
+    # -- writing --------------------------------------------------------------------------
+
+    async def append(self, positions: Sequence[Position]) -> list[bool]:
+        """Store positions durably, in order; return which of them were new.
+
+        Returns once the transaction holding them is committed. A position equal to a
+        stored one (same device, protocol, fix time and coordinates) is not stored again
+        and reported ``False``, including a repeat within ``positions``.
+
+        Raises:
+            JournalError: The journal is closed or SQLite failed; nothing of
+                ``positions`` was stored.
+        """
+        self._check_open("append")
+        if not positions:
+            return []
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[bool]] = loop.create_future()
+        self._queue.append((list(positions), future))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_loop(), name="tracker-journal-writer")
+        return await future
+
+    async def _write_loop(self) -> None:
+        """Commit everything queued, batch after batch, until the queue is empty."""
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            batch, self._queue = self._queue, []
+            received_us = _micros(self._clock())
+            try:
+                assert self._executor is not None
+                results = await loop.run_in_executor(
+                    self._executor, self._write_sync, [rows for rows, _ in batch], received_us
+                )
+            except asyncio.CancelledError:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(JournalError("append", self.path, "cancelled"))
+                raise
+            except Exception as err:  # noqa: BLE001 - handed to every waiting caller
+                results = [JournalError("append", self.path, repr(err))] * len(batch)
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():  # the caller gave up (connection closed)
+                    continue
+                if isinstance(result, JournalError):  # a fresh instance per waiting caller
+                    future.set_exception(JournalError(result.operation, result.path, result.reason))
+                else:
+                    future.set_result(result)
+            if (
+                self.retention_days is not None
+                and not self._closing
+                and time.monotonic() >= self._next_prune
+            ):
+                try:
+                    await self.prune()
+                except JournalError as err:
+                    _LOGGER.warning("%s", err)
+
+    async def prune(self) -> int:
+        """Delete positions older than the retention (keeping each device's newest).
+
+        Returns:
+            How many rows were deleted.
+        """
+        self._next_prune = time.monotonic() + self.prune_interval
+        if self.retention_days is None:
+            return 0
+        cutoff = _micros(self._clock() - timedelta(days=self.retention_days))
+        total = 0
+        while True:
+            deleted = await self._run("prune", self._prune_sync, cutoff)
+            total += deleted
+            if deleted < PRUNE_CHUNK:
+                break
+        if total:
+            _LOGGER.debug("tracker journal %s: pruned %d position(s)", self.path, total)
+        return total
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def latest(self, device_id: str, *, protocol: str | None = None) -> JournalRecord | None:
+        """The device's position with the newest fix time, or ``None``."""
+        sql = "SELECT seq, received_us, data FROM positions WHERE device_id = ?"
+        args: list[object] = [device_id]
+        if protocol is not None:
+            sql += " AND protocol = ?"
+            args.append(protocol)
+        sql += " ORDER BY fix_time_us DESC, seq DESC LIMIT 1"
+        rows = await self._run("read", self._query_sync, sql, args)
+        return _record(*rows[0]) if rows else None
+
+    async def positions(
+        self,
+        device_id: str,
+        *,
+        protocol: str | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[JournalRecord]:
+        """The device's positions, oldest fix first.
+
+        Args:
+            device_id: The device.
+            protocol: Only this protocol's positions.
+            since: Only fixes strictly after this moment (aware datetime).
+            limit: At most this many (the oldest ones after ``since``).
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        sql = "SELECT seq, received_us, data FROM positions WHERE device_id = ?"
+        args: list[object] = [device_id]
+        if protocol is not None:
+            sql += " AND protocol = ?"
+            args.append(protocol)
+        if since is not None:
+            sql += " AND fix_time_us > ?"
+            args.append(_micros(since))
+        sql += " ORDER BY fix_time_us, seq LIMIT ?"
+        args.append(limit)
+        rows = await self._run("read", self._query_sync, sql, args)
+        return [_record(*row) for row in rows]
+
+    async def count(self, device_id: str | None = None, *, protocol: str | None = None) -> int:
+        """How many positions are stored (for one device and/or protocol)."""
+        sql = "SELECT COUNT(*) FROM positions WHERE 1"
+        args: list[object] = []
+        if device_id is not None:
+            sql += " AND device_id = ?"
+            args.append(device_id)
+        if protocol is not None:
+            sql += " AND protocol = ?"
+            args.append(protocol)
+        rows = await self._run("read", self._query_sync, sql, args)
+        return int(rows[0][0])
+
+    async def devices(self) -> list[tuple[str, str]]:
+        """Every ``(protocol, device_id)`` with stored positions."""
+        rows = await self._run(
+            "read",
+            self._query_sync,
+            "SELECT DISTINCT protocol, device_id FROM positions ORDER BY protocol, device_id",
+            [],
+        )
+        return [(str(p), str(d)) for p, d in rows]
+
+    # -- worker-thread side ---------------------------------------------------------------
+
+    def _check_open(self, operation: str) -> None:
+        if self._executor is None or self._closing:
+            raise JournalError(operation, self.path, "the journal is not open")
+
+    async def _run[T](self, operation: str, func: Callable[..., T], *args: object) -> T:
+        """Run ``func`` on the worker thread; SQLite errors become :class:`JournalError`."""
+        if self._executor is None:
+            raise JournalError(operation, self.path, "the journal is not open")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+        except sqlite3.Error as err:
+            raise JournalError(operation, self.path, f"{type(err).__name__}: {err}") from err
+
+    def _open_sync(self) -> None:
+        conn = sqlite3.connect(self.path, autocommit=True, timeout=5.0)
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                _LOGGER.warning(
+                    "tracker journal %s: WAL mode unavailable, journal_mode is %s",
+                    self.path,
+                    mode,
+                )
+            conn.execute("PRAGMA synchronous=FULL")
+            _check_version(conn.execute("PRAGMA user_version").fetchone()[0])
+            conn.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
+            )
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _close_sync(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _insert(self, conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> list[bool]:
+        cursor = conn.cursor()
+        out = []
+        for row in rows:
+            cursor.execute(_INSERT, row)
+            out.append(cursor.rowcount == 1)
+        return out
+
+    def _transaction(self, batches: list[list[tuple[Any, ...]]]) -> list[list[bool]]:
+        assert self._conn is not None
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results = [self._insert(conn, rows) for rows in batches]
+            conn.execute("COMMIT")
+            self.commits += 1
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
+
+    def _write_sync(
+        self, batches: list[list[Position]], received_us: int
+    ) -> list[list[bool] | JournalError]:
+        """Write every batch in one transaction; on failure retry them one by one."""
+        if self._conn is None:
+            return [JournalError("append", self.path, "the journal is closed")] * len(batches)
+        rows: list[list[tuple[Any, ...]] | JournalError] = []
+        for positions in batches:
+            try:
+                rows.append([_row(p, received_us) for p in positions])
+            except (TypeError, ValueError, OverflowError) as err:
+                rows.append(JournalError("append", self.path, f"unstorable position: {err}"))
+        good = [r for r in rows if not isinstance(r, JournalError)]
+        try:
+            done = iter(self._transaction(good))
+            return [r if isinstance(r, JournalError) else next(done) for r in rows]
+        except sqlite3.Error as err:
+            if len(good) <= 1:
+                error = JournalError("append", self.path, f"{type(err).__name__}: {err}")
+                return [r if isinstance(r, JournalError) else error for r in rows]
+        out: list[list[bool] | JournalError] = []
+        for r in rows:  # isolate the failing batch from the others
+            if isinstance(r, JournalError):
+                out.append(r)
+                continue
+            try:
+                out.append(self._transaction([r])[0])
+            except sqlite3.Error as err:
+                out.append(JournalError("append", self.path, f"{type(err).__name__}: {err}"))
+        return out
+
+    def _prune_sync(self, cutoff_us: int) -> int:
+        assert self._conn is not None
+        return self._conn.execute(_PRUNE, (cutoff_us, PRUNE_CHUNK)).rowcount
+
+    def _query_sync(self, sql: str, args: list[object]) -> list[tuple[Any, ...]]:
+        if self._conn is None:
+            raise sqlite3.ProgrammingError("the journal is closed")
+        return self._conn.execute(sql, args).fetchall()

@@ -1,0 +1,333 @@
+"""The SQLite position journal: durability, dedupe, order, reads, retention, typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+import sqlite3
+import threading
+
+import pytest
+
+from custom_components.thingbridge.m2m.journal import (
+    JournalError,
+    JournalRecord,
+    TrackerJournal,
+)
+from custom_components.thingbridge.m2m.trackers import Position
+
+T0 = datetime(2026, 11, 1, 8, 0, 0, 250_000, tzinfo=UTC)
+
+
+def pos(
+    i: int,
+    device: str = "356307042441013",
+    protocol: str = "teltonika",
+    *,
+    lat: float | None = None,
+    **extra: object,
+) -> Position:
+    return Position(
+        protocol=protocol,
+        device_id=device,
+        raw=b"\x00raw",
+        fix_time=T0 + timedelta(seconds=10 * i),
+        latitude=54.6 + i / 10_000 if lat is None else lat,
+        longitude=25.2 - i / 10_000,
+        valid=True,
+        speed_kmh=float(i),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def journal(tmp_path: Path) -> AsyncIterator[TrackerJournal]:
+    async with TrackerJournal(tmp_path / "journal.db") as j:
+        yield j
+
+
+def sql(path: Path, statement: str) -> bool:
+    with sqlite3.connect(path) as conn:
+        conn.execute(statement)
+    conn.close()
+    return True
+
+
+async def test_append_reports_new_and_duplicates_in_order(journal: TrackerJournal) -> None:
+    assert await journal.append([pos(1), pos(2), pos(1)]) == [True, True, False]
+    assert await journal.append([pos(2), pos(3)]) == [False, True]
+    # the same fix from another protocol or another device is not a duplicate
+    assert await journal.append([pos(3, protocol="gt06"), pos(3, device="other")]) == [True, True]
+    assert await journal.append([]) == []
+    records = await journal.positions("356307042441013", protocol="teltonika")
+    assert [r.position.fix_time for r in records] == [pos(i).fix_time for i in (1, 2, 3)]
+    seqs = [r.seq for r in records]
+    assert seqs == sorted(seqs)
+    assert await journal.count() == 5
+
+
+async def test_a_buffered_burst_keeps_arrival_order_and_device_times(
+    journal: TrackerJournal,
+) -> None:
+    burst = [pos(i) for i in range(50)]
+    assert await journal.append(burst) == [True] * 50
+    records = await journal.positions("356307042441013", limit=100)
+    assert [r.position.fix_time for r in records] == [p.fix_time for p in burst]
+    assert [r.seq for r in records] == sorted(r.seq for r in records)
+    assert records[0].position.fix_time.microsecond == 250_000  # the device's own time, exact
+
+
+async def test_position_round_trip(journal: TrackerJournal) -> None:
+    original = pos(
+        7,
+        ignition=True,
+        satellites=9,
+        alarm="sos",
+        event=239,
+        hdop=float("nan"),
+        io={"239": 1, "name": "x", "ratio": 0.5, "blob": b"\x01\xff", "bad": float("inf")},
+    )
+    await journal.append([original])
+    record = await journal.latest(original.device_id)
+    assert isinstance(record, JournalRecord)
+    back = record.position
+    assert back.fix_time == original.fix_time
+    assert back.fix_time.tzinfo is not None
+    assert (back.latitude, back.longitude) == (original.latitude, original.longitude)
+    assert (back.ignition, back.satellites, back.alarm, back.event) == (True, 9, "sos", 239)
+    assert back.io == {"239": 1, "name": "x", "ratio": 0.5, "blob": "01ff", "bad": None}
+    assert back.hdop is None  # a non-finite value is stored as unknown, not refused
+    assert back.speed_kmh == 7.0
+    assert back.altitude_m is None
+    assert back.raw == b""
+    assert record.received_at.tzinfo is not None
+
+
+async def test_latest_is_the_newest_fix_not_the_last_arrival(journal: TrackerJournal) -> None:
+    await journal.append([pos(5)])
+    await journal.append([pos(2)])  # an old buffered record arrives late
+    latest = await journal.latest("356307042441013")
+    assert latest is not None
+    assert latest.position.fix_time == pos(5).fix_time
+    assert await journal.latest("nobody") is None
+    assert await journal.latest("356307042441013", protocol="gt06") is None
+
+
+async def test_positions_filters(journal: TrackerJournal) -> None:
+    await journal.append([pos(i) for i in range(10)] + [pos(0, protocol="gt06")])
+    since = await journal.positions("356307042441013", since=pos(6).fix_time)
+    assert [r.position.fix_time for r in since] == [pos(i).fix_time for i in (7, 8, 9)]
+    first = await journal.positions("356307042441013", protocol="teltonika", limit=3)
+    assert [r.position.speed_kmh for r in first] == [0.0, 1.0, 2.0]
+    assert len(await journal.positions("356307042441013")) == 11
+    with pytest.raises(ValueError, match="limit"):
+        await journal.positions("356307042441013", limit=0)
+    assert await journal.count("356307042441013", protocol="gt06") == 1
+    assert await journal.count(protocol="teltonika") == 10
+    assert await journal.devices() == [
+        ("gt06", "356307042441013"),
+        ("teltonika", "356307042441013"),
+    ]
+
+
+async def test_concurrent_appends_are_group_committed(journal: TrackerJournal) -> None:
+    results = await asyncio.gather(*(journal.append([pos(i), pos(i)]) for i in range(200)))
+    assert results == [[True, False]] * 200
+    assert await journal.count() == 200
+    assert 1 <= journal.commits < 200
+
+
+async def test_durable_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    async with TrackerJournal(path) as first:
+        await first.append([pos(i) for i in range(5)])
+    async with TrackerJournal(path) as second:
+        assert await second.count() == 5
+        assert await second.append([pos(4), pos(5)]) == [False, True]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    conn.close()
+
+
+async def test_sqlite_runs_on_one_worker_thread_not_the_loop(tmp_path: Path) -> None:
+    threads: set[str] = set()
+    journal = TrackerJournal(tmp_path / "j.db")
+    original = journal._write_sync
+
+    def spy(batches: list[list[Position]], received_us: int) -> list[list[bool] | JournalError]:
+        threads.add(threading.current_thread().name)
+        return original(batches, received_us)
+
+    journal._write_sync = spy  # type: ignore[method-assign]
+    async with journal:
+        for i in range(5):
+            await journal.append([pos(i)])
+    assert len(threads) == 1
+    assert threading.current_thread().name not in threads
+    assert next(iter(threads)).startswith("tracker-journal")
+
+
+async def test_retention_prunes_old_rows_but_keeps_each_devices_newest(tmp_path: Path) -> None:
+    clock = Clock(datetime(2026, 11, 1, tzinfo=UTC))
+    async with TrackerJournal(tmp_path / "j.db", retention_days=7, clock=clock) as journal:
+        await journal.append([pos(i) for i in range(5)] + [pos(0, device="quiet")])
+        clock.now += timedelta(days=3)
+        await journal.append([pos(i) for i in range(5, 8)])
+        clock.now += timedelta(days=5)  # the first batch is now 8 days old
+        assert await journal.prune() == 5  # 5 old rows of the first device; "quiet" keeps 1
+        assert await journal.count("356307042441013") == 3
+        assert await journal.count("quiet") == 1
+        clock.now += timedelta(days=30)
+        assert await journal.prune() == 2  # the newest fix of each device stays
+        assert await journal.count() == 2
+        latest = await journal.latest("356307042441013")
+        assert latest is not None
+        assert latest.position.fix_time == pos(7).fix_time
+
+
+async def test_retention_runs_while_appending(tmp_path: Path) -> None:
+    clock = Clock(datetime(2026, 11, 1, tzinfo=UTC))
+    async with TrackerJournal(
+        tmp_path / "j.db", retention_days=1, prune_interval=1e-9, clock=clock
+    ) as journal:
+        await journal.append([pos(i) for i in range(4)])
+        clock.now += timedelta(days=2)
+        await journal.append([pos(10)])
+        await journal.append([pos(11)])  # the prune after the previous batch has run
+        assert await journal.count() == 2
+
+
+async def test_no_retention_keeps_everything(tmp_path: Path) -> None:
+    clock = Clock(datetime(2026, 11, 1, tzinfo=UTC))
+    async with TrackerJournal(tmp_path / "j.db", retention_days=None, clock=clock) as journal:
+        await journal.append([pos(i) for i in range(3)])
+        clock.now += timedelta(days=3650)
+        assert await journal.prune() == 0
+        assert await journal.count() == 3
+
+
+async def test_sqlite_failure_is_a_journal_error_and_stores_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    async with TrackerJournal(path) as journal:
+        await journal.append([pos(0)])
+        sql(
+            path,
+            "CREATE TRIGGER fail BEFORE INSERT ON positions "
+            "WHEN NEW.device_id = 'bad' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+        )
+        with pytest.raises(JournalError, match="disk on fire") as info:
+            await journal.append([pos(1), pos(2, device="bad")])
+        assert info.value.operation == "append"
+        assert info.value.path == str(path)
+        assert await journal.count() == 1  # the whole call was rolled back
+        sql(path, "DROP TRIGGER fail")
+        assert await journal.append([pos(1)]) == [True]
+
+
+async def test_a_failing_append_does_not_fail_the_others_in_its_group(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    async with TrackerJournal(path) as journal:
+        sql(
+            path,
+            "CREATE TRIGGER fail BEFORE INSERT ON positions WHEN NEW.device_id = 'bad' "
+            "BEGIN SELECT RAISE(ABORT, 'rejected row'); END",
+        )
+        results = await asyncio.gather(
+            journal.append([pos(1)]),
+            journal.append([pos(2, device="bad")]),
+            journal.append([pos(3)]),
+            journal.append([pos(4, lat=float("nan"))]),
+            return_exceptions=True,
+        )
+        assert results[0] == [True]
+        assert isinstance(results[1], JournalError)
+        assert "rejected row" in str(results[1])
+        assert results[2] == [True]
+        assert isinstance(results[3], JournalError)
+        assert "unstorable" in str(results[3])
+        assert await journal.count() == 2
+
+
+async def test_unstorable_position_alone(journal: TrackerJournal) -> None:
+    with pytest.raises(JournalError, match="unstorable"):
+        await journal.append([pos(1, lat=float("inf"))])
+    assert await journal.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("prepare", "match"),
+    [
+        (lambda p: None, "unable to open"),
+        (lambda p: (p.parent.mkdir(), p.write_bytes(b"not a database " * 100)), "not a database"),
+        (
+            lambda p: (p.parent.mkdir(), sql(p, "PRAGMA user_version=99")),
+            "schema version 99 is newer",
+        ),
+    ],
+    ids=["missing-directory", "not-a-database", "newer-schema"],
+)
+async def test_open_failures(tmp_path: Path, prepare: Callable[[Path], object], match: str) -> None:
+    path = tmp_path / "sub" / "j.db"
+    prepare(path)
+    journal = TrackerJournal(path)
+    with pytest.raises(JournalError, match=match) as info:
+        await journal.open()
+    assert info.value.operation == "open"
+    assert not journal.is_open
+    with pytest.raises(JournalError, match="not open"):
+        await journal.append([pos(1)])
+
+
+async def test_closed_journal_refuses_work(tmp_path: Path) -> None:
+    journal = TrackerJournal(tmp_path / "j.db")
+    with pytest.raises(JournalError, match="not open"):
+        await journal.append([pos(1)])
+    with pytest.raises(JournalError, match="not open"):
+        await journal.count()
+    await journal.open()
+    with pytest.raises(RuntimeError, match="already opened"):
+        await journal.open()
+    pending = asyncio.ensure_future(journal.append([pos(1)]))
+    await asyncio.sleep(0)  # queued before close: close waits for it
+    await journal.close()
+    assert await pending == [True]
+    await journal.close()  # idempotent
+    assert not journal.is_open
+    with pytest.raises(JournalError, match="not open"):
+        await journal.append([pos(2)])
+    with pytest.raises(JournalError, match="not open"):
+        await journal.latest("x")
+
+
+async def test_a_caller_that_gives_up_still_gets_its_data_stored(journal: TrackerJournal) -> None:
+    """A connection closed mid-append: no ACK went out, the row is there for the resend."""
+    gone = asyncio.ensure_future(journal.append([pos(1)]))
+    await asyncio.sleep(0)  # the writer has taken it
+    gone.cancel()
+    assert await journal.append([pos(1), pos(2)]) == [False, True]
+    assert gone.cancelled()
+    assert await journal.count() == 2
+
+
+async def test_in_memory_journal_warns_about_wal(caplog: pytest.LogCaptureFixture) -> None:
+    async with TrackerJournal(":memory:") as journal:
+        assert await journal.append([pos(1)]) == [True]
+    assert "WAL mode unavailable, journal_mode is memory" in caplog.text
+
+
+def test_bad_options(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="retention_days"):
+        TrackerJournal(tmp_path / "j.db", retention_days=0)
+    with pytest.raises(ValueError, match="prune_interval"):
+        TrackerJournal(tmp_path / "j.db", prune_interval=0)
