@@ -151,7 +151,12 @@ EXPECTED_PLATFORMS: dict[str, list[tuple[str, str | None]]] = {
         ("event", None),
     ],
     "thermostat": [("climate", None)],
-    "plug": [("switch", "outlet"), ("sensor", "power"), ("sensor", "energy"), ("sensor", "voltage")],
+    "plug": [
+        ("switch", "outlet"),
+        ("sensor", "power"),
+        ("sensor", "energy"),
+        ("sensor", "voltage"),
+    ],
     "lock": [("lock", None), ("event", None)],
     "blinds": [("cover", None)],
     "webthing-switch": [("switch", "switch"), ("number", None), ("button", None), ("event", None)],
