@@ -62,6 +62,7 @@ from collections.abc import Callable
 import contextlib
 import json
 import logging
+import socket
 from typing import Any
 
 from aiohttp import web
@@ -327,6 +328,22 @@ def _int_param(request: web.Request, name: str, minimum: int) -> int | None:
 # the server
 
 
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for ``host``/``port`` (the simulator keeps it to stop accepting)."""
+    family, kind, proto, _name, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
 class WotSimulator:
     """An HTTP server hosting simulated Things (TD dialect and WebThings dialect)."""
 
@@ -364,6 +381,7 @@ class WotSimulator:
         self.port = 0
         self.live: set[Subscription] = set()
         self._runner: web.AppRunner | None = None
+        self._socket: socket.socket | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._advertiser: Advertiser | None = None
         self._webthings = WebThingsApi(self)
@@ -436,7 +454,8 @@ class WotSimulator:
             app, access_log=None, handler_cancellation=True, shutdown_timeout=5.0
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        self._socket = _listening_socket(host, port)
+        site = web.SockSite(self._runner, self._socket)
         await site.start()
         self.host = host
         addresses = self._runner.addresses
@@ -463,7 +482,14 @@ class WotSimulator:
         if self._runner is not None:
             # Stop listening first, then end the streams (on_shutdown): a consumer that
             # reconnects the moment its stream ends must find the port closed, not a server
-            # half-way through shutting down.
+            # half-way through shutting down. Connections asyncio has accepted but not yet
+            # set up get one loop turn to finish before the server closes (closing in between
+            # makes asyncio report "Error on transport creation" for them).
+            if self._socket is not None:
+                asyncio.get_running_loop().remove_reader(self._socket.fileno())
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+                self._socket = None
             await self._runner.cleanup()
             self._runner = None
         await self._close_observers()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from homeassistant.config_entries import ConfigEntryState
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -27,17 +28,39 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom integrations in every test."""
 
 
-@pytest.fixture
-async def wot_sim(socket_enabled: None) -> AsyncGenerator[WotSimulator]:
-    """The reference Things (a lamp and a temperature sensor) on a free loopback port."""
-    sim = WotSimulator([make_lamp(), make_sensor()], tick_interval=3600)
-    await sim.start("127.0.0.1", 0)
-    yield sim
+async def stop_after_unloading(request: pytest.FixtureRequest, sim: WotSimulator) -> None:
+    """Unload ThingBridge's entries first (when the test has a hass), then stop ``sim``.
+
+    The simulator shares the test's event loop with Home Assistant. Stopping it while a push
+    channel is reconnecting to it can close the listening socket between asyncio's accept and
+    its transport creation, which asyncio reports through the loop's exception handler (and the
+    test harness turns into a failure). A real device is not stopped that way from inside Home
+    Assistant's loop, so tests take the clients away first.
+    """
+    if "hass" in request.fixturenames:
+        hass = request.getfixturevalue("hass")
+        for entry in hass.config_entries.async_entries(DOMAIN):
+            if entry.state is ConfigEntryState.LOADED:
+                await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
     await sim.stop()
 
 
 @pytest.fixture
-async def wot_sim_all(socket_enabled: None) -> AsyncGenerator[WotSimulator]:
+async def wot_sim(
+    request: pytest.FixtureRequest, socket_enabled: None
+) -> AsyncGenerator[WotSimulator]:
+    """The reference Things (a lamp and a temperature sensor) on a free loopback port."""
+    sim = WotSimulator([make_lamp(), make_sensor()], tick_interval=3600)
+    await sim.start("127.0.0.1", 0)
+    yield sim
+    await stop_after_unloading(request, sim)
+
+
+@pytest.fixture
+async def wot_sim_all(
+    request: pytest.FixtureRequest, socket_enabled: None
+) -> AsyncGenerator[WotSimulator]:
     """Every reference Thing (see simulator/things.py) on a free loopback port.
 
     The plug and the lock use the documented default credentials; the blinds travel fully in
@@ -46,7 +69,7 @@ async def wot_sim_all(socket_enabled: None) -> AsyncGenerator[WotSimulator]:
     sim = WotSimulator(build_things(list(THING_FACTORIES), travel_time=0.5), tick_interval=3600)
     await sim.start("127.0.0.1", 0)
     yield sim
-    await sim.stop()
+    await stop_after_unloading(request, sim)
 
 
 def thing_url(sim: WotSimulator, slug: str) -> str:
