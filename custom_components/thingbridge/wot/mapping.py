@@ -205,6 +205,16 @@ UNIT_DEVICE_CLASSES: dict[str, tuple[str | None, str]] = {
     "m/s": ("speed", "measurement"),
     "dB": ("sound_pressure", "measurement"),
     "dBm": ("signal_strength", "measurement"),
+    "Hz": ("frequency", "measurement"),
+    "kHz": ("frequency", "measurement"),
+    "kPa": ("pressure", "measurement"),
+    "bar": ("pressure", "measurement"),
+    "mbar": ("pressure", "measurement"),
+    "mA": ("current", "measurement"),
+    "mV": ("voltage", "measurement"),
+    "mm": ("distance", "measurement"),
+    "cm": ("distance", "measurement"),
+    "km": ("distance", "measurement"),
 }
 PERCENT_ROLE_CLASSES = {"humidity": "humidity", "battery": "battery"}
 ROLE_SENSOR_CLASSES = {"co2": "carbon_dioxide"}

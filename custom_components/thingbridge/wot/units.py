@@ -42,6 +42,16 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "m/s": ("m/s", "metrepersecond", "meterpersecond"),
     "dB": ("db", "decibel"),
     "dBm": ("dbm",),
+    "Hz": ("hz", "hertz"),
+    "kHz": ("khz", "kilohertz"),
+    "kPa": ("kpa", "kilopascal"),
+    "bar": ("bar",),
+    "mbar": ("mbar", "millibar"),
+    "mA": ("ma", "milliampere", "milliamperes"),
+    "mV": ("mv", "millivolt", "millivolts"),
+    "mm": ("mm", "millimetre", "millimeter", "millimetres", "millimeters"),
+    "cm": ("cm", "centimetre", "centimeter", "centimetres", "centimeters"),
+    "km": ("km", "kilometre", "kilometer", "kilometres", "kilometers"),
 }
 _LOOKUP = {alias: canonical for canonical, aliases in _ALIASES.items() for alias in aliases}
 _PREFIX = re.compile(r"^(?:[a-z][a-z0-9_-]*:(?!//))")
