@@ -196,9 +196,12 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
 
     @callback
     def _on_property(self, name: str, value: Any) -> None:
-        if self.data is not None and self.data.get(name) == value and self.last_update_success:
+        if self.data is not None and self.data.get(name) == value:
             return
-        self.async_set_updated_data({**(self.data or {}), name: value})
+        # Not async_set_updated_data: that would push back the next poll on every pushed
+        # value, and a Thing that pushes often would never have its other properties read.
+        self.data = {**(self.data or {}), name: value}
+        self.async_update_listeners()
 
     @callback
     def _on_event(self, name: str, data: Any) -> None:

@@ -23,7 +23,7 @@ from aiohttp import web
 import pytest
 from zeroconf import ServiceInfo
 
-from custom_components.thingbridge.wot import Credentials, WotValidationError
+from custom_components.thingbridge.wot import Credentials, WotClient, WotValidationError
 from custom_components.thingbridge.wot.discovery import (
     PAGE_SIZE,
     DiscoveredService,
@@ -948,3 +948,29 @@ def test_browse_finds_services_in_a_private_network_namespace(tmp_path: Path) ->
         {"kind": s.kind, "name": s.name, "url": s.url, "host": s.host, "port": s.port}
         for s in found
     ]
+
+
+async def test_listed_things_talk_to_their_own_base(
+    server: Server, session: aiohttp.ClientSession
+) -> None:
+    """A directory on one host listing a Thing on another: the Thing's base is its origin."""
+    elsewhere = {
+        **thing("lamp", thing_id="urn:lamp", href="p"),
+        "base": server.url("/", host="localhost"),
+    }
+    server.json("/things", [elsewhere])
+    server.json("/p", 5)
+    result = await explore(session, server.json("/dir", directory_td("/things")))
+    [td] = result.things
+    assert td.source_url is not None
+    assert td.source_url.host == "localhost"
+    # Requests to the Thing's own host pass the host rule.
+    assert await WotClient(session, td).read_all_properties() == {"temperature": 5}
+
+
+async def test_deeply_nested_json_is_a_named_error(
+    server: Server, session: aiohttp.ClientSession
+) -> None:
+    url = server.json("/deep", b"[" * 100_000)
+    with pytest.raises(WotResponseError, match="not valid JSON"):
+        await explore(session, url)

@@ -275,3 +275,31 @@ def test_multi_op_form_with_a_method_keeps_it_only_where_it_fits() -> None:
     assert observe.observable_form is not None
     assert observe.observable_form.method == "GET"
     assert not observe.readable
+
+
+@pytest.mark.parametrize(
+    ("prop", "path"),
+    [
+        ({"type": "string", "minLength": "nan", "forms": [{"href": "p"}]}, "$.properties.p.minLength"),
+        ({"type": "integer", "maximum": 1e999, "forms": [{"href": "p"}]}, "$.properties.p.maximum"),
+        ({"type": "integer", "minimum": 10**400, "forms": [{"href": "p"}]}, "$.properties.p.minimum"),
+        ({"forms": [{"href": "http://h/{?x:abc}"}]}, "$.properties.p.forms[0].href"),
+    ],
+)  # fmt: skip
+def test_hostile_numbers_and_templates_are_named_errors(prop: dict[str, Any], path: str) -> None:
+    with pytest.raises(WotValidationError) as err:
+        parse_td(_td(properties={"p": prop}))
+    assert err.value.path == path
+
+
+def test_credentials_needed_only_when_no_branch_works_without() -> None:
+    defs = {
+        "basic_sc": {"scheme": "basic"},
+        "nosec_sc": {"scheme": "nosec"},
+        "either": {"scheme": "combo", "oneOf": ["basic_sc", "nosec_sc"]},
+        "both": {"scheme": "combo", "allOf": ["basic_sc", "nosec_sc"]},
+    }
+    prop = {"p": {"forms": [{"href": "p"}]}}
+    for security, needed in (("either", False), ("both", True), ("basic_sc", True)):
+        td = parse_td(_td(securityDefinitions=defs, security=security, properties=prop))
+        assert td.requires_credentials is needed, security

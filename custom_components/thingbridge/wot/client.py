@@ -414,8 +414,11 @@ class WotClient:
             return ActionResult(status="completed", output=body)
         status = status or {"status": "pending"}
         href_raw = status.get("href") if isinstance(status.get("href"), str) else location
-        href = reply.url.join(URL(href_raw)) if href_raw else None
         where = f"$.actions.{action.name}"
+        try:
+            href = reply.url.join(URL(href_raw)) if href_raw else None
+        except ValueError as err:
+            raise WotResponseError(f"{where}: unusable action status href ({err})") from err
         if href is not None:
             self.transport.check_url(href, f"{where} status href")
         deadline = time.monotonic() + self._action_timeout

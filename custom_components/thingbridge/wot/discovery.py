@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 import hashlib
 import ipaddress
@@ -478,7 +479,7 @@ class _Explorer:
                 raise WotResponseError(f"GET {_safe(url)}: unusable link ({err})") from err
             try:
                 decoded = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            except (ValueError, RecursionError) as err:  # not JSON, or nested too deep
                 raise WotResponseError(f"GET {_safe(url)}: body is not valid JSON ({err})") from err
             digest = hashlib.sha256(body).hexdigest()
             return _Page(decoded, url, next_url, digest, len(body))
@@ -700,6 +701,10 @@ class _Explorer:
         except WotValidationError as err:
             self.result.rejected.append((label, err))
             return
+        if source.fragment and td.base is not None and td.base.host:
+            # A Thing listed by a directory lives at its own base, not at the directory: its
+            # host is the origin its requests may go to (the user trusted the directory).
+            td = dataclasses.replace(td, source_url=td.base)
         if td.id is not None:
             if td.id in self.seen_ids:
                 return

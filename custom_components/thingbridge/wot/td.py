@@ -31,7 +31,9 @@ not cost the rest of the Thing. A TD whose every affordance is broken is rejecte
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+import contextlib
 from dataclasses import dataclass, field, replace
+import math
 from typing import Any, Literal
 
 from uritemplate import URITemplate
@@ -133,7 +135,10 @@ class Form:
         href = self.href
         if self.is_template:
             values = {k: _template_value(v) for k, v in (variables or {}).items()}
-            href = URITemplate(href).expand(values)
+            try:
+                href = URITemplate(href).expand(values)
+            except (ValueError, TypeError) as err:
+                raise WotValidationError("href", f"cannot expand {href!r}: {err}") from err
         return _resolve(href, self.base)
 
 
@@ -260,8 +265,16 @@ class ThingDescription:
 
     @property
     def requires_credentials(self) -> bool:
-        """True when no way to talk to the Thing works without credentials."""
-        return all(scheme not in ("nosec", "auto") for scheme in self.schemes)
+        """True when no way to talk to the Thing works without credentials.
+
+        A ``combo`` ``oneOf`` needs none when one of its branches needs none; an ``allOf``
+        needs some when any of its parts does.
+        """
+        if not self.security:
+            return False
+        return not any(
+            _works_without_credentials(n, self.security_definitions) for n in self.security
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,14 +338,20 @@ def _opt_number(value: Any, path: str) -> float | None:
         return None
     if isinstance(value, bool):
         raise WotValidationError(path, "expected a number, got bool")
+    number: float | None = None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
         try:
-            return float(value)
-        except ValueError:
-            pass
-    raise WotValidationError(path, f"expected a number, got {type(value).__name__}")
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if number is None:
+        raise WotValidationError(path, f"expected a number, got {type(value).__name__}")
+    if not math.isfinite(number):
+        raise WotValidationError(path, f"expected a finite number, got {value!r}")
+    return number
 
 
 def _opt_int(value: Any, path: str) -> int | None:
@@ -353,6 +372,19 @@ def _str_list(value: Any, path: str) -> tuple[str, ...]:
 
 def _bool(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _works_without_credentials(
+    name: str, definitions: Mapping[str, SecurityScheme], depth: int = 0
+) -> bool:
+    scheme = definitions.get(name)
+    if scheme is None or depth > 8:
+        return False
+    if scheme.scheme != "combo":
+        return scheme.scheme in ("nosec", "auto")
+    if scheme.all_of:
+        return all(_works_without_credentials(n, definitions, depth + 1) for n in scheme.all_of)
+    return any(_works_without_credentials(n, definitions, depth + 1) for n in scheme.one_of)
 
 
 def _expand_security(
@@ -504,7 +536,11 @@ def _parse_form(
         raise WotValidationError(f"{fpath}.href", "missing or not a string")
     href = href.strip()
     # A template is checked with its variables left empty.
-    _resolve(URITemplate(href).expand({}) if "{" in href else href, base, f"{fpath}.href")
+    try:
+        checked = URITemplate(href).expand({}) if "{" in href else href
+    except (ValueError, TypeError) as err:
+        raise WotValidationError(f"{fpath}.href", f"invalid URI template {href!r}") from err
+    _resolve(checked, base, f"{fpath}.href")
     ops = _str_list(item.get("op"), f"{fpath}.op") or default_ops
     declared = _opt_str(item.get("htv:methodName"), f"{fpath}.htv:methodName")
     security = item.get("security")

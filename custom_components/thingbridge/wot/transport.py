@@ -64,7 +64,7 @@ def decode_body(body: bytes, content_type: str, what: Describe) -> Any:
         return None
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (ValueError, RecursionError) as err:  # not JSON, or nested too deep
         if content_type.lower().startswith("text/"):
             return body.decode("utf-8", errors="replace")
         raise WotResponseError(f"{_label(what)}: body is not valid JSON ({err})") from err

@@ -419,7 +419,7 @@ class Watcher:
     def _sse_event(self, channel: _Channel, event: SseEvent) -> None:
         try:
             value = json.loads(event.data)
-        except json.JSONDecodeError:
+        except ValueError, RecursionError:
             value = event.data
         name = None if event.event == "message" else event.event
         self._deliver(channel, name, value)
@@ -500,7 +500,7 @@ class Watcher:
     def _webthing_message(self, channel: _Channel, text: str) -> None:
         try:
             message = json.loads(text)
-        except json.JSONDecodeError:
+        except ValueError, RecursionError:
             _LOGGER.debug("%s: WebSocket message is not JSON", self._client.td.title)
             return
         if not isinstance(message, dict) or not isinstance(message.get("data"), dict):
