@@ -4,6 +4,9 @@ Serves each Thing's TD at http://HOST:PORT/things/<name> (the WebThings-dialect 
 /webthings/<name>), a Thing Description Directory at /.well-known/wot and /things, and the
 WebThings list at /webthings/. The plug needs the bearer token (--token); the lock needs HTTP
 Basic credentials (--user/--password); each option shows its default.
+
+`python -m simulator trackers PROTOCOL ...` instead drives a simulated GPS tracker around a
+lap to a tracker server (`python -m simulator trackers --help`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 
+from . import trackers
 from .things import (
     DEFAULT_PASSWORD,
     DEFAULT_TOKEN,
@@ -114,7 +119,11 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point."""
+    """Entry point: the Web of Things devices, or ``trackers`` for a simulated GPS tracker."""
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["trackers"]:
+        raise SystemExit(trackers.main(args_list[1:]))
+    argv = args_list
     parser = _parser()
     args = parser.parse_args(argv)
     unknown = sorted(set(args.things) - set(THING_FACTORIES))

@@ -31,6 +31,7 @@ from custom_components.thingbridge.const import (
     CONF_ALLOW_OTHER_HOSTS,
     CONF_KIND,
     DOMAIN,
+    KIND_TRACKER_GATEWAY,
     KIND_WOT_DIRECTORY,
     KIND_WOT_THING,
 )
@@ -137,7 +138,7 @@ async def start(hass: HomeAssistant, kind: str) -> str:
         )
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == [KIND_WOT_THING, KIND_WOT_DIRECTORY]
+    assert result["menu_options"] == [KIND_WOT_THING, KIND_WOT_DIRECTORY, KIND_TRACKER_GATEWAY]
     result = check(
         await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": kind})
     )
@@ -664,16 +665,31 @@ async def test_discovery_updates_a_moved_thing(
 ) -> None:
     """A known Thing seen at a new address: the entry follows it; no new flow."""
     old = f"http://127.0.0.1:{free_port()}/things/sensor"
-    entry = thing_entry(old, SENSOR_ID, username="kept")
+    entry = thing_entry(old, SENSOR_ID)
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
     result = await discover(hass, zeroconf(wot_sim.port, {"td": "/things/sensor"}))
     assert_abort(result, "already_configured")
     new = thing_url(wot_sim, "sensor")
-    assert dict(entry.data) == {CONF_KIND: KIND_WOT_THING, CONF_URL: new, CONF_USERNAME: "kept"}
+    assert dict(entry.data) == {CONF_KIND: KIND_WOT_THING, CONF_URL: new}
     await hass.async_block_till_done()
     assert [s[CONF_URL] for s in setups] == [old, new]  # reloaded at the new address
     assert hass.config_entries.flow.async_progress() == []
+
+
+async def test_discovery_never_moves_an_entry_holding_credentials(
+    hass: HomeAssistant, wot_sim: WotSimulator, setups: list[dict[str, Any]]
+) -> None:
+    """A copy of a TD advertised elsewhere must not lure stored credentials to another host."""
+    old = f"http://127.0.0.1:{free_port()}/things/sensor"
+    entry = thing_entry(old, SENSOR_ID, username="kept")
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    result = await discover(hass, zeroconf(wot_sim.port, {"td": "/things/sensor"}))
+    assert_abort(result, "already_configured")
+    assert dict(entry.data) == {CONF_KIND: KIND_WOT_THING, CONF_URL: old, CONF_USERNAME: "kept"}
+    await hass.async_block_till_done()
+    assert [s[CONF_URL] for s in setups] == [old]  # not reloaded
 
 
 async def test_discovery_aborts(

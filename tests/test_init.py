@@ -18,6 +18,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.thingbridge import async_remove_config_entry_device
 from custom_components.thingbridge.const import (
     CONF_KIND,
     DIRECTORY_SCAN_INTERVAL,
@@ -310,3 +311,48 @@ async def test_directory_devices_come_and_go(
         await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await sim.stop()
+
+
+async def test_directory_keeps_a_thing_it_could_not_read_once(
+    hass: HomeAssistant,
+    http_server: StaticServer,
+    device_registry: dr.DeviceRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A Thing whose TD is unreadable in one scan is not removed until a second scan."""
+
+    def td(name: str) -> dict[str, object]:
+        return {
+            "title": name,
+            "id": f"urn:test:{name}",
+            "properties": {"t": {"type": "number", "readOnly": True, "forms": [{"href": "/t"}]}},
+        }
+
+    http_server.add("/t", 20)
+    http_server.add("/things", [td("a"), td("b")])
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Dir",
+        unique_id="dir",
+        data={CONF_KIND: KIND_WOT_DIRECTORY, CONF_URL: http_server.url("/things")},
+    )
+    await _setup(hass, entry)
+
+    def devices() -> set[str]:
+        return {
+            d.name or "" for d in dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+        }
+
+    assert devices() == {"a", "b"}
+    http_server.add("/things", [td("a"), {"title": "b", "properties": {"t": {"forms": []}}}])
+    for expected in ({"a", "b"}, {"a"}):
+        freezer.tick(DIRECTORY_SCAN_INTERVAL)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        assert devices() == expected
+
+    # Once the entry is unloaded, its devices can be deleted by hand.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    device = device_registry.async_get_device_by_identifier((DOMAIN, "urn:test:a"), entry.entry_id)
+    assert device is not None
+    assert await async_remove_config_entry_device(hass, entry, device)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
@@ -23,6 +25,14 @@ from .coordinator import (
     thing_key,
 )
 from .services import async_setup_services
+from .tracker_runtime import (
+    AnyThingBridgeConfigEntry,
+    async_can_remove_device,
+    async_remove_gateway,
+    async_setup_gateway,
+    async_unload_gateway,
+    is_tracker_gateway,
+)
 from .wot import (
     WotAuthError,
     WotError,
@@ -74,8 +84,11 @@ def _setup_error(entry: ThingBridgeConfigEntry, err: WotError) -> Exception:
     )  # fmt: skip
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: ThingBridgeConfigEntry) -> bool:
-    """Set up one Thing, or every Thing of a directory."""
+async def async_setup_entry(hass: HomeAssistant, entry: AnyThingBridgeConfigEntry) -> bool:
+    """Set up one Thing, every Thing of a directory, or the GPS tracker gateway."""
+    if is_tracker_gateway(entry):
+        await async_setup_gateway(hass, entry)
+        return True
     runtime = WotRuntime(push_session=async_create_push_session(hass, entry))
     entry.runtime_data = runtime
     if entry.data.get(CONF_KIND) == KIND_WOT_DIRECTORY:
@@ -118,6 +131,8 @@ async def _async_setup_directory(
     )
     runtime.things.update(zip(tds, coordinators, strict=True))
 
+    missing_before: list[str] = []
+
     async def rescan(_now: datetime) -> None:
         """Add Things that appeared in the directory and remove those that left it."""
         try:
@@ -126,7 +141,14 @@ async def _async_setup_directory(
             LOGGER.debug("Directory %s could not be read: %s", url, err)
             return
         current = {thing_key(td, str(td.source_url)): td for td in result.things}
-        for key in set(runtime.things) - set(current):
+        absent = set(runtime.things) - set(current)
+        if result.rejected:
+            # Some entries could not be read this time: a Thing among them is not gone yet.
+            # Remove only what was also missing from the previous scan.
+            absent, missing_before[:] = absent & set(missing_before), sorted(absent)
+        else:
+            missing_before.clear()
+        for key in absent:
             coordinator = runtime.things.pop(key)
             await coordinator.async_shutdown()
             device_registry = dr.async_get(hass)
@@ -144,15 +166,27 @@ async def _async_setup_directory(
     entry.async_on_unload(async_track_time_interval(hass, rescan, DIRECTORY_SCAN_INTERVAL))
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ThingBridgeConfigEntry) -> bool:
+async def async_unload_entry(hass: HomeAssistant, entry: AnyThingBridgeConfigEntry) -> bool:
     """Unload a config entry (coordinators close their push channels on unload)."""
+    if is_tracker_gateway(entry):
+        return await async_unload_gateway(hass, entry)
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
+async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+    """An entry was deleted: the gateway's journal and saved counters go with it."""
+    if is_tracker_gateway(entry):
+        await async_remove_gateway(hass, entry)
+
+
 async def async_remove_config_entry_device(
-    hass: HomeAssistant, entry: ThingBridgeConfigEntry, device: dr.DeviceEntry
+    hass: HomeAssistant, entry: AnyThingBridgeConfigEntry, device: dr.DeviceEntry
 ) -> bool:
-    """Let the user delete a device whose Thing is no longer there."""
+    """Let the user delete a device whose Thing (or tracker subentry) is no longer there."""
+    if is_tracker_gateway(entry):
+        return async_can_remove_device(entry, device)
+    if entry.state is not ConfigEntryState.LOADED:
+        return True  # nothing is known to be using it
     return not any(
         identifier[0] == DOMAIN and identifier[1] in entry.runtime_data.things
         for identifier in device.identifiers

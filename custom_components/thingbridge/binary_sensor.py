@@ -1,14 +1,23 @@
-"""Binary sensors: read-only boolean properties (motion, open, leak, smoke, ...)."""
+"""Binary sensors: read-only boolean properties (motion, open, leak, ...); tracker states."""
 
 from __future__ import annotations
 
-from homeassistant.components.binary_sensor import BinarySensorEntity
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
+from .coordinator import WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform
+from .tracker_entity import TrackerBaseEntity, async_setup_tracker_platform
+from .tracker_runtime import AnyThingBridgeConfigEntry, TrackerDevice, is_tracker_gateway
 from .wot.mapping import BINARY_SENSOR, EntitySpec
 
 PARALLEL_UPDATES = 0
@@ -16,10 +25,17 @@ PARALLEL_UPDATES = 0
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: ThingBridgeConfigEntry,
+    entry: AnyThingBridgeConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a binary sensor for every read-only boolean property."""
+    """Add a binary sensor for every read-only boolean property, or each tracker's states."""
+    if is_tracker_gateway(entry):
+        async_setup_tracker_platform(
+            entry,
+            async_add_entities,
+            lambda device: [TrackerBinarySensor(device, d) for d in TRACKER_BINARY_SENSORS],
+        )
+        return
     async_setup_platform(entry, async_add_entities, BINARY_SENSOR, WotBinarySensor)
 
 
@@ -37,3 +53,63 @@ class WotBinarySensor(WotThingEntity, BinarySensorEntity):
         """The property's value; ``None`` when it is not a boolean."""
         value = self.prop_value()
         return value if isinstance(value, bool) else None
+
+
+# -- GPS trackers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackerBinarySensorDescription(BinarySensorEntityDescription):
+    """An on/off state of a GPS tracker.
+
+    Attributes:
+        is_on_fn: Reads the state from the tracker (``None``: unknown).
+    """
+
+    is_on_fn: Callable[[TrackerDevice], bool | None]
+
+
+def _flag(name: str) -> Callable[[TrackerDevice], bool | None]:
+    def read(device: TrackerDevice) -> bool | None:
+        value = device.state.value(name)
+        return value if isinstance(value, bool) else None
+
+    return read
+
+
+TRACKER_BINARY_SENSORS: tuple[TrackerBinarySensorDescription, ...] = (
+    TrackerBinarySensorDescription(
+        key="ignition",
+        translation_key="ignition",
+        is_on_fn=_flag("ignition"),
+    ),
+    TrackerBinarySensorDescription(
+        key="motion",
+        translation_key="motion",
+        device_class=BinarySensorDeviceClass.MOVING,
+        is_on_fn=_flag("motion"),
+    ),
+    TrackerBinarySensorDescription(
+        key="online",
+        translation_key="online",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        is_on_fn=lambda device: device.online,
+    ),
+)
+
+
+class TrackerBinarySensor(TrackerBaseEntity, BinarySensorEntity):
+    """An on/off state of a GPS tracker."""
+
+    entity_description: TrackerBinarySensorDescription
+
+    def __init__(self, device: TrackerDevice, description: TrackerBinarySensorDescription) -> None:
+        """Describe the binary sensor."""
+        super().__init__(device, description.key)
+        self.entity_description = description
+
+    @property
+    def is_on(self) -> bool | None:
+        """The tracker's newest state."""
+        return self.entity_description.is_on_fn(self.device)

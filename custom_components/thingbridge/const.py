@@ -16,7 +16,8 @@ CONF_ALLOW_OTHER_HOSTS: Final = "allow_other_hosts"
 # The kinds of config entry ThingBridge creates; the config flow's first step is a menu of them.
 KIND_WOT_THING: Final = "wot_thing"
 KIND_WOT_DIRECTORY: Final = "wot_directory"
-ENTRY_KINDS: Final = (KIND_WOT_THING, KIND_WOT_DIRECTORY)
+KIND_TRACKER_GATEWAY: Final = "tracker_gateway"
+ENTRY_KINDS: Final = (KIND_WOT_THING, KIND_WOT_DIRECTORY, KIND_TRACKER_GATEWAY)
 
 # Properties that cannot be observed are polled this often.
 SCAN_INTERVAL: Final = timedelta(seconds=30)
@@ -27,3 +28,41 @@ DIRECTORY_SCAN_INTERVAL: Final = timedelta(minutes=5)
 EVENT_THING_EVENT: Final = f"{DOMAIN}_event"
 # Dispatcher signal for event entities: format with the Thing's key and the event name.
 SIGNAL_THING_EVENT: Final = f"{DOMAIN}_event_{{}}_{{}}"
+
+# -- GPS tracker gateway --------------------------------------------------------------------
+# One gateway entry per Home Assistant (its unique ID); each tracker is a config subentry of it.
+TRACKER_GATEWAY_UNIQUE_ID: Final = "tracker_gateway"
+SUBENTRY_TRACKER: Final = "tracker"
+
+# Gateway options (all settings live in the entry's options, so the options flow can change them).
+CONF_PROTOCOLS: Final = "protocols"
+CONF_PORTS: Final = "ports"
+CONF_LISTEN_HOST: Final = "listen_host"
+CONF_LENIENT: Final = "lenient"
+CONF_OFFLINE_MINUTES: Final = "offline_minutes"
+# Tracker subentry data.
+CONF_PROTOCOL: Final = "protocol"
+CONF_DEVICE_ID: Final = "device_id"
+
+# The protocols the gateway speaks, in menu order (m2m.trackers.PROTOCOLS has their ports).
+TRACKER_PROTOCOLS: Final = ("teltonika", "gt06", "tk103", "coban", "h02", "osmand")
+# How the protocols are named to people (brand names: not translated).
+TRACKER_PROTOCOL_LABELS: Final = {
+    "teltonika": "Teltonika",
+    "gt06": "GT06 / Concox",
+    "tk103": "TK103",
+    "coban": "Coban",
+    "h02": "H02",
+    "osmand": "OsmAnd / Traccar Client",
+}
+DEFAULT_LISTEN_HOST: Final = "0.0.0.0"  # noqa: S104 - trackers reach Home Assistant from outside
+DEFAULT_OFFLINE_MINUTES: Final = 10
+MAX_OFFLINE_MINUTES: Final = 7 * 24 * 60
+
+# The position journal (SQLite) and the trackers' counters (Home Assistant storage), both under
+# the configuration directory's .storage folder.
+TRACKER_JOURNAL_FILE: Final = "thingbridge_trackers.db"
+TRACKER_STORE_KEY: Final = f"{DOMAIN}.trackers"
+TRACKER_STORE_VERSION: Final = 1
+# Online binary sensors are re-evaluated this often.
+TRACKER_ONLINE_CHECK_INTERVAL: Final = timedelta(seconds=30)

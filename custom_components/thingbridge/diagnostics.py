@@ -1,7 +1,14 @@
-"""Diagnostics for ThingBridge, with credentials redacted."""
+"""Diagnostics for ThingBridge, with credentials redacted.
+
+The GPS tracker gateway's diagnostics list its listeners, counters and trackers with when
+each was last seen; tracker IMEIs are identifiers, not secrets. Coordinates are left out:
+where a company's vans are is not needed to debug the gateway and should not end up in an
+issue report.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -10,7 +17,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
+from .coordinator import WotThingCoordinator
+from .m2m.journal import JournalError
+from .tracker_runtime import (
+    AnyThingBridgeConfigEntry,
+    TrackerDevice,
+    TrackerGatewayConfigEntry,
+    is_tracker_gateway,
+)
 
 TO_REDACT = {
     CONF_API_KEY,
@@ -39,9 +53,11 @@ def _thing(coordinator: WotThingCoordinator) -> dict[str, Any]:
 
 
 async def async_get_config_entry_diagnostics(
-    hass: HomeAssistant, entry: ThingBridgeConfigEntry
+    hass: HomeAssistant, entry: AnyThingBridgeConfigEntry
 ) -> dict[str, Any]:
-    """The entry, and for each Thing its TD, mapping and last values."""
+    """The entry, and for each Thing its TD, mapping and last values (or the gateway's)."""
+    if is_tracker_gateway(entry):
+        return await _gateway(entry)
     runtime = entry.runtime_data
     return {
         "entry": {
@@ -54,9 +70,54 @@ async def async_get_config_entry_diagnostics(
 
 
 async def async_get_device_diagnostics(
-    hass: HomeAssistant, entry: ThingBridgeConfigEntry, device: dr.DeviceEntry
+    hass: HomeAssistant, entry: AnyThingBridgeConfigEntry, device: dr.DeviceEntry
 ) -> dict[str, Any]:
-    """One Thing's TD, mapping and last values."""
+    """One Thing's TD, mapping and last values (or one tracker's state)."""
     keys = {ident[1] for ident in device.identifiers if ident[0] == DOMAIN}
+    if is_tracker_gateway(entry):
+        runtime = entry.runtime_data
+        found = [t for t in runtime.devices.values() if f"tracker:{t.key}" in keys]
+        connected = runtime.gateway.connected_devices()
+        return _tracker(found[0], connected) if found else {}
     things = [c for key, c in entry.runtime_data.things.items() if key in keys]
     return _thing(things[0]) if things else {}
+
+
+def _tracker(device: TrackerDevice, connected: set[tuple[str, str]]) -> dict[str, Any]:
+    state = device.state
+    return {
+        "name": device.name,
+        "protocol": device.protocol,
+        "device_id": device.device_id,
+        "online": device.online,
+        "connected": (device.protocol, device.device_id) in connected,
+        "last_seen": state.last_seen.isoformat() if state.last_seen else None,
+        "last_fix_time": state.fix.time.isoformat() if state.fix else None,
+        "newest_report_time": state.newest.isoformat() if state.newest else None,
+        "odometer_m": state.odometer_m,
+        "computed_odometer_m": state.computed_odometer_m,
+        "engine_hours_s": state.engine_hours_s,
+        "computed_engine_s": state.computed_engine_s,
+    }
+
+
+async def _gateway(entry: TrackerGatewayConfigEntry) -> dict[str, Any]:
+    runtime = entry.runtime_data
+    gateway = runtime.gateway
+    connected = gateway.connected_devices()
+    try:
+        stored: int | str = await runtime.journal.count()
+    except JournalError as err:
+        stored = str(err)
+    return {
+        "entry": {"data": dict(entry.data), "options": dict(entry.options)},
+        "listening": {
+            "host": gateway.host,
+            "protocols": list(runtime.settings.protocols),
+            "tcp_or_http_ports": gateway.ports,
+            "udp_ports": gateway.udp_ports,
+        },
+        "stats": asdict(gateway.stats),
+        "journal": {"path": runtime.journal.path, "positions": stored},
+        "trackers": [_tracker(device, connected) for device in runtime.devices.values()],
+    }

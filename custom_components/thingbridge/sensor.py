@@ -1,16 +1,36 @@
-"""Sensors: readable properties that are measured, counted or reported."""
+"""Sensors: readable properties that are measured, counted or reported; GPS tracker values."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 import json
 from typing import Any
 
-from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    DEGREE,
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfElectricPotential,
+    UnitOfLength,
+    UnitOfSpeed,
+    UnitOfTime,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
 
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
+from .coordinator import WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform, is_number
+from .tracker_entity import TrackerBaseEntity, async_setup_tracker_platform
+from .tracker_runtime import AnyThingBridgeConfigEntry, TrackerDevice, is_tracker_gateway
 from .wot.mapping import SENSOR, EntitySpec
 
 PARALLEL_UPDATES = 0
@@ -19,10 +39,21 @@ MAX_STATE_LENGTH = 255
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: ThingBridgeConfigEntry,
+    entry: AnyThingBridgeConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a sensor for every property the mapping made one."""
+    """Add a sensor for every property the mapping made one, or every GPS tracker value."""
+    if is_tracker_gateway(entry):
+        async_setup_tracker_platform(
+            entry,
+            async_add_entities,
+            lambda device: [
+                TrackerSensor(device, description)
+                for description in TRACKER_SENSORS
+                if description.protocols is None or device.protocol in description.protocols
+            ],
+        )
+        return
     async_setup_platform(entry, async_add_entities, SENSOR, WotPropertySensor)
 
 
@@ -65,3 +96,157 @@ class WotPropertySensor(WotThingEntity, SensorEntity):
         if isinstance(value, dict | list):
             return json.dumps(value, separators=(",", ":"))[:MAX_STATE_LENGTH]
         return str(value)[:MAX_STATE_LENGTH]
+
+
+# -- GPS trackers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackerSensorDescription(SensorEntityDescription):
+    """A value of a GPS tracker.
+
+    Attributes:
+        value_fn: Reads the value from the tracker (``None``: unknown).
+        protocols: The protocols whose devices report it (``None``: every protocol).
+    """
+
+    value_fn: Callable[[TrackerDevice], StateType | datetime]
+    protocols: frozenset[str] | None = None
+
+
+def _field(name: str) -> Callable[[TrackerDevice], StateType]:
+    """The newest value the tracker reported for a position field."""
+
+    def read(device: TrackerDevice) -> StateType:
+        value = device.state.value(name)
+        return None if isinstance(value, bool) else value
+
+    return read
+
+
+# Which protocols' decoders fill which field (m2m/trackers/*.py); every protocol has speed and
+# course, and odometer and engine hours are computed when the device does not report them.
+_SATELLITES = frozenset({"teltonika", "gt06"})
+_ALTITUDE = frozenset({"teltonika", "gt06", "coban", "osmand"})
+_VOLTAGES = frozenset({"teltonika", "gt06", "tk103"})
+_BATTERY = frozenset({"teltonika", "gt06", "tk103", "h02", "osmand"})
+_GSM = frozenset({"teltonika", "gt06"})
+
+TRACKER_SENSORS: tuple[TrackerSensorDescription, ...] = (
+    TrackerSensorDescription(
+        key="speed",
+        translation_key="speed",
+        device_class=SensorDeviceClass.SPEED,
+        native_unit_of_measurement=UnitOfSpeed.KILOMETERS_PER_HOUR,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=_field("speed_kmh"),
+    ),
+    TrackerSensorDescription(
+        key="course",
+        translation_key="course",
+        native_unit_of_measurement=DEGREE,
+        state_class=SensorStateClass.MEASUREMENT_ANGLE,
+        suggested_display_precision=0,
+        value_fn=_field("course_deg"),
+    ),
+    TrackerSensorDescription(
+        key="altitude",
+        translation_key="altitude",
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.METERS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=_field("altitude_m"),
+        protocols=_ALTITUDE,
+    ),
+    TrackerSensorDescription(
+        key="satellites",
+        translation_key="satellites",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_field("satellites"),
+        protocols=_SATELLITES,
+    ),
+    TrackerSensorDescription(
+        key="battery",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_field("battery_percent"),
+        protocols=_BATTERY,
+    ),
+    TrackerSensorDescription(
+        key="battery_voltage",
+        translation_key="battery_voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        suggested_display_precision=2,
+        value_fn=_field("battery_v"),
+        protocols=_VOLTAGES,
+    ),
+    TrackerSensorDescription(
+        key="external_voltage",
+        translation_key="external_voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=_field("external_voltage_v"),
+        protocols=_VOLTAGES,
+    ),
+    TrackerSensorDescription(
+        key="gsm_signal",
+        translation_key="gsm_signal",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_field("gsm_signal"),
+        protocols=_GSM,
+    ),
+    TrackerSensorDescription(
+        key="odometer",
+        translation_key="odometer",
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.METERS,
+        suggested_unit_of_measurement=UnitOfLength.KILOMETERS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
+        value_fn=lambda device: round(device.state.odometer_m, 1),
+    ),
+    TrackerSensorDescription(
+        key="engine_hours",
+        translation_key="engine_hours",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_unit_of_measurement=UnitOfTime.HOURS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
+        value_fn=lambda device: round(device.state.engine_hours_s),
+    ),
+    TrackerSensorDescription(
+        key="last_fix",
+        translation_key="last_fix",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda device: device.state.fix.time if device.state.fix else None,
+    ),
+)
+
+
+class TrackerSensor(TrackerBaseEntity, SensorEntity):
+    """One value of a GPS tracker."""
+
+    entity_description: TrackerSensorDescription
+
+    def __init__(self, device: TrackerDevice, description: TrackerSensorDescription) -> None:
+        """Describe the sensor."""
+        super().__init__(device, description.key)
+        self.entity_description = description
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """The tracker's newest value."""
+        return self.entity_description.value_fn(self.device)

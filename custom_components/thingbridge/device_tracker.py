@@ -1,0 +1,64 @@
+"""Device trackers: where each GPS tracker is (its newest valid fix).
+
+Only the GPS tracker gateway has device trackers. Each fix that becomes the newest is written
+as a state of its own, so the map's history path shows every point of a batch (a Teltonika
+packet carries several records) rather than one per packet. The battery is a sensor of its own:
+``battery_level`` on trackers is deprecated in Home Assistant (it stops working in 2027.7).
+"""
+
+from __future__ import annotations
+
+from homeassistant.components.device_tracker.const import SourceType
+from homeassistant.components.device_tracker.entity import TrackerEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .tracker_entity import TrackerBaseEntity, async_setup_tracker_platform
+from .tracker_runtime import TrackerDevice, TrackerGatewayConfigEntry
+from .tracker_state import Fix
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: TrackerGatewayConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a device tracker for every GPS tracker (only the gateway sets this platform up)."""
+    async_setup_tracker_platform(
+        entry, async_add_entities, lambda device: [TrackerLocation(device)]
+    )
+
+
+class TrackerLocation(TrackerBaseEntity, TrackerEntity):
+    """The position of a GPS tracker."""
+
+    _attr_name = None  # the device's name
+    _attr_translation_key = "location"
+    _attr_source_type = SourceType.GPS
+
+    def __init__(self, device: TrackerDevice) -> None:
+        """Show the tracker's last known fix (restored at startup)."""
+        super().__init__(device, "location")
+        if device.state.fix is not None:
+            self._show(device.state.fix)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow every new fix (the base class follows the other updates)."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.device.async_add_fix_listener(self._handle_fix))
+
+    def _show(self, fix: Fix) -> None:
+        self._attr_latitude = fix.latitude
+        self._attr_longitude = fix.longitude
+        self._attr_location_accuracy = fix.accuracy_m
+
+    @callback
+    def _handle_fix(self, fix: Fix) -> None:
+        self._show(fix)
+        self.async_write_ha_state()
+
+    @callback
+    def _handle_update(self) -> None:
+        """Other values changed: the location entity has nothing new to write."""

@@ -1,0 +1,73 @@
+"""Base entity of the GPS trackers, and the glue that adds them as trackers come and go.
+
+Every tracker is one device on its own config subentry; its entities are pushed (the gateway
+calls back as data arrives), so none of them polls. Entity descriptions (value functions,
+which protocols carry the value) live in the platform modules, as in Home Assistant's core
+integrations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import DOMAIN
+from .m2m.trackers import PROTOCOLS
+from .tracker_runtime import TrackerDevice, TrackerGatewayConfigEntry
+
+# Vendors whose protocol is their own; the others are spoken by many brands' devices.
+_MANUFACTURERS = {"teltonika": "Teltonika"}
+
+
+def async_setup_tracker_platform(
+    entry: TrackerGatewayConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    factory: Callable[[TrackerDevice], Iterable[Entity]],
+) -> None:
+    """Add a platform's entities for every tracker now and for every tracker added later."""
+
+    @callback
+    def add(device: TrackerDevice) -> None:
+        async_add_entities(factory(device), config_subentry_id=device.subentry_id)
+
+    runtime = entry.runtime_data
+    for device in runtime.devices.values():
+        add(device)
+    entry.async_on_unload(runtime.async_on_device_added(add))
+
+
+def tracker_device_info(device: TrackerDevice) -> DeviceInfo:
+    """The device registry entry of a tracker."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"tracker:{device.key}")},
+        name=device.name,
+        manufacturer=_MANUFACTURERS.get(device.protocol),
+        model=PROTOCOLS[device.protocol].description,
+        serial_number=device.device_id,
+    )
+
+
+class TrackerBaseEntity(Entity):
+    """An entity of one GPS tracker, updated when the tracker sends data."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, device: TrackerDevice, key: str) -> None:
+        """Put the entity on the tracker's device; ``key`` names it within the device."""
+        self.device = device
+        self._attr_unique_id = f"tracker_{device.protocol}_{device.device_id}_{key}"
+        self._attr_device_info = tracker_device_info(device)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the tracker's updates."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.device.async_add_listener(self._handle_update))
+
+    @callback
+    def _handle_update(self) -> None:
+        self.async_write_ha_state()

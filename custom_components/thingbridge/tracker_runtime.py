@@ -1,0 +1,563 @@
+"""The GPS tracker gateway inside Home Assistant: listeners, journal, trackers, discovery.
+
+One gateway entry per Home Assistant runs one :class:`.m2m.gateway.TrackerGateway` (a TCP,
+UDP or HTTP listener per enabled protocol) in front of the position journal
+(:class:`.m2m.journal.TrackerJournal`, SQLite in ``.storage/thingbridge_trackers.db``, opened
+and closed with the entry, written on its own thread). Each tracker is a config subentry of the
+gateway entry; only those are acknowledged, so a device Home Assistant does not know keeps its
+buffer and raises a discovery flow instead (``integration_discovery``), whose confirmation adds
+the subentry. Subentries added or removed later take effect without a reload (the update
+listener); changed options reload the entry.
+
+Positions arrive from the gateway after they were journaled and before the device gets its
+ACK; each is folded into the tracker's :class:`.tracker_state.TrackerState`, whose counters
+(odometer, engine hours) and last values are saved in Home Assistant's storage
+(``.storage/thingbridge.trackers``) at most :data:`STORE_SAVE_DELAY` seconds later. At setup
+the saved state is read back and whatever the journal received after it is replayed, so a
+crash loses nothing the devices were told was stored.
+
+Why ``.storage``: Home Assistant's backups include it, it is the integration data directory
+users are not meant to edit, and the journal sits next to the counters it complements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import errno
+from functools import partial
+import logging
+import os
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeIs
+
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntry, ConfigSubentry
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr, discovery_flow
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_DEVICE_ID,
+    CONF_KIND,
+    CONF_LENIENT,
+    CONF_LISTEN_HOST,
+    CONF_OFFLINE_MINUTES,
+    CONF_PORTS,
+    CONF_PROTOCOL,
+    CONF_PROTOCOLS,
+    DEFAULT_LISTEN_HOST,
+    DEFAULT_OFFLINE_MINUTES,
+    DOMAIN,
+    KIND_TRACKER_GATEWAY,
+    SUBENTRY_TRACKER,
+    TRACKER_JOURNAL_FILE,
+    TRACKER_ONLINE_CHECK_INTERVAL,
+    TRACKER_PROTOCOL_LABELS,
+    TRACKER_PROTOCOLS,
+    TRACKER_STORE_KEY,
+    TRACKER_STORE_VERSION,
+)
+from .coordinator import ThingBridgeConfigEntry
+from .m2m.gateway import GatewayError, TrackerGateway
+from .m2m.journal import JournalError, TrackerJournal
+from .m2m.trackers import PROTOCOLS, DeviceState, Message, Position
+from .tracker_state import Fix, TrackerState
+
+_LOGGER = logging.getLogger(__name__)
+
+TRACKER_PLATFORMS = [Platform.BINARY_SENSOR, Platform.DEVICE_TRACKER, Platform.SENSOR]
+STORE_SAVE_DELAY = 30.0
+REPLAY_PAGE = 1000
+
+type TrackerGatewayConfigEntry = ConfigEntry[TrackerGatewayRuntime]
+type AnyThingBridgeConfigEntry = ThingBridgeConfigEntry | TrackerGatewayConfigEntry
+
+
+def is_tracker_gateway(entry: ConfigEntry[Any]) -> TypeIs[TrackerGatewayConfigEntry]:
+    """Whether ``entry`` is the GPS tracker gateway (rather than a Web of Things entry)."""
+    return entry.data.get(CONF_KIND) == KIND_TRACKER_GATEWAY
+
+
+def default_ports() -> dict[str, int]:
+    """Traccar's port for every protocol (device configurations assume them)."""
+    return {name: PROTOCOLS[name].port for name in TRACKER_PROTOCOLS}
+
+
+def tracker_key(protocol: str, device_id: str) -> str:
+    """A tracker's identity: its protocol and device ID (the subentry's unique ID)."""
+    return f"{protocol}:{device_id}"
+
+
+def discovery_unique_id(protocol: str, device_id: str) -> str:
+    """The unique ID of the discovery flow that offers a tracker."""
+    return f"tracker:{tracker_key(protocol, device_id)}"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """The gateway's options.
+
+    Attributes:
+        protocols: The enabled protocols.
+        ports: The port of every protocol (enabled or not, so re-enabling keeps it).
+        host: The address to listen on.
+        lenient: Accept frames with bad checksums.
+        offline_minutes: A tracker silent this long is offline.
+    """
+
+    protocols: tuple[str, ...]
+    ports: Mapping[str, int]
+    host: str = DEFAULT_LISTEN_HOST
+    lenient: bool = False
+    offline_minutes: int = DEFAULT_OFFLINE_MINUTES
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> GatewaySettings:
+        """Read an entry's options (missing keys take their defaults)."""
+        ports = default_ports()
+        ports.update({k: int(v) for k, v in dict(options.get(CONF_PORTS) or {}).items()})
+        return cls(
+            protocols=tuple(p for p in TRACKER_PROTOCOLS if p in options.get(CONF_PROTOCOLS, ())),
+            ports=MappingProxyType(ports),
+            host=str(options.get(CONF_LISTEN_HOST, DEFAULT_LISTEN_HOST)),
+            lenient=bool(options.get(CONF_LENIENT, False)),
+            offline_minutes=int(options.get(CONF_OFFLINE_MINUTES, DEFAULT_OFFLINE_MINUTES)),
+        )
+
+    def as_options(self) -> dict[str, Any]:
+        """The entry options that hold these settings."""
+        return {
+            CONF_PROTOCOLS: list(self.protocols),
+            CONF_PORTS: dict(self.ports),
+            CONF_LISTEN_HOST: self.host,
+            CONF_LENIENT: self.lenient,
+            CONF_OFFLINE_MINUTES: self.offline_minutes,
+        }
+
+    @property
+    def listen_ports(self) -> dict[str, int]:
+        """The enabled protocols and their ports."""
+        return {p: self.ports[p] for p in self.protocols}
+
+    @property
+    def offline_after(self) -> timedelta:
+        """Silence after which a tracker is offline."""
+        return timedelta(minutes=self.offline_minutes)
+
+
+class _NoJournal:
+    """The journal of a gateway started only to test its ports: it stores nothing."""
+
+    async def append(self, positions: object) -> list[bool]:
+        raise JournalError("append", "(port check)", "the gateway is only being tested")
+
+
+async def async_check_ports(
+    host: str, ports: Mapping[str, int], *, held: Collection[int] = ()
+) -> None:
+    """Bind every listener the gateway would open, and close them again.
+
+    The check starts a real gateway that acknowledges nobody, so it binds exactly what the
+    entry will (TCP and UDP, or HTTP for OsmAnd).
+
+    Args:
+        host: The address to listen on.
+        ports: Protocols and ports to check.
+        held: Ports this Home Assistant's gateway listens on now (not checked: they are free
+            again once it restarts with the new settings).
+
+    Raises:
+        GatewayError: A port cannot be bound; names the protocol, transport and port.
+    """
+    wanted = {p: port for p, port in ports.items() if port == 0 or port not in held}
+    if not wanted:
+        return
+    gateway = TrackerGateway(
+        _NoJournal(),
+        ports=wanted,
+        host=host,
+        is_registered=lambda _protocol, _device_id: False,
+        on_positions=lambda _protocol, _positions: None,
+        on_unknown_device=lambda _protocol, _device_id: None,
+    )
+    await gateway.start()
+    await gateway.stop()
+
+
+def port_error_key(err: GatewayError) -> str:
+    """``port_in_use`` when another program holds the port, else ``cannot_listen``."""
+    cause = err.__cause__
+    return (
+        "port_in_use"
+        if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE
+        else ("cannot_listen")
+    )
+
+
+def port_error_placeholders(err: GatewayError) -> dict[str, str]:
+    """The placeholders of a port error: protocol, transport, port and the cause."""
+    return {
+        "protocol": TRACKER_PROTOCOL_LABELS.get(err.protocol, err.protocol),
+        "transport": err.transport,
+        "port": str(err.port),
+        "error": str(err.__cause__ or err),
+    }
+
+
+class TrackerDevice:
+    """One tracker (a subentry of the gateway entry): its state and who shows it."""
+
+    def __init__(self, subentry: ConfigSubentry) -> None:
+        """Take the protocol, device ID and name from the subentry."""
+        self.subentry_id = subentry.subentry_id
+        self.name = subentry.title
+        self.protocol: str = subentry.data[CONF_PROTOCOL]
+        self.device_id: str = subentry.data[CONF_DEVICE_ID]
+        self.state = TrackerState(self.protocol, self.device_id)
+        self.online = False
+        self._listeners: list[Callable[[], None]] = []
+        self._fix_listeners: list[Callable[[Fix], None]] = []
+
+    @property
+    def key(self) -> str:
+        """The tracker's identity (protocol and device ID)."""
+        return tracker_key(self.protocol, self.device_id)
+
+    @callback
+    def async_add_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
+        """Call ``listener`` whenever a value changed; returns the remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @callback
+    def async_add_fix_listener(self, listener: Callable[[Fix], None]) -> CALLBACK_TYPE:
+        """Call ``listener`` with every fix that becomes the shown location, in order."""
+        self._fix_listeners.append(listener)
+        return lambda: self._fix_listeners.remove(listener)
+
+    @callback
+    def async_notify(self, fixes: list[Fix] | None = None) -> None:
+        """Tell the entities: each new fix to the location entity, then that values changed."""
+        for fix in fixes or ():
+            for fix_listener in list(self._fix_listeners):
+                fix_listener(fix)
+        for listener in list(self._listeners):
+            listener()
+
+    @callback
+    def async_update_online(self, now: datetime, offline_after: timedelta) -> bool:
+        """Re-evaluate :attr:`online`; return whether it changed."""
+        seen = self.state.last_seen
+        online = seen is not None and now - seen < offline_after
+        changed = online != self.online
+        self.online = online
+        return changed
+
+
+class TrackerGatewayRuntime:
+    """What the gateway entry holds while loaded."""
+
+    things: Mapping[str, Any] = MappingProxyType({})
+    """The entry's Web of Things Things: none. The actions and device triggers look here."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: TrackerGatewayConfigEntry,
+        settings: GatewaySettings,
+        journal: TrackerJournal,
+        store: Store[dict[str, Any]],
+    ) -> None:
+        """Hold the parts; nothing listens until :meth:`async_start`."""
+        self.hass = hass
+        self.entry = entry
+        self.settings = settings
+        self.journal = journal
+        self.store = store
+        self.devices: dict[tuple[str, str], TrackerDevice] = {}
+        self.gateway = TrackerGateway(
+            journal,
+            ports=settings.listen_ports,
+            host=settings.host,
+            lenient=settings.lenient,
+            is_registered=self.is_registered,
+            on_positions=self.on_positions,
+            on_unknown_device=self.on_unknown_device,
+            on_message=self.on_message,
+        )
+        self._checkpoints: dict[str, Any] = {}
+        self._device_listeners: list[Callable[[TrackerDevice], None]] = []
+        self._stopped = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def async_start(self) -> None:
+        """Restore every tracker, then open the listeners.
+
+        Raises:
+            ConfigEntryNotReady: A port cannot be bound (translated, names the port).
+        """
+        stored = await self.store.async_load() or {}
+        self._checkpoints = dict(stored.get("devices") or {})
+        for subentry in self.entry.get_subentries_of_type(SUBENTRY_TRACKER):
+            await self._async_add_device(subentry)
+        try:
+            await self.gateway.start()
+        except GatewayError as err:
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="listen_failed",
+                translation_placeholders=port_error_placeholders(err),
+            ) from err
+        _LOGGER.debug("Tracker gateway listening on %s %s", self.settings.host, self.gateway.ports)
+
+    async def async_stop(self) -> None:
+        """Close the listeners, save the trackers' state and close the journal."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.gateway.stop()
+        await self.store.async_save(self._store_data())
+        await self.journal.close()
+
+    async def async_stop_event(self, _event: Event) -> None:
+        """Home Assistant stops: close the ports and the journal before it exits."""
+        await self.async_stop()
+
+    # -- trackers ---------------------------------------------------------------------------
+
+    @callback
+    def async_on_device_added(self, listener: Callable[[TrackerDevice], None]) -> CALLBACK_TYPE:
+        """Call ``listener`` for every tracker added from now on; returns the remover."""
+        self._device_listeners.append(listener)
+        return lambda: self._device_listeners.remove(listener)
+
+    async def _async_add_device(self, subentry: ConfigSubentry) -> TrackerDevice:
+        device = TrackerDevice(subentry)
+        await self._async_restore(device)
+        device.async_update_online(dt_util.utcnow(), self.settings.offline_after)
+        # From here on the gateway acknowledges the device, and its resent data flows in.
+        self.devices[(device.protocol, device.device_id)] = device
+        return device
+
+    async def _async_restore(self, device: TrackerDevice) -> None:
+        """Read the saved state back, then replay what the journal got after it."""
+        state = device.state
+        checkpoint = self._checkpoints.get(device.key)
+        if checkpoint is not None:
+            try:
+                state.restore(checkpoint)
+            except ValueError as err:
+                _LOGGER.warning("Saved state of tracker %s ignored: %s", device.key, err)
+        try:
+            if state.newest is None:
+                # Nothing saved (a new tracker, or a re-added one): start from its last position.
+                record = await self.journal.latest(device.device_id, protocol=device.protocol)
+                if record is not None:
+                    state.apply_positions([record.position], dt_util.utcnow())
+                    state.last_seen = state.last_seen or record.received_at
+                return
+            since = state.newest
+            while True:
+                records = await self.journal.positions(
+                    device.device_id, protocol=device.protocol, since=since, limit=REPLAY_PAGE
+                )
+                if not records:
+                    break
+                state.apply_positions([r.position for r in records], dt_util.utcnow())
+                latest = max(records, key=lambda r: r.received_at).received_at
+                if state.last_seen is None or latest > state.last_seen:
+                    state.last_seen = latest
+                if len(records) < REPLAY_PAGE:
+                    break
+                since = records[-1].position.fix_time
+        except (JournalError, ValueError, KeyError, TypeError) as err:
+            # A journal that cannot be read (or a damaged row) costs the replay, not the setup.
+            _LOGGER.warning("Journal of tracker %s could not be read: %s", device.key, err)
+
+    async def async_sync_subentries(self) -> None:
+        """Start trackers whose subentry was added; forget those whose subentry was removed."""
+        current = {s.subentry_id: s for s in self.entry.get_subentries_of_type(SUBENTRY_TRACKER)}
+        for key, device in list(self.devices.items()):
+            if device.subentry_id not in current:
+                del self.devices[key]
+                self._checkpoints.pop(device.key, None)
+                _LOGGER.info("GPS tracker %s removed", device.key)
+        known = {d.subentry_id for d in self.devices.values()}
+        for subentry_id, subentry in current.items():
+            if subentry_id in known:
+                continue
+            device = await self._async_add_device(subentry)
+            _LOGGER.info("GPS tracker %s added", device.key)
+            self._abort_discovery(device.protocol, device.device_id)
+            for listener in list(self._device_listeners):
+                listener(device)
+        self._schedule_save()
+
+    def _abort_discovery(self, protocol: str, device_id: str) -> None:
+        """A tracker that was just added is no longer "discovered"."""
+        flows = self.hass.config_entries.flow.async_progress_by_handler(
+            DOMAIN, match_context={"unique_id": discovery_unique_id(protocol, device_id)}
+        )
+        for flow in flows:
+            self.hass.config_entries.flow.async_abort(flow["flow_id"])
+
+    # -- gateway callbacks (on the event loop) ------------------------------------------------
+
+    def is_registered(self, protocol: str, device_id: str) -> bool:
+        """Whether the user added this tracker (only those are acknowledged)."""
+        return (protocol, device_id) in self.devices
+
+    def on_positions(self, protocol: str, positions: list[Position]) -> None:
+        """New positions of one tracker, journaled; show them."""
+        device = self.devices.get((protocol, positions[0].device_id))
+        if device is None:  # removed between the journal write and now
+            return
+        now = dt_util.utcnow()
+        fixes = device.state.apply_positions(positions, now)
+        self._seen(device, now)
+        device.async_notify(fixes)
+        self._schedule_save()
+
+    def on_message(self, protocol: str, message: Message) -> None:
+        """A tracker's heartbeat, login, status report or alarm."""
+        device = self.devices.get((protocol, message.device_id))
+        if device is None:
+            return
+        now = dt_util.utcnow()
+        if isinstance(message, DeviceState):
+            device.state.apply_status(message, now)
+        self._seen(device, now)
+        device.async_notify()
+        self._schedule_save()
+
+    def _seen(self, device: TrackerDevice, now: datetime) -> None:
+        device.state.last_seen = now
+        device.async_update_online(now, self.settings.offline_after)
+
+    def on_unknown_device(self, protocol: str, device_id: str) -> None:
+        """A tracker Home Assistant does not know sent data: offer to add it."""
+        _LOGGER.info(
+            "Unknown %s tracker %s sent data; it is offered under Discovered",
+            TRACKER_PROTOCOL_LABELS.get(protocol, protocol),
+            device_id,
+        )
+        discovery_flow.async_create_flow(
+            self.hass,
+            DOMAIN,
+            context={"source": SOURCE_INTEGRATION_DISCOVERY},
+            data={CONF_PROTOCOL: protocol, CONF_DEVICE_ID: device_id},
+        )
+
+    @callback
+    def async_refresh_online(self, now: datetime) -> None:
+        """Turn trackers offline after the configured silence (runs every 30 seconds)."""
+        for device in self.devices.values():
+            seen = self.gateway.last_seen(device.protocol, device.device_id)
+            if seen is not None and (
+                device.state.last_seen is None or seen > device.state.last_seen
+            ):
+                device.state.last_seen = seen
+            if device.async_update_online(now, self.settings.offline_after):
+                device.async_notify()
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def _store_data(self) -> dict[str, Any]:
+        return {"devices": {d.key: d.state.checkpoint() for d in self.devices.values()}}
+
+    def _schedule_save(self) -> None:
+        self.store.async_delay_save(self._store_data, STORE_SAVE_DELAY)
+
+
+def journal_path(hass: HomeAssistant) -> Path:
+    """Where the position journal lives."""
+    return Path(hass.config.path(".storage", TRACKER_JOURNAL_FILE))
+
+
+def tracker_store(hass: HomeAssistant) -> Store[dict[str, Any]]:
+    """The storage of the trackers' counters and last values."""
+    return Store(hass, TRACKER_STORE_VERSION, TRACKER_STORE_KEY)
+
+
+async def async_setup_gateway(hass: HomeAssistant, entry: TrackerGatewayConfigEntry) -> None:
+    """Open the journal, restore the trackers, open the ports, add the entities.
+
+    Raises:
+        ConfigEntryNotReady: The journal cannot be opened or a port cannot be bound.
+    """
+    path = journal_path(hass)
+    journal = TrackerJournal(path)
+    try:
+        await hass.async_add_executor_job(partial(os.makedirs, path.parent, exist_ok=True))
+        await journal.open()
+    except (JournalError, OSError) as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="journal_unavailable",
+            translation_placeholders={"path": str(path), "error": str(err)},
+        ) from err
+    runtime = TrackerGatewayRuntime(
+        hass, entry, GatewaySettings.from_options(entry.options), journal, tracker_store(hass)
+    )
+    try:
+        await runtime.async_start()
+    except BaseException:
+        await runtime.gateway.stop()
+        await journal.close()
+        raise
+    entry.runtime_data = runtime
+    entry.async_on_unload(
+        async_track_time_interval(hass, runtime.async_refresh_online, TRACKER_ONLINE_CHECK_INTERVAL)
+    )
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
+    # Not async_listen_once: its remover, called at unload after the event fired, logs an error.
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, runtime.async_stop_event))
+    await hass.config_entries.async_forward_entry_setups(entry, TRACKER_PLATFORMS)
+
+
+async def async_unload_gateway(hass: HomeAssistant, entry: TrackerGatewayConfigEntry) -> bool:
+    """Remove the entities, close the ports, save the counters, close the journal."""
+    if not await hass.config_entries.async_unload_platforms(entry, TRACKER_PLATFORMS):
+        return False
+    await entry.runtime_data.async_stop()
+    return True
+
+
+async def _async_entry_updated(hass: HomeAssistant, entry: TrackerGatewayConfigEntry) -> None:
+    """Options changed: reload. Subentries changed: start or forget those trackers."""
+    runtime = entry.runtime_data
+    if GatewaySettings.from_options(entry.options) != runtime.settings:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
+    await runtime.async_sync_subentries()
+
+
+async def async_remove_gateway(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+    """The gateway entry was deleted: delete the journal and the saved counters."""
+    for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN):
+        if flow["context"].get("source") == SOURCE_INTEGRATION_DISCOVERY and str(
+            flow["context"].get("unique_id", "")
+        ).startswith("tracker:"):
+            hass.config_entries.flow.async_abort(flow["flow_id"])
+    await tracker_store(hass).async_remove()
+    path = journal_path(hass)
+
+    def remove_files() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    await hass.async_add_executor_job(remove_files)
+
+
+def async_can_remove_device(entry: TrackerGatewayConfigEntry, device: dr.DeviceEntry) -> bool:
+    """A tracker's device goes with its subentry; only a leftover device may be deleted."""
+    runtime = entry.runtime_data
+    keys = {ident[1] for ident in device.identifiers if ident[0] == DOMAIN}
+    return not any(f"tracker:{d.key}" in keys for d in runtime.devices.values())
