@@ -1,30 +1,52 @@
 """Benchmark: the tracker gateway against a plain asyncio TCP echo server, same bytes.
 
-1,000 concurrent Teltonika connections (loopback only) each log in and then send
-pre-built Codec 8 packets one at a time, waiting for the answer before the next:
+1,000 concurrent Teltonika connections (loopback only) each log in (IMEI) and then send
+pre-built Codec 8 AVL packets (5 records each by default, every record distinct), one at a
+time: like a real device, a connection sends its next packet only once the previous one
+was answered. Two servers get exactly the same connections, packets and bytes, in the
+same run:
 
-- **echo**: a plain asyncio streams server that writes back what it reads (the client waits
-  for the whole packet to come back) — the cost of asyncio TCP alone;
+- **echo**: a plain asyncio streams server that writes back what it reads (the client
+  waits for the whole packet to come back) — the cost of asyncio TCP alone;
 - **gateway**: :class:`TrackerGateway` decoding each packet (CRC-16 included), journaling
-  its records in SQLite (WAL, ``synchronous=FULL``, group commit) and only then writing
-  the 4-byte ACK.
+  its records in SQLite (WAL, ``synchronous=FULL``, group commit, a fresh database file
+  per phase) and only then writing the 4-byte ACK.
 
-The load runs in a separate process (``--client``) so that server and client each get a
-core of a 2-core machine. Phases alternate for ``--rounds`` rounds; the table shows the
-medians over rounds. Run on demand:
+Two phases per server and round:
 
-    .venv/bin/python -m bench.trackers_gateway [--connections 1000] [--packets 10]
-        [--records 5] [--rounds 3]
+- **saturation** (throughput): every connection keeps one packet in flight
+  (closed loop, 1,000 packets in flight). The rate is taken over the steady middle of the
+  run — from the 10th to the 90th percentile of completion times — so connection ramp-up
+  and the tail of the last connections do not count. Latency in this phase is queueing
+  (Little's law: 1,000 in flight / packet rate) and is printed for reference only.
+- **paced** (ACK latency a device sees): every connection sends a packet every 1-2 s
+  (``--paced-interval``; the interval is drawn per connection, with a random phase and a
+  fixed seed so both servers see the same schedule) for ``--paced-seconds``: about 700
+  packets/s, far below saturation and still far above a real fleet (trackers report
+  every few seconds to minutes). The latency is from writing the packet to reading the
+  whole ACK (or echo). A connection sends at most ``--packets`` packets.
+
+Each phase also reports the server process's CPU time per record (both of its threads:
+the event loop and the journal's), which varies less than throughput on a shared machine.
+
+The load generator runs in its own process (``--client``) on plain asyncio protocols
+(no stream objects, so that it costs as little as possible); server and client share the
+2 cores of the machine. Each phase reports the CPU time both processes used, as a
+fraction of one core, to show which side was the bottleneck. Phases alternate echo /
+gateway; the tables show medians over ``--rounds`` rounds. Run on demand:
+
+    .venv/bin/python -m bench.trackers_gateway [--connections 1000] [--packets 40]
+        [--records 5] [--rounds 3] [--paced-seconds 10] [--paced-interval 1,2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
+import random
 import resource
 import statistics
 import sys
@@ -32,12 +54,11 @@ import tempfile
 import time
 from typing import Any
 
-from custom_components.thingbridge.m2m.gateway import TrackerGateway
-from custom_components.thingbridge.m2m.journal import TrackerJournal
-from simulator.trackers import circle_route, make_fixes, teltonika_avl, teltonika_login
-
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
+CLIENT_TIMEOUT = 300.0
+MODES = ("echo", "gateway")
+LABELS = {"echo": "plain asyncio echo", "gateway": "TrackerGateway + journal"}
 
 
 def _raise_fd_limit() -> int:
@@ -53,7 +74,7 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-# -- client (load generator, own process) -------------------------------------------------------
+# -- the load (built once by the parent, read by every client process) ------------------------
 
 
 def _imei(n: int) -> str:
@@ -62,6 +83,14 @@ def _imei(n: int) -> str:
 
 def _build(connections: int, packets: int, records: int) -> list[tuple[bytes, list[bytes]]]:
     """Per connection: the login and ``packets`` distinct AVL packets of ``records`` fixes."""
+    # imported here: the client processes only read the plan and need none of this
+    from simulator.trackers import (  # noqa: PLC0415
+        circle_route,
+        make_fixes,
+        teltonika_avl,
+        teltonika_login,
+    )
+
     route = circle_route((54.6872, 25.2797), 500.0, packets * records)
     start = datetime(2026, 11, 1, tzinfo=UTC)
     out = []
@@ -72,54 +101,183 @@ def _build(connections: int, packets: int, records: int) -> list[tuple[bytes, li
     return out
 
 
-async def _client(port: int, mode: str, connections: int, packets: int, records: int) -> None:
-    plan = _build(connections, packets, records)
-    opened: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = [None] * connections  # type: ignore[list-item]
-    connect_gate = asyncio.Semaphore(200)
+def _write_plan(path: Path, plan: list[tuple[bytes, list[bytes]]]) -> None:
+    """``[4-byte size][login + packets]`` per connection (the frames delimit themselves)."""
+    with path.open("wb") as out:
+        for login, packets in plan:
+            blob = login + b"".join(packets)
+            out.write(len(blob).to_bytes(4, "big") + blob)
 
-    async def connect(c: int) -> None:
-        async with connect_gate:
-            reader, writer = await asyncio.open_connection(HOST, port)
-        login = plan[c][0]
-        writer.write(login)
-        answer = await reader.readexactly(1 if mode == "gateway" else len(login))
-        assert answer in (b"\x01", login), answer
-        opened[c] = (reader, writer)
 
-    await asyncio.gather(*(connect(c) for c in range(connections)))
-    latencies: list[float] = []
-    go = asyncio.Event()
+def _read_plan(path: Path) -> list[tuple[bytes, list[bytes]]]:
+    data = path.read_bytes()
+    plan = []
+    pos = 0
+    while pos < len(data):
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        blob = data[pos + 4 : pos + 4 + size]
+        pos += 4 + size
+        login_end = 2 + int.from_bytes(blob[:2], "big")
+        packets = []
+        i = login_end
+        while i < len(blob):
+            end = i + 12 + int.from_bytes(blob[i + 4 : i + 8], "big")
+            packets.append(blob[i:end])
+            i = end
+        plan.append((blob[:login_end], packets))
+    return plan
 
-    async def stream(c: int) -> None:
-        reader, writer = opened[c]
-        await go.wait()
-        for packet in plan[c][1]:
-            t0 = time.perf_counter()
-            writer.write(packet)
-            if mode == "gateway":
-                ack = await reader.readexactly(4)
-                assert int.from_bytes(ack, "big") == records, ack
-            else:
-                await reader.readexactly(len(packet))
-            latencies.append(time.perf_counter() - t0)
 
-    tasks = [asyncio.create_task(stream(c)) for c in range(connections)]
-    await asyncio.sleep(0.1)
+# -- client (load generator, own process) -------------------------------------------------------
+
+
+class _Device(asyncio.Protocol):
+    """One simulated tracker: sends a packet, waits for the whole answer, records the time."""
+
+    def __init__(self, login: bytes, packets: list[bytes], mode: str, records: int) -> None:
+        self.login = login
+        self.packets = packets
+        self.echo = mode == "echo"
+        self.ack = records.to_bytes(4, "big")
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.expected = b""
+        self.sent_at = 0.0
+        self.waiting: asyncio.Future[None] | None = None  # the login's answer
+        self.next = 0
+        self.limit = 0  # packets to send in this phase
+        self.paced = False
+        self.due = 0  # paced: packets whose send time has come
+        self.done: asyncio.Future[None] | None = None
+        self.latencies: list[float] = []
+        self.completions: list[float] = []
+        self.error: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.error is None and (self.next < self.limit or self.expected):
+            self.error = f"connection lost: {exc}"
+        for future in (self.waiting, self.done):
+            if future is not None and not future.done():
+                future.set_exception(ConnectionError(self.error or "connection lost"))
+
+    def _send(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.expected = data if self.echo else (b"\x01" if self.waiting else self.ack)
+        self.sent_at = time.perf_counter()
+        self.transport.write(data)
+
+    async def log_in(self) -> None:
+        self.waiting = asyncio.get_running_loop().create_future()
+        self._send(self.login)
+        await self.waiting
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) < len(self.expected):
+            return
+        now = time.perf_counter()
+        if self.buffer != self.expected:
+            self.error = f"unexpected answer {bytes(self.buffer[:16]).hex()}"
+            assert self.transport is not None
+            self.transport.abort()
+            return
+        self.buffer.clear()
+        self.expected = b""
+        if self.waiting is not None:
+            self.waiting.set_result(None)
+            self.waiting = None
+            return
+        self.latencies.append(now - self.sent_at)
+        self.completions.append(now)
+        if self.next >= self.limit:
+            assert self.done is not None
+            if not self.done.done():
+                self.done.set_result(None)
+        elif not self.paced or self.next < self.due:
+            self._send_next()
+
+    def _send_next(self) -> None:
+        packet = self.packets[self.next]
+        self.next += 1
+        self._send(packet)
+
+    def start(self, limit: int) -> asyncio.Future[None]:
+        """Saturation: send ``limit`` packets back to back."""
+        self.limit = limit
+        self.done = asyncio.get_running_loop().create_future()
+        self._send_next()
+        return self.done
+
+    def tick(self) -> None:
+        """Paced: a send time came; send now unless the previous answer is outstanding."""
+        self.due += 1
+        if not self.expected and self.next < self.due:
+            self._send_next()
+
+
+async def _client(args: argparse.Namespace) -> None:
+    plan = _read_plan(Path(args.plan))
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Semaphore(200)
+
+    async def connect(c: int) -> _Device:
+        login, packets = plan[c]
+        async with gate:
+            _, device = await loop.create_connection(
+                lambda: _Device(login, packets, args.mode, args.records), HOST, args.port
+            )
+        await device.log_in()
+        return device
+
+    devices = await asyncio.gather(*(connect(c) for c in range(len(plan))))
+    await asyncio.sleep(0.2)
+    print("ready", flush=True)  # the server takes its CPU reading now
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
-    go.set()
-    await asyncio.gather(*tasks)
+    if args.phase == "saturation":
+        await asyncio.gather(*(d.start(len(d.packets)) for d in devices))
+    else:
+        rng = random.Random(5027)
+        for device in devices:
+            interval = rng.uniform(args.interval_min, args.interval_max)
+            phase = rng.uniform(0.0, interval)
+            count = max(
+                1, min(len(device.packets), int((args.paced_seconds - phase) / interval) + 1)
+            )
+            device.paced = True
+            device.limit = count
+            device.done = loop.create_future()
+            for k in range(count):
+                loop.call_at(loop.time() + phase + k * interval, device.tick)
+        await asyncio.gather(*(d.done for d in devices if d.done is not None))
     elapsed = time.perf_counter() - t0
-    for _, writer in opened:
-        writer.close()
-    total = connections * packets * records
+    cpu = time.process_time() - cpu0
+    errors = [d.error for d in devices if d.error]
+    if errors:
+        raise RuntimeError(f"{len(errors)} connection(s) failed, first: {errors[0]}")
+    for device in devices:
+        assert device.transport is not None
+        device.transport.close()
+    latencies = [x for d in devices for x in d.latencies]
+    completions = sorted(x for d in devices for x in d.completions)
+    n = len(completions)
+    lo, hi = completions[n // 10], completions[(9 * n) // 10]
+    packets_in_window = (9 * n) // 10 - n // 10
     print(
         json.dumps(
             {
-                "records": total,
+                "records": n * args.records,
                 "elapsed": elapsed,
-                "records_per_s": total / elapsed,
+                "records_per_s": packets_in_window * args.records / (hi - lo),
+                "whole_run_records_per_s": n * args.records / elapsed,
                 "p50": _pct(latencies, 0.5),
                 "p99": _pct(latencies, 0.99),
+                "max": max(latencies),
+                "client_cpu": cpu / elapsed,
             }
         ),
         flush=True,
@@ -130,48 +288,65 @@ async def _client(port: int, mode: str, connections: int, packets: int, records:
 
 
 async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(ConnectionError):
+    try:
         while data := await reader.read(65536):
             writer.write(data)
             await writer.drain()
+    except ConnectionError:
+        pass
     writer.close()
 
 
-async def _load(port: int, mode: str, args: argparse.Namespace) -> dict[str, Any]:
+async def _load(port: int, mode: str, phase: str, args: argparse.Namespace) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bench.trackers_gateway",
         "--client",
+        f"--plan={args.plan}",
         f"--port={port}",
         f"--mode={mode}",
-        f"--connections={args.connections}",
-        f"--packets={args.packets}",
+        f"--phase={phase}",
         f"--records={args.records}",
+        f"--paced-seconds={args.paced_seconds}",
+        f"--paced-interval={args.interval_min},{args.interval_max}",
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
-    async with asyncio.timeout(120):
-        line = await proc.stdout.readline()
+    try:
+        async with asyncio.timeout(CLIENT_TIMEOUT):
+            ready = await proc.stdout.readline()
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            line = await proc.stdout.readline()
+            cpu1, t1 = time.process_time(), time.perf_counter()
+            await proc.wait()
+    except TimeoutError:
+        proc.kill()
         await proc.wait()
-    if proc.returncode != 0 or not line:
-        raise RuntimeError(f"{mode} load failed (exit {proc.returncode})")
+        raise
+    if proc.returncode != 0 or ready.strip() != b"ready" or not line:
+        raise RuntimeError(f"{mode} {phase} load failed (exit {proc.returncode})")
     result: dict[str, Any] = json.loads(line)
+    result["server_cpu"] = (cpu1 - cpu0) / (t1 - t0)
+    result["server_cpu_us_per_record"] = (cpu1 - cpu0) / result["records"] * 1e6
     return result
 
 
-async def _echo_round(args: argparse.Namespace) -> dict[str, Any]:
+async def _echo_phase(phase: str, args: argparse.Namespace) -> dict[str, Any]:
     server = await asyncio.start_server(_echo, HOST, 0, backlog=4096)
     try:
-        return await _load(server.sockets[0].getsockname()[1], "echo", args)
+        return await _load(server.sockets[0].getsockname()[1], "echo", phase, args)
     finally:
         server.close()
         await server.wait_closed()
 
 
-async def _gateway_round(args: argparse.Namespace, directory: Path, n: int) -> dict[str, Any]:
-    async with TrackerJournal(directory / f"bench{n}.db") as journal:
+async def _gateway_phase(phase: str, args: argparse.Namespace, db: Path) -> dict[str, Any]:
+    from custom_components.thingbridge.m2m.gateway import TrackerGateway  # noqa: PLC0415
+    from custom_components.thingbridge.m2m.journal import TrackerJournal  # noqa: PLC0415
+
+    async with TrackerJournal(db) as journal:
         gateway = TrackerGateway(
             journal,
             host=HOST,
@@ -183,61 +358,118 @@ async def _gateway_round(args: argparse.Namespace, directory: Path, n: int) -> d
             max_connections=args.connections + 10,
         )
         async with gateway:
-            result = await _load(gateway.ports["teltonika"], "gateway", args)
+            result = await _load(gateway.ports["teltonika"], "gateway", phase, args)
         stored = await journal.count()
-        result["stored"] = stored
         result["commits"] = journal.commits
         if stored != result["records"]:
             raise RuntimeError(f"journal holds {stored} of {result['records']} records")
     return result
 
 
+def _line(n: int, phase: str, mode: str, r: dict[str, Any]) -> str:
+    extra = f"  commits {r['commits']}" if "commits" in r else ""
+    return (
+        f"round {n + 1} {phase:10s} {mode:7s} {r['records_per_s']:9.0f} records/s "
+        f"(whole run {r['whole_run_records_per_s']:7.0f})  p50 {r['p50'] * 1e3:7.2f} ms  "
+        f"p99 {r['p99'] * 1e3:7.2f} ms  max {r['max'] * 1e3:7.2f} ms  "
+        f"CPU server {r['server_cpu']:.2f} client {r['client_cpu']:.2f} "
+        f"({r['server_cpu_us_per_record']:.1f} µs/record){extra}"
+    )
+
+
 async def run(args: argparse.Namespace) -> None:
-    """Alternate echo and gateway rounds; print each round and the medians."""
+    """Alternate echo and gateway phases; print each phase and the medians."""
     limit = _raise_fd_limit()
     print(
-        f"{args.connections} connections x {args.packets} packets x {args.records} records, "
-        f"{args.rounds} rounds, fd limit {limit}"
+        f"{args.connections} connections x {args.packets} packets x {args.records} records "
+        f"(saturation), every {args.interval_min:g}-{args.interval_max:g} s for "
+        f"{args.paced_seconds:g} s (paced); {args.rounds} rounds, "
+        f"fd limit {limit}",
+        flush=True,
     )
-    results: dict[str, list[dict[str, Any]]] = {"echo": [], "gateway": []}
-    with tempfile.TemporaryDirectory() as tmp:
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="thingbridge-bench-") as tmp:
+        print(f"journal files in {tmp} (must be a real disk, not tmpfs)", flush=True)
+        plan_path = Path(tmp) / "plan.bin"
+        _write_plan(plan_path, _build(args.connections, args.packets, args.records))
+        args.plan = str(plan_path)
         for n in range(args.rounds):
-            results["echo"].append(await _echo_round(args))
-            results["gateway"].append(await _gateway_round(args, Path(tmp), n))
-            for mode in ("echo", "gateway"):
-                r = results[mode][-1]
-                extra = f"  commits {r['commits']}" if "commits" in r else ""
-                print(
-                    f"round {n + 1} {mode:8s} {r['records_per_s']:9.0f} records/s  "
-                    f"p50 {r['p50'] * 1e3:7.2f} ms  p99 {r['p99'] * 1e3:7.2f} ms{extra}"
-                )
-    print()
-    print("| server | records/s | ACK p50 | ACK p99 |")
+            for phase in ("saturation", "paced"):
+                for mode in MODES:
+                    if mode == "echo":
+                        r = await _echo_phase(phase, args)
+                    else:
+                        r = await _gateway_phase(phase, args, Path(tmp) / f"{phase}{n}.db")
+                    results.setdefault((phase, mode), []).append(r)
+                    print(_line(n, phase, mode, r), flush=True)
+
+    def med(phase: str, mode: str, key: str) -> float:
+        return float(statistics.median(r[key] for r in results[phase, mode]))
+
+    print(f"\nmedians over {args.rounds} rounds")
+    print("\n| server | records/s at saturation | CPU server / client | server CPU per record |")
     print("|---|---|---|---|")
-    medians = {}
-    for mode, label in (("echo", "plain asyncio echo"), ("gateway", "TrackerGateway + journal")):
-        rows = results[mode]
-        medians[mode] = statistics.median(r["records_per_s"] for r in rows)
-        p50 = statistics.median(r["p50"] for r in rows) * 1e3
-        p99 = statistics.median(r["p99"] for r in rows) * 1e3
-        print(f"| {label} | {medians[mode]:,.0f} | {p50:.2f} ms | {p99:.2f} ms |")
-    print(f"\nthroughput ratio (gateway / echo): {medians['gateway'] / medians['echo']:.2f}")
+    for mode in MODES:
+        print(
+            f"| {LABELS[mode]} | {med('saturation', mode, 'records_per_s'):,.0f} | "
+            f"{med('saturation', mode, 'server_cpu'):.2f} / "
+            f"{med('saturation', mode, 'client_cpu'):.2f} | "
+            f"{med('saturation', mode, 'server_cpu_us_per_record'):.1f} µs |"
+        )
+    ratio = med("saturation", "gateway", "records_per_s") / med(
+        "saturation", "echo", "records_per_s"
+    )
+    print(f"\nthroughput ratio (gateway / echo): {ratio:.2f}")
+    rate = statistics.median(
+        r["records"] / r["elapsed"] / args.records for r in results["paced", "gateway"]
+    )
+    print(f"\npaced: {args.connections} connections, {rate:,.0f} packets/s offered")
+    print("\n| server | ACK p50 | ACK p99 | max | CPU server / client |")
+    print("|---|---|---|---|---|")
+    for mode in MODES:
+        print(
+            f"| {LABELS[mode]} | {med('paced', mode, 'p50') * 1e3:.2f} ms | "
+            f"{med('paced', mode, 'p99') * 1e3:.2f} ms | {med('paced', mode, 'max') * 1e3:.2f} ms | "
+            f"{med('paced', mode, 'server_cpu'):.2f} / {med('paced', mode, 'client_cpu'):.2f} |"
+        )
+    print("\n(saturation latency, queueing with every connection's packet in flight)")
+    for mode in MODES:
+        print(
+            f"{LABELS[mode]}: p50 {med('saturation', mode, 'p50') * 1e3:.1f} ms, "
+            f"p99 {med('saturation', mode, 'p99') * 1e3:.1f} ms"
+        )
 
 
 def main() -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--connections", type=int, default=1000)
-    parser.add_argument("--packets", type=int, default=10, help="packets per connection")
+    parser.add_argument("--packets", type=int, default=40, help="packets per connection")
     parser.add_argument("--records", type=int, default=5, help="records per packet")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--paced-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--paced-interval",
+        default="1,2",
+        help="paced: seconds between a connection's packets, MIN,MAX (default 1,2)",
+    )
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--plan", default="", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="echo", help=argparse.SUPPRESS)
+    parser.add_argument("--phase", default="saturation", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    try:
+        args.interval_min, args.interval_max = (float(x) for x in args.paced_interval.split(","))
+    except ValueError:
+        parser.error("--paced-interval is MIN,MAX in seconds, e.g. 1,2")
+    if not 0 < args.interval_min <= args.interval_max:
+        parser.error("--paced-interval needs 0 < MIN <= MAX")
+    if not 1 <= args.records <= 255 or args.connections < 1 or args.packets < 1:
+        parser.error("need at least 1 connection and packet, and 1-255 records per packet")
     if args.client:
         _raise_fd_limit()
-        asyncio.run(_client(args.port, args.mode, args.connections, args.packets, args.records))
+        asyncio.run(asyncio.wait_for(_client(args), CLIENT_TIMEOUT))
     else:
         asyncio.run(run(args))
 

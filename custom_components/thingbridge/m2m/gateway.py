@@ -82,6 +82,7 @@ DEFAULT_MAX_ERRORS = 10
 DEFAULT_UNKNOWN_INTERVAL = 600.0
 _UNKNOWN_MEMORY = 4096
 _EOF = "closed by the device"
+_TIMER_SLACK = 0.001  # a timer may fire this much early
 
 _STREAM_DECODERS: dict[str, Callable[..., StreamDecoder]] = {
     "teltonika": TeltonikaDecoder,
@@ -175,6 +176,41 @@ class _Conn:
     consecutive_errors: int = 0
     unparsed: int = 0  # bytes received since the last valid frame
     device: tuple[str, str] | None = None
+
+
+class _IdleWatch:
+    """A connection's idle timeout, without a timer per read.
+
+    The read loop sets ``reading_since`` before each read and clears it after; one timer
+    per connection wakes up every ``timeout`` seconds and, when the loop has been waiting
+    for data for ``timeout`` seconds, marks the connection ``expired`` and aborts it (the
+    pending read then returns). Time spent journaling does not count, as before.
+    """
+
+    __slots__ = ("_handle", "_loop", "_timeout", "_transport", "expired", "reading_since")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, timeout: float, transport: asyncio.WriteTransport
+    ) -> None:
+        self._loop = loop
+        self._timeout = timeout
+        self._transport = transport
+        self.expired = False
+        self.reading_since: float | None = None
+        self._handle = loop.call_at(loop.time() + timeout, self._check)
+
+    def _check(self) -> None:
+        since = self.reading_since
+        now = self._loop.time()
+        if since is not None and now + _TIMER_SLACK >= since + self._timeout:
+            self.expired = True
+            self._transport.abort()
+            return
+        start = now if since is None else since
+        self._handle = self._loop.call_at(start + self._timeout, self._check)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 def _peer(address: object) -> str:
@@ -468,34 +504,44 @@ class TrackerGateway:
     ) -> str:
         """Decode, journal and answer until the connection ends; return why it ended."""
         decoder = self._stream_decoder(conn.protocol)
-        while True:
-            try:
-                async with asyncio.timeout(self.idle_timeout):
-                    data = await reader.read(self.max_buffer)
-            except TimeoutError:
-                self.stats.idle_timeouts += 1
-                self.stats.dropped += 1
-                return f"idle for {self.idle_timeout:g} s"
-            if not data:
-                return _EOF
-            frames_before = conn.good_frames
-            outcome = await self._handle_items(conn, decoder.feed(data))
-            if conn.good_frames > frames_before:
-                conn.unparsed = decoder.buffered
-            else:
-                conn.unparsed += len(data)
-            if conn.unparsed > self.max_buffer and not outcome.close:
-                outcome.close = f"more than {self.max_buffer} bytes without a valid frame"
-            if outcome.replies:
-                writer.write(b"".join(outcome.replies))
-                try:
-                    async with asyncio.timeout(self.idle_timeout):
-                        await writer.drain()
-                except TimeoutError:
-                    outcome.close = outcome.close or "the device does not read its replies"
-            if outcome.close:
-                self.stats.dropped += 1
-                return outcome.close
+        loop = asyncio.get_running_loop()
+        transport = writer.transport
+        idle = _IdleWatch(loop, self.idle_timeout, transport)
+        try:
+            while True:
+                idle.reading_since = loop.time()
+                data = await reader.read(self.max_buffer)
+                idle.reading_since = None
+                if idle.expired:
+                    self.stats.idle_timeouts += 1
+                    self.stats.dropped += 1
+                    return f"idle for {self.idle_timeout:g} s"
+                if not data:
+                    return _EOF
+                frames_before = conn.good_frames
+                outcome = await self._handle_items(conn, decoder.feed(data))
+                if conn.good_frames > frames_before:
+                    conn.unparsed = decoder.buffered
+                else:
+                    conn.unparsed += len(data)
+                if conn.unparsed > self.max_buffer and not outcome.close:
+                    outcome.close = f"more than {self.max_buffer} bytes without a valid frame"
+                if outcome.replies:
+                    replies = outcome.replies
+                    writer.write(replies[0] if len(replies) == 1 else b"".join(replies))
+                    # drain() returns at once unless the socket is full or the connection is
+                    # going: only then is it worth a timer
+                    if transport.get_write_buffer_size() or transport.is_closing():
+                        try:
+                            async with asyncio.timeout(self.idle_timeout):
+                                await writer.drain()
+                        except TimeoutError:
+                            outcome.close = outcome.close or "the device does not read its replies"
+                if outcome.close:
+                    self.stats.dropped += 1
+                    return outcome.close
+        finally:
+            idle.cancel()
 
     # -- shared frame handling ------------------------------------------------------------
 
