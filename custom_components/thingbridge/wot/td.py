@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 import contextlib
 from dataclasses import dataclass, field, replace
+import hashlib
+import json
 import math
 from typing import Any, Literal
 
@@ -44,6 +46,22 @@ from .errors import WotValidationError
 MAX_TD_BYTES = 1024 * 1024
 ALLOWED_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 DEFAULT_CONTENT_TYPE = "application/json"
+# Security schemes of TD 1.1 (section 5.3.3) and of the 2018-2019 drafts (public, cert, pop).
+KNOWN_SCHEMES = frozenset(
+    {
+        "nosec",
+        "auto",
+        "basic",
+        "digest",
+        "apikey",
+        "bearer",
+        "psk",
+        "oauth2",
+        "public",
+        "cert",
+        "pop",
+    }
+)
 MAX_SCHEMA_DEPTH = 32
 
 type JSONObject = Mapping[str, Any]
@@ -300,6 +318,11 @@ def _resolve(href: str, base: URL | None, path: str = "href") -> URL:
             raise WotValidationError(
                 path, f"relative href {href!r} and no base to resolve it against"
             )
+        if base.scheme not in ALLOWED_SCHEMES:
+            # A base for another protocol (coap, mqtt, modbus ...) cannot serve this href.
+            raise WotValidationError(
+                path, f"unsupported URI scheme {base.scheme!r} (of the base {str(base)!r})"
+            )
         try:
             url = base.join(url)
         except ValueError as err:
@@ -309,6 +332,21 @@ def _resolve(href: str, base: URL | None, path: str = "href") -> URL:
     if not url.host:
         raise WotValidationError(path, f"{href!r} has no host")
     return url
+
+
+def _resolve_base(raw_base: str, source: URL | None) -> URL:
+    """The Thing's ``base``, resolved against ``source`` if relative.
+
+    A base for a protocol ThingBridge does not speak (``coaps://``, ``modbus+tcp://``) is kept:
+    the forms that use it are skipped with a named reason, and absolute HTTP hrefs still work.
+    """
+    try:
+        url = URL(raw_base)
+    except (TypeError, ValueError) as err:
+        raise WotValidationError("$.base", f"invalid URI reference {raw_base!r}") from err
+    if url.is_absolute() and url.scheme not in ALLOWED_SCHEMES:
+        return url
+    return _resolve(raw_base, source, "$.base")
 
 
 def _opt_str(value: Any, path: str) -> str | None:
@@ -453,7 +491,7 @@ def parse_schema(raw: Any, path: str, depth: int = 0) -> DataSchema:
         )
 
     required = raw.get("required")
-    return DataSchema(
+    schema = DataSchema(
         type=type_,
         title=_multilang(raw, "title", path),
         description=_multilang(raw, "description", path),
@@ -467,8 +505,10 @@ def parse_schema(raw: Any, path: str, depth: int = 0) -> DataSchema:
         min_length=_opt_int(raw.get("minLength"), f"{path}.minLength"),
         max_length=_opt_int(raw.get("maxLength"), f"{path}.maxLength"),
         format=_opt_str(raw.get("format"), f"{path}.format"),
-        read_only=_bool(raw.get("readOnly")) or raw.get("writable") is False,
-        write_only=_bool(raw.get("writeOnly")),
+        # "readonly" and "writeable" are misspellings of 2018-2019 plugfest TDs.
+        read_only=_bool(raw.get("readOnly", raw.get("readonly")))
+        or raw.get("writable", raw.get("writeable")) is False,
+        write_only=_bool(raw.get("writeOnly", raw.get("writeonly"))),
         properties=properties,
         required=tuple(r for r in required if isinstance(r, str))
         if isinstance(required, list)
@@ -476,6 +516,38 @@ def parse_schema(raw: Any, path: str, depth: int = 0) -> DataSchema:
         items=items,
         one_of=one_of,
         semantic_types=_str_list(raw.get("@type"), f"{path}.@type"),
+    )
+    return _lift_one_of(schema) if type_ is None and one_of else schema
+
+
+def _is_sentinel(schema: DataSchema) -> bool:
+    """A ``oneOf`` branch that only names special values (``null``, ``"unmeasurable"``)."""
+    return schema.type == "null" or (
+        schema.type == "string" and (schema.enum is not None or schema.const is not None)
+    )
+
+
+def _lift_one_of(schema: DataSchema) -> DataSchema:
+    """Give an untyped ``oneOf`` schema the type of its one real branch.
+
+    ECHONET TDs write a measured value as ``oneOf: [{number, unit}, {string, enum: [
+    "unmeasurable"]}]``: that is a number (the other values read as unknown). The ``oneOf``
+    is kept, so validation still accepts every branch.
+    """
+    real = [branch for branch in schema.one_of if not _is_sentinel(branch)]
+    if len(real) != 1 or real[0].type not in ("number", "integer", "boolean", "string"):
+        return schema
+    branch = real[0]
+    return replace(
+        schema,
+        type=branch.type,
+        unit=schema.unit or branch.unit,
+        minimum=schema.minimum if schema.minimum is not None else branch.minimum,
+        maximum=schema.maximum if schema.maximum is not None else branch.maximum,
+        multiple_of=schema.multiple_of or branch.multiple_of,
+        min_length=schema.min_length if schema.min_length is not None else branch.min_length,
+        max_length=schema.max_length if schema.max_length is not None else branch.max_length,
+        enum=schema.enum if schema.enum is not None else branch.enum,
     )
 
 
@@ -505,6 +577,41 @@ def _headers(raw: Any) -> tuple[tuple[str, str], ...]:
             if isinstance(name, str) and isinstance(value, str):
                 out.append((name, value))
     return tuple(out)
+
+
+# The standard member first, then spellings real TDs use (2018-2020 plugfests: the ``http``
+# prefix for the same vocabulary, ``mediaType`` of the TD drafts).
+_METHOD_KEYS = ("htv:methodName", "http:methodName", "htv:method", "http:method")
+_CONTENT_TYPE_KEYS = ("contentType", "mediaType", "contenttype")
+_OPS_BY_LOWER = {op.lower(): op for op in (*PROPERTY_OPS, *ACTION_OPS, *EVENT_OPS, *THING_OPS)}
+
+
+def _first_str(item: JSONObject, fpath: str, *keys: str) -> str | None:
+    """The first of ``keys`` the form has, as a string."""
+    for key in keys:
+        if item.get(key) is not None:
+            return _opt_str(item[key], f"{fpath}.{key}")
+    return None
+
+
+def _form_ops(item: JSONObject, fpath: str) -> tuple[str, ...]:
+    """A form's ``op`` values, normalised.
+
+    Tolerated: camelCase values (``readProperty``, TD drafts) and, when there is no ``op``,
+    the 2018 drafts' ``rel`` naming the operation (``"rel": "observeProperty"``). An unknown
+    value is kept as written, so the form is left out only when it offers nothing known.
+    """
+    key = "op" if "op" in item else "rel"
+    values = _str_list(item.get(key), f"{fpath}.{key}")
+    ops = tuple(_OPS_BY_LOWER.get(_term_of(v), v) for v in values)
+    if key == "rel":
+        return tuple(op for op in ops if op in _OPS_BY_LOWER.values())
+    return ops
+
+
+def _term_of(value: str) -> str:
+    """``td:invokeAction`` -> ``invokeaction``."""
+    return value.rsplit(":", 1)[-1].strip().lower()
 
 
 def _method_for(op: str, declared: str | None, ops: tuple[str, ...]) -> str | None:
@@ -541,17 +648,16 @@ def _parse_form(
     except (ValueError, TypeError) as err:
         raise WotValidationError(f"{fpath}.href", f"invalid URI template {href!r}") from err
     _resolve(checked, base, f"{fpath}.href")
-    ops = _str_list(item.get("op"), f"{fpath}.op") or default_ops
-    declared = _opt_str(item.get("htv:methodName"), f"{fpath}.htv:methodName")
+    ops = _form_ops(item, fpath) or default_ops
+    declared = _first_str(item, fpath, *_METHOD_KEYS)
     security = item.get("security")
     prototype = Form(
         op="",
         href=href,
         base=base,
-        content_type=_opt_str(item.get("contentType"), f"{fpath}.contentType")
-        or DEFAULT_CONTENT_TYPE,
-        subprotocol=_opt_str(item.get("subprotocol"), f"{fpath}.subprotocol"),
-        security=_str_list(security, f"{fpath}.security") if security is not None else None,
+        content_type=_first_str(item, fpath, *_CONTENT_TYPE_KEYS) or DEFAULT_CONTENT_TYPE,
+        subprotocol=_first_str(item, fpath, "subprotocol", "subProtocol"),
+        security=_security_names(security, f"{fpath}.security") if security is not None else None,
         headers=_headers(item.get("htv:headers")),
     )
     return [
@@ -731,33 +837,108 @@ def _named_members(raw: Any, path: str) -> dict[str, Any]:
 # security
 
 
+def _scheme_name(item: JSONObject) -> str | None:
+    """A definition's ``scheme`` (2019 plugfest TDs misspell the member ``schema``)."""
+    scheme = item.get("scheme", item.get("schema"))
+    return scheme.lower() if isinstance(scheme, str) and scheme.strip() else None
+
+
+def _inline_name(item: JSONObject) -> str:
+    """The name an inline security object (TD drafts of 2018-2019) is defined under."""
+    scheme = _scheme_name(item) or "unknown"
+    if set(item) <= {"scheme", "schema"}:
+        return f"{scheme}_inline"
+    digest = hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{scheme}_inline_{digest[:8]}"
+
+
+def _security_names(value: Any, path: str) -> tuple[str, ...]:
+    """A ``security`` member: a name, an array of names, or inline scheme objects (drafts)."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, dict):
+            names.append(_inline_name(item))
+        else:
+            raise WotValidationError(path, "expected a string or an array of strings")
+    return tuple(names)
+
+
+def _security_uses(raw: JSONObject) -> tuple[dict[str, JSONObject], set[str]]:
+    """The inline security objects, and every name, that Thing- and form-level ``security`` use."""
+    inline: dict[str, JSONObject] = {}
+    names: set[str] = set()
+
+    def note(value: Any) -> None:
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                names.add(item)
+            elif isinstance(item, dict) and _scheme_name(item):
+                inline.setdefault(_inline_name(item), item)
+
+    def note_forms(forms: Any) -> None:
+        for form in forms if isinstance(forms, list) else [forms]:
+            if isinstance(form, dict) and "security" in form:
+                note(form["security"])
+
+    note(raw.get("security"))
+    note_forms(raw.get("forms"))
+    for member in ("properties", "actions", "events"):
+        group = raw.get(member)
+        items = group.values() if isinstance(group, dict) else group
+        for item in items if isinstance(items, Iterable) else ():
+            if isinstance(item, dict):
+                note_forms(item.get("forms", item.get("form")))
+    return inline, names
+
+
+def _security_scheme(item: Any, spath: str) -> SecurityScheme:
+    if not isinstance(item, dict):
+        raise WotValidationError(spath, "expected an object")
+    scheme = _scheme_name(item)
+    if scheme is None:
+        raise WotValidationError(f"{spath}.scheme", "missing or not a string")
+    return SecurityScheme(
+        scheme=scheme,
+        name=_opt_str(item.get("name"), f"{spath}.name"),
+        location=_opt_str(item.get("in"), f"{spath}.in"),
+        one_of=_str_list(item.get("oneOf"), f"{spath}.oneOf"),
+        all_of=_str_list(item.get("allOf"), f"{spath}.allOf"),
+        proxy=_opt_str(item.get("proxy"), f"{spath}.proxy"),
+        format=_opt_str(item.get("format"), f"{spath}.format"),
+        alg=_opt_str(item.get("alg"), f"{spath}.alg"),
+        flow=_opt_str(item.get("flow"), f"{spath}.flow"),
+        token=_opt_str(item.get("token"), f"{spath}.token"),
+        authorization=_opt_str(item.get("authorization"), f"{spath}.authorization"),
+    )
+
+
 def _parse_security(raw: JSONObject) -> tuple[dict[str, SecurityScheme], tuple[str, ...]]:
+    """``securityDefinitions`` and the Thing-level ``security``, with draft-era quirks mended.
+
+    Tolerated: inline scheme objects in ``security`` (``[{"scheme": "basic"}]``, TD drafts of
+    2018-2019), which are defined under a generated name, and names that are not defined but
+    are themselves a scheme (``"security": ["basic"]``), which stand for that scheme.
+    """
     defs_raw = raw.get("securityDefinitions")
     definitions: dict[str, SecurityScheme] = {}
     if defs_raw is not None:
         if not isinstance(defs_raw, dict):
             raise WotValidationError("$.securityDefinitions", "expected an object")
         for name, item in defs_raw.items():
-            spath = f"$.securityDefinitions.{name}"
-            if not isinstance(item, dict):
-                raise WotValidationError(spath, "expected an object")
-            scheme = item.get("scheme")
-            if not isinstance(scheme, str):
-                raise WotValidationError(f"{spath}.scheme", "missing or not a string")
-            definitions[name] = SecurityScheme(
-                scheme=scheme.lower(),
-                name=_opt_str(item.get("name"), f"{spath}.name"),
-                location=_opt_str(item.get("in"), f"{spath}.in"),
-                one_of=_str_list(item.get("oneOf"), f"{spath}.oneOf"),
-                all_of=_str_list(item.get("allOf"), f"{spath}.allOf"),
-                proxy=_opt_str(item.get("proxy"), f"{spath}.proxy"),
-                format=_opt_str(item.get("format"), f"{spath}.format"),
-                alg=_opt_str(item.get("alg"), f"{spath}.alg"),
-                flow=_opt_str(item.get("flow"), f"{spath}.flow"),
-                token=_opt_str(item.get("token"), f"{spath}.token"),
-                authorization=_opt_str(item.get("authorization"), f"{spath}.authorization"),
-            )
-    security = _str_list(raw.get("security"), "$.security")
+            definitions[name] = _security_scheme(item, f"$.securityDefinitions.{name}")
+    inline, used = _security_uses(raw)
+    for name, item in inline.items():
+        if name not in definitions:
+            definitions[name] = _security_scheme(item, "$.security")
+    for name in used:
+        if name not in definitions and name.lower() in KNOWN_SCHEMES:
+            definitions[name] = SecurityScheme(scheme=name.lower())
+    security = _security_names(raw.get("security"), "$.security")
     for name in security:
         if name not in definitions:
             raise WotValidationError("$.security", f"undefined security definition {name!r}")
@@ -817,7 +998,7 @@ def parse_td(raw: Any, source_url: str | URL | None = None) -> ThingDescription:
     source = URL(str(source_url)) if source_url is not None else None
     base: URL | None = source
     if (raw_base := _opt_str(raw.get("base"), "$.base")) is not None and raw_base.strip():
-        base = _resolve(raw_base.strip(), source, "$.base")
+        base = _resolve_base(raw_base.strip(), source)
 
     definitions, security = _parse_security(raw)
     skipped: list[WotValidationError] = []
