@@ -90,15 +90,42 @@ MSG_TIME_REQUEST = 0x8A
 MSG_INFO = 0x94
 MSG_GPS_LBS_7 = 0xA0
 MSG_GPS_PHONE = 0x1A
+MSG_GPS_LBS_STATUS_3 = 0x27
+MSG_LBS_EXTEND = 0x18
+MSG_LBS_MULTIPLE_1 = 0x28
+MSG_LBS_MULTIPLE_2 = 0x2E
+MSG_LBS_WIFI = 0x2C
+MSG_LBS_4G = 0xA1
+MSG_AZ735_ALARM = 0x33
+MSG_X1_GPS = 0x34
+MSG_GPS_LBS_EXTEND = 0x1E
+MSG_GPS_LBS_5 = 0x31
+MSG_GPS_LBS_3 = 0x37
+MSG_GPS_LBS_8 = 0x38
 
 _POSITION_TYPES = frozenset(
     {MSG_GPS, MSG_GPS_LBS_6, MSG_GPS_LBS_1, MSG_GPS_LBS_2, MSG_GPS_LBS_7, MSG_GPS_PHONE}
-    | {MSG_GPS_LBS_STATUS_1, MSG_GPS_LBS_STATUS_2, MSG_GPS_LBS_STATUS_4}
+    | {MSG_GPS_LBS_STATUS_1, MSG_GPS_LBS_STATUS_2, MSG_GPS_LBS_STATUS_3, MSG_GPS_LBS_STATUS_4}
+    | {MSG_GPS_LBS_EXTEND, MSG_GPS_LBS_5, MSG_GPS_LBS_3, MSG_GPS_LBS_8}
 )
 _STATUS_POSITION_TYPES = frozenset(
-    {MSG_GPS_LBS_STATUS_1, MSG_GPS_LBS_STATUS_2, MSG_GPS_LBS_STATUS_4}
+    {MSG_GPS_LBS_STATUS_1, MSG_GPS_LBS_STATUS_2, MSG_GPS_LBS_STATUS_3, MSG_GPS_LBS_STATUS_4}
+)
+# GPS block, then a layout that differs by model: the rest is kept raw in ``io["extra"]``.
+_GPS_THEN_RAW = frozenset({MSG_GPS_LBS_8})
+# Types whose layout varies by model: a content that does not parse is acknowledged as
+# unsupported (the frame and its CRC are fine) instead of being left for the device to resend.
+_MODEL_VARIANT_TYPES = frozenset(
+    {MSG_GPS_LBS_STATUS_3, MSG_GPS_LBS_EXTEND, MSG_GPS_LBS_5, MSG_GPS_LBS_3, MSG_GPS_LBS_8}
+    | {MSG_LBS_EXTEND, MSG_LBS_MULTIPLE_1, MSG_LBS_MULTIPLE_2, MSG_LBS_WIFI, MSG_LBS_4G}
+    | {MSG_GPS_LBS_STATUS_4, MSG_AZ735_ALARM, MSG_X1_GPS}
+)
+# Multi-cell (and Wi-Fi) reports without GPS: time, MCC/MNC, cells, timing advance [, Wi-Fi].
+_MULTI_CELL_TYPES = frozenset(
+    {MSG_LBS_EXTEND, MSG_LBS_MULTIPLE_1, MSG_LBS_MULTIPLE_2, MSG_LBS_WIFI, MSG_LBS_4G}
 )
 _NO_ACK = frozenset({0x80, 0x81, 0x82, MSG_INFO})
+_WIFI_TYPES = frozenset({MSG_WIFI, MSG_WIFI_2})
 
 # Alarm byte of the alarm/language word (GT06 manual, extended by real devices).
 _ALARM_CODES = {
@@ -121,8 +148,28 @@ _ALARM_CODES = {
     0x1B: "cornering",
     0x23: "fall_down",
     0x26: "acceleration",
+    0x25: "tampering",
+    0x27: "braking",
+    0x28: "braking",
+    0x29: "acceleration",
+    0x2A: "cornering",
+    0x2B: "cornering",
     0x2C: "accident",
+    0x2E: "cornering",
+    0x30: "jamming",
+    0x32: "tampering",
+    0x33: "lock",
+    0x34: "unlock",
+    0x53: "fuel_leak",
+    0x5B: "temperature",
+    0x5C: "temperature",
+    0xC9: "idle",
+    0xF0: "acceleration",
+    0xF1: "braking",
+    0xF2: "accident",
 }
+# Status byte of the 0x7979 0x33 alarm (AZ735 layout).
+_AZ735_ALARMS = {0xA2: "low_battery", 0xA3: "low_battery", 0xA4: "general", 0xA5: "door"}
 # Bits 3-5 of the terminal-information byte.
 _TERMINAL_ALARMS = {
     1: "vibration",
@@ -160,13 +207,17 @@ def _battery_percent(level: int) -> float | None:
     return None
 
 
+def _read_time(reader: Reader, tz_offset: timedelta) -> datetime:
+    """The 6-byte binary date and time (YY MM DD hh mm ss), converted to UTC."""
+    y, mo, d, h, mi, s = reader.take(6, "date/time")
+    return utc_datetime(2000 + y, mo, d, h, mi, s, field="datetime", protocol=PROTOCOL) - tz_offset
+
+
 class _Fix:
     """The GPS block: date, satellites, coordinates, speed, course/status word."""
 
-    def __init__(self, reader: Reader, tz_offset: timedelta) -> None:
-        y, mo, d, h, mi, s = reader.take(6, "date/time")
-        local = utc_datetime(2000 + y, mo, d, h, mi, s, field="datetime", protocol=PROTOCOL)
-        self.time = local - tz_offset
+    def __init__(self, reader: Reader, tz_offset: timedelta, time: datetime | None = None) -> None:
+        self.time = _read_time(reader, tz_offset) if time is None else time
         self.satellites = reader.uint(1, "GPS info") & 0x0F
         lat = reader.uint(4, "latitude") / 1_800_000.0
         lon = reader.uint(4, "longitude") / 1_800_000.0
@@ -229,6 +280,57 @@ class _Status:
         self.alarm = join_alarms(alarms)
 
 
+def _status_tail(number: int, rest: bytes, io: dict[str, IoValue], raw: bytes) -> _Status:
+    """LBS length byte, LBS block, the 5-byte status block [, altitude | geofence number].
+
+    The status block is anchored at the end: some devices send a 4-byte cell id while
+    the LBS length still says 9.
+    """
+    if len(rest) < 6:
+        raise FrameError(
+            f"status block missing ({len(rest)} bytes after GPS)",
+            protocol=PROTOCOL,
+            raw=raw,
+        )
+    lbs_len = rest[0]
+    tail = 5
+    if number == MSG_GPS_LBS_STATUS_4 and len(rest) == lbs_len + 5 + 2:
+        tail = 7  # + altitude
+    elif number == MSG_GPS_LBS_STATUS_3:
+        tail = 6  # + geofence number
+    _decode_lbs(rest[1 : len(rest) - tail], io)
+    block = rest[len(rest) - tail : len(rest) - tail + 5]
+    status = _Status(block, io)
+    if tail == 7:
+        io["altitude"] = int.from_bytes(rest[-2:], "big", signed=True)
+    elif tail == 6:
+        io["geofence"] = rest[-1]
+        # the high nibble of the language byte extends the alarm code
+        if (block[3] | (block[4] >> 4) << 8) in (0x107, 0x10B):
+            status.alarm = "jamming"
+    return status
+
+
+def _vxt01(
+    number: int, rest: bytes, io: dict[str, IoValue], raw: bytes
+) -> tuple[_Status, float | None, int | None]:
+    """The VXT01 tail of 0x12/0x16 (length 0x24): status, supply voltage, GSM level.
+
+    An 8-byte LBS block without its length byte, then for 0x12 terminal info, supply
+    voltage (x0.01 V), GSM level, alarm extension; for 0x16 terminal info, voltage level,
+    GSM level, alarm extension, language.
+    """
+    if len(rest) != 13:
+        raise FrameError(f"VXT01 block of {len(rest)} bytes", protocol=PROTOCOL, raw=raw)
+    _decode_lbs(rest[:8], io)
+    if number == MSG_GPS_LBS_1:
+        io["alarm_extension"] = rest[12]
+        return _Status(rest[8:9], io), int.from_bytes(rest[9:11], "big") / 100.0, rest[11]
+    io["alarm_extension"] = rest[11]
+    io["language"] = rest[12]
+    return _Status(rest[8:11], io), None, None
+
+
 class Gt06Decoder(StreamDecoder):
     """Streaming decoder for GT06/Concox (see the module docstring).
 
@@ -277,7 +379,34 @@ class Gt06Decoder(StreamDecoder):
             return False
         return hsize, hsize + length + 2
 
+    def _wifi_size(self, buf: bytes, pos: int) -> int | None:
+        """Size of a count-framed Wi-Fi/LBS frame at ``pos``; None = need more; 0 = not one.
+
+        GT03-family devices send ``78 78 [Wi-Fi count] 17|69 [BCD time:6] [MAC:6 RSSI:1]…
+        [cell count] [MCC:2] [MNC:1] [LAC:2 CI:2 RSSI:1]… 0D 0A`` without serial or CRC:
+        the third byte counts access points, it is not a length.
+        """
+        if buf[pos : pos + 2] != SHORT or len(buf) - pos < 4 or buf[pos + 3] not in _WIFI_TYPES:
+            return 0
+        cells_at = pos + 4 + 6 + 7 * buf[pos + 2]
+        if len(buf) <= cells_at:
+            return None
+        size = cells_at - pos + 1 + 3 + 5 * buf[cells_at] + 2
+        if len(buf) - pos < size:
+            return None
+        return size if buf[pos + size - 2 : pos + size] == STOP else 0
+
     def _step(self, buf: bytes, pos: int) -> Step | None:
+        if buf.startswith(SHORT, pos) and len(buf) - pos >= 4 and buf[pos + 3] in _WIFI_TYPES:
+            normal = self._header(buf, pos)
+            if not (
+                isinstance(normal, tuple) and buf[pos + normal[1] - 2 : pos + normal[1]] == STOP
+            ):
+                wifi = self._wifi_size(buf, pos)
+                if wifi is None:
+                    return None
+                if wifi:
+                    return pos + wifi, self._wifi_frame(buf[pos : pos + wifi])
         if buf[pos] in (0x0D, 0x0A) and self._header(buf, pos) is False:
             # stray line ends between frames are not worth an error
             end = pos
@@ -321,12 +450,27 @@ class Gt06Decoder(StreamDecoder):
                 i = len(buf)
                 break
             i = min(hits)
-            if self._header(buf, i) is not False:
+            if self._header(buf, i) is not False or self._wifi_size(buf, i) != 0:
                 break
             i += 1
         return self._garbage(buf, pos, i)
 
     # -- frames ---------------------------------------------------------------------------
+
+    def _wifi_frame(self, raw: bytes) -> Item:
+        """A count-framed Wi-Fi/LBS report: answered with ``78 78 00 <type> <time> 0D 0A``."""
+        number = raw[3]
+        reply = SHORT + b"\x00" + bytes((number,)) + raw[4:10] + STOP
+        if self.device_id is None:
+            return NotIdentifiedError(
+                f"message 0x{number:02X} before the login; not acknowledged",
+                protocol=PROTOCOL,
+                raw=raw,
+            )
+        return UnsupportedMessage(
+            f"0x{number:02X}", protocol=PROTOCOL, raw=raw, device_id=self.device_id,
+            reply=reply, detail=f"Wi-Fi/LBS report, {raw[2]} access point(s)",
+        )  # fmt: skip
 
     def _frame(self, raw: bytes, hsize: int) -> Item:
         if len(raw) < hsize + 7:
@@ -344,13 +488,28 @@ class Gt06Decoder(StreamDecoder):
         ack = None if number in _NO_ACK else build_reply(number, serial)
         try:
             item = self._decode(
-                number, content=content, raw=raw, ack=ack, checksum_ok=checksum_ok, serial=serial
-            )
+                number, content=content, raw=raw, ack=ack, checksum_ok=checksum_ok, serial=serial,
+                extended=hsize == 4,
+            )  # fmt: skip
         except ProtocolError as err:
             if number == MSG_GPS_LBS_6:  # GT03-family devices use 0x11 for cell-only reports
                 return UnsupportedMessage(
                     f"0x{number:02X}", protocol=PROTOCOL, raw=raw, device_id=self.device_id,
                     reply=ack, detail=f"not a GPS report ({err.reason})", checksum_ok=checksum_ok,
+                )  # fmt: skip
+            if number in _MODEL_VARIANT_TYPES and self.device_id is not None:
+                # a well-framed report in a model-specific layout: acknowledged, not decoded,
+                # so the device does not resend it forever
+                if hsize == 4:
+                    ack = (
+                        build_reply(number, serial, extended=True)
+                        if number in (MSG_GPS_LBS_STATUS_4, MSG_AZ735_ALARM)
+                        else None
+                    )
+                return UnsupportedMessage(
+                    f"0x{number:02X}", protocol=PROTOCOL, raw=raw, device_id=self.device_id,
+                    reply=ack, detail=f"model-specific layout ({err.reason})",
+                    checksum_ok=checksum_ok,
                 )  # fmt: skip
             err.device_id = self.device_id
             return err
@@ -367,6 +526,7 @@ class Gt06Decoder(StreamDecoder):
         ack: bytes | None,
         checksum_ok: bool,
         serial: int,
+        extended: bool = False,
     ) -> Item:
         kind = f"0x{number:02X}"
         if number == MSG_LOGIN:
@@ -400,7 +560,14 @@ class Gt06Decoder(StreamDecoder):
                 f"message {kind} before the login; not acknowledged", protocol=PROTOCOL, raw=raw
             )
         message: AnyMessage | None
-        if number in _POSITION_TYPES:
+        if extended and number in (MSG_GPS_LBS_STATUS_4, MSG_AZ735_ALARM):
+            message = self._az735(number, content, raw, checksum_ok)
+            ack = build_reply(number, serial, extended=True)
+        elif number == MSG_X1_GPS and not raw.startswith(SHORT + b"\x37"):  # 0x37: SL4X cells
+            message = self._x1_gps(content, raw, checksum_ok)
+        elif number in _MULTI_CELL_TYPES:
+            message = self._multi_cell(number, content, raw, checksum_ok)
+        elif number in _POSITION_TYPES:
             message = self._position(number, content, raw, checksum_ok)
         elif number in (MSG_STATUS, MSG_HEARTBEAT):
             message = self._heartbeat(number, content, raw, checksum_ok)
@@ -480,23 +647,13 @@ class Gt06Decoder(StreamDecoder):
         status: _Status | None = None
         odometer: float | None = None
         archive: bool | None = None
-        if number in _STATUS_POSITION_TYPES:
-            # LBS length byte, LBS block, then the 5-byte status block (tail-anchored:
-            # some devices send a 4-byte cell id while the LBS length still says 9).
-            if len(rest) < 6:
-                raise FrameError(
-                    f"status block missing ({len(rest)} bytes after GPS)",
-                    protocol=PROTOCOL,
-                    raw=raw,
-                )
-            lbs_len = rest[0]
-            tail = 5
-            if number == MSG_GPS_LBS_STATUS_4 and len(rest) == lbs_len + 5 + 2:
-                tail = 7  # + altitude
-            _decode_lbs(rest[1 : len(rest) - tail], io)
-            status = _Status(rest[len(rest) - tail : len(rest) - tail + 5], io)
-            if tail == 7:
-                io["altitude"] = int.from_bytes(rest[-2:], "big", signed=True)
+        external_v: float | None = None
+        gsm: int | None = None
+        if number in (MSG_GPS_LBS_1, MSG_GPS_LBS_STATUS_1) and raw.startswith(SHORT + b"\x24"):
+            status, external_v, gsm = _vxt01(number, rest, io, raw)
+            ignition = status.ignition
+        elif number in _STATUS_POSITION_TYPES:
+            status = _status_tail(number, rest, io, raw)
             ignition = status.ignition
         else:
             lac_size = 4 if number == MSG_GPS_LBS_7 else 2
@@ -506,6 +663,9 @@ class Gt06Decoder(StreamDecoder):
                 phone = rest[:21].rstrip(b"\x00")
                 io["phone"] = phone.decode("ascii", "replace")
                 rest = rest[21:]
+            if number in _GPS_THEN_RAW:
+                io["extra"] = rest
+                rest = b""
             if number not in (MSG_GPS, MSG_GPS_PHONE) and len(rest) >= 2:
                 mnc_size = (
                     2
@@ -540,13 +700,125 @@ class Gt06Decoder(StreamDecoder):
             satellites=fix.satellites,
             ignition=ignition,
             charging=status.charging if status else None,
+            external_voltage_v=external_v,
             battery_percent=status.battery_percent if status else None,
-            gsm_signal=status.gsm_signal if status else None,
+            gsm_signal=gsm if gsm is not None else (status.gsm_signal if status else None),
             odometer_m=odometer,
             alarm=status.alarm if status else None,
             archive=archive,
             io=io,
         )
+
+    def _az735(
+        self, number: int, content: bytes, raw: bytes, checksum_ok: bool
+    ) -> Position | StatusReport | Alarm:
+        """0x32 GPS / 0x33 alarm in a 0x7979 frame (AZ735/JM-LL301 layout).
+
+        Time, GPS length (0 = no fix) + GPS, LBS length (counting itself) + LBS, signal,
+        then length-prefixed extra cells and Wi-Fi blocks, a status byte and a
+        length-prefixed reserved block.
+        """
+        assert self.device_id is not None
+        reader = Reader(content, protocol=PROTOCOL)
+        time = _read_time(reader, self._tz)
+        io: dict[str, IoValue] = {"type": number}
+        fix = _Fix(reader, self._tz, time) if reader.uint(1, "GPS length") else None
+        gsm: int | None = None
+        lbs_len = reader.uint(1, "LBS length")
+        if lbs_len:
+            _decode_lbs(reader.take(max(lbs_len - 1, 0), "LBS"), io)
+            gsm = reader.uint(1, "signal")
+        elif not any(content[reader.pos + 9 : reader.pos + 45]):
+            reader.take(min(reader.remaining, 45), "zeroed LBS")  # all blocks zero-filled
+        if reader.remaining:
+            io["extra_cells"] = reader.take(reader.uint(1, "cells length"), "cells")
+        if reader.remaining:
+            io["wifi"] = reader.take(reader.uint(1, "Wi-Fi length"), "Wi-Fi")
+        alarm: str | None = None
+        if reader.remaining:
+            status = reader.uint(1, "status")
+            io["status"] = status
+            if number == MSG_AZ735_ALARM:
+                alarm = _AZ735_ALARMS.get(status)
+                if status in (0xA0, 0xA1):
+                    io["armed"] = status == 0xA0
+        if fix is None:
+            cls = Alarm if alarm else StatusReport
+            return cls(
+                protocol=PROTOCOL, device_id=self.device_id, raw=raw, checksum_ok=checksum_ok,
+                time=time, gsm_signal=gsm, alarm=alarm, io=io,
+            )  # fmt: skip
+        io["course_status"] = fix.flags
+        return Position(
+            protocol=PROTOCOL, device_id=self.device_id, raw=raw, checksum_ok=checksum_ok,
+            fix_time=fix.time, latitude=fix.latitude, longitude=fix.longitude, valid=fix.valid,
+            speed_kmh=float(fix.speed), course_deg=float(fix.course), satellites=fix.satellites,
+            ignition=fix.ignition, gsm_signal=gsm, alarm=alarm, io=io,
+        )  # fmt: skip
+
+    def _x1_gps(self, content: bytes, raw: bytes, checksum_ok: bool) -> Position:
+        """0x34 (X1 family): alarm word, GPS, terminal info, odometer, cell, driver, voltages."""
+        assert self.device_id is not None
+        reader = Reader(content, protocol=PROTOCOL)
+        io: dict[str, IoValue] = {"type": MSG_X1_GPS, "alarm_word": reader.uint(4, "alarm")}
+        fix = _Fix(reader, self._tz)
+        io["course_status"] = fix.flags
+        io["terminal_info"] = reader.uint(2, "terminal info")
+        odometer = reader.uint(4, "odometer")
+        io["mcc"] = reader.uint(2, "MCC")
+        io["mnc"] = reader.uint(1, "MNC")
+        io["lac"] = reader.uint(2, "LAC")
+        io["cell_id"] = reader.uint(4, "cell id")
+        driver = reader.uint(4, "driver id")
+        if driver:
+            io["driver_id"] = str(driver)
+        # Traccar names the first word "battery"; real frames carry 12.8-14.3 V in it and
+        # 3.9-4.2 V (a Li-ion cell) in the second, so the first is read as the supply.
+        power_v = reader.uint(2, "supply voltage") / 100.0
+        battery_v = reader.uint(2, "battery voltage") / 100.0
+        port_info = reader.uint(4, "port info")
+        io["input"] = reader.uint(1, "input")
+        io["output"] = reader.uint(1, "output")
+        for index in range(1, ((port_info >> 20) & 0x0F) + 1):
+            io[f"adc{index}"] = reader.uint(2, f"ADC {index}") / 100.0
+        return Position(
+            protocol=PROTOCOL, device_id=self.device_id, raw=raw, checksum_ok=checksum_ok,
+            fix_time=fix.time, latitude=fix.latitude, longitude=fix.longitude, valid=fix.valid,
+            speed_kmh=float(fix.speed), course_deg=float(fix.course), satellites=fix.satellites,
+            ignition=fix.ignition, odometer_m=float(odometer), battery_v=battery_v,
+            external_voltage_v=power_v, io=io,
+        )  # fmt: skip
+
+    def _multi_cell(
+        self, number: int, content: bytes, raw: bytes, checksum_ok: bool
+    ) -> StatusReport:
+        """0x18/0x28/0x2C/0x2E/0xA1: time, MCC/MNC, 7 cells, timing advance [, Wi-Fi list]."""
+        assert self.device_id is not None
+        reader = Reader(content, protocol=PROTOCOL)
+        time = _read_time(reader, self._tz)
+        mcc = reader.uint(2, "MCC")
+        mnc = reader.uint(2 if mcc & 0x8000 else 1, "MNC")
+        io: dict[str, IoValue] = {"type": number, "mcc": mcc & 0x7FFF, "mnc": mnc}
+        wide = number == MSG_LBS_4G
+        cells = []
+        for index in range(7):
+            lac = reader.uint(4 if wide else 2, f"cell {index + 1} LAC")
+            cid = reader.uint(8 if wide else 3, f"cell {index + 1} id")
+            rssi = reader.uint(1, f"cell {index + 1} signal")
+            if lac:
+                cells.append(f"{lac}/{cid}/{rssi}")
+        io["cells"] = ";".join(cells)
+        io["timing_advance"] = reader.uint(1, "timing advance")
+        if number in (MSG_LBS_EXTEND, MSG_LBS_WIFI) and reader.remaining:
+            points = []
+            for index in range(reader.uint(1, "Wi-Fi count")):
+                mac = reader.take(6, f"Wi-Fi {index + 1} MAC")
+                points.append(f"{mac.hex(':')}/{reader.uint(1, f'Wi-Fi {index + 1} signal')}")
+            io["wifi"] = ";".join(points)
+        return StatusReport(
+            protocol=PROTOCOL, device_id=self.device_id, raw=raw, checksum_ok=checksum_ok,
+            time=time, io=io,
+        )  # fmt: skip
 
     def _heartbeat(self, number: int, content: bytes, raw: bytes, checksum_ok: bool) -> Heartbeat:
         assert self.device_id is not None
@@ -622,6 +894,13 @@ class Gt06Decoder(StreamDecoder):
         reader = Reader(content, protocol=PROTOCOL)
         if number == MSG_STRING:
             size = reader.uint(1, "command length")
+            if size == 0 and len(content) >= 7:
+                # some firmwares send length 0, the server flag and zero-padded text, language
+                payload = content[5:-2].rstrip(b"\x00")
+                return CommandResponse(
+                    protocol=PROTOCOL, device_id=self.device_id, raw=raw, checksum_ok=checksum_ok,
+                    payload=payload, text=printable_ascii(payload), message_type=number,
+                )  # fmt: skip
             if size < 4:
                 raise FieldError(
                     "command length", size, "must include the 4-byte server flag", protocol=PROTOCOL
