@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import FrameError
+from .errors import FrameError, IncompleteFrameError
 from .stream import DEFAULT_MAX_BUFFER, Item, Step, StreamDecoder
 
 WHITESPACE = frozenset(b" \t\r\n\x00")
@@ -37,6 +37,30 @@ class TextDecoder(StreamDecoder):
     def _decode_frame(self, raw: bytes) -> Item | None:
         """Decode one complete frame."""
         raise NotImplementedError
+
+    def _decode_unterminated(self, raw: bytes) -> Item | None:
+        """Decode a datagram's last frame that lacks its terminator, or ``None``.
+
+        A UDP datagram carries whole messages, and Traccar decodes text datagrams without
+        a frame decoder, so some devices leave the terminator out there. Subclasses whose
+        format survives that override this; by default the tail is reported incomplete.
+        """
+        return None
+
+    def decode_datagram(self, data: bytes | bytearray | memoryview) -> list[Item]:
+        """Decode one datagram; an unterminated last frame is decoded when it can be."""
+        self.reset()
+        items = self.feed(data)
+        rest, self._buffer = self._buffer, b""
+        if not rest:
+            return items
+        item = self._decode_unterminated(rest) if rest[0] in self.starts else None
+        if item is None:
+            item = IncompleteFrameError(
+                f"input ended inside a frame ({len(rest)} bytes)", protocol=self.protocol, raw=rest
+            )
+        items.append(item)
+        return items
 
     def _next_start(self, buf: bytes, pos: int) -> int:
         hits = [h for h in (buf.find(bytes((c,)), pos) for c in self.starts) if h >= 0]

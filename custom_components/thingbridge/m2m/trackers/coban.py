@@ -13,7 +13,17 @@ Frames end with ``;`` (also a line end or ``*``); no checksum.
   :class:`Position`. The UTC date is the local date corrected by the local - UTC
   difference (wrapped to ±12 h). ``L`` instead of ``F`` (no GPS) gives an
   :class:`Alarm` or :class:`StatusReport` with the cell. Keyword ``help me`` (SOS) is
-  answered with ``**,imei:<IMEI>,E;``; ``acc on``/``acc off`` set ignition.
+  answered with ``**,imei:<IMEI>,E;``; ``acc on``/``acc off`` set ignition. Without a
+  usable UTC time (``F,0.0,`` or ``F,,``) the local time is taken as UTC, as Traccar does.
+- ``imei:<IMEI>,<name>,<event>,<sensor id>,<sensor V>,<hhmmss>,<ddmmyy>,<rssi>,<gps 0|1>,
+  <lat>,<lon>,<speed km/h>,<course>,<alt>,<hdop>,<sats>,<acc>,<charge>,<error>,*`` (the
+  "alternative" firmware, decimal degrees) → :class:`Position`.
+- ``imei:<IMEI>,OBD,<yymmddHHMMSS>,<odometer>,<fuel now>,<fuel avg>,<hours>,<speed km/h>,
+  <load %>,<coolant °C>,<throttle %>,<rpm>,<battery V>,<DTCs…>`` → :class:`StatusReport`.
+- Any ``imei:`` frame of at most 30 characters (``imei:<IMEI>,A;``) is a logon too and is
+  answered ``LOAD``, as Traccar does.
+
+A UDP datagram may end without a terminator; its last frame is decoded all the same.
 """
 
 from __future__ import annotations
@@ -65,13 +75,15 @@ def _fix_time(local: str, utc_text: str, raw: bytes) -> datetime:
     """UTC fix time from the local date-time and the UTC time of day."""
     if len(local) < 10:
         raise FieldError("local time", local, "expected yymmddHHMM[SS]", protocol=PROTOCOL, raw=raw)
-    if len(utc_text) < 6 or not utc_text[:6].isdigit():
-        raise FieldError("utc time", utc_text, "expected hhmmss[.sss]", protocol=PROTOCOL, raw=raw)
-    seconds = parse_float(utc_text[4:], "utc time", protocol=PROTOCOL)
     local_dt = utc_datetime(
         2000 + int(local[0:2]), int(local[2:4]), int(local[4:6]), int(local[6:8]), int(local[8:10]),
         int(local[10:12]) if len(local) >= 12 else 0, field="local time", protocol=PROTOCOL,
     )  # fmt: skip
+    head, _, frac = utc_text.partition(".")
+    if len(head) != 6 or not head.isdigit() or not (frac.isdigit() or not frac):
+        # some firmwares put a non-time there ("0.0", "31.0"): the local time is all there is
+        return local_dt
+    seconds = parse_float(utc_text[4:], "utc time", protocol=PROTOCOL)
     fix_time = utc_datetime(
         local_dt.year, local_dt.month, local_dt.day, int(utc_text[0:2]), int(utc_text[2:4]), seconds,
         field="utc time", protocol=PROTOCOL,
@@ -82,6 +94,11 @@ def _fix_time(local: str, utc_text: str, raw: bytes) -> datetime:
     elif delta <= timedelta(hours=-12):
         fix_time -= timedelta(days=1)
     return fix_time
+
+
+def _is_clock(text: str) -> bool:
+    """Six digits: an ``hhmmss`` or ``ddmmyy`` field."""
+    return len(text) == 6 and text.isdigit()
 
 
 def _coordinates(tokens: list[str], raw: bytes) -> tuple[float, float, list[str]]:
@@ -133,6 +150,9 @@ class CobanDecoder(TextDecoder):
         hits = [h for h in (buf.find(bytes((t,)), pos, window_end) for t in _TERMINATORS) if h >= 0]
         return min(hits) + 1 if hits else None
 
+    def _decode_unterminated(self, raw: bytes) -> Item | None:
+        return self._decode_frame(raw)
+
     def _decode_frame(self, raw: bytes) -> Item | None:
         try:
             text = raw.decode("ascii").rstrip(";*\r\n").strip()
@@ -146,7 +166,7 @@ class CobanDecoder(TextDecoder):
             return err
 
     def _message(self, text: str, raw: bytes) -> Item:
-        if text.startswith("##"):
+        if text.startswith("##") or (text.startswith("imei:") and len(raw.rstrip(b"\r\n")) <= 30):
             parts = text.split(",")
             imei = next((p[5:] for p in parts if p.startswith("imei:")), "")
             if not imei.isdigit():
@@ -187,12 +207,20 @@ class CobanDecoder(TextDecoder):
         return self._report(text, raw)
 
     def _report(self, text: str, raw: bytes) -> Item:
-        fields = text.split(",")
+        fields = [field.strip() for field in text.split(",")]
         imei = fields[0][5:]
         if not imei.isdigit():
             raise FieldError("imei", imei, "not numeric", protocol=PROTOCOL, raw=raw)
         keyword = fields[1] if len(fields) > 1 else ""
-        if len(fields) < 5 or keyword in ("OBD",) or fields[4] not in ("F", "L"):
+        try:
+            if keyword == "OBD" and len(fields) >= 13:
+                return self._obd(imei, fields, raw)
+            if len(fields) >= 19 and _is_clock(fields[5]) and _is_clock(fields[6]):
+                return self._alternative(imei, fields, raw)
+        except ProtocolError as err:
+            err.device_id = imei
+            raise
+        if len(fields) < 5 or fields[4] not in ("F", "L"):
             return UnsupportedMessage(keyword or "?", protocol=PROTOCOL, raw=raw, device_id=imei)
         alarm = _ALARMS.get(keyword)
         if alarm is None and keyword.startswith("T:"):
@@ -244,6 +272,73 @@ class CobanDecoder(TextDecoder):
             raw=raw,
             reply=reply,
         )
+
+    @staticmethod
+    def _obd(imei: str, fields: list[str], raw: bytes) -> Frame:
+        stamp = fields[2]
+        if len(stamp) != 12 or not stamp.isdigit():
+            raise FieldError("time", stamp, "expected yymmddHHMMSS", protocol=PROTOCOL, raw=raw)
+        time = utc_datetime(
+            2000 + int(stamp[0:2]), int(stamp[2:4]), int(stamp[4:6]), int(stamp[6:8]),
+            int(stamp[8:10]), int(stamp[10:12]), field="time", protocol=PROTOCOL,
+        )  # fmt: skip
+        io: dict[str, IoValue] = {}
+        battery: float | None = None
+        for index, name in enumerate(
+            ("obd_odometer", "fuel_instant", "fuel_consumption", "engine_hours", "obd_speed",
+             "engine_load", "coolant_temp", "throttle", "rpm", "obd_battery"),
+            3,
+        ):  # fmt: skip
+            value = fields[index].strip().rstrip("%")
+            if value in ("", "+", "-"):
+                continue
+            number = parse_float(value, name, protocol=PROTOCOL)
+            if name == "obd_battery":
+                battery = number
+            else:
+                io[name] = int(number) if number.is_integer() and "." not in value else number
+        dtcs = [code for code in fields[13:] if code.strip()]
+        if dtcs:
+            io["dtcs"] = " ".join(dtcs)
+        report = StatusReport(
+            protocol=PROTOCOL, device_id=imei, raw=raw, time=time, external_voltage_v=battery,
+            io=io,
+        )  # fmt: skip
+        return Frame(protocol=PROTOCOL, kind="OBD", device_id=imei, messages=(report,), raw=raw)
+
+    @staticmethod
+    def _alternative(imei: str, fields: list[str], raw: bytes) -> Frame:
+        # imei:…,name,event,sensor id,sensor voltage,hhmmss,ddmmyy,rssi,gps,lat,lon,
+        # speed km/h,course,altitude,hdop,satellites,ignition,charge,error
+        clock, date = fields[5], fields[6]
+        fix_time = utc_datetime(
+            2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]),
+            int(clock[0:2]), int(clock[2:4]), int(clock[4:6]), field="datetime", protocol=PROTOCOL,
+        )  # fmt: skip
+        lat = parse_float(fields[9], "latitude", protocol=PROTOCOL)
+        lon = parse_float(fields[10], "longitude", protocol=PROTOCOL)
+        check_coordinates(lat, lon, protocol=PROTOCOL)
+
+        def num(index: int, name: str) -> float:
+            return parse_float(fields[index], name, protocol=PROTOCOL)
+
+        io: dict[str, IoValue] = {"name": fields[1]}
+        for index, name in ((3, "sensor_id"), (4, "sensor_voltage"), (18, "error")):
+            if fields[index].strip("-"):
+                io[name] = fields[index]
+        event = fields[2] if fields[2].strip("-") else None
+        position = Position(
+            protocol=PROTOCOL, device_id=imei, raw=raw, fix_time=fix_time, latitude=lat,
+            longitude=lon, valid=parse_int(fields[8], "gps status", protocol=PROTOCOL) > 0,
+            altitude_m=num(13, "altitude"), speed_kmh=num(11, "speed"), course_deg=num(12, "course"),
+            hdop=num(14, "hdop"), satellites=parse_int(fields[15], "satellites", protocol=PROTOCOL),
+            gsm_signal=parse_int(fields[7], "rssi", protocol=PROTOCOL),
+            ignition=fields[16] == "1", charging=fields[17] == "1", event=event, io=io,
+        )  # fmt: skip
+        return Frame(
+            protocol=PROTOCOL, kind=event or "report", device_id=imei, messages=(position,),
+            raw=raw,
+        )  # fmt: skip
 
     def _position(
         self,

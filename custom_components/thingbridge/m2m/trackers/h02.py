@@ -27,11 +27,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Literal, overload
 
 from ._text import TextDecoder
 from ._util import bcd_digits, check_coordinates, parse_ddmm, parse_float, parse_int, utc_datetime
 from .errors import FieldError, FrameError, ProtocolError, UnsupportedMessage
-from .model import KNOTS_TO_KMH, AnyMessage, Frame, Heartbeat, IoValue, Position, StatusReport
+from .model import (
+    KNOTS_TO_KMH,
+    AnyMessage,
+    CommandResponse,
+    Frame,
+    Heartbeat,
+    IoValue,
+    Position,
+    StatusReport,
+)
 from .stream import DEFAULT_MAX_BUFFER, Item, Step
 
 PROTOCOL = "h02"
@@ -86,6 +96,38 @@ def _is_hex8(text: str) -> bool:
     return len(text) == 8 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
+@overload
+def _datetime(date: str, clock: str) -> datetime: ...
+@overload
+def _datetime(date: str, clock: str, *, strict: Literal[False]) -> datetime | None: ...
+def _datetime(date: str, clock: str, *, strict: bool = True) -> datetime | None:
+    """``ddmmyy`` and ``hhmmss`` as UTC; ``None`` for a bad value unless ``strict``."""
+    if _is_date(date) and len(clock) == 6 and clock.isdigit():
+        try:
+            return utc_datetime(
+                2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]),
+                int(clock[0:2]), int(clock[2:4]), int(clock[4:6]), field="datetime", protocol=PROTOCOL,
+            )  # fmt: skip
+        except FieldError:
+            if strict:
+                raise
+            return None
+    if strict:
+        raise FieldError(
+            "datetime", f"{date} {clock}", "expected ddmmyy and hhmmss", protocol=PROTOCOL
+        )
+    return None
+
+
+def _status(io: dict[str, IoValue], text: str) -> tuple[str | None, bool | None]:
+    """Record the status word in ``io``; its alarm and ignition (``None`` without one)."""
+    if not _is_hex8(text):
+        return None, None
+    status = int(text, 16)
+    io["status"] = status
+    return _status_fields(status)
+
+
 class H02Decoder(TextDecoder):
     """Streaming decoder for H02 text and binary frames.
 
@@ -117,6 +159,7 @@ class H02Decoder(TextDecoder):
             raise ValueError(f"binary_length must be one of {BINARY_LENGTHS}")
         self.binary_length = binary_length
         self.ack = ack
+        self._datagram_size: int | None = None
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def _now(self) -> datetime:
@@ -143,14 +186,44 @@ class H02Decoder(TextDecoder):
             return self.binary_length
         avail = len(buf) - pos
         for size in BINARY_LENGTHS:
-            if avail > size and buf[pos + size] in _MARKERS + b"\r\n":
+            if avail > size and self._next_frame_at(buf, pos, pos + size):
                 self.binary_length = size  # confirmed by the next frame: keep it
                 return size
+        if self._datagram_size is not None:  # one datagram, one frame, whatever its length
+            return self._datagram_size
         if avail in BINARY_LENGTHS:
             return avail
         if avail > max(BINARY_LENGTHS):
             return 45
         return None
+
+    @staticmethod
+    def _next_frame_at(buf: bytes, pos: int, at: int) -> bool:
+        """Whether another frame of the same device plainly starts at ``at``.
+
+        A binary frame's tail is arbitrary bytes, so one marker byte proves nothing: the
+        next binary frame must repeat this frame's ID, a text frame must start ``*XX,``.
+        """
+        while at < len(buf) and buf[at] in b"\r\n":
+            at += 1
+        if at >= len(buf):
+            return False
+        if buf[at] == 0x24:
+            return len(buf) >= at + 6 and buf[at + 1 : at + 6] == buf[pos + 1 : pos + 6]
+        if buf[at] == 0x2A:
+            head = buf[at + 1 : at + 4]
+            return len(head) == 3 and head[:2].isalpha() and head[2:] == b","
+        return False
+
+    def decode_datagram(self, data: bytes | bytearray | memoryview) -> list[Item]:
+        """Decode one datagram: a binary datagram is one frame of the datagram's length."""
+        data = bytes(data)
+        if data[:1] == b"$" and len(data) >= min(BINARY_LENGTHS):
+            self._datagram_size = len(data.rstrip(b"\r\n"))
+        try:
+            return super().decode_datagram(data)
+        finally:
+            self._datagram_size = None
 
     def _frame_end(self, buf: bytes, pos: int) -> int | None:
         end = buf.find(b"#", pos, min(len(buf), pos + self.max_frame + 1))
@@ -196,16 +269,38 @@ class H02Decoder(TextDecoder):
             )
         stamp = self._now().strftime("%Y%m%d%H%M%S")
         if kind == "NBR":
-            report = self._nbr(device_id, fields, raw)
+            cells = self._nbr(device_id, fields, raw)
             return Frame(
                 protocol=PROTOCOL,
                 kind=kind,
                 device_id=device_id,
-                messages=(report,),
+                messages=(cells,),
                 raw=raw,
                 reply=build_reply(device_id, f"V4,NBR,{stamp}", manufacturer=maker),
             )
-        if not kind.startswith("V") or kind in ("V3", "VP1"):
+        report: AnyMessage | None = None
+        try:
+            if kind == "V3":
+                report = self._v3(device_id, fields, raw)
+            elif kind == "LINK":
+                report = self._link(device_id, fields, raw)
+            elif kind == "SMS":
+                text = raw.decode("ascii")[:-1].split(",", 3)[3] if len(fields) > 3 else ""
+                report = CommandResponse(
+                    protocol=PROTOCOL, device_id=device_id, raw=raw, payload=text.encode("ascii"),
+                    text=text,
+                )  # fmt: skip
+            elif kind == "VP1":
+                report = self._vp1(device_id, fields, raw)
+        except ProtocolError as err:  # a variant of a report type we only know one layout of
+            return UnsupportedMessage(
+                kind, protocol=PROTOCOL, raw=raw, device_id=device_id, detail=err.reason
+            )
+        if report is not None:
+            return Frame(
+                protocol=PROTOCOL, kind=kind, device_id=device_id, messages=(report,), raw=raw
+            )
+        if not kind.startswith("V"):
             return UnsupportedMessage(kind, protocol=PROTOCOL, raw=raw, device_id=device_id)
         position = None
         first_error: ProtocolError | None = None
@@ -251,7 +346,7 @@ class H02Decoder(TextDecoder):
                 f"position needs 9 fields after the type, got {len(f)}", protocol=PROTOCOL, raw=raw
             )
         clock, validity = f[0], f[1]
-        if len(clock) != 6 or not clock.isdigit():
+        if (len(clock) != 6 or not clock.isdigit()) and clock:
             raise FieldError("time", clock, "expected hhmmss", protocol=PROTOCOL, raw=raw)
         lat = parse_ddmm(f[2], f[3], "latitude", protocol=PROTOCOL)
         lon = parse_ddmm(f[4], f[5], "longitude", protocol=PROTOCOL)
@@ -269,12 +364,19 @@ class H02Decoder(TextDecoder):
                 io["battery"] = int(f[index])
             index += 1
         date = f[index]
-        if not _is_date(date):
-            raise FieldError("date", date, "expected ddmmyy", protocol=PROTOCOL, raw=raw)
-        fix_time = utc_datetime(
-            2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]), int(clock[0:2]), int(clock[2:4]), int(clock[4:6]),
-            field="datetime", protocol=PROTOCOL,
-        )  # fmt: skip
+        if not date and not clock:
+            # no clock yet (no fix since power-up): Traccar stamps it on arrival
+            fix_time = self._now().replace(microsecond=0)
+        elif not _is_date(date) or not clock:
+            raise FieldError(
+                "datetime",
+                f"{date} {clock}",
+                "expected ddmmyy and hhmmss",
+                protocol=PROTOCOL,
+                raw=raw,
+            )
+        else:
+            fix_time = _datetime(date, clock)
         tail = f[index + 1 :]
         alarm: str | None = None
         ignition: bool | None = None
@@ -302,6 +404,75 @@ class H02Decoder(TextDecoder):
             io=io,
         )
 
+    def _v3(self, device_id: str, fields: list[str], raw: bytes) -> StatusReport:
+        # *HQ,id,V3,hhmmss,<mcc 3 digits><mnc>,count,(lac,cid,rxlev,rssi)*,battery hex,
+        # reboot,X,ddmmyy,status#
+        if len(fields) < 11 or len(fields[4]) < 4 or not fields[4].isdigit():
+            raise FrameError("V3 report too short", protocol=PROTOCOL, raw=raw)
+        count = parse_int(fields[5], "count", protocol=PROTOCOL)
+        end = 6 + 4 * count
+        if len(fields) < end + 5 or fields[end + 2].upper() != "X":
+            raise FrameError(
+                f"V3 report announces {count} cells but does not match", protocol=PROTOCOL, raw=raw
+            )
+        cells = fields[6:end]
+        io: dict[str, IoValue] = {
+            "mcc": int(fields[4][:3]),
+            "mnc": int(fields[4][3:]),
+            "cells": ";".join(",".join(cells[i : i + 4]) for i in range(0, len(cells), 4)),
+            "battery_raw": parse_int(fields[end], "battery", protocol=PROTOCOL, base=16),
+        }
+        alarm, ignition = _status(io, fields[end + 4])
+        return StatusReport(
+            protocol=PROTOCOL, device_id=device_id, raw=raw,
+            time=_datetime(fields[end + 3], fields[3], strict=False), alarm=alarm, ignition=ignition,
+            io=io,
+        )  # fmt: skip
+
+    def _link(self, device_id: str, fields: list[str], raw: bytes) -> StatusReport:
+        # *HQ,id,LINK,hhmmss,rssi,satellites,battery %,steps,turnovers,ddmmyy,status#
+        if len(fields) < 11:
+            raise FrameError("LINK report too short", protocol=PROTOCOL, raw=raw)
+        rssi, sats, battery, steps, turns = (
+            parse_int(fields[i], name, protocol=PROTOCOL)
+            for i, name in enumerate(("rssi", "satellites", "battery", "steps", "turnovers"), 4)
+        )
+        io: dict[str, IoValue] = {"satellites": sats, "steps": steps, "turnovers": turns}
+        alarm, ignition = _status(io, fields[10])
+        return StatusReport(
+            protocol=PROTOCOL, device_id=device_id, raw=raw,
+            time=_datetime(fields[9], fields[3], strict=False), gsm_signal=rssi,
+            battery_percent=float(battery), alarm=alarm, ignition=ignition, io=io,
+        )  # fmt: skip
+
+    def _vp1(self, device_id: str, fields: list[str], raw: bytes) -> Position | StatusReport:
+        # *hq,imei,VP1,V,mcc,mnc,lac,cid,rssi[Ylac,cid,rssi…]#  (cells only), or
+        # *hq,imei,VP1,A|B,ddmm.mmmm,N,dddmm.mmmm,E,speed knots,course,ddmmyy#
+        if len(fields) > 5 and fields[3].upper() == "V":
+            io: dict[str, IoValue] = {
+                "mcc": parse_int(fields[4], "mcc", protocol=PROTOCOL),
+                "mnc": parse_int(fields[5], "mnc", protocol=PROTOCOL),
+                "cells": ",".join(fields[6:]).replace("Y", ";").strip(";"),
+            }
+            return StatusReport(protocol=PROTOCOL, device_id=device_id, raw=raw, io=io)
+        if len(fields) < 11 or fields[3].upper() not in ("A", "B"):
+            raise FrameError(
+                "VP1 report needs validity, position and date", protocol=PROTOCOL, raw=raw
+            )
+        lat = parse_ddmm(fields[4], fields[5], "latitude", protocol=PROTOCOL)
+        lon = parse_ddmm(fields[6], fields[7], "longitude", protocol=PROTOCOL)
+        check_coordinates(lat, lon, protocol=PROTOCOL)
+        speed = parse_float(fields[8], "speed", protocol=PROTOCOL)
+        course = parse_float(fields[9], "course", protocol=PROTOCOL)
+        day = _datetime(fields[10], "000000")
+        # the report has a date but no time of day: today's report is stamped on arrival
+        now = self._now().replace(microsecond=0)
+        fix_time = now if now.date() == day.date() else day
+        return Position(
+            protocol=PROTOCOL, device_id=device_id, raw=raw, fix_time=fix_time, latitude=lat,
+            longitude=lon, valid=True, speed_kmh=speed * KNOTS_TO_KMH, course_deg=course,
+        )  # fmt: skip
+
     def _nbr(self, device_id: str, fields: list[str], raw: bytes) -> StatusReport:
         # *HQ,id,NBR,hhmmss,mcc,mnc,delay,count,(lac,cid,rssi)*,ddmmyy,status[,…]#
         if len(fields) < 10:
@@ -320,7 +491,7 @@ class H02Decoder(TextDecoder):
             )
         io["cells"] = ";".join(",".join(cells[i : i + 3]) for i in range(0, len(cells), 3))
         date, status_text = fields[date_at], fields[date_at + 1]
-        if not _is_date(date) or len(clock) != 6 or not clock.isdigit():
+        if not (date + clock).isdigit() or len(date) != 6 or len(clock) != 6:
             raise FieldError(
                 "datetime",
                 f"{date} {clock}",
@@ -328,10 +499,8 @@ class H02Decoder(TextDecoder):
                 protocol=PROTOCOL,
                 raw=raw,
             )
-        time = utc_datetime(
-            2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]), int(clock[0:2]), int(clock[2:4]), int(clock[4:6]),
-            field="datetime", protocol=PROTOCOL,
-        )  # fmt: skip
+        # some devices count seconds past 59 ("160169"): keep the cells, drop the time
+        time = _datetime(date, clock, strict=False)
         alarm = ignition = None
         if _is_hex8(status_text):
             io["status"] = int(status_text, 16)

@@ -4,8 +4,10 @@ Written by hand from the vendor's "GPS Tracker TK103 Protocol" description and t
 variants real devices send; it is a regular-expression job no library covers.
 
 A frame is ASCII between ``(`` and ``)`` (``$…$`` free text inside may contain ``)``).
-Fixed-width form: ``(`` + 12-character device ID + 4-character command + body + ``)``;
-comma form: ``(ID,COMMAND,field,…)``. No checksum.
+Fixed-width form: ``(`` + device ID (12 characters; some devices send 11 digits or a
+15-digit IMEI) + 4-character command (two letters, a digit, a letter or digit) + body +
+``)``; comma form: ``(ID,COMMAND,field,…)``. No checksum. A UDP datagram may lack the
+closing ``)`` (Traccar's pattern makes it optional there).
 
 - ``BP00`` handshake → :class:`Heartbeat`; reply ``(<id>AP01HSO)``.
 - ``BP05`` login (IMEI, then usually a position) → :class:`Login` [+ :class:`Position`];
@@ -15,6 +17,11 @@ comma form: ``(ID,COMMAND,field,…)``. No checksum.
   (fixed form: date ``yymmdd``; comma form: ``ddmmyy``; speed km/h; ``L`` + hex mileage in
   metres); without one → :class:`Alarm` or :class:`StatusReport` (cell lists).
 - ``ZC20`` battery report → :class:`StatusReport`.
+- ``BZ00`` cell report (``mcc,mnc,lac,cid`` in hex or ``{mcc,mnc,lac,cid}`` lists),
+  ``DW5x`` LBS/Wi-Fi report (``mcc,mnc,lac,cid,count,mac*rssi*channel…,ddmmyy,hhmmss``)
+  and ``BV00`` VIN → :class:`StatusReport`; ``ZC03`` command result (``$text$``) →
+  :class:`CommandResponse`. A no-fix (``V``) report whose date is not a date (devices send
+  ``000007`` before their first fix) → :class:`StatusReport` with its I/O status.
 
 Other commands are :class:`UnsupportedMessage` without reply.
 """
@@ -26,13 +33,23 @@ import re
 from ._text import TextDecoder
 from ._util import check_coordinates, parse_ddmm, parse_float, parse_int, utc_datetime
 from .errors import FieldError, FrameError, ProtocolError, UnsupportedMessage
-from .model import Alarm, AnyMessage, Frame, Heartbeat, IoValue, Login, Position, StatusReport
+from .model import (
+    Alarm,
+    AnyMessage,
+    CommandResponse,
+    Frame,
+    Heartbeat,
+    IoValue,
+    Login,
+    Position,
+    StatusReport,
+)
 from .stream import DEFAULT_MAX_BUFFER, Item
 
 PROTOCOL = "tk103"
 
 _FIXED = re.compile(
-    r"(?P<date>\d{6})(?P<valid>[AV])(?P<lat>\d+\.\d+)(?P<ns>[NS])(?P<lon>\d+\.\d+)(?P<ew>[EW])"
+    r"(?P<date>\d{6})(?P<valid>[AV]) *(?P<lat>\d+\.\d+)(?P<ns>[NS]) *(?P<lon>\d+\.\d+)(?P<ew>[EW])"
     r"(?P<speed>[ \d.]{5})(?P<time>\d{6})(?P<course>[ \d.]{6})?"
     r"(?:(?P<io>[01]{2}[0-9A-Fa-f]{6})(?:L(?P<odo>[0-9A-Fa-f]{1,12}))?)?"
 )
@@ -43,6 +60,12 @@ _COMMA = re.compile(
     re.DOTALL,
 )
 _CELL = re.compile(r"\{(\d+),(\d+),(\d+),(\d+)\}")
+_COMMAND = re.compile(r"[A-Z]{2}[0-9][0-9A-Z]")
+_ID_AND_COMMAND = re.compile(r"([0-9]{8,20}?)([A-Z]{2}[0-9][0-9A-Z])")
+_NETWORK = re.compile(r",?(\d+),(\d+),([0-9A-Fa-f]+),([0-9A-Fa-f]+)(?:,|$)")
+_WIFI = re.compile(r"((?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2})\*([-+]?\d+)\*(\d+)")
+_COMMAND_RESULT = re.compile(r",?(\d{6}),(\d{6}),\$(.*?)\$?$", re.DOTALL)
+_VIN = re.compile(r"[0-9A-Za-z]{17}")
 
 _BO01 = {
     0: "power_cut",
@@ -114,18 +137,31 @@ class Tk103Decoder(TextDecoder):
             i = close + 1
 
     def _decode_frame(self, raw: bytes) -> Item | None:
+        return self._decode_content(raw, raw[1:-1])
+
+    def _decode_unterminated(self, raw: bytes) -> Item | None:
+        return self._decode_content(raw, raw[1:].rstrip(b" \t\r\n\x00"))
+
+    def _decode_content(self, raw: bytes, data: bytes) -> Item | None:
         try:
-            content = raw[1:-1].decode("ascii")
+            content = data.decode("ascii")
         except UnicodeDecodeError:
             return FrameError("frame is not ASCII", protocol=PROTOCOL, raw=raw)
-        first_comma = content.find(",")
-        comma_form = 0 < first_comma < 16
+        parts = content.split(",", 2)
+        comma_form = (
+            len(parts) > 1 and 0 < len(parts[0]) <= 20 and bool(_COMMAND.fullmatch(parts[1]))
+        )
         if comma_form:
-            parts = content.split(",", 2)
-            device_id, command = parts[0], parts[1] if len(parts) > 1 else ""
+            device_id, command = parts[0], parts[1]
             body = parts[2] if len(parts) > 2 else ""
         else:
+            # fixed width: a 12-character ID, or digits up to the first command-like code
             device_id, command, body = content[:12], content[12:16], content[16:]
+            if not _COMMAND.fullmatch(command):
+                found = _ID_AND_COMMAND.match(content)
+                if found:
+                    device_id, command = found.group(1), found.group(2)
+                    body = content[found.end() :]
         if not device_id or len(command) != 4 or not command.isalnum():
             return FrameError("no device ID and 4-character command", protocol=PROTOCOL, raw=raw)
         try:
@@ -149,11 +185,20 @@ class Tk103Decoder(TextDecoder):
             return frame((beat,), build_reply(device_id, "AP01", "HSO"))
         if command == "ZC20":
             return frame((self._battery(device_id, body, raw),))
+        if command == "ZC03":
+            return frame((self._command_result(device_id, body, raw),))
+        if command == "BV00" and _VIN.fullmatch(body):
+            vin = StatusReport(protocol=PROTOCOL, device_id=device_id, raw=raw, io={"vin": body})
+            return frame((vin,))
         alarm, ignition = self._alarm(command, body)
         position = self._position(
             device_id, body, raw, comma_form=comma_form, alarm=alarm, ignition=ignition
         )
         rest: AnyMessage | None = position
+        if rest is None and command.startswith("DW5"):
+            rest = self._lbs_wifi(device_id, body, raw, alarm=alarm, ignition=ignition)
+        if rest is None and command == "BZ00" and "{" not in body:
+            rest = self._network(device_id, body, raw)
         if rest is None:
             cells = _CELL.findall(body)
             io = {"cells": ";".join(",".join(c) for c in cells)} if cells else {}
@@ -192,29 +237,11 @@ class Tk103Decoder(TextDecoder):
         comma_form: bool,
         alarm: str | None,
         ignition: bool | None,
-    ) -> Position | None:
+    ) -> Position | StatusReport | None:
         match = _COMMA.search(body) if comma_form else _FIXED.search(body)
         if match is None:
             return None
         g = match.groupdict()
-        date, clock = g["date"], g["time"]
-        if comma_form:
-            day, month, year = int(date[0:2]), int(date[2:4]), int(date[4:6])
-        else:
-            year, month, day = int(date[0:2]), int(date[2:4]), int(date[4:6])
-        fix_time = utc_datetime(
-            2000 + year, month, day, int(clock[0:2]), int(clock[2:4]), int(clock[4:6]),
-            field="datetime", protocol=PROTOCOL,
-        )  # fmt: skip
-        lat = parse_ddmm(g["lat"], g["ns"], "latitude", protocol=PROTOCOL)
-        lon = parse_ddmm(g["lon"], g["ew"], "longitude", protocol=PROTOCOL)
-        check_coordinates(lat, lon, protocol=PROTOCOL)
-        speed = parse_float(g["speed"], "speed", protocol=PROTOCOL)
-        course = (
-            parse_float(g["course"], "course", protocol=PROTOCOL)
-            if (g.get("course") or "").strip()
-            else None
-        )
         io: dict[str, IoValue] = {}
         charging: bool | None = None
         odometer: float | None = None
@@ -227,6 +254,33 @@ class Tk103Decoder(TextDecoder):
                 odometer = float(parse_int(g["odo"], "mileage", protocol=PROTOCOL, base=16))
         if g.get("extra"):
             io["extra"] = g["extra"].lstrip(",")
+        date, clock = g["date"], g["time"]
+        if comma_form:
+            day, month, year = int(date[0:2]), int(date[2:4]), int(date[4:6])
+        else:
+            year, month, day = int(date[0:2]), int(date[2:4]), int(date[4:6])
+        try:
+            fix_time = utc_datetime(
+                2000 + year, month, day, int(clock[0:2]), int(clock[2:4]), int(clock[4:6]),
+                field="datetime", protocol=PROTOCOL,
+            )  # fmt: skip
+        except FieldError:
+            if g["valid"] == "A":
+                raise
+            # no fix yet and no clock either: keep the status, there is no position
+            return StatusReport(
+                protocol=PROTOCOL, device_id=device_id, raw=raw, ignition=ignition,
+                charging=charging, alarm=alarm, io=io,
+            )  # fmt: skip
+        lat = parse_ddmm(g["lat"], g["ns"], "latitude", protocol=PROTOCOL)
+        lon = parse_ddmm(g["lon"], g["ew"], "longitude", protocol=PROTOCOL)
+        check_coordinates(lat, lon, protocol=PROTOCOL)
+        speed = parse_float(g["speed"], "speed", protocol=PROTOCOL)
+        course = (
+            parse_float(g["course"], "course", protocol=PROTOCOL)
+            if (g.get("course") or "").strip()
+            else None
+        )
         return Position(
             protocol=PROTOCOL,
             device_id=device_id,
@@ -243,6 +297,72 @@ class Tk103Decoder(TextDecoder):
             alarm=alarm,
             io=io,
         )
+
+    @staticmethod
+    def _network(device_id: str, body: str, raw: bytes) -> StatusReport | None:
+        """``BZ00,mcc,mnc,lac,cid[,lac,cid…],status``: LAC and cell IDs in hex."""
+        match = _NETWORK.match(body)
+        if match is None:
+            return None
+        io: dict[str, IoValue] = {
+            "mcc": int(match.group(1)),
+            "mnc": int(match.group(2)),
+            "lac": int(match.group(3), 16),
+            "cell_id": int(match.group(4), 16),
+        }
+        return StatusReport(protocol=PROTOCOL, device_id=device_id, raw=raw, io=io)
+
+    @staticmethod
+    def _lbs_wifi(
+        device_id: str, body: str, raw: bytes, *, alarm: str | None, ignition: bool | None
+    ) -> StatusReport | Alarm | None:
+        """``DW5x,mcc,mnc,lac,cid,count,mac*rssi*channel…,ddmmyy,hhmmss`` (decimal cell)."""
+        fields = body.split(",")
+        if len(fields) < 7 or not all(f.isdigit() for f in fields[:5]):
+            return None
+        count = int(fields[4])
+        wifis = [_WIFI.fullmatch(f) for f in fields[5 : 5 + count]]
+        tail = fields[5 + count : 7 + count]
+        if len(tail) != 2 or not all(wifis):
+            return None
+        date, clock = tail
+        if len(date) != 6 or len(clock) != 6 or not (date + clock).isdigit():
+            raise FieldError(
+                "datetime", f"{date},{clock}", "expected ddmmyy,hhmmss", protocol=PROTOCOL
+            )
+        time = utc_datetime(
+            2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]),
+            int(clock[0:2]), int(clock[2:4]), int(clock[4:6]), field="datetime", protocol=PROTOCOL,
+        )  # fmt: skip
+        io: dict[str, IoValue] = {
+            "mcc": int(fields[0]),
+            "mnc": int(fields[1]),
+            "lac": int(fields[2]),
+            "cell_id": int(fields[3]),
+        }
+        if count:
+            io["wifi"] = ";".join(f"{m.group(1)},{m.group(2)}" for m in wifis if m)
+        cls = Alarm if alarm else StatusReport
+        return cls(
+            protocol=PROTOCOL, device_id=device_id, raw=raw, time=time, alarm=alarm,
+            ignition=ignition, io=io,
+        )  # fmt: skip
+
+    @staticmethod
+    def _command_result(device_id: str, body: str, raw: bytes) -> CommandResponse:
+        """``ZC03,ddmmyy,hhmmss,$text$``: the device's answer to a command."""
+        match = _COMMAND_RESULT.match(body)
+        if match is None:
+            raise FrameError("ZC03 needs date, time and $text$", protocol=PROTOCOL, raw=raw)
+        date, clock, text = match.groups()
+        time = utc_datetime(
+            2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]),
+            int(clock[0:2]), int(clock[2:4]), int(clock[4:6]), field="datetime", protocol=PROTOCOL,
+        )  # fmt: skip
+        return CommandResponse(
+            protocol=PROTOCOL, device_id=device_id, raw=raw, payload=text.encode("ascii"),
+            text=text, time=time,
+        )  # fmt: skip
 
     @staticmethod
     def _battery(device_id: str, body: str, raw: bytes) -> StatusReport:
