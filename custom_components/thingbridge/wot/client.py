@@ -434,7 +434,10 @@ class WotClient:
                     error=status.get("error"),
                 )
             if href is None or time.monotonic() + delay > deadline:
-                return ActionResult(status=state, output=status.get("output"), href=href)
+                # Not finished: webthing-python's "created" (queued, not started) and any other
+                # word a server uses for it is "pending" to the caller.
+                shown = state if state in ACTION_STATES else "pending"
+                return ActionResult(status=shown, output=status.get("output"), href=href)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
             status = await self._query_action(action, form, href)

@@ -14,9 +14,14 @@ One :class:`Watcher` per Thing plans its channels from the TD and keeps them ope
 
 A channel that drops is reopened after an exponential backoff with jitter; the watcher
 reports ``on_connection(False)`` once when any channel drops and ``on_connection(True)`` once
-when all are up. A channel silent for ``idle_timeout`` seconds is reopened at once, without
-being reported as down unless the reopening fails. Callbacks run in the event loop and are
-never called after :meth:`Watcher.stop`.
+when all are up. An SSE or long-poll channel silent for ``idle_timeout`` seconds is reopened at
+once, without being reported as down unless the reopening fails: silence is all it can tell a
+dead connection by. A WebSocket is kept open while it answers the pings sent every
+``idle_timeout / 2`` seconds: a quiet Thing is not a dead one, and reopening would leave a gap.
+The Web Thing API sends no values when a WebSocket opens, so each time one does the watcher
+reads the Thing's properties once and delivers them (a value pushed meanwhile wins over the
+read): a change made while the socket was down is not lost. Callbacks run in the event loop and
+are never called after :meth:`Watcher.stop`.
 
 Connections, TLS and WebSocket framing are aiohttp's. The supervision is hand-written: retry
 libraries (tenacity, backoff) wrap one call, while a channel here must report each up/down
@@ -471,33 +476,60 @@ class Watcher:
             heartbeat=max(self._idle / 2, 1.0),
             max_msg_size=MAX_EVENT_BYTES,
         )
+        pushed: set[str] = set()
+        catch_up: asyncio.Task[None] | None = None
         async with ws:
-            if channel.events:
-                await ws.send_json(
-                    {
-                        "messageType": "addEventSubscription",
-                        "data": {name: {} for name in sorted(channel.events)},
-                    }
-                )
-            up()
-            while True:
-                try:
-                    async with asyncio.timeout(self._idle):
-                        message = await ws.receive()
-                except TimeoutError as err:
-                    raise _Idle from err
-                if message.type == aiohttp.WSMsgType.TEXT:
-                    self._webthing_message(channel, message.data)
-                elif message.type == aiohttp.WSMsgType.ERROR:
-                    raise WotError(f"WebSocket error: {ws.exception()}")
-                elif message.type in (
-                    aiohttp.WSMsgType.CLOSE,
-                    aiohttp.WSMsgType.CLOSING,
-                    aiohttp.WSMsgType.CLOSED,
-                ):
-                    return
+            try:
+                if channel.events:
+                    await ws.send_json(
+                        {
+                            "messageType": "addEventSubscription",
+                            "data": {name: {} for name in sorted(channel.events)},
+                        }
+                    )
+                up()
+                if channel.properties:
+                    catch_up = asyncio.create_task(
+                        self._catch_up(channel, pushed),
+                        name=f"wot watch {self._client.td.title} catch-up",
+                    )
+                while True:
+                    # No idle timeout: the heartbeat closes a socket whose pings go unanswered.
+                    message = await ws.receive()
+                    if message.type == aiohttp.WSMsgType.TEXT:
+                        self._webthing_message(channel, message.data, pushed)
+                    elif message.type == aiohttp.WSMsgType.ERROR:
+                        raise WotError(f"WebSocket error: {ws.exception()}")
+                    elif message.type in (
+                        aiohttp.WSMsgType.CLOSE,
+                        aiohttp.WSMsgType.CLOSING,
+                        aiohttp.WSMsgType.CLOSED,
+                    ):
+                        return
+            finally:
+                if catch_up is not None:
+                    catch_up.cancel()
+                    await asyncio.gather(catch_up, return_exceptions=True)
 
-    def _webthing_message(self, channel: _Channel, text: str) -> None:
+    async def _catch_up(self, channel: _Channel, pushed: set[str]) -> None:
+        """Read the properties once the socket is open; values pushed meanwhile are newer."""
+        try:
+            values = await self._client.read_all_properties()
+        except WotError as err:
+            _LOGGER.debug(
+                "%s: reading the properties after connecting failed: %s", self._client.td.title, err
+            )
+            return
+        except Exception:
+            _LOGGER.exception(
+                "%s: reading the properties after connecting failed", self._client.td.title
+            )
+            return
+        for name, value in values.items():
+            if name in channel.properties and name not in pushed:
+                self._call(self._on_property, name, value)
+
+    def _webthing_message(self, channel: _Channel, text: str, pushed: set[str]) -> None:
         try:
             message = json.loads(text)
         except ValueError, RecursionError:
@@ -509,6 +541,7 @@ class Watcher:
         if kind == "propertyStatus":
             for name, value in data.items():
                 if name in channel.properties:
+                    pushed.add(name)
                     self._call(self._on_property, name, value)
         elif kind == "event":
             for name, item in data.items():
