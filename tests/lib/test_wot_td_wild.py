@@ -14,6 +14,7 @@ from yarl import URL
 
 from custom_components.thingbridge.wot import WotValidationError, parse_td
 from custom_components.thingbridge.wot.mapping import EntitySpec, map_thing
+from custom_components.thingbridge.wot.units import canonical_unit
 from custom_components.thingbridge.wot.validation import schema_error
 
 HREF = "http://192.0.2.7/things/t"
@@ -239,3 +240,148 @@ def test_one_of_number_or_sentinel_is_a_number() -> None:
     assert td.properties["mixed"].schema.type is None
     spec = _specs(raw)["outdoorTemperature"]
     assert (spec.platform, spec.device_class, spec.unit) == ("sensor", "temperature", "°C")
+
+
+# --------------------------------------------------------------------------------------------
+# mapping
+
+
+def _kinds(specs: dict[str, EntitySpec]) -> dict[str, tuple[str, str | None, str | None]]:
+    return {name: (s.platform, s.device_class, s.unit) for name, s in specs.items()}
+
+
+def test_measurements_without_units_get_their_device_class() -> None:
+    # events/plugfest/2018-bundang/TDs/KETI/keti_iot_sensor1.jsonld: no units at all.
+    raw = _thing(
+        properties={
+            "temperature": _prop(type="number", writeable=False),
+            "humidity": _prop(type="number", writeable=False),
+            "co2": _prop(type="number", writeable=False),
+            "threshold_temperature": _prop(type="number"),
+            # data/input_2018/.../Fujitsu: "RoomMeasuredTemp", "OutdoorMeasuredTemp"
+            "OutdoorMeasuredTemp": _prop(type="number", readOnly=True),
+            # A colour temperature is no measured temperature.
+            "whiteBalanceTemperature": _prop(type="integer", readOnly=True),
+            # A unit the TD gives is never overridden.
+            "soilTemperature": _prop(type="number", readOnly=True, unit="complicatedUnit"),
+        }
+    )
+    assert _kinds(_specs(raw)) == {
+        "temperature": ("sensor", "temperature", "°C"),
+        "humidity": ("sensor", "humidity", "%"),
+        "co2": ("sensor", "carbon_dioxide", "ppm"),
+        "threshold_temperature": ("number", "temperature", "°C"),
+        "OutdoorMeasuredTemp": ("sensor", "temperature", "°C"),
+        "whiteBalanceTemperature": ("sensor", None, None),
+        "soilTemperature": ("sensor", None, "complicatedUnit"),
+    }
+
+
+def test_percent_and_ppm_values_named_by_the_thing() -> None:
+    # events/2024.11.Munich/TDs/ECHONET/10humiditySensor.td.jsonld, 5co2Sensor, 6vocSensor:
+    # one property "value", the quantity is in the Thing's title.
+    for title, unit, device_class in [
+        ("humiditySensor", "%", "humidity"),
+        ("co2Sensor", "ppm", "carbon_dioxide"),
+        ("vocSensor", "ppm", "volatile_organic_compounds_parts"),
+    ]:
+        raw = {**_thing(properties={"value": _prop(type="number", unit=unit, readOnly=True)})}
+        raw["title"] = title
+        assert _kinds(_specs(raw))["value"] == ("sensor", device_class, unit)
+    # events/2020.06.Online/TDs/Motius/motius-mosense.jsonld: "% r.H." and "ppb".
+    raw = _thing(
+        properties={
+            "humidity": _prop(type="number", unit="% r.H.", readOnly=True),
+            "voc": _prop(type="number", unit="ppb", readOnly=True),
+        }
+    )
+    assert _kinds(_specs(raw)) == {
+        "humidity": ("sensor", "humidity", "%"),
+        "voc": ("sensor", "volatile_organic_compounds_parts", "ppb"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("unit", "canonical"),
+    [
+        ("qudt:degree_centigrade", "°C"),
+        ("micrograms per cubic metre", "µg/m³"),
+        ("om:second-time", "s"),
+        ("Cel", "°C"),
+    ],
+)
+def test_units_seen_in_plugfest_tds(unit: str, canonical: str) -> None:
+    assert canonical_unit(unit) == canonical
+
+
+def test_on_and_dim_make_a_light() -> None:
+    # TD 1.1 editor's draft (index.template.html), "Smart Lamp Control": onOff + dim.
+    raw = _thing(
+        title="Smart Lamp Control",
+        properties={
+            "onOff": _prop(type="boolean"),
+            "dim": _prop(type="integer", minimum=0, maximum=100),
+        },
+    )
+    (light,) = _specs(raw).values()
+    assert (light.platform, light.name) == ("light", None)
+    assert dict(light.roles) == {"on": "onOff", "brightness": "dim"}
+
+
+def test_title_says_lamp() -> None:
+    # data/input_2022/TD/Ditto/TDs/ditto/floor-lamp-1_Status-LED: untyped, "Colored Lamp".
+    raw = _thing(
+        title="Colored Lamp",
+        properties={"on": _prop(type="boolean"), "color": _prop(type="string")},
+    )
+    (light,) = _specs(raw).values()
+    assert light.platform == "light"
+    assert dict(light.roles) == {"on": "on", "color": "color"}
+    # data/input_2022/TD/fujitsu-ledbulb: only a brightness, "Fujitsu LED bulb".
+    raw = _thing(title="Fujitsu LED bulb", properties={"Brightness": _prop(type="integer")})
+    assert _specs(raw)["Brightness"].platform == "light"
+    # A sensor whose title merely mentions light stays a sensor.
+    raw = _thing(title="Light Intensity Sensor", properties={"lux": _prop(type="number")})
+    assert _specs(raw)["lux"].platform == "number"
+
+
+def test_light_on_off_actions_named_after_the_led() -> None:
+    # events/2020.06.Online/TDs/Oracle/oracle-LED_Siemens.json: "LED", ledOn/ledOff actions.
+    raw = _thing(
+        title="Room light",
+        properties={"status": _prop(type="string", readOnly=True)},
+        actions={
+            "ledOn": {"forms": [{"href": f"{HREF}/on"}]},
+            "ledOff": {"forms": [{"href": f"{HREF}/off"}]},
+        },
+    )
+    light = next(s for s in map_thing(parse_td(raw)) if s.platform == "light")
+    assert dict(light.roles) == {"turn_on": "ledOn", "turn_off": "ledOff"}
+
+
+def test_desired_temperature_makes_a_climate() -> None:
+    # data/input_2018/testing/.../Panasonic: PanaSimAirConditioner "desiredTemp" + mode.
+    raw = _thing(
+        title="PanaSimAirConditioner5",
+        properties={
+            "power": _prop(type="boolean"),
+            "operationMode": _prop(type="string", enum=["auto", "cool", "heat"]),
+            "desiredTemp": _prop(type="number", minimum=16, maximum=30),
+        },
+    )
+    climate = next(s for s in map_thing(parse_td(raw)) if s.platform == "climate")
+    assert dict(climate.roles) == {
+        "target_temperature": "desiredTemp",
+        "thermostat_mode": "operationMode",
+    }
+
+
+def test_ventilator_is_a_fan() -> None:
+    # playground examples/td/16-td-tm-relationships/submodel-ventilator-td-from-tm.td.jsonld
+    raw = _thing(
+        title="Ventilator Thing",
+        properties={"switch": _prop(type="boolean"), "adjustRpm": _prop(type="number")},
+    )
+    specs = _specs(raw)
+    assert specs["switch"].platform == "fan"
+    assert dict(specs["switch"].roles) == {"on": "switch"}

@@ -162,13 +162,15 @@ THING_TERMS: dict[str, set[str]] = {
 # Name fallbacks when a property carries no semantic type (matched against its words).
 NAME_HINTS: dict[str, tuple[str, ...]] = {
     "on": ("on", "on off", "onoff", "power", "power state", "switch", "operation status", "status on"),
-    "brightness": ("brightness", "dim level", "dimming level", "illuminance level"),
+    "brightness": ("brightness", "dim level", "dimming level", "illuminance level", "dim", "dimmer",
+                   "dimmer level", "dimming", "brightness level"),
     "color": ("color", "colour", "rgb"),
     "color_temp": ("color temperature", "colour temperature", "color temp", "ct"),
     "locked": ("locked", "lock state", "lock status", "main electric lock"),
     "temperature": ("temperature", "room temperature", "current temperature", "measured room temperature"),
     "target_temperature": ("target temperature", "set temperature", "setpoint", "temperature setting",
-                           "target temperature1", "set point"),
+                           "target temperature1", "set point", "desired temperature", "desired temp",
+                           "target temp", "goal temperature", "set temp", "temperature setpoint"),
     "thermostat_mode": ("mode", "operation mode", "thermostat mode", "hvac mode"),
     "position": ("position", "open level", "degree of opening", "blind position"),
     "speed": ("speed", "fan speed", "air flow level", "air flow rate"),
@@ -196,6 +198,8 @@ UNIT_DEVICE_CLASSES: dict[str, tuple[str | None, str]] = {
     "Pa": ("pressure", "measurement"),
     "lx": ("illuminance", "measurement"),
     "ppm": (None, "measurement"),
+    "ppb": (None, "measurement"),
+    "µg/m³": (None, "measurement"),
     "%": (None, "measurement"),
     "s": ("duration", "measurement"),
     "min": ("duration", "measurement"),
@@ -219,6 +223,73 @@ UNIT_DEVICE_CLASSES: dict[str, tuple[str | None, str]] = {
 PERCENT_ROLE_CLASSES = {"humidity": "humidity", "battery": "battery"}
 ROLE_SENSOR_CLASSES = {"co2": "carbon_dioxide"}
 
+# Measured quantities a numeric property without a (known) unit may still be recognised as:
+# quantity -> (device class, the unit assumed when the schema gives none). Temperatures are
+# assumed to be Celsius, as in the ECHONET, KETI and Fujitsu plugfest TDs that omit the unit.
+QUANTITIES: dict[str, tuple[str, str | None]] = {
+    "temperature": ("temperature", "°C"),
+    "humidity": ("humidity", "%"),
+    "co2": ("carbon_dioxide", "ppm"),
+    "voc": ("volatile_organic_compounds_parts", None),
+    "illuminance": ("illuminance", "lx"),
+    "battery": ("battery", "%"),
+    "pressure": ("pressure", None),
+}
+QUANTITY_ROLES = {
+    "temperature": "temperature",
+    "target_temperature": "temperature",
+    "humidity": "humidity",
+    "co2": "co2",
+    "illuminance": "illuminance",
+    "battery": "battery",
+    "pressure": "pressure",
+}
+# The last word of a property's name or title that names its quantity.
+QUANTITY_WORDS = {
+    "temperature": "temperature",
+    "temp": "temperature",
+    "humidity": "humidity",
+    "co2": "co2",
+    "voc": "voc",
+    "illuminance": "illuminance",
+    "lux": "illuminance",
+    "battery": "battery",
+    "pressure": "pressure",
+}
+# Property names that say nothing of the quantity: the Thing's title says it
+# (ECHONET "temperatureSensor" / "humiditySensor" with a property "value").
+GENERIC_VALUE_NAMES = {"value", "measured value", "current value", "measurement", "reading"}
+
+
+def _quantity_in(words: str) -> str | None:
+    tokens = words.replace("/", " ").split()
+    if not tokens:
+        return None
+    if "co2" in tokens or "carbon dioxide" in words:
+        return "co2"
+    quantity = QUANTITY_WORDS.get(tokens[-1])
+    if quantity == "temperature" and {"color", "colour", "white", "balance"} & set(tokens):
+        return None  # a colour temperature (kelvin), not a measured one
+    return quantity
+
+
+def property_quantity(
+    prop: PropertyAffordance, roles: set[str], td: ThingDescription | None = None
+) -> str | None:
+    """The measured quantity a numeric property holds, from its roles, name, title or Thing."""
+    for role in sorted(roles):
+        if role in QUANTITY_ROLES:
+            return QUANTITY_ROLES[role]
+    names = [_words(prop.name)] + ([_words(prop.title)] if prop.title else [])
+    for words in names:
+        if quantity := _quantity_in(words):
+            return quantity
+    if td is not None and any(words in GENERIC_VALUE_NAMES for words in names):
+        for part in (td.title, *re.split(r"[:/#]", td.id or "")):
+            if part and (quantity := _quantity_in(_words(part).removesuffix(" sensor"))):
+                return quantity
+    return None
+
 
 def property_roles(prop: PropertyAffordance) -> set[str]:
     """The roles a property's semantic types (or, failing that, its name) claim."""
@@ -235,6 +306,14 @@ def property_roles(prop: PropertyAffordance) -> set[str]:
     return roles
 
 
+# What a Thing's title may end with to say what it is ("Floor Lamp", "Smart Ventilator").
+TITLE_KINDS: dict[str, str] = {
+    "lamp": LIGHT, "light": LIGHT, "lights": LIGHT, "bulb": LIGHT, "lightbulb": LIGHT,
+    "luminaire": LIGHT, "thermostat": CLIMATE, "fan": FAN, "ventilator": FAN, "lock": LOCK,
+    "doorlock": LOCK, "plug": SWITCH, "smartplug": SWITCH, "outlet": SWITCH,
+}  # fmt: skip
+
+
 def thing_kinds(td: ThingDescription) -> set[str]:
     """Composite platforms the Thing's own semantic types (or its id/title) suggest."""
     terms = _terms(td.semantic_types)
@@ -243,6 +322,11 @@ def thing_kinds(td: ThingDescription) -> set[str]:
         # ECHONET-style TDs carry the class only in the id, e.g. echonet:generalLighting:...
         words = {_term(part) for part in re.split(r"[:/#]", td.id or "") if part}
         kinds = {platform for platform, known in THING_TERMS.items() if words & known}
+    if not kinds:
+        # Untyped TDs often say it in the title: "Floor Lamp", "Fujitsu LED bulb".
+        title = [w for w in _words(td.title).split() if w != "thing"]
+        if title and title[-1] in TITLE_KINDS:
+            kinds = {TITLE_KINDS[title[-1]]}
     return kinds
 
 
@@ -309,8 +393,8 @@ def _light(td: ThingDescription, props: _Props, kinds: set[str]) -> EntitySpec |
     turn_on = turn_off = None
     if on is None and LIGHT in kinds:
         # Some lights only offer on/off actions (the state is then assumed).
-        turn_on = _action(td, "turnon", "turnonaction", "on", "switchon")
-        turn_off = _action(td, "turnoff", "turnoffaction", "off", "switchoff")
+        turn_on = _action(td, "turnon", "turnonaction", "on", "switchon", "lighton", "ledon")
+        turn_off = _action(td, "turnoff", "turnoffaction", "off", "switchoff", "lightoff", "ledoff")
         if not (turn_on and turn_off):
             turn_on = turn_off = None
     if LIGHT not in kinds and not (on and (brightness or color or color_temp)):
@@ -429,23 +513,33 @@ COMPOSITES = (_lock, _climate, _cover, _fan, _light, _switch)
 
 
 def _numeric_sensor_classes(
-    prop: PropertyAffordance, roles: set[str]
+    prop: PropertyAffordance, roles: set[str], td: ThingDescription | None = None
 ) -> tuple[str | None, str | None, str]:
     unit = canonical_unit(prop.schema.unit)
     device_class: str | None = None
     state_class = "measurement"
+    quantity = property_quantity(prop, roles, td)
     if unit in UNIT_DEVICE_CLASSES:
         device_class, state_class = UNIT_DEVICE_CLASSES[unit]
     if unit == "%":
         device_class = next(
             (PERCENT_ROLE_CLASSES[r] for r in roles if r in PERCENT_ROLE_CLASSES), None
-        )
-    if unit == "ppm" and "co2" in roles:
+        ) or (quantity if quantity in ("humidity", "battery") else None)
+    if unit == "ppm" and quantity == "co2":
         device_class = "carbon_dioxide"
+    elif unit in ("ppm", "ppb") and quantity == "voc":
+        device_class = "volatile_organic_compounds_parts"
+    if prop.schema.unit is None and quantity is not None:
+        # No unit at all: the quantity's device class, with the unit it is usually given in.
+        quantity_class, assumed = QUANTITIES[quantity]
+        if assumed is not None:
+            device_class, unit = quantity_class, assumed
     return device_class, unit, state_class
 
 
-def _property_entity(prop: PropertyAffordance, roles: set[str]) -> EntitySpec:
+def _property_entity(
+    prop: PropertyAffordance, roles: set[str], td: ThingDescription | None = None
+) -> EntitySpec:
     schema = prop.schema
     name = prop.label
     key = f"property:{prop.name}"
@@ -459,7 +553,7 @@ def _property_entity(prop: PropertyAffordance, roles: set[str]) -> EntitySpec:
         )
         return EntitySpec(BINARY_SENSOR, key, name, prop.name, device_class=device_class)
     if schema.is_numeric:
-        device_class, unit, state_class = _numeric_sensor_classes(prop, roles)
+        device_class, unit, state_class = _numeric_sensor_classes(prop, roles, td)
         if writable:
             step = schema.multiple_of or (1.0 if schema.type == "integer" else None)
             return EntitySpec(
@@ -502,7 +596,7 @@ def map_thing(td: ThingDescription) -> list[EntitySpec]:
         name for spec in specs for role, name in spec.roles.items() if name in td.actions
     }
     for name, prop in props.free.items():
-        specs.append(_property_entity(prop, props.roles[name]))
+        specs.append(_property_entity(prop, props.roles[name], td))
     for name, action in td.actions.items():
         if name in used_actions or _needs_input(action):
             continue
