@@ -55,7 +55,16 @@ from .errors import (
     ProtocolError,
     UnsupportedMessage,
 )
-from .model import AnyMessage, CommandResponse, Frame, IoValue, Login, Position, join_alarms
+from .model import (
+    AnyMessage,
+    CommandResponse,
+    Frame,
+    IoValue,
+    Login,
+    Position,
+    StatusReport,
+    join_alarms,
+)
 from .stream import DEFAULT_MAX_BUFFER, Item, Step, StreamDecoder
 
 PROTOCOL = "teltonika"
@@ -70,6 +79,7 @@ AVL_CODECS = frozenset({CODEC_8, CODEC_8E, CODEC_16})
 CODEC_14 = 0x0E
 CODEC_15 = 0x0F
 KNOWN_CODECS = AVL_CODECS | {CODEC_12, CODEC_13, CODEC_14, CODEC_15, CODEC_GH3000}
+_RECORD_CODECS = AVL_CODECS | {CODEC_GH3000}  # packets of records, ACKed with their count
 
 _IMEI_MIN, _IMEI_MAX = 8, 20
 _PREAMBLE = b"\x00\x00\x00\x00"
@@ -430,6 +440,133 @@ def _decode_records_checked(
     return messages
 
 
+_GH3000_EPOCH = 1167609600  # 2007-01-01 00:00:00 UTC
+_FLOAT = struct.Struct(">f")
+
+
+def _decode_gh3000(
+    data: bytes,
+    start: int,
+    end: int,
+    count: int,
+    *,
+    device_id: str,
+    raw: bytes,
+    checksum_ok: bool | None,
+    strict: bool,
+) -> list[AnyMessage]:
+    """Decode ``count`` GH3000 (codec 0x07) records from ``data[start:end]``.
+
+    A record is a 4-byte time (2 priority bits, 30 bits of seconds since 2007-01-01), a
+    global mask (bit 0 GPS element, bits 1-3 IO groups of 1, 2 and 4-byte values), the GPS
+    element led by its own mask (bit 0 latitude and longitude as IEEE floats, 1 altitude,
+    2 angle in 1/256 turns, 3 speed km/h, 4 satellites, 5 LAC and cell id, 6 signal
+    quality, 7 operator code), then the IO groups (1-byte count, 1-byte IDs). A record
+    without coordinates becomes a :class:`StatusReport`.
+    """
+    reader = Reader(data, start, end, protocol=PROTOCOL)
+    messages: list[AnyMessage] = []
+    for index in range(count):
+        what = f"record {index + 1}/{count}"
+        stamp = reader.uint(4, f"{what} timestamp")
+        time = from_epoch(
+            (stamp & 0x3FFFFFFF) + _GH3000_EPOCH, field="timestamp", protocol=PROTOCOL
+        )
+        rec = _Record()
+        rec.io["priority"] = stamp >> 30
+        global_mask = reader.uint(1, f"{what} global mask")
+        lat = lon = None
+        altitude = course = speed = None
+        satellites: int | None = None
+        if global_mask & 0x01:
+            mask = reader.uint(1, f"{what} GPS mask")
+            if mask & 0x01:
+                lat = _FLOAT.unpack(reader.take(4, f"{what} latitude"))[0]
+                lon = _FLOAT.unpack(reader.take(4, f"{what} longitude"))[0]
+            if mask & 0x02:
+                altitude = float(reader.uint(2, f"{what} altitude"))
+            if mask & 0x04:
+                course = reader.uint(1, f"{what} angle") * 360.0 / 256.0
+            if mask & 0x08:
+                speed = float(reader.uint(1, f"{what} speed"))
+            if mask & 0x10:
+                satellites = reader.uint(1, f"{what} satellites")
+            if mask & 0x20:
+                rec.io["lac"] = reader.uint(2, f"{what} LAC")
+                rec.io["cell_id"] = reader.uint(2, f"{what} cell id")
+            if mask & 0x40:
+                rec.io["signal_quality"] = reader.uint(1, f"{what} signal quality")
+            if mask & 0x80:
+                rec.io["operator"] = reader.uint(4, f"{what} operator")
+        for bit, size in ((0x02, 1), (0x04, 2), (0x08, 4)):
+            if global_mask & bit:
+                for _ in range(reader.uint(1, f"{what} N{size}")):
+                    io_id = reader.uint(1, f"{what} IO ID")
+                    value = reader.uint(size, f"{what} IO {io_id} value")
+                    rec.io[str(io_id)] = value
+                    mapped = _GH3000_IO.get(io_id)
+                    if mapped is not None:
+                        rec.fields[mapped[0]] = mapped[1](value)
+                    elif io_id == 222 and value == 1:
+                        rec.alarms.append("sos")
+        f = rec.fields
+        if lat is None or lon is None:
+            messages.append(
+                StatusReport(
+                    protocol=PROTOCOL,
+                    device_id=device_id,
+                    raw=raw,
+                    checksum_ok=checksum_ok,
+                    time=time,
+                    battery_v=_opt_float(f.get("battery_v")),
+                    battery_percent=_opt_float(f.get("battery_percent")),
+                    alarm=join_alarms(rec.alarms),
+                    io=rec.io,
+                )
+            )
+            continue
+        check_coordinates(lat, lon, protocol=PROTOCOL)
+        messages.append(
+            Position(
+                protocol=PROTOCOL,
+                device_id=device_id,
+                raw=raw,
+                checksum_ok=checksum_ok,
+                fix_time=time,
+                latitude=lat,
+                longitude=lon,
+                valid=satellites != 0,
+                altitude_m=altitude,
+                speed_kmh=speed,
+                course_deg=course,
+                satellites=satellites,
+                hdop=_opt_float(f.get("hdop")),
+                motion=_opt_bool(f.get("motion")),
+                battery_v=_opt_float(f.get("battery_v")),
+                battery_percent=_opt_float(f.get("battery_percent")),
+                alarm=join_alarms(rec.alarms),
+                io=rec.io,
+            )
+        )
+    if strict and reader.remaining:
+        raise FrameError(
+            f"{reader.remaining} unexpected byte(s) after {count} record(s)",
+            protocol=PROTOCOL,
+            raw=raw,
+        )
+    return messages
+
+
+# GH3000 IO IDs (its own table, not the FM one): 1 battery %, 20 HDOP x0.1,
+# 67 battery mV, 240 movement; 222 = 1 is the SOS button.
+_GH3000_IO: dict[int, tuple[str, Callable[[int], float | int | bool]]] = {
+    1: ("battery_percent", float),
+    20: ("hdop", lambda v: v / 10.0),
+    67: ("battery_v", lambda v: v / 1000.0),
+    240: ("motion", lambda v: v == 1),
+}
+
+
 def _opt_float(value: float | int | bool | None) -> float | None:
     return None if value is None else float(value)
 
@@ -458,12 +595,22 @@ def _decode_command(
     size = reader.uint(4, "size")
     time: datetime | None = None
     if codec == CODEC_13:
-        if size < 4:
+        if size + 4 == reader.remaining:
+            # the size leaves the timestamp out (the vendor's text counts it in)
+            time = from_epoch(reader.uint(4, "timestamp"), field="timestamp", protocol=PROTOCOL)
+        elif size < 4:
             raise FieldError(
                 "size", size, "Codec 13 size must include the 4-byte timestamp", protocol=PROTOCOL
             )
-        time = from_epoch(reader.uint(4, "timestamp"), field="timestamp", protocol=PROTOCOL)
-        size -= 4
+        elif size >= 8 and size == reader.remaining and not any(data[reader.pos : reader.pos + 2]):
+            # an 8-byte millisecond timestamp (an older revision of the vendor's table):
+            # read as 4-byte seconds it would fall on the first day of 1970
+            millis = reader.uint(8, "timestamp")
+            time = from_epoch(millis / 1000.0, field="timestamp", protocol=PROTOCOL)
+            size -= 8
+        else:
+            time = from_epoch(reader.uint(4, "timestamp"), field="timestamp", protocol=PROTOCOL)
+            size -= 4
     payload = reader.take(size, "payload")
     if reader.remaining:
         raise FrameError(
@@ -516,6 +663,12 @@ def _decode_data_field(
     if codec in AVL_CODECS:
         messages = _decode_records(
             data, start + 2, end - 1, codec, count,
+            device_id=device_id, raw=raw, checksum_ok=checksum_ok, strict=strict,
+        )  # fmt: skip
+        return codec, count, messages
+    if codec == CODEC_GH3000:
+        messages = _decode_gh3000(
+            data, start + 2, end - 1, count,
             device_id=device_id, raw=raw, checksum_ok=checksum_ok, strict=strict,
         )  # fmt: skip
         return codec, count, messages
@@ -663,15 +816,21 @@ class TeltonikaDecoder(StreamDecoder):
                 device_id=self.device_id, raw=raw, checksum_ok=checksum_ok, strict=not self.lenient,
             )  # fmt: skip
         except ProtocolError as err:
+            if raw[8] == CODEC_GH3000 and len(raw) > 9:
+                # GH3000 layouts vary by firmware: a well-framed packet that does not parse
+                # is acknowledged (as before this codec was decoded), not resent forever
+                return UnsupportedMessage(
+                    "codec 0x07", protocol=PROTOCOL, raw=raw, device_id=self.device_id,
+                    reply=build_ack(raw[9]), detail=err.reason, checksum_ok=checksum_ok,
+                )  # fmt: skip
             err.device_id = self.device_id
             return err
-        if codec not in AVL_CODECS | {CODEC_12, CODEC_13}:
+        if codec not in _RECORD_CODECS | {CODEC_12, CODEC_13}:
             return UnsupportedMessage(
                 f"codec 0x{codec:02X}",
                 protocol=PROTOCOL,
                 raw=raw,
                 device_id=self.device_id,
-                reply=build_ack(count) if codec == CODEC_GH3000 else None,
                 checksum_ok=checksum_ok,
             )
         if codec in (CODEC_12, CODEC_13):
@@ -746,7 +905,7 @@ class TeltonikaUdpDecoder:
             err.device_id = imei
             raise
         reply = build_udp_ack(packet_id, avl_packet_id, count)
-        if codec not in AVL_CODECS:
+        if codec not in _RECORD_CODECS:
             raise UnsupportedMessage(
                 f"codec 0x{codec:02X}", protocol=PROTOCOL, raw=raw, device_id=imei, reply=reply
             )
