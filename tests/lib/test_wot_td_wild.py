@@ -385,3 +385,38 @@ def test_ventilator_is_a_fan() -> None:
     specs = _specs(raw)
     assert specs["switch"].platform == "fan"
     assert dict(specs["switch"].roles) == {"on": "switch"}
+
+
+def test_empty_href_is_the_base_itself() -> None:
+    # data/input_2021/TD/TDs/AllOrgs/philips-hue/lightTD1.td.jsonld (and the TUM daylight
+    # sensor): "base" is the resource, the form's href is "".
+    raw = _thing(
+        base="http://hue.local/api/key/lights/1",
+        properties={"lightInformation": {"readOnly": True, "forms": [{"href": ""}]}},
+    )
+    form = parse_td(raw).properties["lightInformation"].forms[0]
+    assert form.target() == URL("http://hue.local/api/key/lights/1")
+    # Without a base it is as unusable as any relative href.
+    del raw["base"]
+    with pytest.raises(WotValidationError) as err:
+        parse_td(raw)
+    assert err.value.path == "$.properties.lightInformation.forms[0].href"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # playground packages/core/examples/tds/valid/MinimalThing.json
+        _thing(),
+        # wot-testing data/input_2022/TD/intel-wot-ha/TDs/dir3_link.td.jsonld: links only.
+        _thing(links=[{"href": "http://192.0.2.1/td", "rel": "item"}], properties={}),
+        # Oracle device models (data/input_2022/TD/Oracle/DMs): "name" and "attributes".
+        {"name": "ora_obd2_device_model", "attributes": [{"name": "speed"}]},
+    ],
+    ids=["minimal", "links-only", "oracle-device-model"],
+)
+def test_a_td_with_nothing_to_interact_with_is_rejected_by_name(raw: dict[str, Any]) -> None:
+    with pytest.raises(WotValidationError) as err:
+        parse_td(raw)
+    assert err.value.path == "$"
+    assert err.value.reason == "no properties, actions or events to interact with"

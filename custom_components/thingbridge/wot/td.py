@@ -639,8 +639,9 @@ def _parse_form(
     if not isinstance(item, dict):
         raise WotValidationError(fpath, "expected an object")
     href = item.get("href")
-    if not isinstance(href, str) or not href.strip():
+    if not isinstance(href, str):
         raise WotValidationError(f"{fpath}.href", "missing or not a string")
+    # An empty href is the same-document reference: the base itself (RFC 3986 section 5.2).
     href = href.strip()
     # A template is checked with its variables left empty.
     try:
@@ -1023,8 +1024,11 @@ def parse_td(raw: Any, source_url: str | URL | None = None) -> ThingDescription:
     properties: dict[str, PropertyAffordance] = collect("properties", _parse_property)
     actions: dict[str, ActionAffordance] = collect("actions", _parse_action)
     events: dict[str, EventAffordance] = collect("events", _parse_event)
-    if skipped and not (properties or actions or events):
-        raise skipped[0]
+    if not (properties or actions or events):
+        if skipped:
+            raise skipped[0]
+        # Valid TD, but nothing a consumer can read, write, invoke or subscribe to.
+        raise WotValidationError("$", "no properties, actions or events to interact with")
 
     forms: tuple[Form, ...] = ()
     if raw.get("forms") is not None:
