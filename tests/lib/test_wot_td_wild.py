@@ -420,3 +420,10 @@ def test_a_td_with_nothing_to_interact_with_is_rejected_by_name(raw: dict[str, A
         parse_td(raw)
     assert err.value.path == "$"
     assert err.value.reason == "no properties, actions or events to interact with"
+
+
+def test_inline_security_object_with_keys_json_cannot_sort() -> None:
+    # Found by mutating the wild TDs: a decoded document never has such keys, a caller's might.
+    raw = {**_thing(properties={"p": _prop()}), "security": [{"scheme": "basic", 1: "x", "a": 2}]}
+    (name,) = parse_td(raw).security
+    assert name.startswith("basic_inline_")

@@ -849,7 +849,11 @@ def _inline_name(item: JSONObject) -> str:
     scheme = _scheme_name(item) or "unknown"
     if set(item) <= {"scheme", "schema"}:
         return f"{scheme}_inline"
-    digest = hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()
+    try:
+        text = json.dumps(item, sort_keys=True, default=str)
+    except TypeError, ValueError:  # keys that are not strings: not from JSON, but possible
+        text = repr(item)
+    digest = hashlib.sha256(text.encode()).hexdigest()
     return f"{scheme}_inline_{digest[:8]}"
 
 
