@@ -427,3 +427,16 @@ def test_inline_security_object_with_keys_json_cannot_sort() -> None:
     raw = {**_thing(properties={"p": _prop()}), "security": [{"scheme": "basic", 1: "x", "a": 2}]}
     (name,) = parse_td(raw).security
     assert name.startswith("basic_inline_")
+
+
+def test_json_ld_node_objects_in_type() -> None:
+    # events/2021.03.Online/Results/mjk-onedm/modbus-rtu.td.jsonld: OneDM references.
+    onedm = {"@id": "https://onedm.org/playground/#/sdfObject/Voltage", "contentType": "x"}
+    raw = _thing(
+        **{"@type": ["Thing", {"@id": "saref:Sensor"}]},
+        properties={"v": _prop(**{"@type": [onedm, 3], "type": "number", "unit": "V"})},
+    )
+    td = parse_td(raw)
+    assert td.semantic_types == ("Thing", "saref:Sensor")
+    assert td.properties["v"].semantic_types == (onedm["@id"],)
+    assert _specs(raw)["v"].device_class == "voltage"

@@ -408,6 +408,21 @@ def _str_list(value: Any, path: str) -> tuple[str, ...]:
     raise WotValidationError(path, "expected a string or an array of strings")
 
 
+def _semantic_types(value: Any) -> tuple[str, ...]:
+    """``@type``: a string or an array of them; JSON-LD node objects give their ``@id``.
+
+    An annotation never costs an affordance: values of other shapes are ignored (OneDM TDs of
+    the 2021 plugfests give ``[{"@id": ..., "contentType": ...}]``).
+    """
+    items = value if isinstance(value, list) else [value]
+    out: list[str] = []
+    for item in items:
+        term = item.get("@id") if isinstance(item, dict) else item
+        if isinstance(term, str) and term:
+            out.append(term)
+    return tuple(out)
+
+
 def _bool(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
@@ -515,7 +530,7 @@ def parse_schema(raw: Any, path: str, depth: int = 0) -> DataSchema:
         else (),
         items=items,
         one_of=one_of,
-        semantic_types=_str_list(raw.get("@type"), f"{path}.@type"),
+        semantic_types=_semantic_types(raw.get("@type")),
     )
     return _lift_one_of(schema) if type_ is None and one_of else schema
 
@@ -718,7 +733,7 @@ def _affordance_common(raw: JSONObject, name: str, path: str) -> dict[str, Any]:
         "name": name,
         "title": _multilang(raw, "title", path),
         "description": _multilang(raw, "description", path),
-        "semantic_types": _str_list(raw.get("@type"), f"{path}.@type"),
+        "semantic_types": _semantic_types(raw.get("@type")),
         "uri_variables": _uri_variables(raw.get("uriVariables"), f"{path}.uriVariables"),
     }
 
@@ -1050,7 +1065,7 @@ def parse_td(raw: Any, source_url: str | URL | None = None) -> ThingDescription:
         description=_multilang(raw, "description", "$"),
         base=base,
         source_url=source,
-        semantic_types=_str_list(raw.get("@type"), "$.@type"),
+        semantic_types=_semantic_types(raw.get("@type")),
         properties=properties,
         actions=actions,
         events=events,
