@@ -386,7 +386,11 @@ class Gt06Decoder(StreamDecoder):
         [cell count] [MCC:2] [MNC:1] [LAC:2 CI:2 RSSI:1]… 0D 0A`` without serial or CRC:
         the third byte counts access points, it is not a length.
         """
-        if buf[pos : pos + 2] != SHORT or len(buf) - pos < 4 or buf[pos + 3] not in _WIFI_TYPES:
+        if buf[pos : pos + 2] != SHORT:
+            return 0
+        if len(buf) - pos < 4:
+            return None
+        if buf[pos + 3] not in _WIFI_TYPES:
             return 0
         cells_at = pos + 4 + 6 + 7 * buf[pos + 2]
         if len(buf) <= cells_at:
@@ -397,7 +401,9 @@ class Gt06Decoder(StreamDecoder):
         return size if buf[pos + size - 2 : pos + size] == STOP else 0
 
     def _step(self, buf: bytes, pos: int) -> Step | None:
-        if buf.startswith(SHORT, pos) and len(buf) - pos >= 4 and buf[pos + 3] in _WIFI_TYPES:
+        if buf.startswith(SHORT, pos) and len(buf) - pos < 4:
+            return None  # the protocol number decides whether byte 2 is a length
+        if buf.startswith(SHORT, pos) and buf[pos + 3] in _WIFI_TYPES:
             normal = self._header(buf, pos)
             if not (
                 isinstance(normal, tuple) and buf[pos + normal[1] - 2 : pos + normal[1]] == STOP
