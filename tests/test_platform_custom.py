@@ -180,7 +180,49 @@ def make_things() -> list[SimThing]:
                 "calibrate": SimAction({"title": "Calibrate"}, _fail, synchronous=False),
             },
         ),
+        # A Thing that only takes commands: actions with one input each, and one with two.
+        _thing(
+            "speaker",
+            ["Speaker"],
+            {},
+            actions={
+                "say": SimAction(
+                    {
+                        "title": "Say",
+                        "input": {
+                            "type": "object",
+                            "properties": {"text": {"type": "string", "maxLength": 40}},
+                            "required": ["text"],
+                        },
+                    },
+                    _record_input,
+                ),
+                "volume": SimAction({"title": "Volume", "input": _int(0, 10)}, _record_input),
+                "voice": SimAction(
+                    {"title": "Voice", "input": {"type": "string", "enum": ["alto", "bass"]}},
+                    _record_input,
+                ),
+                "beep": SimAction(
+                    {
+                        "title": "Beep",
+                        "input": {
+                            "type": "object",
+                            "properties": {"hz": _int(100, 5000), "ms": _int(1, 1000)},
+                            "required": ["hz", "ms"],
+                        },
+                    },
+                    _record_input,
+                ),
+            },
+        ),
     ]  # fmt: skip
+
+
+SENT: list[tuple[str, Any]] = []
+
+
+async def _record_input(_thing: SimThing, value: Any, record: ActionRecord) -> None:
+    SENT.append((record.name, value))
 
 
 @pytest.fixture
@@ -550,6 +592,46 @@ async def test_select_text_and_numbers(hass: HomeAssistant, sim: WotSimulator) -
     await wait_for(hass, lambda: state_of(hass, text).state == STATE_UNKNOWN, "not a text")
     sim.set_property("gadget", "offset", "n/a", validate=False)
     await wait_for(hass, lambda: state_of(hass, offset).state == STATE_UNKNOWN, "not a number")
+
+
+async def test_actions_with_one_input(hass: HomeAssistant, sim: WotSimulator) -> None:
+    """An action taking one string, number or choice is a text, number or select."""
+    SENT.clear()
+    await add_thing(hass, sim, "speaker")  # nothing to observe: no push channel to wait for
+    speaker = thing_id("speaker")
+    say = entity_id(hass, Platform.TEXT, speaker, "action:say")
+    volume = entity_id(hass, Platform.NUMBER, speaker, "action:volume")
+    voice = entity_id(hass, Platform.SELECT, speaker, "action:voice")
+    # The two-input action has no entity (thingbridge.invoke_action takes it).
+    registry = er.async_get(hass)
+    entry_id = hass.config_entries.async_entries("thingbridge")[-1].entry_id
+    unique_ids = {e.unique_id for e in er.async_entries_for_config_entry(registry, entry_id)}
+    assert {u.rsplit("_", 1)[-1] for u in unique_ids} == {
+        "action:say", "action:volume", "action:voice"
+    }  # fmt: skip
+
+    # Nothing was sent yet: the state is unknown, and assumed (the Thing cannot be read).
+    assert state_of(hass, say).state == STATE_UNKNOWN
+    assert state_of(hass, say).attributes["max"] == 40
+    assert state_of(hass, say).attributes["assumed_state"] is True
+    await call(hass, "text", "set_value", say, value="hello")
+    assert state_of(hass, say).state == "hello"
+
+    state = state_of(hass, volume)
+    assert (state.attributes["min"], state.attributes["max"], state.attributes["step"]) == (
+        0,
+        10,
+        1,
+    )
+    await call(hass, "number", "set_value", volume, value=7)
+    assert state_of(hass, volume).state == "7"
+
+    assert state_of(hass, voice).attributes["options"] == ["alto", "bass"]
+    await call(hass, "select", "select_option", voice, option="bass")
+    assert state_of(hass, voice).state == "bass"
+
+    # The object input carries the value under its one member; the others go as they are.
+    assert SENT == [("say", {"text": "hello"}), ("volume", 7), ("voice", "bass")]
 
 
 async def test_read_only_sensors(hass: HomeAssistant, sim: WotSimulator) -> None:

@@ -73,6 +73,11 @@ class WotThingEntity(CoordinatorEntity[WotThingCoordinator]):
         # The main entity of a Thing (name None) takes the device's name.
         self._attr_name = spec.name
         self._attr_entity_registry_enabled_default = spec.enabled_default
+        # An entity that invokes an action shows the value it last sent (the Thing has no
+        # property to read it back from).
+        self._sent: Any = None
+        if spec.action_input is not None:
+            self._attr_assumed_state = True
         if spec.entity_category is not None:
             self._attr_entity_category = EntityCategory(spec.entity_category)
         base = td.base or td.source_url
@@ -102,6 +107,31 @@ class WotThingEntity(CoordinatorEntity[WotThingCoordinator]):
         if name is None or self.coordinator.data is None:
             return None
         return self.coordinator.data.get(name)
+
+    def value_schema(self) -> DataSchema:
+        """The schema of the entity's value: its property's, or its action's input."""
+        slot = self.spec.action_input
+        return slot.schema if slot is not None else self.schema()
+
+    def current_value(self) -> Any:
+        """The entity's value: its property's, or what it last sent to its action."""
+        return self._sent if self.spec.action_input is not None else self.prop_value()
+
+    async def apply_value(self, value: Any) -> None:
+        """Write the entity's property, or invoke its action with ``value`` as the input."""
+        slot = self.spec.action_input
+        if slot is None:
+            await self.write(None, value)
+            return
+        if error := schema_error(slot.schema, value, f"{self.affordance} input"):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_value",
+                translation_placeholders={"error": error},
+            )
+        await self.invoke(None, slot.build(value), has_input=True)
+        self._sent = value
+        self.async_write_ha_state()
 
     def has(self, role: str) -> bool:
         """Whether some affordance plays ``role``."""

@@ -1,4 +1,4 @@
-"""Numbers: writable numeric properties."""
+"""Numbers: writable numeric properties, and actions that take one number."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class WotNumber(WotThingEntity, NumberEntity):
     def __init__(self, coordinator: WotThingCoordinator, spec: EntitySpec) -> None:
         """Range, step and unit from the schema."""
         super().__init__(coordinator, spec)
-        schema = self.schema()
+        schema = self.value_schema()
         self._integer = schema.type == "integer"
         self._multiple_of = schema.multiple_of
         self._attr_native_min_value = spec.minimum if spec.minimum is not None else -1_000_000.0
@@ -51,11 +51,11 @@ class WotNumber(WotThingEntity, NumberEntity):
     @property
     def native_value(self) -> float | None:
         """The property's value."""
-        value = self.prop_value()
+        value = self.current_value()
         return value if is_number(value) else None
 
     async def async_set_native_value(self, value: float) -> None:
         """Write the value: a multiple of the schema's ``multipleOf``, an integer if it is one."""
         if self._multiple_of:
             value = round(round(value / self._multiple_of) * self._multiple_of, 6)
-        await self.write(None, round(value) if self._integer else value)
+        await self.apply_value(round(value) if self._integer else value)

@@ -1,4 +1,4 @@
-"""Selects: writable properties with an ``enum``."""
+"""Selects: writable properties with an ``enum``, and actions that take one choice."""
 
 from __future__ import annotations
 
@@ -28,16 +28,16 @@ class WotSelect(WotThingEntity, SelectEntity):
     def __init__(self, coordinator: WotThingCoordinator, spec: EntitySpec) -> None:
         """Options from the enum; remember the original values to write them back typed."""
         super().__init__(coordinator, spec)
-        enum = coordinator.td.properties[spec.affordance].schema.enum or ()
+        enum = self.value_schema().enum or ()
         self._values = {str(v): v for v in enum}
         self._attr_options = list(self._values)
 
     @property
     def current_option(self) -> str | None:
         """The current value, if it is one of the options."""
-        value = self.prop_value()
+        value = self.current_value()
         return str(value) if value is not None and str(value) in self._values else None
 
     async def async_select_option(self, option: str) -> None:
         """Write the chosen value."""
-        await self.write(None, self._values[option])
+        await self.apply_value(self._values[option])

@@ -1,4 +1,4 @@
-"""Texts: writable string properties."""
+"""Texts: writable string properties, and actions that take one string."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def async_setup_entry(
 
 
 class WotText(WotThingEntity, TextEntity):
-    """A writable string property."""
+    """A writable string property, or an action taking one string."""
 
     def __init__(self, coordinator: WotThingCoordinator, spec: EntitySpec) -> None:
         """Length limits from the schema (Home Assistant keeps texts to 255 characters)."""
@@ -34,9 +34,9 @@ class WotText(WotThingEntity, TextEntity):
     @property
     def native_value(self) -> str | None:
         """The property's value."""
-        value = self.prop_value()
+        value = self.current_value()
         return value[:255] if isinstance(value, str) else None
 
     async def async_set_value(self, value: str) -> None:
-        """Write the new text."""
-        await self.write(None, value)
+        """Write the new text (or send it to the action)."""
+        await self.apply_value(value)

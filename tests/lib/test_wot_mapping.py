@@ -193,6 +193,9 @@ def test_actions_and_events() -> None:
     assert [(s.platform, s.key, s.name) for s in specs] == [
         ("button", "action:reboot", "Reboot"),
         ("button", "action:optional", "optional"),
+        # one value each: a number that invokes the action ("delete" needs its path variable)
+        ("number", "action:fade", "fade"),
+        ("number", "action:set", "set"),
         ("button", "action:start", "start"),
         ("event", "event:overheated", "overheated"),
     ]
@@ -269,3 +272,52 @@ def test_switches_and_plugs_take_the_device_name() -> None:
     # Without a switch-like type a writable boolean stays a named switch.
     [other] = _map(properties={"eco": _prop("boolean")})
     assert (other.key, other.name) == ("property:eco", "eco")
+
+
+def _act(**extra: Any) -> dict[str, Any]:
+    return {"forms": [{"href": extra.pop("href", "a")}], **extra}
+
+
+def test_actions_taking_one_value_become_text_number_and_select() -> None:
+    """Intel's web-speak Thing (w3c/wot-testing) has only a ``say`` action taking a string."""
+    specs = _map(
+        actions={
+            "say": _act(title="Say", input={"type": "string", "maxLength": 80}),
+            "setVolume": _act(input={"type": "integer", "minimum": 0, "maximum": 11}),
+            "mode": _act(input={"type": "string", "enum": ["calm", "loud"]}),
+            "speak": _act(
+                input={
+                    "type": "object",
+                    "properties": {"text": {"type": "string"}},
+                    "required": ["text"],
+                }
+            ),
+            "beep": _act(
+                input={
+                    "type": "object",
+                    "required": ["hz", "ms"],
+                    "properties": {"hz": {"type": "integer"}, "ms": {"type": "integer"}},
+                }
+            ),
+            "goto": _act(href="go/{target}", input={"type": "string"}),
+            "upload": _act(input={"type": "array"}),
+            "reset": _act(),
+        }
+    )
+    by_key = {s.key: s for s in specs}
+    say = by_key["action:say"]
+    assert (say.platform, say.name, say.maximum) == ("text", "Say", 80)
+    assert say.action_input is not None
+    assert say.action_input.build("hi") == "hi"
+    volume = by_key["action:setVolume"]
+    assert (volume.platform, volume.minimum, volume.maximum, volume.step) == ("number", 0, 11, 1.0)
+    mode = by_key["action:mode"]
+    assert (mode.platform, mode.options) == ("select", ("calm", "loud"))
+    speak = by_key["action:speak"]
+    assert speak.platform == "text"
+    assert speak.action_input is not None
+    assert speak.action_input.build("hi") == {"text": "hi"}
+    assert speak.as_dict()["input_member"] == "text"
+    assert by_key["action:reset"].platform == "button"
+    # Two inputs, a path variable, an array: only thingbridge.invoke_action can fill them in.
+    assert not {"action:beep", "action:goto", "action:upload"} & set(by_key)

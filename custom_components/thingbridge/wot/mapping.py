@@ -10,7 +10,8 @@ Order of evidence:
    SAREF (``saref:OnOffState``, ...) and ECHONET-style names; prefixes are ignored;
 2. composite devices built from several affordances: light, lock, climate, cover, fan;
 3. the data schema of what is left: booleans, numbers, enums, strings, objects;
-4. actions without input become buttons; events become event entities.
+4. actions without input become buttons; an action whose input is one string, number or
+   choice becomes a text, number or select that invokes it; events become event entities.
 
 Nothing is dropped: a property no rule recognises still becomes a diagnostic sensor that is
 disabled by default.
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import re
 from typing import Any
 
-from .td import ActionAffordance, PropertyAffordance, ThingDescription
+from .td import ActionAffordance, DataSchema, PropertyAffordance, ThingDescription
 from .units import canonical_unit
 
 # Platforms, as Home Assistant names them.
@@ -40,6 +41,22 @@ SELECT = "select"
 TEXT = "text"
 BUTTON = "button"
 EVENT = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionInput:
+    """How an entity that invokes an action (rather than writing a property) fills its input.
+
+    The entity's value is the action's whole input when ``member`` is ``None``, otherwise the
+    ``member`` of an object input (``{"member": value}``); ``schema`` is that value's schema.
+    """
+
+    schema: DataSchema
+    member: str | None = None
+
+    def build(self, value: Any) -> Any:
+        """The action input for the entity's ``value``."""
+        return value if self.member is None else {self.member: value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +83,7 @@ class EntitySpec:
     minimum: float | None = None
     maximum: float | None = None
     step: float | None = None
+    action_input: ActionInput | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The parts a person needs (used by the ``describe`` tool)."""
@@ -82,6 +100,10 @@ class EntitySpec:
             out["unit"] = self.unit
         if not self.enabled_default:
             out["enabled_default"] = False
+        if self.action_input is not None:
+            out["invokes_action"] = True
+            if self.action_input.member is not None:
+                out["input_member"] = self.action_input.member
         return out
 
 
@@ -583,6 +605,53 @@ def _property_entity(
     )
 
 
+def _input_slot(action: ActionAffordance) -> ActionInput | None:
+    """The one value an action needs, when its input is a single string, number or choice.
+
+    That is a scalar input, or an object input with exactly one member (required or not).
+    Actions with path variables or several inputs have no entity: the
+    ``thingbridge.invoke_action`` action takes any input.
+    """
+    if any(_REQUIRED_VARIABLE.search(form.href) for form in action.forms):
+        return None
+    schema = action.input
+    if schema is None:
+        return None
+    member: str | None = None
+    if schema.type == "object":
+        if len(schema.properties) != 1 or len(schema.required) > 1:
+            return None
+        member, schema = next(iter(schema.properties.items()))
+    if schema.type in ("string", "number", "integer") or schema.enum:
+        return ActionInput(schema, member)
+    return None
+
+
+def _input_action_entity(name: str, action: ActionAffordance) -> EntitySpec | None:
+    """A text, number or select that invokes ``action`` with the value it is set to."""
+    slot = _input_slot(action)
+    if slot is None:
+        return None
+    schema = slot.schema
+    key = f"action:{name}"
+    enum = schema.enum
+    if enum and all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in enum):
+        options = tuple(str(v) for v in enum)
+        return EntitySpec(SELECT, key, action.label, name, options=options, action_input=slot)
+    if schema.is_numeric:
+        step = schema.multiple_of or (1.0 if schema.type == "integer" else None)
+        return EntitySpec(
+            NUMBER, key, action.label, name, unit=canonical_unit(schema.unit) or schema.unit,
+            minimum=schema.minimum, maximum=schema.maximum, step=step, action_input=slot,
+        )  # fmt: skip
+    if schema.type == "string":
+        return EntitySpec(
+            TEXT, key, action.label, name,
+            minimum=schema.min_length, maximum=schema.max_length, action_input=slot,
+        )  # fmt: skip
+    return None
+
+
 def map_thing(td: ThingDescription) -> list[EntitySpec]:
     """Every entity ThingBridge creates for ``td``, main entities first."""
     kinds = thing_kinds(td)
@@ -598,9 +667,12 @@ def map_thing(td: ThingDescription) -> list[EntitySpec]:
     for name, prop in props.free.items():
         specs.append(_property_entity(prop, props.roles[name], td))
     for name, action in td.actions.items():
-        if name in used_actions or _needs_input(action):
+        if name in used_actions:
             continue
-        specs.append(EntitySpec(BUTTON, f"action:{name}", action.label, name))
+        if not _needs_input(action):
+            specs.append(EntitySpec(BUTTON, f"action:{name}", action.label, name))
+        elif (spec := _input_action_entity(name, action)) is not None:
+            specs.append(spec)
     for name, event in td.events.items():
         specs.append(EntitySpec(EVENT, f"event:{name}", event.label, name))
     return specs

@@ -278,8 +278,12 @@ def main() -> None:
                 emit({"reply": {"cmd": "event"}})
             elif message["cmd"] == "drop":
                 # The device closes its WebSockets (a restart, a network blip).
+                # Forget them at once, as the device would: tornado calls on_close (which
+                # unsubscribes them) only later, and a change notified meanwhile would be
+                # written to a closed socket (WebSocketClosedError).
                 for subscriber in list(thing.subscribers):
                     subscriber.close()
+                    thing.remove_subscriber(subscriber)
                 emit({"reply": {"cmd": "drop"}})
             elif message["cmd"] == "ping":
                 # Everything logged before this reply was written before it: a barrier.
