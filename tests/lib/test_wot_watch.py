@@ -808,3 +808,45 @@ async def test_longpoll_probe_held_by_the_server(
     push.feed("/lp/hold", None, b'"ding"')  # the HEAD's queued answer, then the GET's
     await changes.until(lambda: recorder.events == [("e", "ding")])
     await watcher.stop()
+
+
+async def test_sse_reads_what_changed_while_it_was_down(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    """A Thing need not replay what changed between a drop and the reconnect: it is read."""
+    td = parse_td(
+        {
+            "title": "S",
+            "properties": {
+                "t": {
+                    "type": "number",
+                    "forms": [
+                        {"href": "/value/t", "op": "readproperty"},
+                        sse_form("/sse/t", "observeproperty"),
+                    ],
+                }
+            },
+        },
+        source_url=push.url("/td"),
+    )
+    push.values["t"] = 1
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True])
+    assert recorder.props == []  # the first connection reads nothing: the caller just did
+    push.values["t"] = 2  # changed on the device while the stream drops
+    push.feed("/sse/t", None)
+    await changes.until(lambda: recorder.connection == [True, False, True])
+    await changes.until(lambda: recorder.props == [("t", 2)])
+    # A value pushed while the catch-up read is under way wins over the read.
+    push.values_gate.clear()
+    push.values["t"] = 3
+    push.feed("/sse/t", None)
+    await changes.until(lambda: len(push.connects["/sse/t"]) == 3)
+    push.feed("/sse/t", b"data: 4\n\n")
+    await changes.until(lambda: recorder.props[-1] == ("t", 4))
+    push.values_gate.set()
+    await asyncio.sleep(0.1)
+    assert recorder.props == [("t", 2), ("t", 4)]
+    await watcher.stop()

@@ -20,7 +20,8 @@ dead connection by. A WebSocket is kept open while it answers the pings sent eve
 ``idle_timeout / 2`` seconds: a quiet Thing is not a dead one, and reopening would leave a gap.
 The Web Thing API sends no values when a WebSocket opens, so each time one does the watcher
 reads the Thing's properties once and delivers them (a value pushed meanwhile wins over the
-read): a change made while the socket was down is not lost. Callbacks run in the event loop and
+read): a change made while the socket was down is not lost. An SSE stream that dropped reads
+its properties the same way when it is back (a Thing need not replay what it missed). Callbacks run in the event loop and
 are never called after :meth:`Watcher.stop`.
 
 Connections, TLS and WebSocket framing are aiohttp's. The supervision is hand-written: retry
@@ -34,7 +35,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 import logging
 import random
@@ -81,6 +82,8 @@ class _Channel:
     content_type: str = "application/json"
     last_event_id: str | None = None
     retry: float | None = None
+    dropped: bool = False  # went down since it last caught up (SSE)
+    pushed: set[str] = field(default_factory=set)  # properties pushed since it (re)opened
 
 
 class Watcher:
@@ -345,6 +348,7 @@ class Watcher:
                 _LOGGER.exception("%s: %s failed unexpectedly", title, channel.label)
                 reason = "unexpected error"
             self._mark(index, False)
+            channel.dropped = True
             if opened:
                 failures = 0
             delay = self._backoff(channel, failures)
@@ -371,15 +375,19 @@ class Watcher:
     def _deliver(self, channel: _Channel, name: str | None, value: Any) -> None:
         """Route a value: to the named affordance, the channel's own one, or split an object."""
         if name is not None and name in channel.properties:
+            channel.pushed.add(name)
             self._call(self._on_property, name, value)
         elif name is not None and name in channel.events:
             self._call(self._on_event, name, value)
         elif channel.single is not None:
             kind, own = channel.single
+            if kind == "property":
+                channel.pushed.add(own)
             self._call(self._on_property if kind == "property" else self._on_event, own, value)
         elif isinstance(value, Mapping):
             for key, item in value.items():
                 if key in channel.properties:
+                    channel.pushed.add(key)
                     self._call(self._on_property, key, item)
                 elif key in channel.events:
                     self._call(self._on_event, key, item)
@@ -406,20 +414,35 @@ class Watcher:
             parser = SseParser()
             parser.last_event_id = channel.last_event_id
             up()
-            while True:
-                try:
-                    async with asyncio.timeout(self._idle):
-                        chunk = await response.content.readany()
-                except TimeoutError as err:
-                    raise _Idle from err
-                if not chunk:
-                    return
-                events = parser.feed(chunk)
-                channel.last_event_id = parser.last_event_id
-                if parser.retry_ms is not None:
-                    channel.retry = parser.retry_ms / 1000
-                for event in events:
-                    self._sse_event(channel, event)
+            catch_up: asyncio.Task[None] | None = None
+            channel.pushed.clear()
+            if channel.dropped:
+                # Values may have changed while the stream was down, and a Thing need not
+                # replay them: read what can be read (a value pushed meanwhile wins).
+                channel.dropped = False
+                catch_up = asyncio.create_task(
+                    self._catch_up(channel, channel.pushed),
+                    name=f"wot watch {self._client.td.title} catch-up",
+                )
+            try:
+                while True:
+                    try:
+                        async with asyncio.timeout(self._idle):
+                            chunk = await response.content.readany()
+                    except TimeoutError as err:
+                        raise _Idle from err
+                    if not chunk:
+                        return
+                    events = parser.feed(chunk)
+                    channel.last_event_id = parser.last_event_id
+                    if parser.retry_ms is not None:
+                        channel.retry = parser.retry_ms / 1000
+                    for event in events:
+                        self._sse_event(channel, event)
+            finally:
+                if catch_up is not None:
+                    catch_up.cancel()
+                    await asyncio.gather(catch_up, return_exceptions=True)
 
     def _sse_event(self, channel: _Channel, event: SseEvent) -> None:
         try:
@@ -512,9 +535,16 @@ class Watcher:
                     await asyncio.gather(catch_up, return_exceptions=True)
 
     async def _catch_up(self, channel: _Channel, pushed: set[str]) -> None:
-        """Read the properties once the socket is open; values pushed meanwhile are newer."""
+        """Read the channel's properties once it is open; values pushed meanwhile are newer."""
+        properties = self._client.td.properties
+        readable = sorted(n for n in channel.properties if properties[n].readable)
+        if not readable:
+            return
         try:
-            values = await self._client.read_all_properties()
+            if len(readable) == 1:
+                values = {readable[0]: await self._client.read_property(readable[0])}
+            else:
+                values = await self._client.read_all_properties()
         except WotError as err:
             _LOGGER.debug(
                 "%s: reading the properties after connecting failed: %s", self._client.td.title, err
