@@ -440,3 +440,12 @@ async def test_port_check_binds_only_what_is_not_held(busy_port: int) -> None:
     # the check's gateway never stores (nor acknowledges) anything
     with pytest.raises(JournalError, match="only being tested"):
         await _NoJournal().append([])
+
+
+async def test_gateway_cannot_be_reconfigured(hass: HomeAssistant) -> None:
+    """The gateway has no URL: Reconfigure points to its options instead of failing."""
+    entry = gateway_entry()
+    entry.add_to_hass(hass)
+    result = check(await entry.start_reconfigure_flow(hass))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "gateway_reconfigure"

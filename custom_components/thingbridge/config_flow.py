@@ -589,6 +589,9 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Point an existing entry at a new URL of the same Thing (or directory)."""
         entry = self._get_reconfigure_entry()
+        if is_tracker_gateway(entry):
+            # The gateway has no URL; its settings are in its options.
+            return self.async_abort(reason="gateway_reconfigure")
         errors: dict[str, str] = {}
         if user_input is not None:
             self._kind = entry.data.get(CONF_KIND, KIND_WOT_THING)
