@@ -9,7 +9,13 @@ import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import CONF_TOKEN, CONF_URL, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import (
+    CONF_TOKEN,
+    CONF_URL,
+    EVENT_HOMEASSISTANT_STOP,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -271,12 +277,15 @@ async def test_directory_devices_come_and_go(
         assert hass.states.get(TEMP) is not None
 
         # The lamp leaves the directory and a plug joins it.
+        stop_listeners = hass.bus.async_listeners()[EVENT_HOMEASSISTANT_STOP]
         lamp = sim.things.pop("lamp")
         sim.things["plug"] = make_plug()
         freezer.tick(DIRECTORY_SCAN_INTERVAL)
         async_fire_time_changed(hass)
         await hass.async_block_till_done(wait_background_tasks=True)
         assert devices() == {"Simulated Temperature Sensor", "Simulated Smart Plug"}
+        # The lamp's coordinator stopped listening for Home Assistant's stop; the plug's listens.
+        assert hass.bus.async_listeners()[EVENT_HOMEASSISTANT_STOP] == stop_listeners
         assert hass.states.get("sensor.simulated_smart_plug_power") is not None
 
         # A device still present cannot be removed by hand; a stale one can.
@@ -356,3 +365,94 @@ async def test_directory_keeps_a_thing_it_could_not_read_once(
     device = device_registry.async_get_device_by_identifier((DOMAIN, "urn:test:a"), entry.entry_id)
     assert device is not None
     assert await async_remove_config_entry_device(hass, entry, device)
+
+
+async def test_directory_scan_stops_with_the_entry(
+    hass: HomeAssistant,
+    http_server: StaticServer,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scan still running when the entry unloads is cancelled: it adds nothing afterwards."""
+    import custom_components.thingbridge as integration  # noqa: PLC0415
+
+    http_server.add("/t", 20)
+    td = {
+        "title": "a",
+        "id": "urn:test:a",
+        "properties": {"t": {"type": "number", "readOnly": True, "forms": [{"href": "/t"}]}},
+    }
+    http_server.add("/things", [td])
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Dir",
+        unique_id="dir",
+        data={CONF_KIND: KIND_WOT_DIRECTORY, CONF_URL: http_server.url("/things")},
+    )
+    await _setup(hass, entry)
+    runtime = entry.runtime_data
+    real_explore = integration.explore
+    started = asyncio.Event()
+    release = asyncio.Event()
+    calls: list[str] = []
+
+    async def slow_explore(*args: object, **kwargs: object) -> object:
+        calls.append("scan")
+        started.set()
+        await release.wait()
+        return await real_explore(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(integration, "explore", slow_explore)
+    http_server.add("/things", [td, {**td, "title": "b", "id": "urn:test:b"}])
+    freezer.tick(DIRECTORY_SCAN_INTERVAL)
+    async_fire_time_changed(hass)
+    await asyncio.wait_for(started.wait(), 5)
+    # A second tick while the first scan runs does not start another one.
+    freezer.tick(DIRECTORY_SCAN_INTERVAL)
+    async_fire_time_changed(hass)
+    await asyncio.sleep(0)
+    assert calls == ["scan"]
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    release.set()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert set(runtime.things) == {"urn:test:a"}
+
+
+async def test_unload_after_stop_and_pending_refresh(
+    hass: HomeAssistant,
+    wot_sim: WotSimulator,
+    sensor_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unloading after Home Assistant's stop event logs no error and cancels a pending refresh."""
+    await _setup(hass, sensor_entry)
+    coordinator = next(iter(sensor_entry.runtime_data.things.values()))
+
+    # The refresh a dropped push channel asks for belongs to the entry.
+    started = asyncio.Event()
+    gate = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def hanging_refresh() -> None:
+        started.set()
+        try:
+            await gate.wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    monkeypatch.setattr(coordinator, "async_request_refresh", hanging_refresh)
+    coordinator._on_connection(False)
+    await asyncio.wait_for(started.wait(), 5)
+
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await asyncio.sleep(0)  # not async_block_till_done: that would wait for the hanging refresh
+    try:
+        assert await hass.config_entries.async_unload(sensor_entry.entry_id)
+        assert cancelled == [True]
+    finally:
+        gate.set()
+    await hass.async_block_till_done()
+    assert "Unable to remove unknown job listener" not in caplog.text

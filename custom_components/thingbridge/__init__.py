@@ -8,7 +8,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_URL, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -133,7 +133,7 @@ async def _async_setup_directory(
 
     missing_before: list[str] = []
 
-    async def rescan(_now: datetime) -> None:
+    async def rescan() -> None:
         """Add Things that appeared in the directory and remove those that left it."""
         try:
             result = await explore(session, url, credentials=creds)
@@ -163,7 +163,18 @@ async def _async_setup_directory(
             runtime.async_thing_added(coordinator)
             LOGGER.info("%s joined directory %s", coordinator.td.title, url)
 
-    entry.async_on_unload(async_track_time_interval(hass, rescan, DIRECTORY_SCAN_INTERVAL))
+    scanning: asyncio.Task[None] | None = None
+
+    @callback
+    def schedule_rescan(_now: datetime) -> None:
+        """Rescan as a task of the entry: unloading cancels it (and one scan runs at a time)."""
+        nonlocal scanning
+        if scanning is None or scanning.done():
+            scanning = entry.async_create_background_task(
+                hass, rescan(), f"{DOMAIN} directory scan {entry.entry_id}"
+            )
+
+    entry.async_on_unload(async_track_time_interval(hass, schedule_rescan, DIRECTORY_SCAN_INTERVAL))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: AnyThingBridgeConfigEntry) -> bool:

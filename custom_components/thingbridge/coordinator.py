@@ -113,6 +113,7 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self.specs: list[EntitySpec] = map_thing(td)
         self.watcher: Watcher | None = None
         self._push_connected = False
+        self._remove_stop_listener: CALLBACK_TYPE | None = None
 
     @property
     def td(self) -> ThingDescription:
@@ -179,16 +180,22 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
 
         async def stop_push(_event: Event) -> None:
             """Close the push channels before Home Assistant closes its HTTP session."""
+            self._remove_stop_listener = None  # fired: there is nothing left to remove
             if self.watcher is not None:
                 await self.watcher.stop()
                 self.watcher = None
 
-        self.config_entry.async_on_unload(
-            self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, stop_push)
+        # Removed by async_shutdown (at unload, or when the Thing leaves its directory), so a
+        # directory whose Things come and go does not pile up listeners.
+        self._remove_stop_listener = self.hass.bus.async_listen_once(
+            EVENT_HOMEASSISTANT_STOP, stop_push
         )
 
     async def async_shutdown(self) -> None:
         """Close push channels, then stop polling."""
+        if self._remove_stop_listener is not None:
+            self._remove_stop_listener()
+            self._remove_stop_listener = None
         if self.watcher is not None:
             await self.watcher.stop()
             self.watcher = None
@@ -225,7 +232,9 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         if not connected or not self.last_update_success:
             # Values may have been missed while the channel was down (or the Thing was
             # unreachable and is back): read everything now rather than at the next poll.
-            self.hass.async_create_task(self.async_request_refresh())
+            self.config_entry.async_create_background_task(
+                self.hass, self.async_request_refresh(), f"{DOMAIN} refresh {self.key}"
+            )
 
     @contextmanager
     def _device_errors(self) -> Iterator[None]:
