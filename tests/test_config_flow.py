@@ -321,6 +321,9 @@ async def test_thing_errors_then_recovers(
         ("http://", "invalid_url"),
         ("http://[::1/td", "invalid_url"),
         ("127.0.0.1/td", "invalid_url"),
+        # Credentials in the address would be stored, shown and logged with it.
+        (f"http://admin:secret@127.0.0.1:{wot_sim.port}/things/lamp", "credentials_in_url"),
+        (f"http://admin@127.0.0.1:{wot_sim.port}/things/lamp", "credentials_in_url"),
         (f"http://127.0.0.1:{free_port()}/td", "cannot_connect"),
         (http_server.url("/missing"), "cannot_connect"),  # HTTP 404
         (http_server.url("/page"), "invalid_td"),  # answers, but HTML

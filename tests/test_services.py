@@ -269,3 +269,21 @@ async def test_device_trigger_fires_on_thing_event(
     triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, other.id)
     assert not [t for t in triggers if t["domain"] == DOMAIN]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostics_hide_a_password_in_the_url(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, wot_sim: WotSimulator
+) -> None:
+    """An entry made before the flow refused credentials in URLs keeps its password out."""
+    url = wot_sim.url_of("sensor").replace("http://", "http://admin:s3cret-pw@", 1)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Sensor",
+        unique_id="urn:thingbridge:simulator:sensor",
+        data={CONF_KIND: KIND_WOT_THING, "url": url},
+    )
+    await _setup(hass, entry)
+    diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert "s3cret-pw" not in str(diag)
+    assert diag["entry"]["data"]["url"] == url.replace("s3cret-pw", "**REDACTED**")
+    await hass.config_entries.async_unload(entry.entry_id)

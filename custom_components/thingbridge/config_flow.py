@@ -154,6 +154,9 @@ def _check_url(text: str) -> str:
         raise FlowError("invalid_url") from err
     if url.scheme not in ("http", "https") or not url.host:
         raise FlowError("invalid_url")
+    if url.user is not None or url.password is not None:
+        # The URL is stored, shown in messages and logged: credentials go in their own step.
+        raise FlowError("credentials_in_url")
     return text
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_API_KEY, CONF_PASSWORD, CONF_TOKEN, CONF_USERNAME
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
+from homeassistant.const import CONF_API_KEY, CONF_PASSWORD, CONF_TOKEN, CONF_URL, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from yarl import URL
 
 from .const import DOMAIN
 from .coordinator import WotThingCoordinator
@@ -34,6 +35,12 @@ TO_REDACT = {
     "authorization",
     "Authorization",
 }
+
+
+def _redact_url(url: str) -> str:
+    """``url`` without the password of its user info (entries made before the flow refused it)."""
+    parsed = URL(url)  # stored URLs passed the config flow's check
+    return str(parsed.with_password(REDACTED)) if parsed.password else url
 
 
 def _thing(coordinator: WotThingCoordinator) -> dict[str, Any]:
@@ -59,12 +66,11 @@ async def async_get_config_entry_diagnostics(
     if is_tracker_gateway(entry):
         return await _gateway(entry)
     runtime = entry.runtime_data
+    data = async_redact_data(dict(entry.data), TO_REDACT)
+    data[CONF_URL] = _redact_url(data[CONF_URL])
     return {
-        "entry": {
-            "data": async_redact_data(dict(entry.data), TO_REDACT),
-            "options": dict(entry.options),
-        },
-        "rejected_things": runtime.rejected,
+        "entry": {"data": data, "options": dict(entry.options)},
+        "rejected_things": {_redact_url(url): err for url, err in runtime.rejected.items()},
         "things": [_thing(coordinator) for coordinator in runtime.things.values()],
     }
 
