@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from homeassistant.components.device_automation import DeviceAutomationType
+from homeassistant.components.device_automation import (
+    DeviceAutomationType,
+    InvalidDeviceAutomationConfig,
+)
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
@@ -18,6 +21,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.thingbridge import device_trigger
 from custom_components.thingbridge.const import CONF_KIND, DOMAIN, KIND_WOT_THING
 from simulator.things import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from simulator.wot import WotSimulator
@@ -268,7 +272,18 @@ async def test_device_trigger_fires_on_thing_event(
     )
     triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, other.id)
     assert not [t for t in triggers if t["domain"] == DOMAIN]
+
+    # A trigger on an event the Thing does not have is refused while the Thing is loaded.
+    config = {**ours[0], "subtype": "doorbell"}
+    del config["metadata"]
+    with pytest.raises(InvalidDeviceAutomationConfig) as err:
+        await device_trigger.async_validate_trigger_config(hass, config)
+    assert err.value.translation_key == "unknown_event"
+    valid = {**config, "subtype": "motionDetected"}
+    assert await device_trigger.async_validate_trigger_config(hass, valid) == valid
     await hass.config_entries.async_unload(entry.entry_id)
+    # Unloaded, there is nothing to check it against: it is kept.
+    assert await device_trigger.async_validate_trigger_config(hass, config) == config
 
 
 async def test_diagnostics_hide_a_password_in_the_url(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from homeassistant.components.device_automation import DEVICE_TRIGGER_BASE_SCHEMA
+from homeassistant.components.device_automation import (
+    DEVICE_TRIGGER_BASE_SCHEMA,
+    InvalidDeviceAutomationConfig,
+)
 from homeassistant.components.homeassistant.triggers import event as event_trigger
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
@@ -20,6 +23,7 @@ import probatio
 
 from .const import DOMAIN, EVENT_THING_EVENT
 from .coordinator import ThingBridgeConfigEntry
+from .wot import ThingDescription
 
 CONF_SUBTYPE = "subtype"
 TRIGGER_TYPE = "thing_event"
@@ -31,19 +35,38 @@ TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 )
 
 
-def _events_of_device(hass: HomeAssistant, device_id: str) -> list[str]:
+def _thing_of_device(hass: HomeAssistant, device_id: str) -> ThingDescription | None:
+    """The Thing Description of the device's loaded Thing, if there is one."""
     device = dr.async_get(hass).async_get(device_id)
     if device is None:
-        return []
+        return None
     keys = {ident[1] for ident in device.identifiers if ident[0] == DOMAIN}
     entry: ThingBridgeConfigEntry | None = hass.config_entries.async_get_entry(
         device.config_entry_id
     )
     if entry is None or entry.domain != DOMAIN or entry.state is not ConfigEntryState.LOADED:
-        return []
+        return None
     for key in keys & set(entry.runtime_data.things):
-        return list(entry.runtime_data.things[key].td.events)
-    return []
+        return entry.runtime_data.things[key].td
+    return None
+
+
+def _events_of_device(hass: HomeAssistant, device_id: str) -> list[str]:
+    td = _thing_of_device(hass, device_id)
+    return list(td.events) if td is not None else []
+
+
+async def async_validate_trigger_config(hass: HomeAssistant, config: ConfigType) -> ConfigType:
+    """Check the schema, and that the Thing has the event (when it is loaded to ask)."""
+    config = TRIGGER_SCHEMA(config)
+    td = _thing_of_device(hass, config[CONF_DEVICE_ID])
+    if td is not None and config[CONF_SUBTYPE] not in td.events:
+        raise InvalidDeviceAutomationConfig(
+            translation_domain=DOMAIN,
+            translation_key="unknown_event",
+            translation_placeholders={"title": td.title, "event": config[CONF_SUBTYPE]},
+        )
+    return config
 
 
 async def async_get_triggers(hass: HomeAssistant, device_id: str) -> list[dict[str, str]]:
