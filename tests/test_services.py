@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from homeassistant.components.device_automation import (
-    DeviceAutomationType,
-    InvalidDeviceAutomationConfig,
-)
+from homeassistant.components.device_automation import DeviceAutomationType
+from homeassistant.components.device_automation.exceptions import InvalidDeviceAutomationConfig
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from homeassistant.components.device_automation import (
-    DEVICE_TRIGGER_BASE_SCHEMA,
-    InvalidDeviceAutomationConfig,
-)
+from homeassistant.components.device_automation import DEVICE_TRIGGER_BASE_SCHEMA
+from homeassistant.components.device_automation.exceptions import InvalidDeviceAutomationConfig
 from homeassistant.components.homeassistant.triggers import event as event_trigger
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
