@@ -9,8 +9,16 @@ Two phases, as W3C WoT Discovery (REC 2023-12-05, sections 5-7) names them:
 - *Exploration*: :func:`explore` fetches that URL and returns every Thing Description behind
   it: a single TD, a Thing Description Directory (its TD's ``things`` property, or its
   ``GET /things`` listing, paged by ``Link: <...>; rel="next"`` headers, by the ``next`` member
-  of a ``ThingCollection``, or by ``offset``/``limit`` URI variables), a ``ThingLink``, or a
-  WebThings server whose root is a JSON array of Thing descriptions.
+  of a ``ThingCollection``, or by ``offset``/``limit`` URI variables), a ``ThingLink``, a
+  WebThings server whose root is a JSON array of Thing descriptions, or a node-wot servient
+  whose root is a JSON array of TD URLs.
+
+Earlier drafts and real directories are read too: the 2020-2021 drafts' ``DirectoryDescription``
+and ``LinkDescription`` types and ``retrieveTDs``/``retrieveThings`` listing properties; the
+LinkSmart Thing Directory's ``/td`` catalog (``{"@type": "Catalog", "items": [...], "page",
+"perPage", "total"}``, which its DNS-SD TXT ``td=/td`` points to); and a directory TD whose
+``base`` names a loopback host (domus-tdd-api's default ``http://localhost:5050``) while it was
+reached at another address, which means the directory itself.
 
 The exploration is hand-written because no maintained Python library implements WoT
 Discovery for a consumer (the W3C reference implementations are in JavaScript and Go); the
@@ -64,6 +72,15 @@ SERVICE_TYPES = (WOT_SERVICE, WOT_DIRECTORY_SERVICE, WEBTHING_SERVICE)
 WELL_KNOWN_PATH = "/.well-known/wot"
 # Used by early Discovery drafts and still served by 2022 plugfest devices.
 OLD_WELL_KNOWN_PATH = "/.well-known/wot-thing-description"
+# The directory listing, mandatory for a TDD (WoT Discovery 7.3.2.1.5); LinkSmart serves no TD.
+THINGS_PATH = "/things"
+
+# @type terms: the REC's, then the 2020-2021 drafts' (2-wd "DirectoryDescription").
+DIRECTORY_TYPES = frozenset({"thingdirectory", "directorydescription"})
+LINK_TYPES = frozenset({"thinglink", "linkdescription"})
+# The listing property of a directory's TD: REC "things", ED 2021 "retrieveThings", 2-wd
+# "retrieveTDs".
+LISTING_PROPERTIES = ("things", "retrieveThings", "retrieveTDs")
 
 EXPLORE_ACCEPT = "application/td+json, application/ld+json;q=0.9, application/json;q=0.8"
 MAX_THINGS = 1000
@@ -326,13 +343,17 @@ def _context_iris(value: Any) -> set[str]:
 def is_directory(raw: Mapping[str, Any]) -> bool:
     """Whether a decoded TD is a Thing Description Directory's own TD rather than a Thing's.
 
-    True for ``@type`` ``ThingDirectory`` (any prefix), and for a TD with a ``things``
-    property that uses the Discovery context or links (``rel: type``) to a directory model.
+    True for ``@type`` ``ThingDirectory`` (or the draft ``DirectoryDescription``; any prefix),
+    and for a TD with a listing property (``things``, or the drafts' ``retrieveThings`` or
+    ``retrieveTDs``) that uses the Discovery context or links (``rel: type``) to a directory
+    model.
     """
-    if "thingdirectory" in _terms(raw.get("@type")):
+    if _terms(raw.get("@type")) & DIRECTORY_TYPES:
         return True
     properties = raw.get("properties")
-    if not isinstance(properties, dict) or not isinstance(properties.get("things"), dict):
+    if not isinstance(properties, dict) or not any(
+        isinstance(properties.get(name), dict) for name in LISTING_PROPERTIES
+    ):
         return False
     # A TD instantiated from the Discovery Thing Model, or one using the Discovery context.
     if any(
@@ -351,7 +372,7 @@ def is_directory(raw: Mapping[str, Any]) -> bool:
 
 def _thing_link_target(raw: Mapping[str, Any]) -> str | None:
     """The ``describedby`` href of a ``ThingLink`` (``""`` when it has none), else ``None``."""
-    if "thinglink" not in _terms(raw.get("@type")):
+    if not _terms(raw.get("@type")) & LINK_TYPES:
         return None
     links = raw.get("links")
     for link in links if isinstance(links, list) else []:
@@ -373,6 +394,44 @@ def _no_describedby() -> WotValidationError:
 
 def _bad_describedby(target: str) -> WotValidationError:
     return WotValidationError("$.links", f"unusable describedby link {target!r}")
+
+
+def _is_loopback(host: str | None) -> bool:
+    """``localhost`` (and ``*.localhost``), 127.0.0.0/8, ``::1`` and the unspecified addresses."""
+    host = (host or "").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        addr = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return addr.is_loopback or addr.is_unspecified
+
+
+def _on_origin(url: URL, origin: URL) -> URL:
+    """``url``'s path and query on ``origin``'s scheme, host and port."""
+    return origin.origin().join(URL(url.raw_path_qs or "/", encoded=True))
+
+
+def _self_reference(url: URL, reached: URL) -> URL:
+    """A URL a server gave for itself on a loopback host, moved to where it was reached.
+
+    domus-tdd-api's TD says ``base: http://localhost:5050`` unless its operator configured
+    ``TDD_TD_REPO_URL``; reached at ``http://192.168.1.5:5050/``, that ``localhost`` is the
+    directory itself. A loopback URL met while exploring a loopback host is left alone.
+    """
+    if url.host != reached.host and _is_loopback(url.host) and not _is_loopback(reached.host):
+        return _on_origin(url, reached)
+    return url
+
+
+def _absolute_http(entry: str) -> URL | None:
+    """A listing entry that is an absolute http(s) URL (node-wot's root lists TD URLs)."""
+    try:
+        url = URL(entry.strip())
+    except ValueError:
+        return None
+    return url if url.scheme in ("http", "https") and url.host else None
 
 
 @dataclass(slots=True)
@@ -413,6 +472,7 @@ class _Explorer:
         self.entries = 0
         self.seen_digests: set[str] = set()
         self.seen_ids: set[str] = set()
+        self.seen_urls: set[URL] = set()
         self.result = ExploreResult(title=None)
 
     # ---------------------------------------------------------------- budgets and links
@@ -524,7 +584,11 @@ class _Explorer:
         return self.result
 
     async def get_entry(self) -> _Page:
-        """The entry URL; a bare origin that is not JSON falls back to the well-known paths."""
+        """The entry URL; a bare origin that is not JSON falls back to other paths.
+
+        Those are the well-known paths, then a directory's ``/things`` listing (LinkSmart's
+        root is an HTML page and it serves no TD of its own).
+        """
         try:
             return await self.get(self.root)
         except WotAuthError:
@@ -532,7 +596,7 @@ class _Explorer:
         except WotResponseError as err:
             if self.root.path not in ("", "/") or self.root.query_string:
                 raise
-            for path in (WELL_KNOWN_PATH, OLD_WELL_KNOWN_PATH):
+            for path in (WELL_KNOWN_PATH, OLD_WELL_KNOWN_PATH, THINGS_PATH):
                 try:
                     return await self.get(self.root.with_path(path))
                 except WotAuthError:
@@ -575,7 +639,12 @@ class _Explorer:
         await self.document(await self.get(url), depth + 1)
 
     async def directory(self, page: _Page, depth: int) -> None:
-        """A directory's TD: read its ``things`` property (paged by offset/limit if offered)."""
+        """A directory's TD: read its listing property (paged by offset/limit if offered).
+
+        The property is ``things`` (REC), else the drafts' ``retrieveThings`` or
+        ``retrieveTDs``. A listing URL on a loopback host is the directory itself
+        (:func:`_self_reference`).
+        """
         try:
             td = parse_td(page.body, source_url=page.url)
         except WotValidationError as err:
@@ -583,28 +652,43 @@ class _Explorer:
             return
         if self.result.title is None:
             self.result.title = td.title
-        prop = td.properties.get("things")
+        name, prop = next(
+            ((n, td.properties[n]) for n in LISTING_PROPERTIES if n in td.properties),
+            ("things", None),
+        )
         form = prop.form_for("readproperty") if prop is not None else None
         if prop is None or form is None:
             self.result.rejected.append(
-                (_safe(page.url), WotValidationError("$.properties.things", "no readproperty form"))
+                (
+                    _safe(page.url),
+                    WotValidationError(f"$.properties.{name}", "no readproperty form"),
+                )
             )
             return
         variables = {**td.uri_variables, **prop.uri_variables}
         paged = form.is_template and "offset" in variables and "limit" in variables
-        first = form.target(_page_variables(0) if paged else {})
+        first = _self_reference(form.target(_page_variables(0) if paged else {}), page.url)
         if not self.host_allowed(first):
-            self.refuse(first, "$.properties.things.forms")
+            self.refuse(first, f"$.properties.{name}.forms")
             return
 
         def expand(offset: int) -> URL:
-            return form.target(_page_variables(offset))
+            return _self_reference(form.target(_page_variables(offset)), page.url)
 
         listing = await self.get(first)
-        await self.listing(listing, client_paging=expand if paged else None)
+        await self.listing(listing, client_paging=expand if paged else None, reached=page.url)
 
-    async def listing(self, page: _Page, client_paging: Callable[[int], URL] | None) -> None:
-        """Entries of a listing page and of the pages after it."""
+    async def listing(
+        self,
+        page: _Page,
+        client_paging: Callable[[int], URL] | None,
+        reached: URL | None = None,
+    ) -> None:
+        """Entries of a listing page and of the pages after it.
+
+        ``reached`` is where the directory's own TD was fetched: next-page links to a loopback
+        host are moved there, as the listing URL was.
+        """
         offset = 0
         while page.digest not in self.seen_digests:
             self.seen_digests.add(page.digest)
@@ -620,10 +704,14 @@ class _Explorer:
                 self.stop(page.url, f"unusable next-page link {body_next!r}")
                 return
             offset += len(entries)
+            if next_url is None:
+                next_url = _catalog_next(page.body, page.url, len(entries))
             if next_url is None and client_paging is not None and len(entries) >= PAGE_SIZE:
                 next_url = client_paging(offset)
             if next_url is None:
                 return
+            if reached is not None:
+                next_url = _self_reference(next_url, reached)
             if self.full:
                 self.stop(page.url, f"stopped after {self.max_things} Things (max_things)")
                 return
@@ -642,6 +730,9 @@ class _Explorer:
         label = f"{_safe(page_url)}#{index}"
         if isinstance(entry, dict) and (target := _thing_link_target(entry)) is not None:
             await self.linked_entry(target, page_url, label)
+            return
+        if isinstance(entry, str) and (url := _absolute_http(entry)) is not None:
+            await self.listed_url(url, page_url, label)
             return
         if isinstance(entry, dict) and is_directory(entry):
             # A directory may list its own TD; it is not a Thing to add.
@@ -671,20 +762,51 @@ class _Explorer:
         if not self.host_allowed(url):
             self.refuse(url, label)
             return
+        if url in self.seen_urls:
+            return
+        self.seen_urls.add(url)
         try:
             linked = await self.get(url)
         except WotError as err:
             self.result.rejected.append((_safe(url), err))
             return
+        self.add_linked(linked, "a listed ThingLink must lead to a Thing's TD")
+
+    async def listed_url(self, url: URL, page_url: URL, label: str) -> None:
+        """A listing entry that is a TD's URL, as node-wot's root lists its Things.
+
+        node-wot lists each Thing once per network address of the servient, so most entries
+        name an address other than the one explored. An entry on another host with the
+        listing's own scheme and port is read from the listing's host instead (the same
+        path there), and each URL is read once. When that fails, the entry is reported as
+        the link to another host it is.
+        """
+        direct = self.host_allowed(url)
+        target = url
+        if not direct:
+            if url.scheme != page_url.scheme or url.port != page_url.port:
+                self.refuse(url, label)
+                return
+            target = _on_origin(url, page_url)
+        if target in self.seen_urls:
+            return
+        self.seen_urls.add(target)
+        try:
+            linked = await self.get(target)
+        except WotError as err:
+            if direct:
+                self.result.rejected.append((_safe(url), err))
+            else:
+                self.refuse(url, label)
+            return
+        self.add_linked(linked, "a listed TD URL must lead to a Thing's TD")
+
+    def add_linked(self, linked: _Page, why: str) -> None:
+        """A document reached from a listing entry: it must be one Thing's TD."""
         if not isinstance(linked.body, dict) or (
             is_directory(linked.body) or _thing_link_target(linked.body) is not None
         ):
-            self.result.rejected.append(
-                (
-                    _safe(url),
-                    WotValidationError("$", "a listed ThingLink must lead to a Thing's TD"),
-                )
-            )
+            self.result.rejected.append((_safe(linked.url), WotValidationError("$", why)))
             return
         self.add_page(linked)
 
@@ -717,16 +839,50 @@ def _page_variables(offset: int) -> dict[str, str]:
     return {"offset": str(offset), "limit": str(PAGE_SIZE)}
 
 
+def _is_catalog(body: Any) -> bool:
+    """Whether ``body`` is LinkSmart Thing Directory's paged ``/td`` listing (2020 drafts' era).
+
+    Its shape::
+
+        {"@context": "https://linksmart.eu/thing-directory/context.jsonld", "@type": "Catalog",
+         "items": [...], "page": 1, "perPage": 100, "total": 230}
+    """
+    return (
+        isinstance(body, dict)
+        and isinstance(body.get("items"), list)
+        and "securityDefinitions" not in body
+    )
+
+
 def _is_collection(body: Any) -> bool:
-    return isinstance(body, dict) and isinstance(body.get("members"), list)
+    """A ``ThingCollection`` (``?format=collection``) or a LinkSmart catalog."""
+    return (isinstance(body, dict) and isinstance(body.get("members"), list)) or _is_catalog(body)
 
 
 def _entries(body: list[Any] | dict[str, Any]) -> tuple[list[Any], str | None]:
     """A listing's entries and the ``next`` of a ``ThingCollection`` (``?format=collection``)."""
     if isinstance(body, list):
         return body, None
+    if not isinstance(body.get("members"), list):
+        return body["items"], None
     following = body.get("next")
     return body["members"], following if isinstance(following, str) and following else None
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _catalog_next(body: Any, url: URL, count: int) -> URL | None:
+    """The next page of a LinkSmart catalog: ``?page=N+1&per_page=M`` while ``N*M < total``."""
+    if not _is_catalog(body) or count == 0:
+        return None
+    number, per_page, total = (_whole(body.get(k)) for k in ("page", "perPage", "total"))
+    if number is None or per_page is None or total is None or number < 1 or per_page < 1:
+        return None
+    if number * per_page >= total:
+        return None
+    return url.update_query(page=str(number + 1), per_page=str(per_page))
 
 
 async def explore(
