@@ -456,3 +456,26 @@ async def test_unload_after_stop_and_pending_refresh(
         gate.set()
     await hass.async_block_till_done()
     assert "Unable to remove unknown job listener" not in caplog.text
+
+
+async def test_directory_leaves_a_thing_with_its_own_entry_alone(
+    hass: HomeAssistant,
+    wot_sim: WotSimulator,
+    sensor_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Thing added by itself is not added again by a directory listing it (same unique IDs)."""
+    await _setup(hass, sensor_entry)
+    directory = MockConfigEntry(
+        domain=DOMAIN,
+        title="Gateway",
+        unique_id=f"{wot_sim.base_url}things",
+        data={CONF_KIND: KIND_WOT_DIRECTORY, CONF_URL: f"{wot_sim.base_url}.well-known/wot"},
+    )
+    await _setup(hass, directory)
+    assert set(directory.runtime_data.things) == {"urn:thingbridge:simulator:lamp"}
+    entity = entity_registry.async_get(TEMP)
+    assert entity is not None
+    assert entity.config_entry_id == sensor_entry.entry_id
+    assert "already exists" not in caplog.text

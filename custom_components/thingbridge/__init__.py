@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from .tracker_runtime import (
     is_tracker_gateway,
 )
 from .wot import (
+    ThingDescription,
     WotAuthError,
     WotError,
     WotValidationError,
@@ -113,6 +115,23 @@ async def _async_setup_thing(
     runtime.things[key] = await async_start_thing(hass, entry, td, key, first=True)
 
 
+def _directory_things(
+    hass: HomeAssistant, entry: ThingBridgeConfigEntry, things: Iterable[ThingDescription]
+) -> dict[str, ThingDescription]:
+    """A directory's Things by key, but for those added as entries of their own.
+
+    Such a Thing's entities already have its unique IDs (and its device its identifier): the
+    directory leaves it to its entry rather than make duplicates Home Assistant refuses.
+    """
+    own = {
+        other.unique_id
+        for other in hass.config_entries.async_entries(DOMAIN)
+        if other.entry_id != entry.entry_id and other.data.get(CONF_KIND) != KIND_WOT_DIRECTORY
+    }
+    tds = {thing_key(td, str(td.source_url)): td for td in things}
+    return {key: td for key, td in tds.items() if key not in own}
+
+
 async def _async_setup_directory(
     hass: HomeAssistant, entry: ThingBridgeConfigEntry, runtime: WotRuntime
 ) -> None:
@@ -125,7 +144,7 @@ async def _async_setup_directory(
     except WotError as err:
         raise _setup_error(entry, err) from err
     runtime.rejected = {source: str(err) for source, err in result.rejected}
-    tds = {thing_key(td, str(td.source_url)): td for td in result.things}
+    tds = _directory_things(hass, entry, result.things)
     coordinators = await asyncio.gather(
         *(async_start_thing(hass, entry, td, key, first=False) for key, td in tds.items())
     )
@@ -140,7 +159,7 @@ async def _async_setup_directory(
         except WotError as err:
             LOGGER.debug("Directory %s could not be read: %s", url, err)
             return
-        current = {thing_key(td, str(td.source_url)): td for td in result.things}
+        current = _directory_things(hass, entry, result.things)
         absent = set(runtime.things) - set(current)
         if result.rejected:
             # Some entries could not be read this time: a Thing among them is not gone yet.
