@@ -9,6 +9,7 @@ import ipaddress
 import logging
 from pathlib import Path
 import secrets
+import socket
 import ssl
 from typing import Any
 
@@ -25,12 +26,14 @@ from custom_components.thingbridge.wot import (
     WotAuthError,
     WotClient,
     WotConnectionError,
+    WotError,
     WotResponseError,
     WotValidationError,
     fetch_json,
     fetch_thing_description,
     parse_td,
 )
+from custom_components.thingbridge.wot.security import Authenticator
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -479,3 +482,21 @@ async def test_scheme_definition_errors(
     # Credentials with nothing usable for a request without a TD send nothing.
     with pytest.raises(WotConnectionError):
         await fetch_json(session, "http://127.0.0.1:9/x", credentials=Credentials(api_key="k"))
+
+
+async def test_a_password_in_the_url_never_reaches_an_error_message(socket_enabled: None) -> None:
+    """``http://user:secret@host/td``: the TD request fails, and the message hides the secret."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(WotError) as err:
+            await fetch_thing_description(session, f"http://admin:s3cretpass@127.0.0.1:{port}/td")
+    assert "s3cretpass" not in str(err.value)
+    assert f"admin:***@127.0.0.1:{port}/td" in str(err.value)
+    td = parse_td(
+        {"title": "T", "properties": {"p": {"forms": [{"href": "http://u:pw-in-href@h.test/p"}]}}}
+    )
+    shown = Authenticator(td, None).redact_url(td.properties["p"].forms[0].target())
+    assert shown == "http://u:***@h.test/p"

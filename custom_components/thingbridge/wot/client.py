@@ -24,7 +24,7 @@ from .errors import (
     WotResponseError,
     WotValidationError,
 )
-from .security import Credentials, simple_auth_headers
+from .security import Credentials, safe_url, simple_auth_headers
 from .td import (
     MAX_TD_BYTES,
     ActionAffordance,
@@ -113,7 +113,7 @@ async def fetch_json(
         raise WotValidationError("url", f"unsupported URI scheme {target.scheme!r}")
     if not target.host:
         raise WotValidationError("url", "the URL has no host")
-    what = f"GET {target}"
+    what = f"GET {safe_url(target)}"
     try:
         async with asyncio.timeout(request_timeout):
             async with session.get(
@@ -136,7 +136,8 @@ async def fetch_json(
     except TimeoutError as err:
         raise WotConnectionError(f"{what}: no answer within {request_timeout:g} s") from err
     except aiohttp.ClientError as err:
-        raise WotConnectionError(f"{what}: {err}") from err
+        text = str(err).replace(str(target), safe_url(target))  # aiohttp may quote the URL
+        raise WotConnectionError(f"{what}: {text}") from err
     return decode_body(body, "application/json", what)
 
 

@@ -59,7 +59,7 @@ from .errors import (
     WotTimeoutError,
     WotValidationError,
 )
-from .security import simple_auth_headers
+from .security import safe_url, simple_auth_headers
 from .td import MAX_TD_BYTES, ThingDescription, parse_td
 
 type ServiceKind = Literal["thing", "directory", "webthing"]
@@ -383,11 +383,6 @@ def _thing_link_target(raw: Mapping[str, Any]) -> str | None:
     return ""
 
 
-def _safe(url: URL) -> str:
-    """``url`` for messages: without a password that the user may have put in it."""
-    return str(url.with_password("***")) if url.password else str(url)
-
-
 def _no_describedby() -> WotValidationError:
     return WotValidationError("$.links", "a ThingLink without a describedby link")
 
@@ -490,7 +485,7 @@ class _Explorer:
     def refuse(self, url: URL, where: str) -> None:
         self.result.rejected.append(
             (
-                _safe(url),
+                safe_url(url),
                 WotValidationError(
                     where,
                     f"link to another host {url.host!r} not followed (allow it with allowed_hosts)",
@@ -499,7 +494,7 @@ class _Explorer:
         )
 
     def stop(self, source: URL, reason: str) -> None:
-        self.result.rejected.append((_safe(source), WotResponseError(reason)))
+        self.result.rejected.append((safe_url(source), WotResponseError(reason)))
 
     @property
     def full(self) -> bool:
@@ -510,14 +505,14 @@ class _Explorer:
     async def get(self, url: URL) -> _Page:
         """GET one document, following same-host redirects; every limit applies."""
         if self.pages >= self.max_pages:
-            raise WotResponseError(f"{_safe(url)}: more than {self.max_pages} pages (max_pages)")
+            raise WotResponseError(f"{safe_url(url)}: more than {self.max_pages} pages (max_pages)")
         self.pages += 1
         for _ in range(MAX_REDIRECTS + 1):
             if url.scheme not in ("http", "https") or not url.host:
-                raise WotValidationError(_safe(url), "not an http(s) URL")
+                raise WotValidationError(safe_url(url), "not an http(s) URL")
             if not self.host_allowed(url):
                 raise WotValidationError(
-                    _safe(url), f"link to another host {url.host!r} not followed"
+                    safe_url(url), f"link to another host {url.host!r} not followed"
                 )
             try:
                 async with asyncio.timeout(self.request_timeout):
@@ -531,33 +526,37 @@ class _Explorer:
                         next_url = self.next_link(response)
             except TimeoutError as err:
                 raise WotTimeoutError(
-                    f"GET {_safe(url)}: no answer within {self.request_timeout:g} s"
+                    f"GET {safe_url(url)}: no answer within {self.request_timeout:g} s"
                 ) from err
             except aiohttp.ClientError as err:
-                raise WotConnectionError(f"GET {_safe(url)}: {err}") from err
+                raise WotConnectionError(f"GET {safe_url(url)}: {err}") from err
             except ValueError as err:  # a Location or Link yarl cannot parse
-                raise WotResponseError(f"GET {_safe(url)}: unusable link ({err})") from err
+                raise WotResponseError(f"GET {safe_url(url)}: unusable link ({err})") from err
             try:
                 decoded = json.loads(body)
             except (ValueError, RecursionError) as err:  # not JSON, or nested too deep
-                raise WotResponseError(f"GET {_safe(url)}: body is not valid JSON ({err})") from err
+                raise WotResponseError(
+                    f"GET {safe_url(url)}: body is not valid JSON ({err})"
+                ) from err
             digest = hashlib.sha256(body).hexdigest()
             return _Page(decoded, url, next_url, digest, len(body))
-        raise WotResponseError(f"GET {_safe(url)}: more than {MAX_REDIRECTS} redirects")
+        raise WotResponseError(f"GET {safe_url(url)}: more than {MAX_REDIRECTS} redirects")
 
     async def read(self, response: aiohttp.ClientResponse) -> bytes:
         if response.status in (401, 403):
             raise WotAuthError(
-                f"GET {_safe(response.url)}: HTTP {response.status}: credentials refused or needed",
+                f"GET {safe_url(response.url)}: HTTP {response.status}: credentials refused or needed",
                 response.status,
             )
         if response.status >= 400:
             raise WotResponseError(
-                f"GET {_safe(response.url)}: HTTP {response.status} {response.reason or ''}".rstrip(),
+                f"GET {safe_url(response.url)}: HTTP {response.status} {response.reason or ''}".rstrip(),
                 response.status,
             )
         limit = self.bytes_left
-        too_big = f"GET {_safe(response.url)}: the exploration exceeds its byte budget (max_bytes)"
+        too_big = (
+            f"GET {safe_url(response.url)}: the exploration exceeds its byte budget (max_bytes)"
+        )
         if response.content_length is not None and response.content_length > limit:
             raise WotResponseError(too_big, response.status)
         body = bytearray()
@@ -612,12 +611,12 @@ class _Explorer:
             return
         if isinstance(body, dict) and (target := _thing_link_target(body)) is not None:
             if not target:
-                self.result.rejected.append((_safe(page.url), _no_describedby()))
+                self.result.rejected.append((safe_url(page.url), _no_describedby()))
                 return
             try:
                 linked = page.url.join(URL(target))
             except ValueError:
-                self.result.rejected.append((_safe(page.url), _bad_describedby(target)))
+                self.result.rejected.append((safe_url(page.url), _bad_describedby(target)))
                 return
             await self.follow(linked, "$.links[describedby]", depth)
             return
@@ -648,7 +647,7 @@ class _Explorer:
         try:
             td = parse_td(page.body, source_url=page.url)
         except WotValidationError as err:
-            self.result.rejected.append((_safe(page.url), err))
+            self.result.rejected.append((safe_url(page.url), err))
             return
         if self.result.title is None:
             self.result.title = td.title
@@ -660,7 +659,7 @@ class _Explorer:
         if prop is None or form is None:
             self.result.rejected.append(
                 (
-                    _safe(page.url),
+                    safe_url(page.url),
                     WotValidationError(f"$.properties.{name}", "no readproperty form"),
                 )
             )
@@ -727,7 +726,7 @@ class _Explorer:
     async def add_entry(self, entry: Any, page_url: URL, index: int) -> None:
         """One entry of a listing: a TD, a ThingLink to follow, or a directory to leave out."""
         self.entries += 1
-        label = f"{_safe(page_url)}#{index}"
+        label = f"{safe_url(page_url)}#{index}"
         if isinstance(entry, dict) and (target := _thing_link_target(entry)) is not None:
             await self.linked_entry(target, page_url, label)
             return
@@ -746,7 +745,7 @@ class _Explorer:
             # WebThings servers give each description the URL it lives at.
             with contextlib.suppress(ValueError):
                 source = page_url.join(URL(href))
-                label = _safe(source)
+                label = safe_url(source)
         self.add(entry, source, label)
 
     async def linked_entry(self, target: str, page_url: URL, label: str) -> None:
@@ -768,7 +767,7 @@ class _Explorer:
         try:
             linked = await self.get(url)
         except WotError as err:
-            self.result.rejected.append((_safe(url), err))
+            self.result.rejected.append((safe_url(url), err))
             return
         self.add_linked(linked, "a listed ThingLink must lead to a Thing's TD")
 
@@ -795,7 +794,7 @@ class _Explorer:
             linked = await self.get(target)
         except WotError as err:
             if direct:
-                self.result.rejected.append((_safe(url), err))
+                self.result.rejected.append((safe_url(url), err))
             else:
                 self.refuse(url, label)
             return
@@ -806,7 +805,7 @@ class _Explorer:
         if not isinstance(linked.body, dict) or (
             is_directory(linked.body) or _thing_link_target(linked.body) is not None
         ):
-            self.result.rejected.append((_safe(linked.url), WotValidationError("$", why)))
+            self.result.rejected.append((safe_url(linked.url), WotValidationError("$", why)))
             return
         self.add_page(linked)
 
@@ -815,7 +814,7 @@ class _Explorer:
         if page.size > MAX_TD_BYTES:
             self.stop(page.url, f"the Thing Description exceeds {MAX_TD_BYTES} bytes")
             return
-        self.add(page.body, page.url, _safe(page.url))
+        self.add(page.body, page.url, safe_url(page.url))
 
     def add(self, raw: Any, source: URL, label: str) -> None:
         try:
@@ -926,7 +925,7 @@ async def explore(
     except (TypeError, ValueError) as err:
         raise WotValidationError("url", "not a valid URL") from err
     if root.scheme not in ("http", "https") or not root.host:
-        raise WotValidationError("url", f"not an http(s) URL: {_safe(root)!r}")
+        raise WotValidationError("url", f"not an http(s) URL: {safe_url(root)!r}")
     explorer = _Explorer(
         session,
         root,
@@ -943,5 +942,5 @@ async def explore(
             return await explorer.run()
     except TimeoutError as err:
         raise WotTimeoutError(
-            f"exploring {_safe(root)} took longer than {total_timeout:g} s"
+            f"exploring {safe_url(root)} took longer than {total_timeout:g} s"
         ) from err

@@ -61,6 +61,11 @@ class AppliedAuth:
 NO_AUTH = AppliedAuth()
 
 
+def safe_url(url: URL) -> str:
+    """``url`` as text without the password a user may have written into it."""
+    return str(url.with_password(REDACTED)) if url.password else str(url)
+
+
 def _check_login(credentials: Credentials, what: str) -> None:
     if ":" in (credentials.username or ""):
         raise WotAuthError(f"{what}: the user name must not contain ':'")
@@ -113,9 +118,11 @@ class Authenticator:
         self._long_variants = tuple(v for v in self._variants if len(v) >= MIN_SCRUB_LENGTH)
 
     def redact_url(self, url: URL) -> str:
-        """``url`` as text, with credentials in its query and path replaced by ``***``."""
+        """``url`` as text, with credentials in its query, path and user info replaced by ``***``."""
         if not self._variants:
-            return str(url)
+            return safe_url(url)
+        if url.password:
+            url = url.with_password(REDACTED)
         secret_names = self._query_names.intersection(url.query)
         if secret_names:
             url = url.update_query(dict.fromkeys(secret_names, REDACTED))
