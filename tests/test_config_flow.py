@@ -582,6 +582,35 @@ async def test_discovered_directory(
     assert result["result"].unique_id == url
 
 
+async def test_discovered_thing_that_is_a_catalog_of_things(
+    hass: HomeAssistant, http_server: StaticServer
+) -> None:
+    """LinkSmart's thing directory advertises ``_wot._tcp`` with TXT td=/td and no type.
+
+    ``/td`` is no TD but its catalog of TDs: the flow offers the directory instead.
+    """
+    lamp = {
+        "id": "urn:test:catalog-lamp",
+        "title": "Catalog lamp",
+        "security": ["nosec_sc"],
+        "securityDefinitions": {"nosec_sc": {"scheme": "nosec"}},
+        "properties": {"on": {"type": "boolean", "forms": [{"href": http_server.url("/on")}]}},
+    }
+    http_server.add(
+        "/td", {"@type": "Catalog", "items": [lamp], "page": 1, "perPage": 100, "total": 1}
+    )
+    result = await discover(hass, zeroconf(http_server.port, {"td": "/td"}, name="Directory"))
+    assert result["step_id"] == "discovery_confirm"
+    result = await submit(hass, result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {CONF_KIND: KIND_WOT_DIRECTORY, CONF_URL: http_server.url("/td")}
+    # What is neither a TD nor a listing keeps its own reason, whatever the exploring said.
+    http_server.add("/broken", {"title": "No forms", "properties": {"p": {"type": "number"}}})
+    http_server.add("/locked-listing", {"@type": "Catalog", "items": []})
+    for path in ("/broken", "/locked-listing"):
+        assert_abort(await discover(hass, zeroconf(http_server.port, {"td": path})), "invalid_td")
+
+
 async def test_discovered_webthings_server_with_one_thing(
     hass: HomeAssistant, one_webthing_sim: WotSimulator
 ) -> None:
@@ -705,7 +734,10 @@ async def test_discovery_aborts(
     http_server.add("/empty", [])
     http_server.add("/page", "<html></html>", content_type="text/html")
     cases: list[tuple[ZeroconfServiceInfo, str]] = [
-        (zeroconf(wot_sim.port, {"td": "/things/lamp", "scheme": "coap"}), "invalid_url"),
+        (zeroconf(wot_sim.port, {"td": "/things/lamp", "scheme": "coap"}), "unsupported_protocol"),
+        (zeroconf(wot_sim.port, {"scheme": "coap+tcp"}), "unsupported_protocol"),
+        (zeroconf(wot_sim.port, {"td": "http://u:pw@127.0.0.1/td"}), "invalid_url"),
+        (zeroconf(wot_sim.port, {"td": "//u:pw@127.0.0.1/td"}), "invalid_url"),
         (zeroconf(70000, {}), "invalid_url"),
         (zeroconf(closed, {}), "cannot_connect"),
         (zeroconf(wot_sim.port, {"td": "/things/lamp/properties/on"}), "invalid_td"),

@@ -205,6 +205,8 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         self._td: ThingDescription | None = None
         # A discovered tracker: (protocol, device ID).
         self._tracker = ("", "")
+        # A discovered "Thing" that was no TD has been explored as a directory.
+        self._tried_directory = False
 
     @staticmethod
     @callback
@@ -376,8 +378,17 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 discovery_info.port or 80,
                 discovery_info.properties,
             )
+        except WotValidationError:
+            return self.async_abort(reason="invalid_url")
+        scheme = URL(service.url).scheme  # service_from_zeroconf built it
+        if scheme and scheme not in ("http", "https"):
+            # e.g. TXT scheme=coap or coap+tcp: a Thing ThingBridge cannot speak to
+            return self.async_abort(
+                reason="unsupported_protocol", description_placeholders={"scheme": scheme}
+            )
+        try:
             self._url = _check_url(service.url)
-        except WotValidationError, FlowError:
+        except FlowError:
             return self.async_abort(reason="invalid_url")
         self._title = service.name
         if service.kind == "thing":
@@ -389,6 +400,11 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         try:
             td = await self._fetch_td(self._url, None)
         except FlowError as err:
+            if err.key == "invalid_td" and not self._tried_directory:
+                # Not one TD: perhaps a directory advertised as a Thing (LinkSmart's thing
+                # directory lists its TDs at TXT td=/td); explore() reads every listing shape.
+                self._tried_directory = True
+                return await self._async_discovered_directory(webthing=False, unless=err.key)
             if err.key != "credentials_needed":
                 return self.async_abort(reason=err.key)
             # The TD itself is protected: the Thing's id is known once the credentials are.
@@ -403,21 +419,28 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         await self._async_claim(_unique_id(td, self._url))
         return await self._async_discovered(needs_credentials=td.requires_credentials)
 
-    async def _async_discovered_directory(self, *, webthing: bool) -> ConfigFlowResult:
+    async def _async_discovered_directory(
+        self, *, webthing: bool, unless: str | None = None
+    ) -> ConfigFlowResult:
+        """Offer a directory (or a WebThings server's Things).
+
+        ``unless``: the reason to abort with when this is only a guess (what was advertised
+        as a Thing turned out not to be one) and no Things are found there either.
+        """
         self._kind = KIND_WOT_DIRECTORY
         try:
             result = await explore(async_get_clientsession(self.hass), self._url)
         except WotAuthError:
-            result = None
+            result = None  # a protected listing: ask for the credentials
         except WotError as err:
-            return self.async_abort(reason=_error_key(err, None))
+            return self.async_abort(reason=unless or _error_key(err, None))
         if result is not None:
             if webthing and len(result.things) == 1:
                 # A WebThings server with one Thing: that Thing is what to add.
                 self._url = str(result.things[0].source_url or self._url)
                 return await self._async_discovered_thing()
             if not result.things:
-                return self.async_abort(reason="no_things")
+                return self.async_abort(reason=unless or "no_things")
             self._title = result.title or self._title
         await self._async_claim(self._url)
         return await self._async_discovered(needs_credentials=result is None)
