@@ -6,21 +6,13 @@ exposes a "Counter" Thing. Its stdout carries JSON lines: a ready line with the 
 HTTP request it receives, and a line each time node-wot registers or drops a long-poll observer
 or event subscriber. The tests wait on those lines instead of sleeping.
 
-Skips when node/npm are not installed or the peer's packages were not installed.
+The peer is started by tests/lib/peer_support.py (shared with tests/test_peers_in_ha.py). Skips
+when node/npm are not installed or the peer's packages were not installed.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Callable
-import contextlib
-from dataclasses import dataclass, field
-import json
-import os
-from pathlib import Path
-import shutil
-import signal
-from typing import Any
+from collections.abc import AsyncGenerator
 
 import aiohttp
 import pytest
@@ -32,162 +24,22 @@ from custom_components.thingbridge.wot import (
     fetch_thing_description,
 )
 
-from .peer_support import WAIT_TIMEOUT, Recorder
+from .peer_support import (
+    NODEWOT_SKIP_REASON,
+    NodeWotPeer,
+    Recorder,
+    running_nodewot,
+    stop_peer,
+)
 
-PEER_DIR = Path(__file__).resolve().parents[1] / "peers" / "nodewot"
-SERVIENT = PEER_DIR / "servient.mjs"
-NODE = shutil.which("node")
-# Bounds on waits for the peer; generous because a loaded CI machine may be slow. They bound
-# how long a broken run hangs; nothing asserts on how long anything took.
-READY_TIMEOUT = 60.0
-
-
-def _skip_reason() -> str | None:
-    if NODE is None or shutil.which("npm") is None:
-        return "node/npm are not installed: the node-wot peer cannot run"
-    if not (PEER_DIR / "node_modules" / "@node-wot" / "binding-http" / "package.json").is_file():
-        return "the node-wot peer is not installed: run scripts/setup"
-    return None
-
-
-SKIP_REASON = _skip_reason()
+SKIP_REASON = NODEWOT_SKIP_REASON
 pytestmark = pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
-
-type Message = dict[str, Any]
-
-
-@dataclass
-class NodeWotPeer:
-    """A running servient and everything it has reported so far."""
-
-    process: asyncio.subprocess.Process
-    td_url: str = ""
-    port: int = 0
-    messages: list[Message] = field(default_factory=list)
-    stderr: bytearray = field(default_factory=bytearray)
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-    closed: bool = False
-
-    def count(self, key: str, value: Any) -> int:
-        """How many stdout messages had ``key`` equal to ``value``."""
-        return sum(1 for m in self.messages if m.get(key) == value)
-
-    def requests(self, path_suffix: str) -> list[Message]:
-        """The requests the servient received for URLs ending in ``path_suffix``."""
-        return [
-            m["request"]
-            for m in self.messages
-            if "request" in m and m["request"]["url"].endswith(path_suffix)
-        ]
-
-    def open_requests(self, path_suffix: str) -> int:
-        """How many requests for URLs ending in ``path_suffix`` are still open."""
-        opened = len(self.requests(path_suffix))
-        closed = sum(
-            1 for m in self.messages if "closed" in m and m["closed"]["url"].endswith(path_suffix)
-        )
-        return opened - closed
-
-    async def wait(self, predicate: Callable[[], bool], what: str) -> None:
-        """Wait until ``predicate`` holds; fail naming ``what`` if it never does."""
-        try:
-            async with asyncio.timeout(WAIT_TIMEOUT):
-                async with self.changed:
-                    await self.changed.wait_for(lambda: predicate() or self.closed)
-        except TimeoutError:
-            pytest.fail(f"node-wot peer: {what} did not happen; {self.describe()}")
-        if not predicate():
-            pytest.fail(f"node-wot peer exited before {what}; {self.describe()}")
-
-    def describe(self) -> str:
-        """What the servient said, for failure messages."""
-        tail = bytes(self.stderr[-2000:]).decode(errors="replace")
-        return f"stdout messages: {self.messages[-30:]!r}; stderr tail: {tail!r}"
-
-
-async def _read_stdout(peer: NodeWotPeer) -> None:
-    assert peer.process.stdout is not None
-    async for line in peer.process.stdout:
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            message = {"unparsed": line.decode(errors="replace")}
-        async with peer.changed:
-            peer.messages.append(message)
-            peer.changed.notify_all()
-    async with peer.changed:
-        peer.closed = True
-        peer.changed.notify_all()
-
-
-async def _read_stderr(peer: NodeWotPeer) -> None:
-    assert peer.process.stderr is not None
-    async for line in peer.process.stderr:
-        peer.stderr += line
-        del peer.stderr[:-16384]
-
-
-async def _stop(process: asyncio.subprocess.Process, how: str) -> int:
-    """Stop the servient by closing its stdin or by SIGTERM; kill it if it lingers."""
-    if process.returncode is None:
-        if how == "stdin":
-            assert process.stdin is not None
-            process.stdin.close()
-        else:
-            process.send_signal(signal.SIGTERM)
-    try:
-        async with asyncio.timeout(WAIT_TIMEOUT):
-            return await process.wait()
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        return -1
-
-
-@contextlib.asynccontextmanager
-async def _running_peer() -> AsyncGenerator[NodeWotPeer]:
-    assert NODE is not None
-    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "WOT_PORT", "DEBUG")}
-    process = await asyncio.create_subprocess_exec(
-        NODE,
-        str(SERVIENT),
-        "0",
-        cwd=PEER_DIR,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    peer = NodeWotPeer(process)
-    readers = [
-        asyncio.create_task(_read_stdout(peer)),
-        asyncio.create_task(_read_stderr(peer)),
-    ]
-    try:
-        try:
-            async with asyncio.timeout(READY_TIMEOUT):
-                async with peer.changed:
-                    await peer.changed.wait_for(
-                        lambda: peer.closed or any(m.get("ready") for m in peer.messages)
-                    )
-        except TimeoutError:
-            pytest.fail(f"node-wot peer never became ready; {peer.describe()}")
-        ready = next((m for m in peer.messages if m.get("ready")), None)
-        if ready is None:
-            pytest.fail(f"node-wot peer exited before it was ready; {peer.describe()}")
-        peer.td_url, peer.port = ready["td"], ready["port"]
-        yield peer
-    finally:
-        await _stop(process, "stdin")
-        for task in readers:
-            task.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
 
 
 @pytest.fixture
 async def nodewot(socket_enabled: None) -> AsyncGenerator[NodeWotPeer]:
     """A node-wot servient exposing the Counter Thing on a free 127.0.0.1 port."""
-    async with _running_peer() as peer:
+    async with running_nodewot() as peer:
         yield peer
 
 
@@ -400,13 +252,13 @@ async def test_nodewot_watch_longpoll(nodewot: NodeWotPeer, session: aiohttp.Cli
 
 @pytest.mark.usefixtures("socket_enabled")
 async def test_nodewot_peer_stops_on_sigterm() -> None:
-    async with _running_peer() as peer:
+    async with running_nodewot() as peer:
         assert URL(peer.td_url).host == "127.0.0.1"
-        assert await _stop(peer.process, "sigterm") == 0
+        assert await stop_peer(peer.process, "sigterm") == 0
         await peer.wait(lambda: peer.closed, "stdout to close after SIGTERM")
 
 
 @pytest.mark.usefixtures("socket_enabled")
 async def test_nodewot_peer_stops_when_stdin_closes() -> None:
-    async with _running_peer() as peer:
-        assert await _stop(peer.process, "stdin") == 0
+    async with running_nodewot() as peer:
+        assert await stop_peer(peer.process, "stdin") == 0

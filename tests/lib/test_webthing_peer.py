@@ -11,21 +11,14 @@ Its stdout carries JSON lines (requests, WebSocket subscribers, action status ch
 to commands); its stdin takes commands that change values or raise events on the device side.
 The tests wait on those lines instead of sleeping.
 
-Skips when ``webthing`` is not installed or the peer cannot start.
+The peer is started by tests/lib/peer_support.py (shared with tests/test_peers_in_ha.py). Skips
+when ``webthing`` is not installed or the peer cannot start.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
-import contextlib
-from dataclasses import dataclass, field
-import importlib.util
-import json
-import os
-from pathlib import Path
-import sys
-from typing import Any
+from collections.abc import AsyncGenerator
 
 import aiohttp
 import pytest
@@ -45,150 +38,22 @@ from custom_components.thingbridge.wot.discovery import (
 )
 from custom_components.thingbridge.wot.watch import WEBTHING_SUBPROTOCOL
 
-from .peer_support import WAIT_TIMEOUT, Recorder
-
-SERVER = Path(__file__).resolve().parents[1] / "peers" / "webthing" / "server.py"
-READY_TIMEOUT = 60.0
-
-SKIP_REASON = (
-    "webthing (webthing-python) is not installed: run scripts/setup"
-    if importlib.util.find_spec("webthing") is None
-    else None
+from .peer_support import (
+    WEBTHING_SKIP_REASON,
+    Recorder,
+    WebThingPeer,
+    running_webthing,
+    stop_peer,
 )
+
+SKIP_REASON = WEBTHING_SKIP_REASON
 pytestmark = pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
-
-type Message = dict[str, Any]
-
-
-@dataclass
-class WebThingPeer:
-    """A running peer and everything it has reported so far."""
-
-    process: asyncio.subprocess.Process
-    ports: dict[str, int] = field(default_factory=dict)
-    messages: list[Message] = field(default_factory=list)
-    stderr: bytearray = field(default_factory=bytearray)
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-    closed: bool = False
-
-    def url(self, server: str, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.ports[server]}{path}"
-
-    def of(self, kind: str, **match: Any) -> list[Message]:
-        """The ``kind`` messages whose members equal ``match``."""
-        return [
-            m[kind]
-            for m in self.messages
-            if kind in m and all(m[kind].get(k) == v for k, v in match.items())
-        ]
-
-    async def wait(self, predicate: Callable[[], bool], what: str) -> None:
-        try:
-            async with asyncio.timeout(WAIT_TIMEOUT):
-                async with self.changed:
-                    await self.changed.wait_for(lambda: predicate() or self.closed)
-        except TimeoutError:
-            pytest.fail(f"webthing peer: {what} did not happen; {self.describe()}")
-        if not predicate():
-            pytest.fail(f"webthing peer exited before {what}; {self.describe()}")
-
-    async def command(self, **command: Any) -> Any:
-        """Send a command on stdin and return the value of its reply."""
-        assert self.process.stdin is not None
-        replies = len(self.of("reply"))
-        self.process.stdin.write(json.dumps(command).encode() + b"\n")
-        await self.process.stdin.drain()
-        await self.wait(lambda: len(self.of("reply")) > replies, f"a reply to {command!r}")
-        reply = self.of("reply")[replies]
-        assert "error" not in reply, reply
-        return reply.get("value")
-
-    async def logged(self, kind: str, **match: Any) -> list[Message]:
-        """:meth:`of`, once every line the peer wrote before now has been read."""
-        await self.command(cmd="ping")
-        return self.of(kind, **match)
-
-    def describe(self) -> str:
-        tail = bytes(self.stderr[-2000:]).decode(errors="replace")
-        return f"stdout messages: {self.messages[-30:]!r}; stderr tail: {tail!r}"
-
-
-async def _read_stdout(peer: WebThingPeer) -> None:
-    assert peer.process.stdout is not None
-    async for line in peer.process.stdout:
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            message = {"unparsed": line.decode(errors="replace")}
-        async with peer.changed:
-            peer.messages.append(message)
-            peer.changed.notify_all()
-    async with peer.changed:
-        peer.closed = True
-        peer.changed.notify_all()
-
-
-async def _read_stderr(peer: WebThingPeer) -> None:
-    assert peer.process.stderr is not None
-    async for line in peer.process.stderr:
-        peer.stderr += line
-        del peer.stderr[:-16384]
-
-
-async def _stop(process: asyncio.subprocess.Process) -> int:
-    if process.returncode is None and process.stdin is not None:
-        process.stdin.close()
-    try:
-        async with asyncio.timeout(WAIT_TIMEOUT):
-            return await process.wait()
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        return -1
-
-
-@contextlib.asynccontextmanager
-async def _running_peer() -> AsyncGenerator[WebThingPeer]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(SERVER),
-            env=env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as err:
-        pytest.skip(f"the webthing peer cannot start: {err}")
-    peer = WebThingPeer(process)
-    readers = [
-        asyncio.create_task(_read_stdout(peer)),
-        asyncio.create_task(_read_stderr(peer)),
-    ]
-    try:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(READY_TIMEOUT):
-                async with peer.changed:
-                    await peer.changed.wait_for(
-                        lambda: peer.closed or any(m.get("ready") for m in peer.messages)
-                    )
-        ready = next((m for m in peer.messages if m.get("ready")), None)
-        if ready is None:
-            pytest.skip(f"the webthing peer did not start; {peer.describe()}")
-        peer.ports = {"single": ready["single"], "multiple": ready["multiple"]}
-        yield peer
-    finally:
-        await _stop(process)
-        for task in readers:
-            task.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
 
 
 @pytest.fixture
 async def webthing(socket_enabled: None) -> AsyncGenerator[WebThingPeer]:
     """webthing-python's single-thing and multiple-things servers on free 127.0.0.1 ports."""
-    async with _running_peer() as peer:
+    async with running_webthing() as peer:
         yield peer
 
 
@@ -585,9 +450,9 @@ async def test_webthing_watch_multiple_things(
 
 @pytest.mark.usefixtures("socket_enabled")
 async def test_webthing_peer_stops_when_stdin_closes() -> None:
-    async with _running_peer() as peer:
+    async with running_webthing() as peer:
         assert set(peer.ports) == {"single", "multiple"}
-        assert await _stop(peer.process) == 0
+        assert await stop_peer(peer.process) == 0
 
 
 async def test_webthing_watch_quiet_and_dropped(

@@ -11,8 +11,15 @@
 //                "contentType": ...}}                   every HTTP request, as it arrives
 //   {"closed": {"method": "GET", "url": "/counter/events/changed"}}   its connection ended
 //                                                       (answered, or dropped by either side)
+//   {"reply": {"cmd": "get", "value": 7}}             one per stdin command (below)
 // The observe/subscribe notices are printed after node-wot has registered the listener, so a
 // test can wait for them before changing a value instead of sleeping.
+//
+// stdin takes one JSON command per line, to act on the device side:
+//   {"cmd": "set", "name": "count", "value": 5}   change a value as the device itself would
+//                                                 (notifies observers, emits "changed")
+//   {"cmd": "get", "name": "count"}               answer the current value
+//   {"cmd": "event", "data": {...}}               emit the "changed" event with that data
 //
 // The process exits on SIGTERM/SIGINT and when its stdin closes (so it cannot outlive a test
 // that dies without cleaning up).
@@ -82,7 +89,22 @@ process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
 process.stdin.on("end", stop);
 process.stdin.on("error", stop);
-process.stdin.resume();
+process.stdin.setEncoding("utf8");
+// Commands wait for the Thing to be exposed (they are only read once the ready line is out).
+let exposed;
+const ready = new Promise((resolve) => {
+  exposed = resolve;
+});
+let pending = "";
+process.stdin.on("data", (chunk) => {
+  pending += chunk;
+  let newline;
+  while ((newline = pending.indexOf("\n")) >= 0) {
+    const line = pending.slice(0, newline).trim();
+    pending = pending.slice(newline + 1);
+    if (line) ready.then(() => command(line));
+  }
+});
 
 const state = { brightness: 50, count: 0, changes: 0 };
 
@@ -172,7 +194,29 @@ thing.setPropertyUnobserveHandler("count", async () => emit({ unobserve: "count"
 thing.setEventSubscribeHandler("changed", async () => emit({ subscribe: "changed" }));
 thing.setEventUnsubscribeHandler("changed", async () => emit({ unsubscribe: "changed" }));
 
+async function command(line) {
+  try {
+    const message = JSON.parse(line);
+    if (message.cmd === "set") {
+      if (!(message.name in state)) throw new Error(`unknown property ${message.name}`);
+      await changed(message.name, message.value);
+      emit({ reply: { cmd: "set", value: state[message.name] } });
+    } else if (message.cmd === "get") {
+      if (!(message.name in state)) throw new Error(`unknown property ${message.name}`);
+      emit({ reply: { cmd: "get", value: state[message.name] } });
+    } else if (message.cmd === "event") {
+      thing.emitEvent("changed", message.data);
+      emit({ reply: { cmd: "event" } });
+    } else {
+      emit({ reply: { error: `unknown command ${JSON.stringify(message.cmd)}` } });
+    }
+  } catch (err) {
+    emit({ reply: { error: String(err) } });
+  }
+}
+
 await thing.expose();
+exposed();
 
 const actualPort = httpServer.getPort();
 emit({ ready: true, port: actualPort, td: `http://${HOST}:${actualPort}/counter` });

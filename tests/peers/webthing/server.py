@@ -1,7 +1,8 @@
 """A real WebThings server for tests/lib/test_webthing_peer.py: webthing-python (``webthing``).
 
 Runs two of the library's own servers on one tornado IOLoop, both on 127.0.0.1 and on ports
-the kernel picked (bound before the servers are built, so no port race):
+the kernel picked (bound before the servers are built, so no port race), or on the ports given
+as arguments (``server.py SINGLE MULTIPLE``, to come back where a stopped peer was):
 
 - a single-thing server for the Lamp (``WebThingServer(SingleThing(...))``, Thing at ``/``);
 - a multiple-things server for a Lamp and a Sensor (``MultipleThings``, the listing at ``/``
@@ -250,8 +251,9 @@ def main() -> None:
     single_lamp = make_lamp("urn:thingbridge:test:webthing-lamp", "Lamp")
     multi_things = [make_lamp("urn:thingbridge:test:webthing-lamp-2", "Second Lamp"), make_sensor()]
 
-    single_sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    multi_sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    wanted = [int(arg) for arg in sys.argv[1:3]] + [0, 0]
+    single_sockets = tornado.netutil.bind_sockets(wanted[0], "127.0.0.1")
+    multi_sockets = tornado.netutil.bind_sockets(wanted[1], "127.0.0.1")
     single_port = single_sockets[0].getsockname()[1]
     multi_port = multi_sockets[0].getsockname()[1]
 
