@@ -664,3 +664,20 @@ def test_osmand_form_body_of_app_10() -> None:
     assert p.speed_kmh == pytest.approx(1.5 * 1.852)
     assert p.battery_percent == 80.0
     assert p.charging is False
+
+
+# --- cut frames (a frame cut short runs into the next one) ---------------------------------
+
+
+def test_coban_cut_frame_does_not_swallow_the_next_one() -> None:
+    full = b"imei:359710045559474,tracker,151030080103,,F,000101.000,A,5443.3834,N,02512.9071,E,0.00,0;"
+    cut, frame = CobanDecoder().feed(b"imei:359710045559474,tracker,1510" + full)
+    assert isinstance(cut, ProtocolError)
+    assert position_of([frame]).fix_time == utc(2015, 10, 30, 0, 1, 1)
+
+
+def test_h02_cut_frame_does_not_swallow_the_next_one() -> None:
+    full = b"*HQ,4210051415,V1,164549,A,0956.3869,N,08406.7068,W,000.00,000,221215,FFFFFBFF,712,01,0,0,6#"
+    cut, frame = H02Decoder(clock=lambda: NOW).feed(b"*HQ,4210051415,V1,1645" + full)
+    assert isinstance(cut, ProtocolError)
+    assert position_of([frame]).fix_time == utc(2015, 12, 22, 16, 45, 49)

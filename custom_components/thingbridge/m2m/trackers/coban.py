@@ -148,7 +148,14 @@ class CobanDecoder(TextDecoder):
     def _frame_end(self, buf: bytes, pos: int) -> int | None:
         window_end = min(len(buf), pos + self.max_frame + 1)
         hits = [h for h in (buf.find(bytes((t,)), pos, window_end) for t in _TERMINATORS) if h >= 0]
-        return min(hits) + 1 if hits else None
+        end = min(hits) + 1 if hits else None
+        if buf.startswith(b"imei:", pos):
+            # a cut frame runs into the next one: it ends where the next ``imei:`` starts
+            # (no record ACK in this protocol, so a frame swallowed here would be lost)
+            following = buf.find(b"imei:", pos + 5, window_end if end is None else end)
+            if following >= 0:
+                return following
+        return end
 
     def _decode_unterminated(self, raw: bytes) -> Item | None:
         return self._decode_frame(raw)

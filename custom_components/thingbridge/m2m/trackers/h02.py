@@ -226,7 +226,16 @@ class H02Decoder(TextDecoder):
             self._datagram_size = None
 
     def _frame_end(self, buf: bytes, pos: int) -> int | None:
-        end = buf.find(b"#", pos, min(len(buf), pos + self.max_frame + 1))
+        window = min(len(buf), pos + self.max_frame + 1)
+        end = buf.find(b"#", pos, window)
+        # a cut frame runs into the next one: it ends where the next ``*XX,`` starts (the
+        # V4 reply is no record ACK, so a frame swallowed here would be lost)
+        limit = window if end < 0 else end
+        star = buf.find(b"*", pos + 1, limit)
+        while star >= 0:
+            if self._next_frame_at(buf, pos, star):
+                return star
+            star = buf.find(b"*", star + 1, limit)
         return None if end < 0 else end + 1
 
     # -- text -----------------------------------------------------------------------------
