@@ -28,6 +28,7 @@ Other commands are :class:`UnsupportedMessage` without reply.
 
 from __future__ import annotations
 
+from datetime import datetime
 import re
 
 from ._text import TextDecoder
@@ -105,6 +106,16 @@ _BATTERY_LEVELS = {6: 100.0, 5: 80.0, 4: 50.0, 3: 20.0, 2: 10.0}
 def build_reply(device_id: str, command: str, body: str = "") -> bytes:
     """A server frame, e.g. ``build_reply("088048003342", "AP05")``."""
     return f"({device_id}{command}{body})".encode("ascii")
+
+
+def _date_time(date: str, clock: str) -> datetime:
+    """``ddmmyy`` and ``hhmmss`` (UTC), as the TK103 reports write them."""
+    if len(date) != 6 or len(clock) != 6 or not (date + clock).isdigit():
+        raise FieldError("datetime", f"{date},{clock}", "expected ddmmyy,hhmmss", protocol=PROTOCOL)
+    return utc_datetime(
+        2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]),
+        int(clock[0:2]), int(clock[2:4]), int(clock[4:6]), field="datetime", protocol=PROTOCOL,
+    )  # fmt: skip
 
 
 class Tk103Decoder(TextDecoder):
@@ -326,14 +337,7 @@ class Tk103Decoder(TextDecoder):
         if len(tail) != 2 or not all(wifis):
             return None
         date, clock = tail
-        if len(date) != 6 or len(clock) != 6 or not (date + clock).isdigit():
-            raise FieldError(
-                "datetime", f"{date},{clock}", "expected ddmmyy,hhmmss", protocol=PROTOCOL
-            )
-        time = utc_datetime(
-            2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]),
-            int(clock[0:2]), int(clock[2:4]), int(clock[4:6]), field="datetime", protocol=PROTOCOL,
-        )  # fmt: skip
+        time = _date_time(date, clock)
         io: dict[str, IoValue] = {
             "mcc": int(fields[0]),
             "mnc": int(fields[1]),
@@ -355,10 +359,7 @@ class Tk103Decoder(TextDecoder):
         if match is None:
             raise FrameError("ZC03 needs date, time and $text$", protocol=PROTOCOL, raw=raw)
         date, clock, text = match.groups()
-        time = utc_datetime(
-            2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]),
-            int(clock[0:2]), int(clock[2:4]), int(clock[4:6]), field="datetime", protocol=PROTOCOL,
-        )  # fmt: skip
+        time = _date_time(date, clock)
         return CommandResponse(
             protocol=PROTOCOL, device_id=device_id, raw=raw, payload=text.encode("ascii"),
             text=text, time=time,
@@ -372,14 +373,7 @@ class Tk103Decoder(TextDecoder):
                 "ZC20 needs date, time, level, voltage and power", protocol=PROTOCOL, raw=raw
             )
         date, clock = fields[0], fields[1]
-        if len(date) != 6 or len(clock) != 6 or not (date + clock).isdigit():
-            raise FieldError(
-                "datetime", f"{date},{clock}", "expected ddmmyy,hhmmss", protocol=PROTOCOL
-            )
-        time = utc_datetime(
-            2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]),
-            int(clock[0:2]), int(clock[2:4]), int(clock[4:6]), field="datetime", protocol=PROTOCOL,
-        )  # fmt: skip
+        time = _date_time(date, clock)
         level = parse_int(fields[2], "battery level", protocol=PROTOCOL)
         voltage = parse_int(fields[3], "battery voltage", protocol=PROTOCOL)
         power = parse_int(fields[4], "power voltage", protocol=PROTOCOL)
