@@ -850,3 +850,34 @@ async def test_sse_reads_what_changed_while_it_was_down(
     await asyncio.sleep(0.1)
     assert recorder.props == [("t", 2), ("t", 4)]
     await watcher.stop()
+
+
+async def test_longpoll_reads_what_changed_during_its_pause(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    """A Thing that answers at once is asked again only after a pause; a change in it is read."""
+    push.values["count"] = 1
+    td = parse_td(
+        {
+            "title": "Counter",
+            "properties": {
+                "count": {
+                    "type": "integer",
+                    "forms": [
+                        {"href": "/value/count"},
+                        {"href": "/lp/count", "op": "observeproperty"},
+                    ],
+                }
+            },
+        },
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder, longpoll_min_interval=0.3)
+    await watcher.start()
+    await changes.until(lambda: recorder.props == [("count", 1)])  # the handshake
+    push.values["count"] = 3  # changes again at once, with nobody listening (node-wot)
+    push.feed("/lp/count", b"2")
+    await changes.until(lambda: len(recorder.props) == 3)
+    assert recorder.props == [("count", 1), ("count", 2), ("count", 3)]
+    await watcher.stop()

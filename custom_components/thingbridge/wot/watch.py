@@ -456,10 +456,12 @@ class Watcher:
 
     async def _run_longpoll(self, channel: _Channel, up: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
+        readable: str | None = None  # the channel's own property, when it can be read
         if channel.single is not None and channel.single[0] == "property":
             name = channel.single[1]
             prop = self._client.td.properties[name]
             if prop.readable:
+                readable = name
                 # The handshake: proves the Thing is there and catches up on the value.
                 self._deliver(channel, name, await self._client.read_property(name))
             else:
@@ -482,12 +484,18 @@ class Watcher:
                 )
             except WotTimeoutError as err:
                 raise _Idle from err
-            if reply.status != 204 and reply.body.strip():
+            answered = reply.status != 204 and bool(reply.body.strip())
+            if answered:
                 self._deliver(channel, None, decode_body(reply.body, channel.content_type, what))
             wait = self._longpoll_min_interval - (loop.time() - started)
             if wait > 0:
                 # A server that answers at once would otherwise be polled in a tight loop.
                 await asyncio.sleep(wait)
+                if answered and readable is not None:
+                    # It changes faster than it is asked, and a long-poll server keeps
+                    # nothing for a listener between two requests (node-wot): read what
+                    # the pause may have missed.
+                    self._deliver(channel, readable, await self._client.read_property(readable))
 
     # ------------------------------------------------------------------ WebSocket (webthing)
 
