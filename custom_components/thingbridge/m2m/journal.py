@@ -54,7 +54,7 @@ import os
 from pathlib import Path
 import sqlite3
 import time
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from .trackers.model import Position
 
@@ -65,6 +65,7 @@ DEFAULT_RETENTION_DAYS = 30.0
 DEFAULT_PRUNE_INTERVAL = 3600.0
 PRUNE_CHUNK = 5000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_T = TypeVar("_T")
 _ONE_US = timedelta(microseconds=1)
 _POSITION_FIELDS = tuple(f.name for f in fields(Position) if f.name != "raw")
 _POSITION_FIELD_SET = frozenset(_POSITION_FIELDS)
@@ -479,7 +480,7 @@ class TrackerJournal:
         if self._executor is None or self._closing:
             raise JournalError(operation, self.path, "the journal is not open")
 
-    async def _run[T](self, operation: str, func: Callable[..., T], *args: object) -> T:
+    async def _run(self, operation: str, func: Callable[..., _T], *args: object) -> _T:
         """Run ``func`` on the worker thread; SQLite errors become :class:`JournalError`."""
         if self._executor is None:
             raise JournalError(operation, self.path, "the journal is not open")

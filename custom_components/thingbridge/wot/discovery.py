@@ -62,7 +62,7 @@ from .errors import (
 from .security import safe_url, simple_auth_headers
 from .td import MAX_TD_BYTES, ThingDescription, parse_td
 
-type ServiceKind = Literal["thing", "directory", "webthing"]
+ServiceKind = Literal["thing", "directory", "webthing"]
 
 WOT_SERVICE = "_wot._tcp.local."
 WOT_DIRECTORY_SERVICE = "_directory._sub._wot._tcp.local."

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 import hashlib
 import json
 import math
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from uritemplate import URITemplate
 from yarl import URL
@@ -64,8 +64,9 @@ KNOWN_SCHEMES = frozenset(
 )
 MAX_SCHEMA_DEPTH = 32
 
-type JSONObject = Mapping[str, Any]
-type Dialect = Literal["td", "webthings"]
+_T = TypeVar("_T")
+JSONObject = Mapping[str, Any]
+Dialect = Literal["td", "webthings"]
 
 PROPERTY_OPS = ("readproperty", "writeproperty", "observeproperty", "unobserveproperty")
 ACTION_OPS = ("invokeaction", "queryaction", "cancelaction")
@@ -866,7 +867,8 @@ def _inline_name(item: JSONObject) -> str:
         return f"{scheme}_inline"
     try:
         text = json.dumps(item, sort_keys=True, default=str)
-    except TypeError, ValueError:  # keys that are not strings: not from JSON, but possible
+    except (TypeError, ValueError):  # fmt: skip
+        # keys that are not strings: not from JSON, but possible
         text = repr(item)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return f"{scheme}_inline_{digest[:8]}"
@@ -1024,12 +1026,12 @@ def parse_td(raw: Any, source_url: str | URL | None = None) -> ThingDescription:
     skipped: list[WotValidationError] = []
     from_links = False
 
-    def collect[T](
+    def collect(
         member: str,
         parser: Any,
-    ) -> dict[str, T]:
+    ) -> dict[str, _T]:
         nonlocal from_links
-        out: dict[str, T] = {}
+        out: dict[str, _T] = {}
         for name, item in _named_members(raw.get(member), f"$.{member}").items():
             try:
                 affordance, links = parser(item, name, base, f"$.{member}.{name}")

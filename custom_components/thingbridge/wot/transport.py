@@ -50,7 +50,7 @@ class Reply:
     url: URL
 
 
-type Describe = str | Callable[[], str]
+Describe = str | Callable[[], str]
 
 
 def _label(what: Describe) -> str:

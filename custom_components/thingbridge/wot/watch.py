@@ -59,7 +59,7 @@ _LOGGER = logging.getLogger(__name__)
 WEBTHING_SUBPROTOCOL = "webthing"
 _LONGPOLL = frozenset({"longpoll", None})
 
-type ChannelKind = Literal["sse", "longpoll", "websocket"]
+ChannelKind = Literal["sse", "longpoll", "websocket"]
 
 
 class _Idle(Exception):  # noqa: N818 - a signal, not an error
@@ -447,7 +447,7 @@ class Watcher:
     def _sse_event(self, channel: _Channel, event: SseEvent) -> None:
         try:
             value = json.loads(event.data)
-        except ValueError, RecursionError:
+        except (ValueError, RecursionError):  # fmt: skip
             value = event.data
         name = None if event.event == "message" else event.event
         self._deliver(channel, name, value)
@@ -570,7 +570,7 @@ class Watcher:
     def _webthing_message(self, channel: _Channel, text: str, pushed: set[str]) -> None:
         try:
             message = json.loads(text)
-        except ValueError, RecursionError:
+        except (ValueError, RecursionError):  # fmt: skip
             _LOGGER.debug("%s: WebSocket message is not JSON", self._client.td.title)
             return
         if not isinstance(message, dict) or not isinstance(message.get("data"), dict):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-type IoValue = int | float | str | bool | bytes
+IoValue = int | float | str | bool | bytes
 
 KNOTS_TO_KMH = 1.852
 MPS_TO_KMH = 3.6
@@ -191,7 +191,7 @@ class CommandResponse(Message):
     driver_id: str | None = None
 
 
-type AnyMessage = Position | Heartbeat | StatusReport | Alarm | Login | CommandResponse
+AnyMessage = Position | Heartbeat | StatusReport | Alarm | Login | CommandResponse
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,7 +41,7 @@ PROTOCOL = "osmand"
 MAX_BODY = 64 * 1024
 """Largest body accepted (Traccar's HTTP aggregator limit)."""
 
-type Report = Position | StatusReport
+Report = Position | StatusReport
 
 _INT32_MAX = 2**31 - 1
 

@@ -40,8 +40,8 @@ from .model import Frame
 
 DEFAULT_MAX_BUFFER = 32 * 1024
 
-type Item = Frame | ProtocolError
-type Step = tuple[int, Item | None]
+Item = Frame | ProtocolError
+Step = tuple[int, Item | None]
 """``(next position, item)``: the decoder consumed up to the position; item may be None."""
 
 

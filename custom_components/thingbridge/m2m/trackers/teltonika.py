@@ -220,7 +220,7 @@ def _decode_records(
         return _decode_records_fast(
             data, start, end, codec, count, device_id, raw, checksum_ok, strict
         )
-    except _FallbackError, struct.error, OverflowError, ValueError, OSError:
+    except (_FallbackError, struct.error, OverflowError, ValueError, OSError):  # fmt: skip
         return _decode_records_checked(
             data, start, end, codec, count,
             device_id=device_id, raw=raw, checksum_ok=checksum_ok, strict=strict,
