@@ -15,7 +15,6 @@ from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.const import CONF_API_KEY, CONF_PASSWORD, CONF_TOKEN, CONF_URL, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
-from yarl import URL
 
 from .const import DOMAIN
 from .coordinator import WotThingCoordinator
@@ -26,6 +25,7 @@ from .tracker_runtime import (
     TrackerGatewayConfigEntry,
     is_tracker_gateway,
 )
+from .wot.security import safe_url
 
 TO_REDACT = {
     CONF_API_KEY,
@@ -35,12 +35,6 @@ TO_REDACT = {
     "authorization",
     "Authorization",
 }
-
-
-def _redact_url(url: str) -> str:
-    """``url`` without the password of its user info (entries made before the flow refused it)."""
-    parsed = URL(url)  # stored URLs passed the config flow's check
-    return str(parsed.with_password(REDACTED)) if parsed.password else url
 
 
 def _thing(coordinator: WotThingCoordinator) -> dict[str, Any]:
@@ -67,10 +61,10 @@ async def async_get_config_entry_diagnostics(
         return await _gateway(entry)
     runtime = entry.runtime_data
     data = async_redact_data(dict(entry.data), TO_REDACT)
-    data[CONF_URL] = _redact_url(data[CONF_URL])
+    data[CONF_URL] = safe_url(data[CONF_URL], REDACTED)  # entries made before the flow refused it
     return {
         "entry": {"data": data, "options": dict(entry.options)},
-        "rejected_things": {_redact_url(url): err for url, err in runtime.rejected.items()},
+        "rejected_things": {safe_url(url, REDACTED): err for url, err in runtime.rejected.items()},
         "things": [_thing(coordinator) for coordinator in runtime.things.values()],
     }
 

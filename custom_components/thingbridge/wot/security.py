@@ -61,9 +61,10 @@ class AppliedAuth:
 NO_AUTH = AppliedAuth()
 
 
-def safe_url(url: URL) -> str:
+def safe_url(url: URL | str, mask: str = REDACTED) -> str:
     """``url`` as text without the password a user may have written into it."""
-    return str(url.with_password(REDACTED)) if url.password else str(url)
+    url = URL(url)
+    return str(url.with_password(mask)) if url.password else str(url)
 
 
 def _check_login(credentials: Credentials, what: str) -> None:
