@@ -33,7 +33,8 @@ channels from a TD's forms is specific to WoT.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+import contextlib
 import copy
 from dataclasses import dataclass, field
 import json
@@ -414,17 +415,10 @@ class Watcher:
             parser = SseParser()
             parser.last_event_id = channel.last_event_id
             up()
-            catch_up: asyncio.Task[None] | None = None
-            channel.pushed.clear()
-            if channel.dropped:
-                # Values may have changed while the stream was down, and a Thing need not
-                # replay them: read what can be read (a value pushed meanwhile wins).
-                channel.dropped = False
-                catch_up = asyncio.create_task(
-                    self._catch_up(channel, channel.pushed),
-                    name=f"wot watch {self._client.td.title} catch-up",
-                )
-            try:
+            # Values may have changed while the stream was down, and a Thing need not replay
+            # them: after a drop, read what can be read (a value pushed meanwhile wins).
+            dropped, channel.dropped = channel.dropped, False
+            async with self._catching_up(channel, dropped):
                 while True:
                     try:
                         async with asyncio.timeout(self._idle):
@@ -439,10 +433,6 @@ class Watcher:
                         channel.retry = parser.retry_ms / 1000
                     for event in events:
                         self._sse_event(channel, event)
-            finally:
-                if catch_up is not None:
-                    catch_up.cancel()
-                    await asyncio.gather(catch_up, return_exceptions=True)
 
     def _sse_event(self, channel: _Channel, event: SseEvent) -> None:
         try:
@@ -507,28 +497,21 @@ class Watcher:
             heartbeat=max(self._idle / 2, 1.0),
             max_msg_size=MAX_EVENT_BYTES,
         )
-        pushed: set[str] = set()
-        catch_up: asyncio.Task[None] | None = None
         async with ws:
-            try:
-                if channel.events:
-                    await ws.send_json(
-                        {
-                            "messageType": "addEventSubscription",
-                            "data": {name: {} for name in sorted(channel.events)},
-                        }
-                    )
-                up()
-                if channel.properties:
-                    catch_up = asyncio.create_task(
-                        self._catch_up(channel, pushed),
-                        name=f"wot watch {self._client.td.title} catch-up",
-                    )
+            if channel.events:
+                await ws.send_json(
+                    {
+                        "messageType": "addEventSubscription",
+                        "data": {name: {} for name in sorted(channel.events)},
+                    }
+                )
+            up()
+            async with self._catching_up(channel, bool(channel.properties)):
                 while True:
                     # No idle timeout: the heartbeat closes a socket whose pings go unanswered.
                     message = await ws.receive()
                     if message.type == aiohttp.WSMsgType.TEXT:
-                        self._webthing_message(channel, message.data, pushed)
+                        self._webthing_message(channel, message.data)
                     elif message.type == aiohttp.WSMsgType.ERROR:
                         raise WotError(f"WebSocket error: {ws.exception()}")
                     elif message.type in (
@@ -537,12 +520,26 @@ class Watcher:
                         aiohttp.WSMsgType.CLOSED,
                     ):
                         return
-            finally:
-                if catch_up is not None:
-                    catch_up.cancel()
-                    await asyncio.gather(catch_up, return_exceptions=True)
 
-    async def _catch_up(self, channel: _Channel, pushed: set[str]) -> None:
+    @contextlib.asynccontextmanager
+    async def _catching_up(self, channel: _Channel, wanted: bool) -> AsyncIterator[None]:
+        """While the body runs, read the channel's properties once (if ``wanted``)."""
+        channel.pushed.clear()
+        task = (
+            asyncio.create_task(
+                self._catch_up(channel), name=f"wot watch {self._client.td.title} catch-up"
+            )
+            if wanted
+            else None
+        )
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    async def _catch_up(self, channel: _Channel) -> None:
         """Read the channel's properties once it is open; values pushed meanwhile are newer."""
         properties = self._client.td.properties
         readable = sorted(n for n in channel.properties if properties[n].readable)
@@ -564,10 +561,10 @@ class Watcher:
             )
             return
         for name, value in values.items():
-            if name in channel.properties and name not in pushed:
+            if name in channel.properties and name not in channel.pushed:
                 self._call(self._on_property, name, value)
 
-    def _webthing_message(self, channel: _Channel, text: str, pushed: set[str]) -> None:
+    def _webthing_message(self, channel: _Channel, text: str) -> None:
         try:
             message = json.loads(text)
         except (ValueError, RecursionError):  # fmt: skip
@@ -579,7 +576,7 @@ class Watcher:
         if kind == "propertyStatus":
             for name, value in data.items():
                 if name in channel.properties:
-                    pushed.add(name)
+                    channel.pushed.add(name)
                     self._call(self._on_property, name, value)
         elif kind == "event":
             for name, item in data.items():
