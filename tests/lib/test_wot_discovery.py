@@ -8,7 +8,7 @@ same-host rule looks at). The mDNS round trip runs inside a private network name
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 import json
 import os
 from pathlib import Path
@@ -41,6 +41,8 @@ from custom_components.thingbridge.wot.errors import (
     WotTimeoutError,
 )
 from custom_components.thingbridge.wot.td import MAX_TD_BYTES
+
+from .route_server import Handler, Server, running_server
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -260,58 +262,11 @@ def test_is_directory(raw: dict[str, Any], expected: bool) -> None:
 # --------------------------------------------------------------------------------------------
 # a loopback server whose routes the test writes
 
-type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class Server:
-    """An aiohttp server on 127.0.0.1 recording every request."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Handler] = {}
-        self.requests: list[tuple[str, str]] = []
-        self.headers: list[Mapping[str, str]] = []
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self.runner = web.AppRunner(app)
-        self.port = 0
-
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def json(
-        self, path: str, body: Any, *, headers: Mapping[str, str] | None = None, status: int = 200
-    ) -> str:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-
-        async def handler(request: web.Request) -> web.Response:
-            return web.Response(
-                body=data, status=status, headers=headers, content_type="application/json"
-            )
-
-        self.routes[path] = handler
-        return self.url(path)
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append((request.path_qs, request.host))
-        self.headers.append(dict(request.headers))
-        handler = self.routes.get(request.path)
-        if handler is None:
-            return web.Response(status=404, text="not found")
-        return await handler(request)
-
-    def paths(self) -> list[str]:
-        return [path for path, _host in self.requests]
-
 
 @pytest.fixture
 async def server(socket_enabled: None) -> AsyncGenerator[Server]:
-    srv = Server()
-    await srv.runner.setup()
-    site = web.TCPSite(srv.runner, "127.0.0.1", 0)
-    await site.start()
-    srv.port = srv.runner.addresses[0][1]
-    yield srv
-    await srv.runner.cleanup()
+    async with running_server() as srv:
+        yield srv
 
 
 @pytest.fixture

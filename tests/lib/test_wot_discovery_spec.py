@@ -24,7 +24,7 @@ request can leave loopback.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 import json
 import socket
 from typing import Any
@@ -43,9 +43,9 @@ from custom_components.thingbridge.wot.discovery import (
 )
 from custom_components.thingbridge.wot.errors import WotAuthError
 
-TEST_NAMES = frozenset({"localhost", "tdd.test", "servient.test", "other.test", "gateway.test"})
+from .route_server import Handler, Server, running_server
 
-type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+TEST_NAMES = frozenset({"localhost", "tdd.test", "servient.test", "other.test", "gateway.test"})
 
 
 class LoopbackResolver(AbstractResolver):
@@ -71,54 +71,10 @@ class LoopbackResolver(AbstractResolver):
         return None
 
 
-class Server:
-    """An aiohttp server on 127.0.0.1 recording each request's path and Host header."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Handler] = {}
-        self.requests: list[tuple[str, str]] = []
-        self.headers: list[dict[str, str]] = []
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self.runner = web.AppRunner(app)
-        self.port = 0
-
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def json(self, path: str, body: Any, *, content_type: str = "application/json") -> str:
-        data = json.dumps(body).encode()
-
-        async def handler(request: web.Request) -> web.Response:
-            return web.Response(body=data, content_type=content_type)
-
-        self.routes[path] = handler
-        return self.url(path)
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append((request.path_qs, request.host))
-        self.headers.append(dict(request.headers))
-        handler = self.routes.get(request.path)
-        if handler is None:
-            return web.Response(status=404, text="404 page not found")
-        return await handler(request)
-
-    def paths(self) -> list[str]:
-        return [path for path, _host in self.requests]
-
-    def hosts(self) -> set[str]:
-        return {host.rsplit(":", 1)[0] for _path, host in self.requests}
-
-
 @pytest.fixture
 async def server(socket_enabled: None) -> AsyncGenerator[Server]:
-    srv = Server()
-    await srv.runner.setup()
-    site = web.TCPSite(srv.runner, "127.0.0.1", 0)
-    await site.start()
-    srv.port = srv.runner.addresses[0][1]
-    yield srv
-    await srv.runner.cleanup()
+    async with running_server() as srv:
+        yield srv
 
 
 @pytest.fixture
