@@ -368,8 +368,9 @@ async def test_gt06_device(hass: HomeAssistant) -> None:
     device = await TcpDevice.connect(port)
     device.writer.write(GT06_LOGIN + GT06_12)
     await confirm_discovered(hass, runtime, "gt06", imei)
-    # the connection stays; frames after the user's confirmation are answered
-    await device.send(GT06_LOGIN, gt06_reply(0x01, 9))
+    # an unknown device's connection is closed: it reconnects, and is answered once added
+    async with asyncio.timeout(TIMEOUT):
+        assert await device.reader.read() == b""
     await device.close()
 
     device = await TcpDevice.connect(port)
@@ -471,9 +472,12 @@ async def test_coban_device(hass: HomeAssistant) -> None:
     runtime = await setup_gateway(hass, gateway_entry(protocols=("coban",)))
     device = await TcpDevice.connect(runtime.gateway.ports["coban"])
     await device.send(COBAN_LOGON, b"LOAD")
-    await device.unanswered(COBAN_TRACKER, COBAN_HEARTBEAT, b"ON")
     await confirm_discovered(hass, runtime, "coban", imei)
-    # the same connection: now its positions are stored
+    # an unknown device's connection is closed after the logon; the device reconnects
+    async with asyncio.timeout(TIMEOUT):
+        assert await device.reader.read() == b""
+    await device.close()
+    device = await TcpDevice.connect(runtime.gateway.ports["coban"])
     await device.send(COBAN_LOGON, b"LOAD")
     await device.unanswered(COBAN_TRACKER, COBAN_HEARTBEAT, b"ON")
     newest = (40 + 43.8839 / 60, -(113 + 28.8029 / 60))

@@ -269,8 +269,8 @@ async def test_connected_devices(make: Factory) -> None:
     ("protocol", "transport", "rejection"),
     [
         ("teltonika", "tcp", "rejected"),  # login answered 00
-        ("gt06", "tcp", "rejected"),  # login not answered
-        ("h02", "tcp", "no_ack"),  # V1 not answered
+        ("gt06", "tcp", "disconnected"),  # login not answered, connection closed
+        ("h02", "tcp", "disconnected"),  # V1 not answered, connection closed
         ("teltonika", "udp", "no_ack"),
         ("osmand", "http", "rejected"),  # HTTP 400
     ],
@@ -297,15 +297,16 @@ async def test_teltonika_unknown_data_gets_no_ack_on_the_wire(make: Factory) -> 
     h = await make(("teltonika",), registered=set())
     fixes = make_fixes(ROUTE, start=START)
     reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["teltonika"])
-    writer.write(teltonika_login(IDS["teltonika"]))
-    assert await reader.readexactly(1) == b"\x00"
-    writer.write(teltonika_avl(fixes[:2]))  # the device sends anyway: no ACK, not stored
-    await writer.drain()
-    await wait_for(lambda: h.gateway.stats.rejected == 2, "data packet rejected")
+    # the device sends its data right behind the login: refused with 00, then the gateway
+    # hangs up (a refused login no longer holds a connection open); nothing is stored
+    writer.write(teltonika_login(IDS["teltonika"]) + teltonika_avl(fixes[:2]))
+    assert await read_to_eof(reader) == b"\x00"
+    writer.close()
+    assert h.gateway.stats.connections == 0
     h.registered.add(("teltonika", IDS["teltonika"]))
-    writer.write(teltonika_avl(fixes[2:5]))
-    # the first bytes after the login answer are the ACK of the second packet (3 records)
-    assert await reader.readexactly(4) == b"\x00\x00\x00\x03"
+    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["teltonika"])
+    writer.write(teltonika_login(IDS["teltonika"]) + teltonika_avl(fixes[2:5]))
+    assert await reader.readexactly(5) == b"\x01\x00\x00\x00\x03"
     writer.close()
     assert await h.journal.count() == 3
 
@@ -315,12 +316,14 @@ async def test_gt06_unknown_frames_get_silence(make: Factory) -> None:
     fixes = make_fixes(ROUTE, start=START)
     reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["gt06"])
     writer.write(gt06_login(IDS["gt06"], 1) + gt06_location(fixes[0], 2))
-    await writer.drain()
-    await wait_for(lambda: h.gateway.stats.rejected == 2, "login and location rejected")
+    assert await read_to_eof(reader) == b""  # silence, then the gateway hangs up
+    writer.close()
+    assert h.gateway.stats.rejected == 2
     assert h.unknown == [("gt06", IDS["gt06"])]
     h.registered.add(("gt06", IDS["gt06"]))
-    writer.write(gt06_heartbeat(3))
-    assert await reader.readexactly(10) == gt06_reply(0x13, 3)  # nothing came before it
+    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["gt06"])
+    writer.write(gt06_login(IDS["gt06"], 3))
+    assert await reader.readexactly(10) == gt06_reply(0x01, 3)
     writer.close()
     assert await h.journal.count() == 0
 
@@ -379,7 +382,7 @@ async def test_osmand_status_codes(make: Factory) -> None:
     assert await h.journal.count("known") == 1
     assert [type(m).__name__ for _, m in h.messages] == ["StatusReport"]
     assert h.unknown == [("osmand", "stranger")]
-    assert h.gateway.stats.errors == 3
+    assert h.gateway.stats.errors == 5  # three malformed requests, the PUT, the large body
 
 
 # -- the journal fails: no ACK -----------------------------------------------------------------
@@ -483,7 +486,7 @@ async def test_too_much_data_without_a_frame_drops_the_connection(make: Factory)
     assert h.gateway.stats.errors < h.gateway.max_errors  # the byte bound decided
 
 
-async def test_consecutive_errors_drop_an_identified_connection(make: Factory) -> None:
+async def test_error_budget_drops_an_identified_connection(make: Factory) -> None:
     h = await make(("teltonika",), max_errors=3)
     fixes = make_fixes(ROUTE, start=START)
     reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["teltonika"])
@@ -491,12 +494,12 @@ async def test_consecutive_errors_drop_an_identified_connection(make: Factory) -
     assert await reader.readexactly(1) == b"\x01"
     bad = bytearray(teltonika_avl(fixes[:1]))
     bad[-1] ^= 0xFF  # CRC mismatch: reported, not acknowledged, connection kept
-    writer.write(bytes(bad) * 2)
-    writer.write(teltonika_avl(fixes[:1]))  # a good one resets the count
+    writer.write(bytes(bad) * 2)  # budget 3 -> 1
+    writer.write(teltonika_avl(fixes[:1]))  # a packet with data earns one back: 2
     assert await reader.readexactly(4) == b"\x00\x00\x00\x01"
-    writer.write(bytes(bad) * 3)
+    writer.write(bytes(bad) * 3)  # the second one spends the budget
     assert await read_to_eof(reader) == b""
-    assert h.gateway.stats.errors == 5
+    assert h.gateway.stats.errors == 4
     assert await h.journal.count() == 1
 
 

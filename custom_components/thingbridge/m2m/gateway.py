@@ -19,19 +19,34 @@ Acknowledgement rules (``gps-trackers.md`` §5-6), which make delivery exactly-o
 - Frames read together (one ``read()``) are journaled in one append, then their
   callbacks run and their replies are written in stream order.
 
-Hardening: decoder errors are logged at debug level with the peer and reason (never the
-payload) and counted. A TCP connection is dropped:
+Hardening (every port faces the internet; ``README.md`` "Security" lists the defaults):
 
-- when more than ``max_buffer`` bytes arrive without a valid frame (or the decoder's own
-  buffer bound overflows);
-- at its first decoder error while it has not sent one valid frame (port scanners, a
-  device pointed at the wrong port); later errors are skipped, as the decoders resync;
-- after ``max_errors`` consecutive decoder errors;
-- after ``idle_timeout`` seconds without data, or when a reply cannot be written within
-  ``idle_timeout``.
+- **Admission.** A connection is *pending* until it identifies a registered device (a
+  frame of that device is accepted and journaled); keep-alives, unknown devices and
+  malformed frames never make it identified. Pending connections are capped per protocol
+  (``max_pending``) and per source address and protocol (``max_pending_per_address``); at
+  either cap the *oldest* pending connection is closed to make room, never the new one,
+  so strangers holding slots cannot keep a registered device out. ``max_connections``
+  bounds all connections (TCP and HTTP) together; only when every one of them is an
+  identified device is a new connection refused.
+- **Login deadline.** A connection that has not identified a registered device within
+  ``login_timeout`` seconds of its accept is closed; so is one that identified an unknown
+  device (after its reject reply, if the protocol has one): it has nothing more to say.
+- **Error budget.** Each connection may cost ``max_errors`` decoder errors; only a frame of
+  a registered device that carries data refills one, keep-alives do not. Before the device
+  is identified the first error closes the connection (port scanners, a device pointed at
+  the wrong port). Decoder errors are logged at debug level with the peer and reason, never
+  the payload.
+- **Bytes.** A connection is dropped when more than ``max_buffer`` bytes arrive without an
+  accepted frame (or the decoder's own buffer bound overflows), after ``idle_timeout``
+  seconds without data, or when a reply cannot be written within ``idle_timeout``.
+- **HTTP (OsmAnd).** The same admission rules; a request's headers must arrive within
+  ``http_timeout`` seconds (aiohttp's keep-alive timer) and its body within
+  ``http_timeout`` more; bodies are bounded (``osmand.MAX_BODY``).
+- **Accept.** The gateway accepts connections itself, so a process out of file descriptors
+  backs off for a second and logs one warning a minute instead of one per attempt.
 
-Beyond ``max_connections`` concurrent TCP connections new ones are closed at once. UDP
-datagrams are decoded one by one (in order per sender) and answered to the sender's
+UDP datagrams are decoded one by one (in order per sender) and answered to the sender's
 address; at most ``max_connections`` are processed at a time.
 
 All callbacks run on the event loop and must not block; an exception in one is logged
@@ -43,14 +58,21 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+import errno
+import itertools
 import logging
+import socket
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_parser import RawRequestMessage
+from aiohttp.streams import StreamReader
+from aiohttp.web_protocol import RequestHandler
 
 from .journal import JournalError
 from .trackers import (
@@ -78,8 +100,15 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT = 600.0
 DEFAULT_MAX_CONNECTIONS = 1000
+DEFAULT_MAX_PENDING = 128
+DEFAULT_MAX_PENDING_PER_ADDRESS = 32
+DEFAULT_LOGIN_TIMEOUT = 30.0
+DEFAULT_HTTP_TIMEOUT = 20.0
 DEFAULT_MAX_ERRORS = 10
 DEFAULT_UNKNOWN_INTERVAL = 600.0
+_ACCEPT_BACKOFF = 1.0  # seconds to wait after the process ran out of descriptors
+_ACCEPT_WARN_INTERVAL = 60.0
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _UNKNOWN_MEMORY = 4096
 _EOF = "closed by the device"
 _TIMER_SLACK = 0.001  # a timer may fire this much early
@@ -124,10 +153,15 @@ class GatewayStats:
     Attributes:
         connections: TCP connections open now.
         connections_total: TCP connections accepted.
-        refused: Connections closed at once (over ``max_connections``) and UDP
-            datagrams dropped for the same reason.
-        dropped: Connections the gateway closed (overflow, errors, idle, journal failure).
+        refused: Connections closed at once (every slot held by an identified device)
+            and UDP datagrams dropped over ``max_connections``.
+        evicted: Unidentified connections closed to make room for a new one (the
+            per-protocol, per-address or total cap was reached).
+        dropped: Connections the gateway closed (overflow, errors, idle, login deadline,
+            journal failure, eviction).
         idle_timeouts: Of those, closed for being idle.
+        login_timeouts: Of those, closed for not identifying a registered device in time.
+        accept_errors: Accepts that failed because the process ran out of resources.
         datagrams: UDP datagrams received.
         http_requests: OsmAnd HTTP requests received.
         frames: Frames decoded.
@@ -143,8 +177,11 @@ class GatewayStats:
     connections: int = 0
     connections_total: int = 0
     refused: int = 0
+    evicted: int = 0
     dropped: int = 0
     idle_timeouts: int = 0
+    login_timeouts: int = 0
+    accept_errors: int = 0
     datagrams: int = 0
     http_requests: int = 0
     frames: int = 0
@@ -163,19 +200,32 @@ class _Outcome:
 
     replies: list[bytes] = field(default_factory=list)
     close: str | None = None  # the reason to close the connection
+    accepted: bool = False  # a registered device's frame was stored
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Conn:
-    """Per-connection (or per-datagram) decoding state."""
+    """Per-connection (or per-datagram) state: decoding and admission."""
 
     protocol: str
     peer: str
     stream: bool = True  # a TCP connection (tracked in connected_devices)
-    good_frames: int = 0
-    consecutive_errors: int = 0
-    unparsed: int = 0  # bytes received since the last valid frame
+    host: str = ""  # the peer's address, for the per-address cap
+    budget: int = 0  # decoder errors it may still cost
+    unparsed: int = 0  # bytes received since the last accepted frame
     device: tuple[str, str] | None = None
+    identified: bool = False  # a registered device's frame was accepted
+    rejected: bool = False  # an unknown device identified itself on it
+    pending: bool = False  # counted in the pending queues
+    counted: bool = False  # counted in the live connections
+    serial: int = 0  # accept order, for "the oldest pending connection"
+    deadline: asyncio.TimerHandle | None = None
+    abort: Callable[[], None] | None = None  # closes the transport (once there is one)
+    closing: str | None = None  # why the gateway closed it
+
+    def closed_by_gateway(self) -> str | None:
+        """Why the gateway closed the connection (eviction, login deadline), if it did."""
+        return self.closing
 
 
 class _IdleWatch:
@@ -219,6 +269,41 @@ def _peer(address: object) -> str:
     return str(address)
 
 
+def _host(address: object) -> str:
+    if isinstance(address, tuple) and address:
+        return str(address[0])
+    return str(address)
+
+
+class _HttpServer(web.Server):
+    """aiohttp's low-level server, telling the gateway when a connection ends."""
+
+    def __init__(
+        self,
+        handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+        on_lost: Callable[[RequestHandler], None],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(handler, request_factory=self._bounded_request, **kwargs)
+        self._on_lost = on_lost
+
+    def _bounded_request(
+        self,
+        message: RawRequestMessage,
+        payload: StreamReader,
+        protocol: RequestHandler,
+        writer: AbstractStreamWriter,
+        task: asyncio.Task[None],
+    ) -> web.BaseRequest:
+        return web.BaseRequest(
+            message, payload, protocol, writer, task, self._loop, client_max_size=MAX_BODY
+        )
+
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        super().connection_lost(handler, exc)
+        self._on_lost(handler)
+
+
 class TrackerGateway:
     """Listeners for tracker protocols that journal positions and acknowledge them.
 
@@ -242,13 +327,20 @@ class TrackerGateway:
         lenient: Accept frames with bad checksums (Traccar never checks them); one value
             for all protocols or a mapping by protocol.
         idle_timeout: Seconds without data before a TCP connection is closed.
-        max_connections: Concurrent TCP connections (and UDP datagrams in process).
+        max_connections: Concurrent TCP and HTTP connections of all protocols together
+            (and UDP datagrams in process per protocol).
+        max_pending: Concurrent connections per protocol that have not identified a
+            registered device yet; at the cap the oldest of them is closed.
+        max_pending_per_address: The same per protocol and source address.
+        login_timeout: Seconds a connection has to identify a registered device.
+        http_timeout: Seconds an HTTP request's headers, and then its body, may take.
         max_buffer: Bound on a connection's unparsed bytes.
-        max_errors: Consecutive decoder errors after which a connection is closed.
+        max_errors: A connection's error budget: decoder errors it may cost; each
+            accepted frame with data earns one back (up to this many).
         unknown_interval: Seconds between two ``on_unknown_device`` calls for one device.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0915 - one checked assignment per option
         self,
         journal: PositionJournal,
         *,
@@ -262,6 +354,10 @@ class TrackerGateway:
         lenient: bool | Mapping[str, bool] = False,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        max_pending_per_address: int = DEFAULT_MAX_PENDING_PER_ADDRESS,
+        login_timeout: float = DEFAULT_LOGIN_TIMEOUT,
+        http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         max_buffer: int = DEFAULT_MAX_BUFFER,
         max_errors: int = DEFAULT_MAX_ERRORS,
         unknown_interval: float = DEFAULT_UNKNOWN_INTERVAL,
@@ -283,10 +379,13 @@ class TrackerGateway:
             self._lenient = {ALIASES.get(k, k): bool(v) for k, v in lenient.items()}
         else:
             self._lenient = dict.fromkeys(PROTOCOLS, bool(lenient))
-        if not idle_timeout > 0:
-            raise ValueError("idle_timeout must be positive")
-        if max_connections < 1 or max_errors < 1:
-            raise ValueError("max_connections and max_errors must be at least 1")
+        if not (idle_timeout > 0 and login_timeout > 0 and http_timeout > 0):
+            raise ValueError("idle_timeout, login_timeout and http_timeout must be positive")
+        if min(max_connections, max_pending, max_pending_per_address, max_errors) < 1:
+            raise ValueError(
+                "max_connections, max_pending, max_pending_per_address and max_errors"
+                " must be at least 1"
+            )
         if max_buffer < 1024:
             raise ValueError("max_buffer must be at least 1024 bytes")
         self.journal = journal
@@ -294,6 +393,10 @@ class TrackerGateway:
         self.udp = udp
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
+        self.max_pending = max_pending
+        self.max_pending_per_address = max_pending_per_address
+        self.login_timeout = login_timeout
+        self.http_timeout = http_timeout
         self.max_buffer = max_buffer
         self.max_errors = max_errors
         self.unknown_interval = unknown_interval
@@ -304,10 +407,17 @@ class TrackerGateway:
         self.stats = GatewayStats()
         self._ports: dict[str, int] = {}
         self._udp_ports: dict[str, int] = {}
-        self._servers: list[asyncio.Server] = []
+        self._listeners: list[socket.socket] = []
+        self._accept_tasks: list[asyncio.Task[None]] = []
         self._udp: list[_UdpListener] = []
-        self._runner: web.AppRunner | None = None
-        self._conn_tasks: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._http: _HttpServer | None = None
+        self._http_conns: dict[RequestHandler, _Conn] = {}
+        self._conn_tasks: dict[asyncio.Task[None], _Conn] = {}
+        self._pending: dict[str, OrderedDict[_Conn, None]] = {}
+        self._pending_by_address: dict[tuple[str, str], OrderedDict[_Conn, None]] = {}
+        self._live = 0  # TCP and HTTP connections counted against max_connections
+        self._serials = itertools.count()
+        self._accept_warned = -_ACCEPT_WARN_INTERVAL
         self._unknown_seen: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._last_seen: dict[tuple[str, str], datetime] = {}
         self._connected: dict[tuple[str, str], int] = {}
@@ -351,32 +461,55 @@ class TrackerGateway:
                 if "http" in transports:
                     await self._start_http(protocol, port)
                     continue
-                await self._start_tcp(protocol, port)
+                await self._listen(protocol, "TCP", port)
                 if self.udp and "udp" in transports:
                     await self._start_udp(protocol, port)
         except BaseException:
             await self.stop()
             raise
 
-    async def _start_tcp(self, protocol: str, port: int) -> None:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._serve_tcp(protocol, reader, writer)
-
+    async def _listen(self, protocol: str, kind: str, port: int) -> None:
+        """Bind the protocol's stream socket(s) and start accepting on them."""
+        loop = asyncio.get_running_loop()
         try:
-            server = await asyncio.start_server(
-                handle,
-                self.host,
+            infos = await loop.getaddrinfo(
+                self.host or None,
                 port,
-                reuse_address=True,
-                limit=self.max_buffer,
-                # a fleet reconnecting at once (after a restart) should not overflow the queue
-                backlog=min(max(self.max_connections, 100), 4096),
+                family=socket.AF_UNSPEC,
+                type=socket.SOCK_STREAM,
+                flags=socket.AI_PASSIVE,
             )
         except OSError as err:
-            raise GatewayError(protocol, "TCP", port, str(err)) from err
-        self._servers.append(server)
-        self._ports[protocol] = server.sockets[0].getsockname()[1]
-        _LOGGER.debug("%s: listening on TCP %s:%d", protocol, self.host, self._ports[protocol])
+            raise GatewayError(protocol, kind, port, str(err)) from err
+        bound: list[socket.socket] = []
+        for family, type_, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, type_, proto)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                if bound and port == 0:  # the other families on the port the first one got
+                    sock.bind((address[0], bound[0].getsockname()[1], *address[2:]))
+                else:
+                    sock.bind(address)
+                # a fleet reconnecting at once (after a restart) should not overflow the queue
+                sock.listen(min(max(self.max_connections, 100), 4096))
+                sock.setblocking(False)
+            except OSError as err:
+                sock.close()
+                for other in bound:
+                    other.close()
+                raise GatewayError(protocol, kind, port, str(err)) from err
+            bound.append(sock)
+        self._listeners.extend(bound)
+        self._ports[protocol] = bound[0].getsockname()[1]
+        for sock in bound:
+            self._accept_tasks.append(
+                loop.create_task(
+                    self._accept_loop(protocol, sock), name=f"tracker-gateway-accept-{protocol}"
+                )
+            )
+        _LOGGER.debug("%s: listening on %s %s:%d", protocol, kind, self.host, self._ports[protocol])
 
     async def _start_udp(self, protocol: str, requested: int) -> None:
         loop = asyncio.get_running_loop()
@@ -397,52 +530,52 @@ class TrackerGateway:
         _LOGGER.debug("%s: listening on UDP %s:%d", protocol, self.host, self._udp_ports[protocol])
 
     async def _start_http(self, protocol: str, port: int) -> None:
-        app = web.Application(client_max_size=MAX_BODY)
-        app.router.add_route("GET", "/", self._osmand)
-        app.router.add_route("POST", "/", self._osmand)
-        runner = web.AppRunner(
-            app,
+        self._http = _HttpServer(
+            self._osmand,
+            self._http_connection_lost,
             access_log=None,
-            handle_signals=False,
-            keepalive_timeout=min(self.idle_timeout, 75.0),
+            # also the time a new connection has to send its request's headers
+            keepalive_timeout=min(self.idle_timeout, self.http_timeout),
+            handler_cancellation=True,
         )
-        await runner.setup()
-        self._runner = runner
-        site = web.TCPSite(runner, self.host, port, reuse_address=True)
-        try:
-            await site.start()
-        except OSError as err:
-            raise GatewayError(protocol, "HTTP", port, str(err)) from err
-        server = site._server  # noqa: SLF001 - aiohttp exposes the bound socket only here
-        assert isinstance(server, asyncio.Server)
-        self._ports[protocol] = server.sockets[0].getsockname()[1]
-        _LOGGER.debug("%s: listening on HTTP %s:%d", protocol, self.host, self._ports[protocol])
+        await self._listen(protocol, "HTTP", port)
 
     async def stop(self) -> None:
         """Close every listener and connection at once (no graceful flush).
 
         Replies not yet written are dropped; the devices resend that data.
         """
-        for server in self._servers:
-            server.close()
+        for sock in self._listeners:
+            sock.close()
+        for task in self._accept_tasks:
+            task.cancel()
         for listener in self._udp:
             listener.close()
         tasks = list(self._conn_tasks)
-        for task, writer in list(self._conn_tasks.items()):
-            writer.transport.abort()
+        for task, conn in list(self._conn_tasks.items()):
+            if conn.abort is not None:
+                conn.abort()
             task.cancel()
         udp_tasks = [t for listener in self._udp for t in listener.tasks]
         for task in udp_tasks:
             task.cancel()
-        if tasks or udp_tasks:
-            await asyncio.wait([*tasks, *udp_tasks])
-        for server in self._servers:
-            await server.wait_closed()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._servers.clear()
+        if tasks or udp_tasks or self._accept_tasks:
+            await asyncio.wait([*tasks, *udp_tasks, *self._accept_tasks])
+        if self._http is not None:
+            for conn in list(self._http_conns.values()):
+                if conn.abort is not None:
+                    conn.abort()
+            await self._http.shutdown(1.0)
+        for conn in [c for q in self._pending.values() for c in q]:
+            self._release(conn)
+        self._listeners.clear()
+        self._accept_tasks.clear()
         self._udp.clear()
-        self._runner = None
+        self._http = None
+        self._http_conns.clear()
+        self._pending.clear()
+        self._pending_by_address.clear()
+        self._live = 0
         self._ports.clear()
         self._udp_ports.clear()
         self._connected.clear()
@@ -457,6 +590,126 @@ class TrackerGateway:
         """Stop the gateway."""
         await self.stop()
 
+    # -- admission ------------------------------------------------------------------------
+
+    async def _accept_loop(self, protocol: str, sock: socket.socket) -> None:
+        """Accept connections on one listening socket for as long as the gateway runs."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                client, address = await loop.sock_accept(sock)
+            except OSError as err:
+                if err.errno not in _OUT_OF_RESOURCES:
+                    if sock.fileno() == -1:  # closed by stop()
+                        return
+                    _LOGGER.debug("%s: accept failed: %s", protocol, err)
+                    continue
+                self.stats.accept_errors += 1
+                now = time.monotonic()
+                if now - self._accept_warned >= _ACCEPT_WARN_INTERVAL:
+                    self._accept_warned = now
+                    _LOGGER.warning(
+                        "%s: cannot accept connections: %s (%d open); retrying every %g s",
+                        protocol,
+                        err.strerror,
+                        self._live,
+                        _ACCEPT_BACKOFF,
+                    )
+                await asyncio.sleep(_ACCEPT_BACKOFF)
+                continue
+            conn = _Conn(protocol, _peer(address), host=_host(address), budget=self.max_errors)
+            if not self._admit(conn):
+                self.stats.refused += 1
+                _LOGGER.debug(
+                    "%s %s: refused, %d connections open", protocol, conn.peer, self._live
+                )
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+                client.close()
+                continue
+            serve = self._serve_http if protocol == "osmand" else self._serve_tcp
+            task = loop.create_task(serve(conn, client))
+            self._conn_tasks[task] = conn
+            task.add_done_callback(self._conn_tasks.pop)
+
+    def _admit(self, conn: _Conn) -> bool:
+        """Count a new connection in, closing the oldest pending ones at a cap.
+
+        Returns False (refuse it) only when every connection is an identified device.
+        """
+        same_address = self._pending_by_address.get((conn.protocol, conn.host))
+        if same_address and len(same_address) >= self.max_pending_per_address:
+            self._evict(next(iter(same_address)), "too many unidentified connections from it")
+        queue = self._pending.setdefault(conn.protocol, OrderedDict())
+        if len(queue) >= self.max_pending:
+            self._evict(next(iter(queue)), "too many unidentified connections")
+        if self._live >= self.max_connections:
+            oldest = min(
+                (next(iter(q)) for q in self._pending.values() if q),
+                key=lambda c: c.serial,
+                default=None,
+            )
+            if oldest is None:
+                return False
+            self._evict(oldest, "connection limit reached")
+        conn.serial = next(self._serials)
+        conn.counted = conn.pending = True
+        self._live += 1
+        self.stats.connections = self._live
+        self.stats.connections_total += 1
+        queue[conn] = None
+        self._pending_by_address.setdefault((conn.protocol, conn.host), OrderedDict())[conn] = None
+        conn.deadline = asyncio.get_running_loop().call_later(
+            self.login_timeout, self._login_expired, conn
+        )
+        return True
+
+    def _identify(self, conn: _Conn) -> None:
+        """The connection carried a registered device's frame: it is no longer pending."""
+        conn.identified = True
+        if not conn.pending:
+            return
+        conn.pending = False
+        if conn.deadline is not None:
+            conn.deadline.cancel()
+            conn.deadline = None
+        self._pending[conn.protocol].pop(conn, None)
+        key = (conn.protocol, conn.host)
+        same_address = self._pending_by_address.get(key)
+        if same_address is not None:
+            same_address.pop(conn, None)
+            if not same_address:
+                del self._pending_by_address[key]
+
+    def _release(self, conn: _Conn) -> None:
+        """The connection is gone (or going): free its slot. Idempotent."""
+        identified = conn.identified
+        self._identify(conn)
+        conn.identified = identified
+        if conn.counted:
+            conn.counted = False
+            self._live -= 1
+            self.stats.connections = self._live
+
+    def _close(self, conn: _Conn, reason: str) -> None:
+        """Close a connection from the gateway's side (eviction, login deadline)."""
+        if conn.closing is None:
+            conn.closing = reason
+            self.stats.dropped += 1
+        self._release(conn)
+        if conn.abort is not None:
+            conn.abort()
+
+    def _evict(self, conn: _Conn, reason: str) -> None:
+        self.stats.evicted += 1
+        _LOGGER.debug("%s %s: closing to make room (%s)", conn.protocol, conn.peer, reason)
+        self._close(conn, reason)
+
+    def _login_expired(self, conn: _Conn) -> None:
+        conn.deadline = None
+        if conn.pending:
+            self.stats.login_timeouts += 1
+            self._close(conn, f"no registered device within {self.login_timeout:g} s")
+
     # -- TCP ------------------------------------------------------------------------------
 
     def _stream_decoder(self, protocol: str) -> StreamDecoder:
@@ -464,36 +717,26 @@ class TrackerGateway:
             lenient=self._lenient.get(protocol, False), max_buffer=self.max_buffer
         )
 
-    async def _serve_tcp(
-        self, protocol: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        peer = _peer(writer.get_extra_info("peername"))
-        if len(self._conn_tasks) >= self.max_connections:
-            self.stats.refused += 1
-            _LOGGER.debug(
-                "%s %s: refused, %d connections open", protocol, peer, len(self._conn_tasks)
-            )
-            writer.transport.abort()
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._conn_tasks[task] = writer
-        self.stats.connections = len(self._conn_tasks)
-        self.stats.connections_total += 1
-        conn = _Conn(protocol, peer)
+    async def _serve_tcp(self, conn: _Conn, client: socket.socket) -> None:
         reason = "connection error"
+        writer: asyncio.StreamWriter | None = None
         try:
-            reason = await self._read_loop(conn, reader, writer)
+            reader, writer = await asyncio.open_connection(sock=client, limit=self.max_buffer)
+            conn.abort = writer.transport.abort
+            if conn.closing is None:
+                reason = await self._read_loop(conn, reader, writer)
         except (ConnectionError, OSError) as err:
             reason = f"connection error: {err}"
         finally:
-            _LOGGER.debug("%s %s: closing (%s)", protocol, peer, reason)
-            if reason == _EOF:
+            reason = conn.closing or reason
+            _LOGGER.debug("%s %s: closing (%s)", conn.protocol, conn.peer, reason)
+            if writer is None:
+                client.close()
+            elif reason == _EOF:
                 writer.close()
             else:
                 writer.transport.abort()
-            del self._conn_tasks[task]
-            self.stats.connections = len(self._conn_tasks)
+            self._release(conn)
             if conn.device is not None:
                 self._connected[conn.device] = self._connected.get(conn.device, 1) - 1
                 if self._connected[conn.device] <= 0:
@@ -512,20 +755,23 @@ class TrackerGateway:
                 idle.reading_since = loop.time()
                 data = await reader.read(self.max_buffer)
                 idle.reading_since = None
+                if conn.closing is not None:
+                    return conn.closing
                 if idle.expired:
                     self.stats.idle_timeouts += 1
                     self.stats.dropped += 1
                     return f"idle for {self.idle_timeout:g} s"
                 if not data:
                     return _EOF
-                frames_before = conn.good_frames
                 outcome = await self._handle_items(conn, decoder.feed(data))
-                if conn.good_frames > frames_before:
+                if outcome.accepted:
                     conn.unparsed = decoder.buffered
                 else:
                     conn.unparsed += len(data)
                 if conn.unparsed > self.max_buffer and not outcome.close:
                     outcome.close = f"more than {self.max_buffer} bytes without a valid frame"
+                if conn.rejected and not conn.identified and not outcome.close:
+                    outcome.close = "not a registered device"
                 if outcome.replies:
                     replies = outcome.replies
                     writer.write(replies[0] if len(replies) == 1 else b"".join(replies))
@@ -537,6 +783,8 @@ class TrackerGateway:
                                 await writer.drain()
                         except TimeoutError:
                             outcome.close = outcome.close or "the device does not read its replies"
+                if (closed := conn.closed_by_gateway()) is not None:  # during the awaits
+                    return closed
                 if outcome.close:
                     self.stats.dropped += 1
                     return outcome.close
@@ -579,14 +827,14 @@ class TrackerGateway:
             _LOGGER.debug("%s %s: %s", conn.protocol, conn.peer, err.reason)
             return None
         self.stats.errors += 1
-        conn.consecutive_errors += 1
+        conn.budget -= 1
         _LOGGER.debug("%s %s: %s: %s", conn.protocol, conn.peer, type(err).__name__, err.reason)
         if isinstance(err, BufferOverflowError):
             return f"more than {err.limit} bytes of unparsed data"
-        if conn.good_frames == 0:
+        if not conn.identified:
             return "not a valid frame of this protocol"
-        if conn.consecutive_errors >= self.max_errors:
-            return f"{conn.consecutive_errors} consecutive decoder errors"
+        if conn.budget <= 0:
+            return f"error budget of {self.max_errors} decoder errors spent"
         return None
 
     async def _handle_items(self, conn: _Conn, items: list[Item]) -> _Outcome:
@@ -607,10 +855,9 @@ class TrackerGateway:
                     break
                 continue
             self.stats.frames += 1
-            conn.good_frames += 1
-            conn.consecutive_errors = 0
             if not self._registered(conn.protocol, item.device_id):
                 if item.device_id is not None:
+                    conn.rejected = True
                     self._unknown(conn.protocol, item.device_id, conn.peer)
                 if item.reject_reply is not None:
                     outcome.replies.append(item.reject_reply)
@@ -620,6 +867,7 @@ class TrackerGateway:
                 outcome.replies.append(item.reply)
         if not accepted:
             return outcome
+        outcome.accepted = True
         positions = [p for frame in accepted for p in frame.positions]
         fresh: list[bool] = []
         if positions:
@@ -639,12 +887,25 @@ class TrackerGateway:
         self.stats.acks += sum(1 for frame in accepted if frame.reply is not None)
         return outcome
 
+    def _accepted(self, conn: _Conn, frame: Frame) -> None:
+        """A registered device's frame was stored on the connection.
+
+        The connection is identified, and a frame with data earns back one unit of the
+        error budget (keep-alives earn nothing).
+        """
+        if conn.counted and not conn.identified:
+            self._identify(conn)
+        conn.identified = True
+        if conn.budget < self.max_errors and any(isinstance(m, Position) for m in frame.messages):
+            conn.budget += 1
+
     def _deliver(self, conn: _Conn, frames: list[Frame], fresh: list[bool]) -> None:
         """Run the callbacks for journaled frames, in stream order."""
         now = datetime.now(UTC)
         flags = iter(fresh)
         for frame in frames:
             assert frame.device_id is not None
+            self._accepted(conn, frame)
             key = (conn.protocol, frame.device_id)
             self._last_seen[key] = now
             if conn.stream and conn.device != key:
@@ -678,7 +939,8 @@ class TrackerGateway:
         self, listener: _UdpListener, data: bytes, addr: tuple[str, int]
     ) -> None:
         protocol = listener.protocol
-        conn = _Conn(protocol, _peer(addr), stream=False, good_frames=1)  # never "closes"
+        # a datagram stands alone: it is not admitted, never "closes", has its own budget
+        conn = _Conn(protocol, _peer(addr), stream=False, identified=True, budget=self.max_errors)
         if protocol == "teltonika":
             items = TeltonikaUdpDecoder(lenient=self._lenient.get(protocol, False)).decode_datagram(
                 data
@@ -693,11 +955,54 @@ class TrackerGateway:
 
     # -- HTTP (OsmAnd) --------------------------------------------------------------------
 
-    async def _osmand(self, request: web.Request) -> web.Response:
+    async def _serve_http(self, conn: _Conn, client: socket.socket) -> None:
+        """Hand an admitted connection to aiohttp's HTTP protocol."""
+        server = self._http
+        assert server is not None
+        handler: RequestHandler | None = None
+
+        def factory() -> RequestHandler:
+            nonlocal handler
+            handler = server()
+            self._http_conns[handler] = conn
+            return handler
+
+        try:
+            transport, _ = await asyncio.get_running_loop().connect_accepted_socket(factory, client)
+        except (OSError, RuntimeError) as err:
+            _LOGGER.debug("%s %s: connection error: %s", conn.protocol, conn.peer, err)
+            client.close()
+            if handler is not None:
+                self._http_conns.pop(handler, None)
+            self._release(conn)
+            return
+        conn.abort = transport.abort
+        if conn.closing is not None:  # evicted while the transport was being made
+            transport.abort()
+
+    def _http_connection_lost(self, handler: RequestHandler) -> None:
+        conn = self._http_conns.pop(handler, None)
+        if conn is not None:
+            self._release(conn)
+
+    async def _osmand(self, request: web.BaseRequest) -> web.StreamResponse:
         protocol = "osmand"
         self.stats.http_requests += 1
-        peer = request.remote or "?"
-        body = await request.read()
+        conn = self._http_conns.get(request.protocol)
+        if conn is None:  # pragma: no cover - every connection is admitted first
+            conn = _Conn(protocol, request.remote or "?", stream=False)
+        if request.path != "/":
+            return self._http_refuse(conn, 404, "not found")
+        if request.method not in ("GET", "POST"):
+            return self._http_refuse(conn, 405, "method not allowed")
+        peer = conn.peer
+        try:
+            async with asyncio.timeout(self.http_timeout):
+                body = await request.read()
+        except TimeoutError:
+            return self._http_refuse(conn, 408, "request body too slow")
+        except web.HTTPRequestEntityTooLarge:
+            return self._http_refuse(conn, 413, f"request body larger than {MAX_BODY} bytes")
         content_type = request.headers.get("Content-Type")
         is_json = (content_type or "").split(";")[0].strip().lower() == "application/json" or (
             not content_type and body.lstrip().startswith(b"{")
@@ -707,16 +1012,21 @@ class TrackerGateway:
                 query=request.query_string, body=body, content_type=content_type
             )
         except ProtocolError as err:
-            self.stats.errors += 1
-            _LOGGER.debug("%s %s: %s: %s", protocol, peer, type(err).__name__, err.reason)
-            return web.Response(status=400, text=err.reason)
+            response = web.Response(status=400, text=err.reason)
+            if self._error(conn, err) is not None:
+                response.force_close()
+            return response
         self.stats.frames += 1
         devices = list(dict.fromkeys(r.device_id for r in reports))
         unknown = [d for d in devices if not self._registered(protocol, d)]
         if unknown:
+            conn.rejected = True
             for device_id in unknown:
                 self._unknown(protocol, device_id, peer)
-            return web.Response(status=404 if is_json else 400, text="unknown device")
+            response = web.Response(status=404 if is_json else 400, text="unknown device")
+            if not conn.identified:
+                response.force_close()
+            return response
         positions = [r for r in reports if isinstance(r, Position)]
         fresh: list[bool] = []
         if positions:
@@ -730,9 +1040,17 @@ class TrackerGateway:
             Frame(protocol=protocol, kind="http", device_id=r.device_id, messages=(r,), raw=b"")
             for r in reports
         ]
-        self._deliver(_Conn(protocol, peer, stream=False), frames, fresh)
+        self._deliver(conn, frames, fresh)
         self.stats.acks += 1
         return web.Response(status=200)
+
+    def _http_refuse(self, conn: _Conn, status: int, text: str) -> web.Response:
+        """An error answer that also closes the connection."""
+        self.stats.errors += 1
+        _LOGGER.debug("%s %s: HTTP %d: %s", conn.protocol, conn.peer, status, text)
+        response = web.Response(status=status, text=text)
+        response.force_close()
+        return response
 
 
 class _UdpListener(asyncio.DatagramProtocol):
