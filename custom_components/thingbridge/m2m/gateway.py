@@ -536,6 +536,7 @@ class TrackerGateway:
             access_log=None,
             # also the time a new connection has to send its request's headers
             keepalive_timeout=min(self.idle_timeout, self.http_timeout),
+            lingering_time=0,  # an answered request's unread body is not waited for
             handler_cancellation=True,
         )
         await self._listen(protocol, "HTTP", port)
