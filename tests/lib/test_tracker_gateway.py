@@ -30,7 +30,6 @@ from simulator.trackers import (
     crc16_ibm,
     crc16_x25,
     gt06_frame,
-    gt06_heartbeat,
     gt06_location,
     gt06_login,
     gt06_reply,
