@@ -619,6 +619,7 @@ class TrackerGateway:
                 await asyncio.sleep(_ACCEPT_BACKOFF)
                 continue
             conn = _Conn(protocol, _peer(address), host=_host(address), budget=self.max_errors)
+            conn.abort = client.close  # until its transport exists
             if not self._admit(conn):
                 self.stats.refused += 1
                 _LOGGER.debug(
@@ -631,6 +632,7 @@ class TrackerGateway:
             task = loop.create_task(serve(conn, client))
             self._conn_tasks[task] = conn
             task.add_done_callback(self._conn_tasks.pop)
+            await asyncio.sleep(0)  # a flood of accepts must not starve the connections
 
     def _admit(self, conn: _Conn) -> bool:
         """Count a new connection in, closing the oldest pending ones at a cap.
@@ -722,6 +724,8 @@ class TrackerGateway:
         reason = "connection error"
         writer: asyncio.StreamWriter | None = None
         try:
+            if conn.closing is not None:  # evicted before it was served: its socket is closed
+                return
             reader, writer = await asyncio.open_connection(sock=client, limit=self.max_buffer)
             conn.abort = writer.transport.abort
             if conn.closing is None:
@@ -968,6 +972,8 @@ class TrackerGateway:
             self._http_conns[handler] = conn
             return handler
 
+        if conn.closing is not None:  # evicted before it was served: its socket is closed
+            return
         try:
             transport, _ = await asyncio.get_running_loop().connect_accepted_socket(factory, client)
         except (OSError, RuntimeError) as err:
@@ -978,7 +984,7 @@ class TrackerGateway:
             self._release(conn)
             return
         conn.abort = transport.abort
-        if conn.closing is not None:  # evicted while the transport was being made
+        if conn.closed_by_gateway() is not None:  # evicted while the transport was made
             transport.abort()
 
     def _http_connection_lost(self, handler: RequestHandler) -> None:
