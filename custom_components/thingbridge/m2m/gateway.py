@@ -666,9 +666,8 @@ class TrackerGateway:
         )
         return True
 
-    def _identify(self, conn: _Conn) -> None:
-        """The connection carried a registered device's frame: it is no longer pending."""
-        conn.identified = True
+    def _unpend(self, conn: _Conn) -> None:
+        """Take the connection out of the pending queues and stop its login deadline."""
         if not conn.pending:
             return
         conn.pending = False
@@ -685,9 +684,7 @@ class TrackerGateway:
 
     def _release(self, conn: _Conn) -> None:
         """The connection is gone (or going): free its slot. Idempotent."""
-        identified = conn.identified
-        self._identify(conn)
-        conn.identified = identified
+        self._unpend(conn)
         if conn.counted:
             conn.counted = False
             self._live -= 1
@@ -898,9 +895,9 @@ class TrackerGateway:
         The connection is identified, and a frame with data earns back one unit of the
         error budget (keep-alives earn nothing).
         """
-        if conn.counted and not conn.identified:
-            self._identify(conn)
-        conn.identified = True
+        if not conn.identified:
+            conn.identified = True
+            self._unpend(conn)
         if conn.budget < self.max_errors and any(isinstance(m, Position) for m in frame.messages):
             conn.budget += 1
 
