@@ -250,6 +250,25 @@ async def test_newest_first_packet_is_journaled_as_sent_and_reported_oldest_firs
     assert [p.fix_time for p in reported] == [f.time for f in fixes]
 
 
+async def test_a_device_has_one_connection_the_newest(make: Factory) -> None:
+    h = await make(("teltonika",))
+    port = h.gateway.ports["teltonika"]
+    old_reader, old_writer = await asyncio.open_connection(HOST, port)
+    old_writer.write(teltonika_login(IDS["teltonika"]))
+    assert await old_reader.readexactly(1) == b"\x01"
+    reader, writer = await asyncio.open_connection(HOST, port)
+    writer.write(teltonika_login(IDS["teltonika"]))
+    assert await reader.readexactly(1) == b"\x01"
+    assert await read_to_eof(old_reader) == b""  # the stale one was closed
+    writer.write(teltonika_avl(make_fixes(ROUTE, start=START)[:1]))
+    assert await reader.readexactly(4) == b"\x00\x00\x00\x01"
+    assert h.gateway.stats.replaced == 1
+    assert h.gateway.connected_devices() == {("teltonika", IDS["teltonika"])}
+    writer.close()
+    old_writer.close()
+    await wait_for(lambda: not h.gateway.connected_devices(), "disconnect noticed")
+
+
 async def test_connected_devices(make: Factory) -> None:
     h = await make(("teltonika",))
     reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["teltonika"])
@@ -519,12 +538,13 @@ async def test_lenient_mode_accepts_bad_checksums(make: Factory) -> None:
 
 
 async def test_connection_cap(make: Factory) -> None:
-    h = await make(("teltonika",), max_connections=2)
+    others = {("teltonika", "356307042441014"), ("teltonika", "356307042441015")}
+    h = await make(("teltonika",), max_connections=2, registered=set(IDS.items()) | others)
     port = h.gateway.ports["teltonika"]
     held = []
-    for _ in range(2):
+    for _, imei in sorted(others):
         reader, writer = await asyncio.open_connection(HOST, port)
-        writer.write(teltonika_login(IDS["teltonika"]))
+        writer.write(teltonika_login(imei))
         assert await reader.readexactly(1) == b"\x01"  # the gateway is serving it
         held.append(writer)
     reader, writer = await asyncio.open_connection(HOST, port)

@@ -39,6 +39,7 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 HOST = "127.0.0.1"
 IMEI = "356307042441013"
+OTHER_IMEI = "356307042441014"
 GT06_IMEI = "864717003283581"
 FIXES = make_fixes(
     circle_route((54.6872, 25.2797), 400.0, 12), start=datetime(2026, 11, 1, 8, tzinfo=UTC)
@@ -48,7 +49,12 @@ SAFETY = 10.0  # a bound against hangs, never a timing assertion
 
 @contextlib.asynccontextmanager
 async def gateway(tmp_path: Path, *protocols: str, **options: Any) -> AsyncIterator[TrackerGateway]:
-    registered = {("teltonika", IMEI), ("gt06", GT06_IMEI), ("osmand", "phone-1")}
+    registered = {
+        ("teltonika", IMEI),
+        ("teltonika", OTHER_IMEI),
+        ("gt06", GT06_IMEI),
+        ("osmand", "phone-1"),
+    }
     async with TrackerJournal(tmp_path / "journal.db") as journal:
         gw = TrackerGateway(
             journal,
@@ -137,7 +143,7 @@ async def test_a_full_house_evicts_the_oldest_stranger_for_a_new_connection(
     async with gateway(tmp_path, "teltonika", max_connections=3, max_pending_per_address=3) as gw:
         port = gw.ports["teltonika"]
         device_reader, device_writer = await connect(port)  # identified: never evicted
-        device_writer.write(teltonika_login(IMEI))
+        device_writer.write(teltonika_login(OTHER_IMEI))
         assert await device_reader.readexactly(1) == b"\x01"
         strangers = [await connect(port) for _ in range(2)]
         await asyncio.sleep(0.05)

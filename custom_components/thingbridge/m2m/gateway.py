@@ -29,6 +29,9 @@ Hardening (every port faces the internet; ``README.md`` "Security" lists the def
   so strangers holding slots cannot keep a registered device out. ``max_connections``
   bounds all connections (TCP and HTTP) together; only when every one of them is an
   identified device is a new connection refused.
+- **One connection per device.** When a device identifies itself on a new TCP connection,
+  its older one is closed (a tracker that reconnects left a dead one behind; a stranger
+  who knows a registered ID can hold one slot with it, not all of them).
 - **Login deadline.** A connection that has not identified a registered device within
   ``login_timeout`` seconds of its accept is closed; so is one that identified an unknown
   device (after its reject reply, if the protocol has one): it has nothing more to say.
@@ -161,6 +164,7 @@ class GatewayStats:
             journal failure, eviction).
         idle_timeouts: Of those, closed for being idle.
         login_timeouts: Of those, closed for not identifying a registered device in time.
+        replaced: Of those, closed because the same device logged in on a newer connection.
         accept_errors: Accepts that failed because the process ran out of resources.
         datagrams: UDP datagrams received.
         http_requests: OsmAnd HTTP requests received.
@@ -181,6 +185,7 @@ class GatewayStats:
     dropped: int = 0
     idle_timeouts: int = 0
     login_timeouts: int = 0
+    replaced: int = 0
     accept_errors: int = 0
     datagrams: int = 0
     http_requests: int = 0
@@ -421,6 +426,7 @@ class TrackerGateway:
         self._unknown_seen: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._last_seen: dict[tuple[str, str], datetime] = {}
         self._connected: dict[tuple[str, str], int] = {}
+        self._device_conns: dict[tuple[str, str], _Conn] = {}  # each device's newest
         self._started = False
 
     # -- public state ---------------------------------------------------------------------
@@ -580,6 +586,7 @@ class TrackerGateway:
         self._ports.clear()
         self._udp_ports.clear()
         self._connected.clear()
+        self._device_conns.clear()
         self._started = False
 
     async def __aenter__(self) -> TrackerGateway:
@@ -740,6 +747,8 @@ class TrackerGateway:
                 writer.transport.abort()
             self._release(conn)
             if conn.device is not None:
+                if self._device_conns.get(conn.device) is conn:
+                    del self._device_conns[conn.device]
                 self._connected[conn.device] = self._connected.get(conn.device, 1) - 1
                 if self._connected[conn.device] <= 0:
                     del self._connected[conn.device]
@@ -913,8 +922,15 @@ class TrackerGateway:
             if conn.stream and conn.device != key:
                 if conn.device is not None:
                     self._connected[conn.device] -= 1
+                    if self._device_conns.get(conn.device) is conn:
+                        del self._device_conns[conn.device]
                 conn.device = key
                 self._connected[key] = self._connected.get(key, 0) + 1
+                previous = self._device_conns.get(key)
+                if previous is not None:  # a tracker has one connection: the newest
+                    self.stats.replaced += 1
+                    self._close(previous, "the device connected again")
+                self._device_conns[key] = conn
             new: list[Position] = []
             for message in frame.messages:
                 if isinstance(message, Position):
