@@ -41,6 +41,7 @@ from .client import Credentials
 from .discovery import browse, explore
 from .errors import WotError, WotValidationError
 from .mapping import map_thing
+from .security import safe_url
 from .td import MAX_TD_BYTES, ThingDescription, parse_td
 
 EXIT_OK = 0
@@ -109,12 +110,8 @@ def error_line(source: str, err: Exception) -> dict[str, Any]:
 
 
 def _masked(url: str) -> str:
-    """A URL for output, with any password in it replaced by ``***``."""
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return url
-    return str(parsed.with_password("***")) if parsed.password else url
+    """A URL for output, with any password and secret query value in it replaced by ``***``."""
+    return safe_url(url)
 
 
 def _is_url(argument: str) -> bool:
