@@ -238,3 +238,22 @@ async def test_template_href_expanding_to_another_host_is_a_wot_error(
         await WotClient(session, td).read_property("p", {"v": value.format(port=evil.port)})
     assert isinstance(err.value, WotValidationError)
     assert thing.requests == evil.requests == []
+
+
+async def test_listed_td_url_moved_to_the_listing_host_keeps_its_path(
+    thing: Server, evil: Server, session: aiohttp.ClientSession
+) -> None:
+    """node-wot entries on another name are read from the listing's host: a path starting with
+    ``//`` must not become another host and port there."""
+    thing.json(
+        "/",
+        [
+            f"http://other.test:{thing.port}//127.0.0.1:{evil.port}/x",
+            f"http://other.test:{thing.port}//127.0.0.1:1x/x",
+        ],
+    )
+    result = await explore(session, thing.url("/"), credentials=Credentials(token=API_KEY))
+    assert result.things == []
+    assert len(result.rejected) == 2
+    assert evil.requests == []
+    assert len(thing.requests) == 3  # the listing, then each path on the listing's host

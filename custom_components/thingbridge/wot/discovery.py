@@ -405,8 +405,12 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def _on_origin(url: URL, origin: URL) -> URL:
-    """``url``'s path and query on ``origin``'s scheme, host and port."""
-    return origin.origin().join(URL(url.raw_path_qs or "/", encoded=True))
+    """``url``'s path and query on ``origin``'s scheme, host and port.
+
+    Put after the origin, not joined to it: a path starting with ``//`` (``http://a//b:1/x``)
+    stays a path rather than naming another host and port.
+    """
+    return URL(f"{origin.origin()}{url.raw_path_qs or '/'}", encoded=True)
 
 
 def _self_reference(url: URL, reached: URL) -> URL:
