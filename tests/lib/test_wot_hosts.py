@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 import pytest
+from yarl import URL
 
 from custom_components.thingbridge.wot import (
     Credentials,
@@ -257,3 +258,13 @@ async def test_listed_td_url_moved_to_the_listing_host_keeps_its_path(
     assert len(result.rejected) == 2
     assert evil.requests == []
     assert len(thing.requests) == 3  # the listing, then each path on the listing's host
+
+
+async def test_a_url_yarl_parses_lazily_is_refused_with_a_wot_error(
+    session: aiohttp.ClientSession,
+) -> None:
+    """yarl checks the port of a URL built from encoded text only when it is asked for."""
+    td = parse_td(EVIL_TD, source_url="http://127.0.0.1:8000/td")
+    transport = WotClient(session, td).transport
+    with pytest.raises(WotValidationError, match=r"^where: href is not a valid URL \(.*port"):
+        transport.check_url(URL("http://127.0.0.1:1x/p", encoded=True), "where")

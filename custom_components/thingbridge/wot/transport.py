@@ -255,10 +255,6 @@ class Transport:
             url = form.target(merged)
         except WotValidationError as err:  # named after the form, secrets in the values hidden
             raise WotValidationError(where, self.auth.redact(str(err))) from err
-        except ValueError as err:  # an expansion yarl could not parse
-            raise WotValidationError(
-                where, self.auth.redact(f"href {form.href!r} expands to an invalid URL ({err})")
-            ) from err
         self.check_url(url, where, schemes)
         if applied.query:
             url = url.update_query(applied.query)
