@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.components.device_automation.exceptions import InvalidDeviceAutomationConfig
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
@@ -300,3 +301,32 @@ async def test_diagnostics_hide_a_password_in_the_url(
     assert "s3cret-pw" not in str(diag)
     assert diag["entry"]["data"]["url"] == url.replace("s3cret-pw", "**REDACTED**")
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_secrets_in_the_url_query_stay_out_of_diagnostics_and_errors(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, wot_sim: WotSimulator
+) -> None:
+    """``?access_token=`` in a TD URL is masked like a password (diagnostics, setup errors)."""
+    url = f"{wot_sim.url_of('sensor')}?access_token=s3cret-tok&page=1"
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Sensor",
+        unique_id="urn:thingbridge:simulator:sensor",
+        data={CONF_KIND: KIND_WOT_THING, "url": url},
+    )
+    await _setup(hass, entry)
+    diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert "s3cret-tok" not in str(diag)
+    assert diag["entry"]["data"]["url"] == url.replace("s3cret-tok", "**REDACTED**")
+    await hass.config_entries.async_unload(entry.entry_id)
+    down = MockConfigEntry(
+        domain=DOMAIN,
+        title="Down",
+        unique_id="down",
+        data={CONF_KIND: KIND_WOT_THING, "url": "http://127.0.0.1:9/td?key=s3cret-key"},
+    )
+    down.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(down.entry_id)
+    assert down.state is ConfigEntryState.SETUP_RETRY
+    assert "at http://127.0.0.1:9/td?key=***:" in (down.reason or "")
+    assert "s3cret-key" not in (down.reason or "")

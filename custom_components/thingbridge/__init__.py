@@ -16,7 +16,14 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_KIND, DIRECTORY_SCAN_INTERVAL, DOMAIN, KIND_WOT_DIRECTORY, LOGGER
+from .const import (
+    CONF_ALLOW_OTHER_HOSTS,
+    CONF_KIND,
+    DIRECTORY_SCAN_INTERVAL,
+    DOMAIN,
+    KIND_WOT_DIRECTORY,
+    LOGGER,
+)
 from .coordinator import (
     ThingBridgeConfigEntry,
     WotRuntime,
@@ -42,6 +49,7 @@ from .wot import (
     fetch_thing_description,
 )
 from .wot.discovery import explore
+from .wot.security import safe_url
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS: list[Platform] = [
@@ -69,7 +77,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 def _setup_error(entry: ThingBridgeConfigEntry, err: WotError) -> Exception:
     """The config entry error for a Thing Description (or directory) that could not be had."""
-    placeholders = {"url": entry.data[CONF_URL], "error": str(err)}
+    placeholders = {"url": safe_url(entry.data[CONF_URL]), "error": str(err)}
     if isinstance(err, WotAuthError):
         return ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="td_auth",
@@ -107,7 +115,11 @@ async def _async_setup_thing(
     url = entry.data[CONF_URL]
     try:
         td = await fetch_thing_description(
-            async_get_clientsession(hass), url, credentials=credentials_from(entry.data)
+            async_get_clientsession(hass),
+            url,
+            credentials=credentials_from(entry.data),
+            # A redirect may lead elsewhere only when the user allowed other hosts.
+            allowed_hosts={"*"} if entry.options.get(CONF_ALLOW_OTHER_HOSTS) else None,
         )
     except WotError as err:
         raise _setup_error(entry, err) from err
@@ -157,7 +169,7 @@ async def _async_setup_directory(
         try:
             result = await explore(session, url, credentials=creds)
         except WotError as err:
-            LOGGER.debug("Directory %s could not be read: %s", url, err)
+            LOGGER.debug("Directory %s could not be read: %s", safe_url(url), err)
             return
         current = _directory_things(hass, entry, result.things)
         absent = set(runtime.things) - set(current)
@@ -175,12 +187,12 @@ async def _async_setup_directory(
                 (DOMAIN, key), entry.entry_id
             ):
                 device_registry.async_remove_device(device.id)
-            LOGGER.info("%s left directory %s", coordinator.td.title, url)
+            LOGGER.info("%s left directory %s", coordinator.td.title, safe_url(url))
         for key in set(current) - set(runtime.things):
             coordinator = await async_start_thing(hass, entry, current[key], key, first=False)
             runtime.things[key] = coordinator
             runtime.async_thing_added(coordinator)
-            LOGGER.info("%s joined directory %s", coordinator.td.title, url)
+            LOGGER.info("%s joined directory %s", coordinator.td.title, safe_url(url))
 
     scanning: asyncio.Task[None] | None = None
 

@@ -530,7 +530,8 @@ async def test_listing_with_links_and_directories(
         (
             server.url("/real", host="localhost"),
             (
-                f"{server.url('/things')}#3: link to another host 'localhost' not followed "
+                f"{server.url('/things')}#3: link to another host 'localhost:{server.port}' "
+                "not followed "
                 "(allow it with allowed_hosts)"
             ),
         ),
@@ -548,7 +549,7 @@ async def test_cross_host_links_refused_unless_allowed(
     assert result.things == []
     [(source, err)] = result.rejected
     assert source == server.url("/things", host="localhost")
-    assert "link to another host 'localhost' not followed" in str(err)
+    assert f"link to another host 'localhost:{server.port}' not followed" in str(err)
     assert server.paths() == ["/dir"]  # nothing was sent to the other host
 
     for allowed in (frozenset({"LOCALHOST"}), frozenset({"*"})):
@@ -565,7 +566,7 @@ async def test_cross_host_links_refused_unless_allowed(
     )
     result = await explore(session, server.url("/list"))
     assert [td.title for td in result.things] == ["local"]
-    assert "another host 'localhost'" in str(result.rejected[0][1])
+    assert f"another host 'localhost:{server.port}'" in str(result.rejected[0][1])
     assert server.paths() == ["/list"]
 
 
@@ -577,7 +578,7 @@ async def test_redirects(server: Server, session: aiohttp.ClientSession) -> None
     assert str(result.things[0].source_url) == server.url("/td")
 
     server.json("/away", b"", status=302, headers={"Location": server.url("/td", host="localhost")})
-    with pytest.raises(WotValidationError, match="link to another host 'localhost'"):
+    with pytest.raises(WotValidationError, match=f"link to another host 'localhost:{server.port}'"):
         await explore(session, server.url("/away"))
 
     server.json("/ftp", b"", status=303, headers={"Location": "ftp://127.0.0.1/td"})

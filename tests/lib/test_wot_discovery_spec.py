@@ -222,14 +222,16 @@ async def test_domus_base_naming_another_real_host_is_still_refused(
     server.json("/", domus_td(server.url("", host="other.test")))
     result = await explore(session, server.url("/", host="tdd.test"))
     assert result.things == []
-    assert "link to another host 'other.test' not followed" in str(result.rejected[0][1])
+    assert f"link to another host 'other.test:{server.port}' not followed" in str(
+        result.rejected[0][1]
+    )
     assert server.paths() == ["/"]
 
     server.requests.clear()
     server.json("/", domus_td(server.url("", host="localhost")))
     result = await explore(session, server.url("/"))
     assert result.things == []
-    assert "another host 'localhost'" in str(result.rejected[0][1])
+    assert f"another host 'localhost:{server.port}'" in str(result.rejected[0][1])
     assert server.paths() == ["/"]
 
 
@@ -494,7 +496,7 @@ async def test_node_wot_root_listing_td_urls(
     assert server.paths() == ["/", "/counter", "/lamp"]
     assert server.hosts() == {"127.0.0.1"}
     assert [
-        (source, "another host 'other.test'" in str(err)) for source, err in result.rejected
+        (source, "another host 'other.test:9'" in str(err)) for source, err in result.rejected
     ] == [("http://other.test:9/elsewhere", True)]
 
     # Reached by a name it does not list: the entries are read from that name.
@@ -535,7 +537,7 @@ async def test_listed_td_urls_that_fail(server: Server, session: aiohttp.ClientS
         (
             f"http://other.test:{port}/gone",
             (
-                f"{server.url('/')}#1: link to another host 'other.test' not followed "
+                f"{server.url('/')}#1: link to another host 'other.test:{port}' not followed "
                 "(allow it with allowed_hosts)"
             ),
         ),

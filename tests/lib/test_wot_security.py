@@ -33,7 +33,8 @@ from custom_components.thingbridge.wot import (
     fetch_thing_description,
     parse_td,
 )
-from custom_components.thingbridge.wot.security import Authenticator
+from custom_components.thingbridge.wot.discovery import explore
+from custom_components.thingbridge.wot.security import Authenticator, safe_url
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -500,3 +501,53 @@ async def test_a_password_in_the_url_never_reaches_an_error_message(socket_enabl
     )
     shown = Authenticator(td, None).redact_url(td.properties["p"].forms[0].target())
     assert shown == "http://u:***@h.test/p"
+
+
+SECRET_PARAMS = (
+    "key", "access_token", "apikey", "token", "api_key", "X-API-Key", "password", "secret",
+    "client_secret", "sig", "auth",
+)  # fmt: skip
+
+
+def test_safe_url_masks_secret_query_values() -> None:
+    query = "&".join(f"{name}=v{index}hidden" for index, name in enumerate(SECRET_PARAMS))
+    shown = safe_url(f"http://ann:pw@h.test:8080/td?page=2&{query}&page=3#top")
+    assert "hidden" not in shown
+    masked = "&".join(f"{name}=***" for name in SECRET_PARAMS)
+    assert shown == f"http://ann:***@h.test:8080/td?page=2&{masked}&page=3#top"
+    # An API key scheme's own parameter name, and text that is no URL.
+    assert safe_url("http://h.test/td?k=v&x=1", secret_names={"k"}) == "http://h.test/td?k=***&x=1"
+    assert safe_url("http://u:pw@[::1/td?x=1", mask="#") == "http://u:#@[::1/td?#"
+
+
+async def test_secret_query_values_stay_out_of_error_messages(
+    server: Server, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A token in the TD URL, or written into a form's href, is never repeated in errors."""
+
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(status=500, reason="Boom")
+
+    base = await server.start(broken)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(WotResponseError) as fetch_err:
+        await fetch_thing_description(session, f"{base}/td?access_token=tok-fetch&page=1")
+    assert str(fetch_err.value) == f"GET {base}/td?access_token=***&page=1: HTTP 500 Boom"
+    with pytest.raises(WotConnectionError) as conn_err:
+        await fetch_json(session, "http://127.0.0.1:9/td?key=tok-refused")
+    assert "http://127.0.0.1:9/td?key=***" in str(conn_err.value)
+    td = parse_td(
+        {
+            "title": "T",
+            "properties": {"p": {"forms": [{"href": "/p?apikey=tok-href&sig=tok-sig"}]}},
+        },
+        source_url=f"{base}/td",
+    )
+    client = WotClient(session, td)
+    with pytest.raises(WotResponseError) as read_err:
+        await client.read_property("p")
+    assert str(read_err.value) == f"GET {base}/p?apikey=***&sig=***: HTTP 500 Boom"
+    with pytest.raises(WotError) as explore_err:
+        await explore(session, f"{base}/things?token=tok-explore")
+    assert "token=***" in str(explore_err.value)
+    assert "tok-" not in caplog.text

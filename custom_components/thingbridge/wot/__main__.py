@@ -1,4 +1,4 @@
-"""Command-line tools: ``describe`` (a dry run of the entity mapping) and ``browse`` (mDNS).
+"""Command-line tools: ``describe`` (entity mapping), ``watch`` (push) and ``browse`` (mDNS).
 
 ``python -m custom_components.thingbridge.wot describe TD_FILE_OR_URL...`` prints one JSON line
 per Thing Description::
@@ -14,6 +14,27 @@ wrong. A TD that is rejected gives ``{"source": ..., "error": ...}`` instead; th
 the JSON path of the offending member. A URL is explored (a directory or a WebThings server
 expands to its Things). The exit status is 0 when every TD was usable and 2 otherwise.
 
+``python -m custom_components.thingbridge.wot watch SOURCE [--seconds N]`` opens the push
+channels of the Thing (or of every Thing of a directory) at SOURCE, a TD file or URL as for
+``describe``, as the integration does (Server-Sent Events, long-poll, WebThings WebSocket; the
+same host rules, reconnecting after a drop), and prints one JSON line per pushed value or
+event::
+
+    {"time": "2026-12-04T10:00:00.000Z", "thing": ..., "id": ..., "kind": "property",
+     "name": ..., "value": ...}
+
+``time`` is when the line was written (UTC); ``thing`` the Thing's title and ``id`` its ``id``
+(``null`` if it has none); ``kind`` is ``property`` or ``event``; ``value`` the pushed value
+or event data. Only what the Thing pushes is shown: properties it cannot push are not polled
+(a WebSocket, and an SSE stream back after a drop, read the properties once, as the
+integration does). Which channels are open, and when they go down and come back, is told on
+standard error. It runs until SIGINT or SIGTERM, or for ``--seconds N``, and then exits with
+status 0; it exits with 2 and an error on standard error when SOURCE cannot be read, holds no
+usable TD, or offers nothing to watch. A TD file needs an origin for the host rules: its
+``base``, or ``--base URL`` (the address the Thing serves it at). ``--allow-host HOST`` lets
+requests go to HOST too (``*`` for any), as the integration's "allow requests to other hosts"
+option does.
+
 ``python -m custom_components.thingbridge.wot browse`` prints one JSON line per service found
 on the local network.
 
@@ -25,23 +46,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+import contextlib
 from dataclasses import asdict
+from datetime import UTC, datetime
+import functools
 import io
 import json
+import math
 import os
 from pathlib import Path
+import signal
 import sys
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import aiohttp
 from yarl import URL
 
-from .client import Credentials
+from .client import Credentials, WotClient
 from .discovery import browse, explore
 from .errors import WotError, WotValidationError
 from .mapping import map_thing
+from .security import safe_url
 from .td import MAX_TD_BYTES, ThingDescription, parse_td
+from .transport import ANY_HOST
+from .watch import Watcher
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -109,12 +138,8 @@ def error_line(source: str, err: Exception) -> dict[str, Any]:
 
 
 def _masked(url: str) -> str:
-    """A URL for output, with any password in it replaced by ``***``."""
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return url
-    return str(parsed.with_password("***")) if parsed.password else url
+    """A URL for output, with any password and secret query value in it replaced by ``***``."""
+    return safe_url(url)
 
 
 def _is_url(argument: str) -> bool:
@@ -198,6 +223,148 @@ async def _describe(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
+def _warn(text: str) -> None:
+    sys.stderr.write(f"{PROG} watch: {text}\n")
+    sys.stderr.flush()
+
+
+async def _things_to_watch(
+    args: argparse.Namespace, session: aiohttp.ClientSession, allowed: frozenset[str] | None
+) -> list[ThingDescription]:
+    """The Things at ``args.source`` (rejected entries of a directory are told on stderr).
+
+    Raises:
+        WotError: the source cannot be read or holds no usable Thing Description.
+    """
+    source: str = args.source
+    if _is_url(source):
+        result = await explore(
+            session,
+            source,
+            credentials=_credentials_from_env(),
+            allowed_hosts=allowed,
+            request_timeout=args.timeout,
+            ssl=not args.insecure,
+        )
+        for where, err in result.rejected:
+            _warn(f"{where}: {err}")
+        if not result.things:
+            raise WotError("no usable Thing Description found")
+        return result.things
+    raw = load_json_file(source)
+    tds = [
+        parse_td(item, source_url=args.base) for item in (raw if isinstance(raw, list) else [raw])
+    ]
+    if allowed is None or ANY_HOST not in allowed:
+        for td in tds:
+            origin = td.source_url or td.base
+            if origin is None or not origin.host:
+                raise WotValidationError(
+                    "$.base",
+                    f"{td.title!r} names no base, so the host its requests may go to is "
+                    "unknown: pass --base URL (the address the Thing serves its TD at)",
+                )
+    return tds
+
+
+class _Printer:
+    """Writes the ``watch`` lines; a closed output stops the watch."""
+
+    def __init__(self, out: TextIO, stop: asyncio.Event) -> None:
+        self._out = out
+        self._stop = stop
+
+    def line(
+        self, td: ThingDescription, kind: Literal["property", "event"], name: str, value: Any
+    ) -> None:
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        record = {
+            "time": now,
+            "thing": td.title,
+            "id": td.id,
+            "kind": kind,
+            "name": name,
+            "value": value,
+        }
+        try:
+            _emit(record, self._out)
+        except OSError, ValueError:  # the reader went away (a closed pipe or file)
+            self._stop.set()
+
+    @staticmethod
+    def connection(td: ThingDescription, connected: bool) -> None:
+        _warn(f"{td.title!r}: " + ("connected" if connected else "disconnected; reconnecting"))
+
+
+@contextlib.contextmanager
+def _stopping_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT and SIGTERM while the block runs (where the loop can)."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError, RuntimeError, ValueError:  # Windows, or not main thread
+            continue
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def _watch(args: argparse.Namespace, out: TextIO) -> int:
+    allowed = frozenset(args.allow_host) if args.allow_host else None
+    stop = asyncio.Event()
+    printer = _Printer(out, stop)
+    watchers: list[Watcher] = []
+    # Long-poll and SSE channels hold a connection each: no pool limit (as the integration).
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    with _stopping_on_signals(stop):
+        try:
+            try:
+                tds = await _things_to_watch(args, session, allowed)
+            except WotError as err:
+                _warn(f"{_masked(args.source)}: {err}")
+                return EXIT_REJECTED
+            for td in tds:
+                watcher = WotClient(
+                    session,
+                    td,
+                    credentials=_credentials_from_env(),
+                    allowed_hosts=allowed,
+                    ssl=not args.insecure,
+                    request_timeout=args.timeout,
+                ).watch(
+                    functools.partial(printer.line, td, "property"),
+                    functools.partial(printer.line, td, "event"),
+                    functools.partial(printer.connection, td),
+                )
+                if not watcher.channels:
+                    _warn(
+                        f"{td.title!r}: nothing to watch (no observe or subscribe form, or "
+                        "WebSocket, that these credentials and host rules let it use)"
+                    )
+                    continue
+                for channel in watcher.channels:
+                    _warn(f"{td.title!r}: {channel}")
+                watchers.append(watcher)
+            if not watchers:
+                _warn(f"{_masked(args.source)}: no push channel to watch")
+                return EXIT_REJECTED
+            for watcher in watchers:
+                await watcher.start()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(args.seconds):
+                    await stop.wait()
+        finally:
+            for watcher in watchers:
+                await watcher.stop()
+            await session.close()
+    return EXIT_OK
+
+
 async def _browse(args: argparse.Namespace, out: TextIO) -> int:
     try:
         services = await browse(timeout=args.timeout, interfaces=args.interface or None)
@@ -228,6 +395,17 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from err
     if not 0 < value <= 3600:
         raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds, got {text}")
+    return value
+
+
+def _duration(text: str) -> float:
+    """Argument type of ``watch --seconds``."""
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from err
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
 
 
@@ -283,6 +461,58 @@ def _parser() -> argparse.ArgumentParser:
     )
     describe.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
 
+    watch = commands.add_parser(
+        "watch",
+        help="print what a Thing pushes (SSE, long-poll, WebThings WebSocket) as JSON lines",
+        description=(
+            "Open the push channels of the Thing at SOURCE (or of every Thing of a directory) "
+            "as ThingBridge does, under the same host rules, and print one JSON line per "
+            'pushed value or event: {"time", "thing", "id", "kind": "property" | "event", '
+            '"name", "value"}. "time" is UTC; "thing" is the title, "id" the Thing\'s id '
+            "(null if none). Channel state goes to standard error. Properties the Thing "
+            "cannot push are not polled."
+        ),
+        epilog=(
+            "Runs until SIGINT/SIGTERM or for --seconds, then exits with 0; exits with 2 when "
+            "SOURCE cannot be read, holds no usable TD or has nothing to watch. A TD file "
+            "needs a base (in the TD, or --base). Credentials come from THINGBRIDGE_USERNAME, "
+            "THINGBRIDGE_PASSWORD and THINGBRIDGE_TOKEN."
+        ),
+    )
+    watch.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a TD file (JSON, at most 1 MiB; - for standard input) or an http(s) URL",
+    )
+    watch.add_argument(
+        "--seconds",
+        type=_duration,
+        metavar="N",
+        help="stop after N seconds (default: until SIGINT or SIGTERM)",
+    )
+    watch.add_argument(
+        "--base",
+        type=_http_url,
+        metavar="URL",
+        help="the URL a TD file was served at: relative hrefs resolve against it, and it is "
+        "the host requests may go to",
+    )
+    watch.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="HOST",
+        help="let requests go to HOST (or HOST:PORT) too (repeatable; * for any), as the "
+        "option to allow requests to other hosts",
+    )
+    watch.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="timeout of each HTTP request and handshake (default: %(default)s)",
+    )
+    watch.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+
     browse_cmd = commands.add_parser(
         "browse",
         help="list Things, directories and WebThings servers advertised over mDNS",
@@ -314,7 +544,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     if isinstance(stream, io.TextIOWrapper):
         stream.reconfigure(encoding="utf-8")
-    runner = _describe if args.command == "describe" else _browse
+    runner = {"describe": _describe, "watch": _watch}.get(args.command, _browse)
     try:
         return asyncio.run(runner(args, stream))
     except KeyboardInterrupt:

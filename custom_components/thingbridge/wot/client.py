@@ -37,6 +37,7 @@ from .transport import (
     DEFAULT_TIMEOUT,
     HTTP_SCHEMES,
     MAX_RESPONSE_BYTES,
+    HostRule,
     Reply,
     Transport,
     decode_body,
@@ -94,6 +95,7 @@ async def fetch_json(
     url: str | URL,
     *,
     credentials: Credentials | None = None,
+    allowed_hosts: Collection[str] | None = None,
     accept: str = "application/json",
     limit: int = MAX_RESPONSE_BYTES,
     request_timeout: float = DEFAULT_TIMEOUT,
@@ -102,8 +104,11 @@ async def fetch_json(
     """GET ``url`` and decode its JSON body (``None`` when empty).
 
     With ``credentials`` the request carries HTTP basic authentication when a user name is
-    set, else a bearer token when one is set. HTTP 401/403 raise :class:`WotAuthError`;
-    other failures raise :class:`WotConnectionError` or :class:`WotResponseError`.
+    set, else a bearer token when one is set. Redirects are followed (at most
+    ``MAX_REDIRECTS``) only to ``url``'s own host and port or to ``allowed_hosts`` (as for
+    :class:`WotClient`), and credentials only to ``url``'s origin. A redirect elsewhere
+    raises :class:`WotValidationError`; HTTP 401/403 raise :class:`WotAuthError`; other
+    failures raise :class:`WotConnectionError` or :class:`WotResponseError`.
     """
     try:
         target = URL(str(url))
@@ -114,13 +119,16 @@ async def fetch_json(
     if not target.host:
         raise WotValidationError("url", "the URL has no host")
     what = f"GET {safe_url(target)}"
+    auth = simple_auth_headers(credentials)
+    guard = HostRule.of(target, allowed_hosts).guard(what, HTTP_SCHEMES, tuple(auth))
     try:
         async with asyncio.timeout(request_timeout):
             async with session.get(
                 target,
-                headers={"Accept": accept, **simple_auth_headers(credentials)},
+                headers={"Accept": accept, **auth},
                 ssl=ssl,
                 allow_redirects=True,
+                middlewares=(guard,),
             ) as response:
                 if response.status in (401, 403):
                     reason = "refused the credentials" if credentials else "needs credentials"
@@ -146,14 +154,16 @@ async def fetch_thing_description(
     url: str | URL,
     *,
     credentials: Credentials | None = None,
+    allowed_hosts: Collection[str] | None = None,
     request_timeout: float = DEFAULT_TIMEOUT,
     ssl: bool = True,
 ) -> ThingDescription:
-    """Fetch and parse the TD at ``url`` (at most 1 MiB)."""
+    """Fetch and parse the TD at ``url`` (at most 1 MiB; redirects as :func:`fetch_json`)."""
     raw = await fetch_json(
         session,
         url,
         credentials=credentials,
+        allowed_hosts=allowed_hosts,
         accept=TD_ACCEPT,
         limit=MAX_TD_BYTES,
         request_timeout=request_timeout,

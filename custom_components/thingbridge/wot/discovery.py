@@ -25,8 +25,9 @@ Discovery for a consumer (the W3C reference implementations are in JavaScript an
 HTTP requests go through aiohttp and DNS-SD through python-zeroconf.
 
 Robustness rules: one broken TD is reported in :attr:`ExploreResult.rejected` and never costs
-the others; links are followed only to the directory's own host unless ``allowed_hosts`` says
-otherwise (redirects included, checked before each request); pages, bytes, Things, redirects
+the others; links are followed only to the directory's own host and port unless
+``allowed_hosts`` says otherwise (redirects included, checked before each request, the same
+:class:`~.transport.HostRule` as a Thing's requests); pages, bytes, Things, redirects
 and time are all bounded; a page that comes back twice (a server ignoring ``offset``) ends the
 walk. A failure to fetch a page raises instead of returning a partial list, so that a caller
 that rescans a directory never mistakes an outage for Things that left.
@@ -61,6 +62,7 @@ from .errors import (
 )
 from .security import safe_url, simple_auth_headers
 from .td import MAX_TD_BYTES, ThingDescription, parse_td
+from .transport import MAX_REDIRECTS, HostRule, show_host
 
 ServiceKind = Literal["thing", "directory", "webthing"]
 
@@ -86,7 +88,6 @@ EXPLORE_ACCEPT = "application/td+json, application/ld+json;q=0.9, application/js
 MAX_THINGS = 1000
 MAX_PAGES = 50
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
-MAX_REDIRECTS = 5
 MAX_LINK_DEPTH = 3
 PAGE_SIZE = 100
 TOTAL_TIMEOUT = 120.0
@@ -404,8 +405,12 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def _on_origin(url: URL, origin: URL) -> URL:
-    """``url``'s path and query on ``origin``'s scheme, host and port."""
-    return origin.origin().join(URL(url.raw_path_qs or "/", encoded=True))
+    """``url``'s path and query on ``origin``'s scheme, host and port.
+
+    Put after the origin, not joined to it: a path starting with ``//`` (``http://a//b:1/x``)
+    stays a path rather than naming another host and port.
+    """
+    return URL(f"{origin.origin()}{url.raw_path_qs or '/'}", encoded=True)
 
 
 def _self_reference(url: URL, reached: URL) -> URL:
@@ -457,7 +462,7 @@ class _Explorer:
         self.session = session
         self.root = root
         self.auth = simple_auth_headers(credentials)
-        self.allowed = frozenset(h.lower() for h in allowed_hosts or ())
+        self.hosts = HostRule.of(root, allowed_hosts)
         self.max_things = max_things
         self.max_pages = max_pages
         self.bytes_left = max_bytes
@@ -473,14 +478,11 @@ class _Explorer:
     # ---------------------------------------------------------------- budgets and links
 
     def host_allowed(self, url: URL) -> bool:
-        host = (url.host or "").lower()
-        return "*" in self.allowed or host == (self.root.host or "").lower() or host in self.allowed
+        return self.hosts.allows(url)
 
     def headers_for(self, url: URL) -> dict[str, str]:
-        """Credentials go to the explored host and to hosts allowed by name, never to ``*``."""
-        host = (url.host or "").lower()
-        trusted = host == (self.root.host or "").lower() or host in self.allowed
-        return {"Accept": EXPLORE_ACCEPT, **(self.auth if trusted else {})}
+        """Credentials go to the explored host and port and to hosts allowed by name, not ``*``."""
+        return {"Accept": EXPLORE_ACCEPT, **(self.auth if self.hosts.named(url) else {})}
 
     def refuse(self, url: URL, where: str) -> None:
         self.result.rejected.append(
@@ -488,7 +490,8 @@ class _Explorer:
                 safe_url(url),
                 WotValidationError(
                     where,
-                    f"link to another host {url.host!r} not followed (allow it with allowed_hosts)",
+                    f"link to another host {show_host(url)!r} not followed "
+                    "(allow it with allowed_hosts)",
                 ),
             )
         )
@@ -512,7 +515,7 @@ class _Explorer:
                 raise WotValidationError(safe_url(url), "not an http(s) URL")
             if not self.host_allowed(url):
                 raise WotValidationError(
-                    safe_url(url), f"link to another host {url.host!r} not followed"
+                    safe_url(url), f"link to another host {show_host(url)!r} not followed"
                 )
             try:
                 async with asyncio.timeout(self.request_timeout):

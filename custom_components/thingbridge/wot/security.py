@@ -14,8 +14,9 @@ definitions) and small; the cryptographic part (digest) is aiohttp's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+import re
 from urllib.parse import quote, quote_plus
 
 import aiohttp
@@ -61,10 +62,48 @@ class AppliedAuth:
 NO_AUTH = AppliedAuth()
 
 
-def safe_url(url: URL | str, mask: str = REDACTED) -> str:
-    """``url`` as text without the password a user may have written into it."""
-    url = URL(url)
-    return str(url.with_password(mask)) if url.password else str(url)
+# Query parameters whose values are secrets, compared without case, "-", "_" and ".":
+# ?key=, ?apikey=, ?api_key=, ?X-API-Key=, ?token=, ?access_token=, ?password=, ?sig= ...
+_SECRET_NAMES = frozenset(
+    {"key", "sig", "signature", "auth", "authorization", "pwd", "passwd", "pass", "credentials"}
+)
+_SECRET_SUFFIXES = ("token", "secret", "password", "apikey", "accesskey", "secretkey", "sessionid")
+_NOT_NAME_CHARS = re.compile(r"[^a-z0-9]")
+_USERINFO_PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a query parameter named ``name`` is taken to carry a secret."""
+    norm = _NOT_NAME_CHARS.sub("", name.lower())
+    return norm in _SECRET_NAMES or norm.endswith(_SECRET_SUFFIXES)
+
+
+def safe_url(url: URL | str, mask: str = REDACTED, secret_names: Collection[str] = ()) -> str:
+    """``url`` as text for messages, logs and diagnostics, with its secrets masked.
+
+    Masks the password of the user info and the value of each query parameter that carries a
+    secret: one :func:`is_secret_name` recognises (``key``, ``token``, ``access_token``,
+    ``apikey``, ``api_key``, ``password``, ``secret``, ``sig``, ``auth`` ...) or one named in
+    ``secret_names`` (an API key scheme's own parameter). Text that is no URL is cut at its
+    query, and any user-info password in it masked.
+    """
+    try:
+        parsed = URL(url)
+        if parsed.password:
+            parsed = parsed.with_password(mask)
+        query = parsed.query
+        if any(is_secret_name(k) or k in secret_names for k in query):
+            parsed = parsed.with_query(
+                [
+                    (k, mask if is_secret_name(k) or k in secret_names else v)
+                    for k, v in query.items()
+                ]
+            )
+        return str(parsed)
+    except ValueError:
+        head, sep, _rest = str(url).partition("?")
+        head = _USERINFO_PASSWORD.sub(lambda m: f"{m.group(1)}{mask}@", head, count=1)
+        return f"{head}?{mask}" if sep else head
 
 
 def _check_login(credentials: Credentials, what: str) -> None:
@@ -120,17 +159,12 @@ class Authenticator:
 
     def redact_url(self, url: URL) -> str:
         """``url`` as text, with credentials in its query, path and user info replaced by ``***``."""
-        if not self._variants:
-            return safe_url(url)
-        if url.password:
-            url = url.with_password(REDACTED)
-        secret_names = self._query_names.intersection(url.query)
-        if secret_names:
-            url = url.update_query(dict.fromkeys(secret_names, REDACTED))
-        path = url.raw_path
-        for variant in self._variants:
-            path = path.replace(variant, REDACTED)
-        return str(url.with_path(path, encoded=True, keep_query=True, keep_fragment=True))
+        if self._variants:
+            path = url.raw_path
+            for variant in self._variants:
+                path = path.replace(variant, REDACTED)
+            url = url.with_path(path, encoded=True, keep_query=True, keep_fragment=True)
+        return safe_url(url, secret_names=self._query_names)
 
     def redact(self, text: str) -> str:
         """``text`` (e.g. a library's error message) with long secret values replaced."""

@@ -4,8 +4,13 @@ Every request goes through :class:`Transport`, which enforces what a consumer of
 hostile device needs: only ``http``/``https``/``ws``/``wss`` URLs on allowed hosts, a timeout
 on every request, a cap on every body, TLS verification unless turned off, the Thing's
 security schemes applied, and secrets redacted from every error message. Thin, hand-written
-glue over aiohttp (which does the HTTP, TLS, digest and redirects); the host check also runs on
-every redirect hop, as a client middleware.
+glue over aiohttp (which does the HTTP, TLS, digest and redirects).
+
+The host rule (:class:`HostRule`) also runs on every redirect hop, WebSocket handshakes
+included, as a client middleware: a hop to a host (or port) the user did not allow is refused
+before anything is sent there, at most ``MAX_REDIRECTS`` redirects are followed, and a hop to
+another origin carries none of the credentials (aiohttp itself drops only ``Authorization``
+and ``Cookie``, not an API key header).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 import json
+import re
 from typing import Any
 
 import aiohttp
@@ -36,6 +42,8 @@ MAX_RESPONSE_BYTES = 256 * 1024
 HTTP_SCHEMES = frozenset({"http", "https"})
 WS_SCHEMES = frozenset({"ws", "wss"})
 ANY_HOST = "*"
+MAX_REDIRECTS = 5
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
 _CHUNK = 64 * 1024
 _NO_TOTAL = aiohttp.ClientTimeout(total=None)
 
@@ -102,8 +110,100 @@ async def read_capped(response: aiohttp.ClientResponse, limit: int, what: Descri
     return bytes(body)
 
 
-def _host_key(url: URL) -> tuple[str, int | None]:
+def host_key(url: URL) -> tuple[str, int | None]:
+    """A URL's lower-cased host and its port (the scheme's default when none is written)."""
     return ((url.host or "").lower(), url.port)
+
+
+def show_host(url: URL) -> str:
+    """``host:port`` of a URL, for messages."""
+    host, port = host_key(url)
+    return f"{host}:{port}" if port is not None else host
+
+
+@dataclass(frozen=True, slots=True)
+class HostRule:
+    """Where requests may go: the origin's host *and* port, and the hosts the user allowed.
+
+    ``allowed`` holds ``host`` (any port of it) or ``host:port`` names, or ``*`` for every
+    host. Without an origin (a TD that names no URL of its own) every host is allowed.
+    """
+
+    origin: tuple[str, int | None] | None
+    allowed: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, origin: URL | None, allowed_hosts: Collection[str] | None = None) -> HostRule:
+        """The rule for requests made on behalf of ``origin``."""
+        key = host_key(origin) if origin is not None and origin.host else None
+        return cls(key, frozenset(h.lower() for h in allowed_hosts or ()))
+
+    def named(self, url: URL) -> bool:
+        """Whether ``url`` is on the origin or on a host allowed by name (not only by ``*``)."""
+        host, port = key = host_key(url)
+        return key == self.origin or host in self.allowed or f"{host}:{port}" in self.allowed
+
+    def allows(self, url: URL) -> bool:
+        """Whether a request may go to ``url``'s host and port."""
+        return self.origin is None or ANY_HOST in self.allowed or self.named(url)
+
+    def check(
+        self,
+        url: URL,
+        where: str,
+        schemes: frozenset[str] = HTTP_SCHEMES,
+        subject: str = "href",
+    ) -> None:
+        """Refuse a URL with another scheme, or on a host (or port) that is not allowed."""
+        try:
+            scheme = url.scheme
+            allowed = self.allows(url)
+        except ValueError as err:  # yarl parses the host and port of some URLs lazily
+            raise WotValidationError(where, f"{subject} is not a valid URL ({err})") from err
+        if scheme not in schemes:
+            raise WotValidationError(
+                where,
+                f"{subject} uses the {scheme!r} scheme; expected {', '.join(sorted(schemes))}",
+            )
+        if not allowed:
+            raise WotValidationError(
+                where,
+                f"{subject} points to host {show_host(url)}; allow other hosts in the options",
+            )
+
+    def guard(
+        self,
+        where: Describe,
+        schemes: frozenset[str] = HTTP_SCHEMES,
+        secret_headers: Collection[str] = (),
+    ) -> aiohttp.ClientMiddlewareType:
+        """A client middleware applying this rule to every hop of one request.
+
+        It refuses a hop to a host that is not allowed (or with another scheme) and the hop
+        after ``MAX_REDIRECTS`` redirects, and takes ``secret_headers`` off any hop to an
+        origin other than the first one's.
+        """
+        first: URL | None = None
+        hops = 0
+
+        async def middleware(
+            request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+        ) -> aiohttp.ClientResponse:
+            nonlocal first, hops
+            hops += 1
+            if hops > MAX_REDIRECTS + 1:
+                raise WotResponseError(f"{_label(where)}: more than {MAX_REDIRECTS} redirects")
+            if first is None:
+                self.check(request.url, _label(where), schemes)
+                first = request.url.origin()
+            else:
+                self.check(request.url, _label(where), schemes, "redirect")
+                if request.url.origin() != first:
+                    for name in secret_headers:
+                        request.headers.popall(name, None)
+            return await handler(request)
+
+        return middleware
 
 
 class Transport:
@@ -128,10 +228,7 @@ class Transport:
         self._has_credentials = credentials is not None and bool(
             credentials.has_login or credentials.secrets()
         )
-        origin_url = td.source_url or td.base
-        self._origin = _host_key(origin_url) if origin_url is not None and origin_url.host else None
-        self._any_host = allowed_hosts is not None and ANY_HOST in allowed_hosts
-        self._allowed = frozenset(h.lower() for h in allowed_hosts or ())
+        self.hosts = HostRule.of(td.source_url or td.base, allowed_hosts)
         self._targets: dict[int, tuple[Form, URL]] = {}
         self._picked: dict[tuple[int, str, frozenset[str]], tuple[tuple[Form, ...], Form]] = {}
 
@@ -139,21 +236,7 @@ class Transport:
 
     def check_url(self, url: URL, where: str, schemes: frozenset[str] = HTTP_SCHEMES) -> None:
         """Refuse a URL with another scheme, or on a host the user did not allow."""
-        if url.scheme not in schemes:
-            raise WotValidationError(
-                where, f"href uses the {url.scheme!r} scheme; expected {', '.join(sorted(schemes))}"
-            )
-        if self._any_host or self._origin is None:
-            return
-        host, port = _host_key(url)
-        if (host, port) == self._origin:
-            return
-        if host in self._allowed or f"{host}:{port}" in self._allowed:
-            return
-        shown = f"{host}:{port}" if port is not None else host
-        raise WotValidationError(
-            where, f"href points to host {shown}; allow other hosts in the options"
-        )
+        self.hosts.check(url, where, schemes)
 
     def target(
         self,
@@ -168,7 +251,10 @@ class Transport:
         if fixed and (cached := self._targets.get(id(form))) is not None and cached[0] is form:
             return cached[1], applied
         merged = {**(variables or {}), **applied.uri_variables}
-        url = form.target(merged)
+        try:
+            url = form.target(merged)
+        except WotValidationError as err:  # named after the form, secrets in the values hidden
+            raise WotValidationError(where, self.auth.redact(str(err))) from err
         self.check_url(url, where, schemes)
         if applied.query:
             url = url.update_query(applied.query)
@@ -201,27 +287,29 @@ class Transport:
         # (node-wot lists a CBOR form beside each JSON one). The sort is stable.
         candidates.sort(key=lambda form: not _is_json(form.content_type))
         for form in candidates:
-            if URL(form.href).scheme in schemes or (
-                not URL(form.href).is_absolute()
-                and form.base is not None
-                and form.base.scheme in schemes
-            ):
+            # The scheme is read off the text: a template href such as
+            # "http://h:8080{+path}" is no URL until expanded.
+            written = _SCHEME.match(form.href)
+            scheme = written.group(1).lower() if written else None
+            if scheme is None and form.base is not None:
+                scheme = form.base.scheme
+            if scheme in schemes:
                 return form
         raise WotValidationError(
             where, f"no {op} form uses {'/'.join(sorted(schemes))} (only other protocols)"
         )
 
-    async def _guard(
-        self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-    ) -> aiohttp.ClientResponse:
-        """Apply the host rules to every hop, redirects included (aiohttp runs it per hop)."""
-        self.check_url(request.url, "redirect from the Thing")
-        return await handler(request)
-
     def _middlewares(
-        self, applied: AppliedAuth, url: URL
+        self,
+        applied: AppliedAuth,
+        url: URL,
+        where: Describe,
+        schemes: frozenset[str] = HTTP_SCHEMES,
     ) -> tuple[aiohttp.ClientMiddlewareType, ...]:
-        return (self._guard, *self.auth.middlewares(applied, url))
+        return (
+            self.hosts.guard(where, schemes, tuple(applied.headers)),
+            *self.auth.middlewares(applied, url),
+        )
 
     def show(self, method: str, url: URL) -> str:
         """``METHOD url`` for messages, secrets redacted."""
@@ -289,7 +377,7 @@ class Transport:
                     allow_redirects=True,
                     # The session's own total timeout would cut long holds; ours bounds all.
                     timeout=_NO_TOTAL,
-                    middlewares=self._middlewares(applied, url),
+                    middlewares=self._middlewares(applied, url, what),
                 ) as response:
                     self._check_status(response, what)
                     body = await read_capped(response, limit, what)
@@ -317,7 +405,7 @@ class Transport:
                 timeout=aiohttp.ClientTimeout(
                     total=None, connect=self.request_timeout, sock_read=self.request_timeout
                 ),
-                middlewares=self._middlewares(applied, url),
+                middlewares=self._middlewares(applied, url, what),
             ) as response:
                 if response.status in (401, 403):
                     raise self._refused(what, response.status)
@@ -355,7 +443,7 @@ class Transport:
                     ssl=self.ssl,
                     allow_redirects=True,
                     timeout=_NO_TOTAL,
-                    middlewares=self._middlewares(applied, url),
+                    middlewares=self._middlewares(applied, url, what),
                 )
         except TimeoutError as err:
             raise WotTimeoutError(f"{what}: no answer within {self.request_timeout:g} s") from err
@@ -376,13 +464,28 @@ class Transport:
         heartbeat: float | None,
         max_msg_size: int,
     ) -> aiohttp.ClientWebSocketResponse:
-        """Open a WebSocket (the handshake bounded by the request timeout)."""
+        """Open a WebSocket (the handshake bounded by the request timeout).
+
+        The handshake goes through the host rule like every request, redirects included.
+        ``ws_connect`` takes no per-request middlewares, so it runs on a short-lived session
+        that shares the caller's connection pool (and its headers and cookies) and adds them.
+        """
         what = self.show("GET", url)
         if applied.digest:
             raise WotAuthError(f"{what}: digest authentication is not supported on WebSockets")
+        connector = self.session.connector
+        if connector is None:
+            raise RuntimeError("Session is closed")  # what aiohttp says for a closed session
+        guarded = aiohttp.ClientSession(
+            connector=connector,
+            connector_owner=False,
+            headers=self.session.headers,
+            cookie_jar=self.session.cookie_jar,
+            middlewares=self._middlewares(applied, url, what, HTTP_SCHEMES | WS_SCHEMES),
+        )
         try:
             async with asyncio.timeout(self.request_timeout):
-                return await self.session.ws_connect(
+                return await guarded.ws_connect(
                     url,
                     protocols=protocols,
                     headers=dict(applied.headers),
@@ -401,6 +504,9 @@ class Transport:
             ) from err
         except aiohttp.ClientError as err:
             raise self._failure(what, url, err) from err
+        finally:
+            # Leaves the shared pool, and the open WebSocket's connection, alone.
+            await guarded.close()
 
 
 def _is_json(content_type: str) -> bool:
