@@ -26,7 +26,9 @@ from custom_components.thingbridge.m2m.trackers import Heartbeat, Login, Message
 from simulator.trackers import (
     VirtualTracker,
     circle_route,
+    coban_heartbeat,
     coban_logon,
+    coban_position,
     crc16_ibm,
     crc16_x25,
     gt06_frame,
@@ -34,6 +36,7 @@ from simulator.trackers import (
     gt06_location,
     gt06_login,
     gt06_reply,
+    h02_position,
     make_fixes,
     teltonika_avl,
     teltonika_login,
@@ -271,6 +274,8 @@ async def test_connected_devices(make: Factory) -> None:
         ("teltonika", "tcp", "rejected"),  # login answered 00
         ("gt06", "tcp", "rejected"),  # login not answered
         ("h02", "tcp", "no_ack"),  # V1 not answered
+        ("tk103", "tcp", "no_ack"),  # handshake not answered
+        ("coban", "tcp", "no_ack"),  # logon not answered
         ("teltonika", "udp", "no_ack"),
         ("osmand", "http", "rejected"),  # HTTP 400
     ],
@@ -325,21 +330,86 @@ async def test_gt06_unknown_frames_get_silence(make: Factory) -> None:
     assert await h.journal.count() == 0
 
 
-async def test_text_handshakes_are_answered_to_anyone_but_data_is_not_stored(
-    make: Factory,
+def _unregistered_session(protocol: str) -> tuple[list[bytes], bytes, bytes, bytes]:
+    """What an unregistered device sends (login/handshake, heartbeat, positions), what the
+    gateway may answer it (only Teltonika's login ``00``), then a heartbeat sent once the
+    device is registered and its answer: the first bytes after the allowed ones."""
+    device_id = IDS[protocol]
+    fixes = make_fixes(ROUTE, start=START)[:2]
+    if protocol == "teltonika":
+        barrier = teltonika_avl(make_fixes(ROUTE, start=START + timedelta(days=1))[:1])
+        return [teltonika_login(device_id), teltonika_avl(fixes)], b"\x00", barrier, b"\0\0\0\1"
+    if protocol == "gt06":
+        frames = [gt06_login(device_id, 1), gt06_heartbeat(2), gt06_location(fixes[0], 3)]
+        return frames, b"", gt06_heartbeat(4), gt06_reply(0x13, 4)
+    if protocol == "tk103":
+        frames = [
+            f"({device_id}BP05354188048003342)".encode(),
+            tk103_handshake(device_id),
+            *(tk103_position(device_id, fix) for fix in fixes),
+        ]
+        return frames, b"", tk103_handshake(device_id), f"({device_id}AP01HSO)".encode()
+    if protocol == "coban":
+        frames = [coban_logon(device_id), coban_heartbeat(device_id)]
+        frames += [coban_position(device_id, fix) for fix in fixes]
+        frames.append(f"imei:{device_id},help me,2611010800,,L,,,0a2b,,0c3d,,,;".encode())
+        return frames, b"", coban_heartbeat(device_id), b"ON"
+    frames = [f"*HQ,{device_id},HTBT#".encode(), h02_position(device_id, fixes[0])]
+    beat = f"*HQ,{device_id},V0#".encode()  # unlike the rejected ones, so answers differ
+    return frames, b"", beat, beat
+
+
+@pytest.mark.parametrize("protocol", ["teltonika", "gt06", "tk103", "coban", "h02"])
+async def test_unregistered_device_gets_no_acknowledging_bytes_over_tcp(
+    make: Factory, protocol: str
 ) -> None:
-    h = await make(("tk103", "coban"), registered=set())
-    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["tk103"])
-    fix = make_fixes(ROUTE, start=START)[0]
-    writer.write(tk103_position(IDS["tk103"], fix) + tk103_handshake(IDS["tk103"]))
-    assert await reader.readuntil(b")") == f"({IDS['tk103']}AP01HSO)".encode()
+    """Logins, handshakes, heartbeats and positions of an unknown device are not answered
+    (TK103 ``AP01HSO``/``AP05``, Coban ``LOAD``/``ON``, H02 echoes are what these devices
+    take as delivery); Teltonika's login gets ``00``, its rejection."""
+    h = await make((protocol,), registered=set())
+    frames, allowed, barrier, barrier_reply = _unregistered_session(protocol)
+    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports[protocol])
+    for frame in frames:
+        writer.write(frame)
+    await writer.drain()
+    await wait_for(lambda: h.gateway.stats.rejected == len(frames), "every frame rejected")
+    assert h.unknown == [(protocol, IDS[protocol])]
+    h.registered.add((protocol, IDS[protocol]))
+    writer.write(barrier)  # answered only now, so any earlier answer would come first
+    got = await reader.readexactly(len(allowed) + len(barrier_reply))
+    assert got == allowed + barrier_reply
     writer.close()
-    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["coban"])
-    writer.write(coban_logon(IDS["coban"]))
-    assert await reader.readexactly(4) == b"LOAD"
-    writer.close()
+    assert await h.journal.count() == (1 if protocol == "teltonika" else 0)  # the barrier's
+
+
+@pytest.mark.parametrize("protocol", ["tk103", "coban", "h02"])
+async def test_unregistered_device_gets_no_acknowledging_bytes_over_udp(
+    make: Factory, protocol: str
+) -> None:
+    h = await make((protocol,), registered=set())
+    frames, _, barrier, barrier_reply = _unregistered_session(protocol)
+    loop = asyncio.get_running_loop()
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    class Device(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: object) -> None:
+            received.put_nowait(data)
+
+    transport, _ = await loop.create_datagram_endpoint(
+        Device, remote_addr=(HOST, h.gateway.udp_ports[protocol])
+    )
+    try:
+        for frame in frames:
+            transport.sendto(frame)
+        await wait_for(lambda: h.gateway.stats.rejected == len(frames), "every datagram rejected")
+        h.registered.add((protocol, IDS[protocol]))
+        transport.sendto(barrier)
+        async with asyncio.timeout(10):
+            assert await received.get() == barrier_reply  # the first datagram we got
+    finally:
+        transport.close()
+    assert received.empty()
     assert await h.journal.count() == 0
-    assert h.unknown == [("tk103", IDS["tk103"]), ("coban", IDS["coban"])]
 
 
 async def test_unknown_device_notification_repeats_after_the_interval(make: Factory) -> None:
