@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import logging
@@ -234,6 +235,26 @@ async def test_gt06_ack_bytes_and_messages(make: Factory) -> None:
     assert kinds == [Login, Heartbeat]
     assert h.gateway.last_seen("gt06", IDS["gt06"]) is not None
     assert h.gateway.last_seen("gt06", "nobody") is None
+
+
+async def test_two_records_of_one_second_and_place_are_both_delivered(make: Factory) -> None:
+    """Different odometers at the same second and place are two records, not a resend;
+    the exact resend of the packet is acknowledged again and not reported twice."""
+    h = await make(("teltonika",))
+    first = make_fixes(ROUTE, start=START)[0]
+    packet = teltonika_avl([first, dataclasses.replace(first, odometer_m=first.odometer_m + 500)])
+    for attempt in range(2):
+        reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["teltonika"])
+        writer.write(teltonika_login(IDS["teltonika"]))
+        assert await reader.readexactly(1) == b"\x01"
+        writer.write(packet)
+        assert await reader.readexactly(4) == b"\x00\x00\x00\x02", attempt
+        writer.close()
+    assert [[p.odometer_m for p in ps] for _, ps in h.positions] == [
+        [first.odometer_m, first.odometer_m + 500]
+    ]
+    assert await h.journal.count() == 2
+    assert h.gateway.stats.duplicates == 2
 
 
 async def test_newest_first_packet_is_journaled_as_sent_and_reported_oldest_first(
