@@ -93,6 +93,7 @@ _FIX_TIME = _POSITION_FIELDS.index("fix_time")
 _IO = _POSITION_FIELDS.index("io")
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _TRANSMISSION_FIELDS = ("checksum_ok", "archive")
+_JSON_BOOLS = {True: "true", False: "false"}
 """How a record travelled, not what it says: left out of its identity."""
 
 _SCHEMA = """
@@ -235,12 +236,14 @@ def _identified(data: dict[str, object]) -> tuple[str, bytes]:
     after it (``data`` loses them). A stored row's JSON, loaded and passed here again,
     gives the same digest: the key order and the values survive the round trip.
     """
-    extra = {k: data.pop(k) for k in _TRANSMISSION_FIELDS if k in data}
+    tail = ""
+    for name in _TRANSMISSION_FIELDS:
+        if name in data:
+            value = data.pop(name)
+            tail += f',"{name}":{_JSON_BOOLS[value] if type(value) is bool else _encode(value)}'
     text = _encode(data)
     digest = blake2b(text.encode(), digest_size=16).digest()
-    if extra:
-        text = f"{text[:-1]},{_encode(extra)[1:]}"
-    return text, digest
+    return (f"{text[:-1]}{tail}}}" if tail else text), digest
 
 
 def _position_dict_general(position: Position) -> dict[str, object]:
