@@ -431,3 +431,35 @@ async def test_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
     async with TrackerJournal(path, retention_days=None) as journal:  # reopening is a no-op
         assert await journal.count() == 4
         assert await journal.append([other]) == [False]
+
+
+async def test_a_failed_migration_leaves_the_version_1_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    received = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V1_SCHEMA)
+        insert = (
+            "INSERT INTO positions (protocol, device_id, fix_time_us, lat_e7, lon_e7,"
+            " received_us, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        conn.execute(insert, _v1_row(pos(1), received))
+        conn.execute(insert, (*_v1_row(pos(2), received)[:6], "{damaged"))
+        conn.execute(insert, (*_v1_row(pos(3), received)[:6], "[]"))
+        conn.execute(
+            "CREATE TRIGGER fail BEFORE UPDATE ON positions BEGIN SELECT RAISE(ABORT, 'disk'); END"
+        )
+    conn.close()
+    journal = TrackerJournal(path)
+    with pytest.raises(JournalError, match="open failed"):
+        await journal.open()
+    assert not journal.is_open
+    with sqlite3.connect(path) as conn:  # one transaction: nothing of it happened
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(positions)")]
+        assert "digest" not in columns
+        assert conn.execute("SELECT COUNT(*) FROM positions").fetchone()[0] == 3
+        conn.execute("DROP TRIGGER fail")
+    conn.close()
+    async with TrackerJournal(path, retention_days=None) as journal:  # damaged rows are kept
+        assert await journal.count() == 3
+        assert await journal.append([pos(1), pos(2)]) == [False, True]

@@ -20,7 +20,8 @@ gateway received a record is a column, not part of the identity.
 
 Schema versions (``PRAGMA user_version``): 1 keyed records by (device, fix time, latitude,
 longitude, protocol); 2 adds ``digest`` and keys by it. Opening a version 1 file migrates
-it in place in one transaction: every row gets its digest, no row is lost.
+it in place in one transaction: every row gets its digest (a damaged row one of its text),
+no row is lost; if the conversion fails the file stays as it was.
 
 Threading: every SQLite call runs on one dedicated worker thread that owns the single
 connection (``ThreadPoolExecutor(max_workers=1)``; sqlite3's ``check_same_thread`` stays
@@ -244,6 +245,17 @@ def _identified(data: dict[str, object]) -> tuple[str, bytes]:
     text = _encode(data)
     digest = blake2b(text.encode(), digest_size=16).digest()
     return (f"{text[:-1]}{tail}}}" if tail else text), digest
+
+
+def _stored_digest(data: object) -> bytes:
+    """The digest of a row stored without one (schema version 1); a damaged row is kept too."""
+    try:
+        loaded = json.loads(data)  # type: ignore[arg-type]
+        if isinstance(loaded, dict):
+            return _identified(loaded)[1]
+    except TypeError, ValueError:
+        pass
+    return blake2b(repr(data).encode(), digest_size=16).digest()
 
 
 def _position_dict_general(position: Position) -> dict[str, object]:
@@ -567,9 +579,7 @@ class TrackerJournal:
         conn.execute(_MIGRATE_1_ADD)
         last = 0
         while rows := conn.execute(_MIGRATE_1_ROWS, (last,)).fetchall():
-            conn.executemany(
-                _MIGRATE_1_SET, [(_identified(json.loads(data))[1], seq) for seq, data in rows]
-            )
+            conn.executemany(_MIGRATE_1_SET, [(_stored_digest(data), seq) for seq, data in rows])
             last = rows[-1][0]
         conn.execute(_MIGRATE_1_INDEX)
         _LOGGER.info("tracker journal %s: converted to schema version 2", self.path)
