@@ -10,8 +10,9 @@ Acknowledgement rules (``gps-trackers.md`` §5-6), which make delivery exactly-o
 - Only devices for which ``is_registered(protocol, device_id)`` is true get their data
   acknowledged. Any other device gets the frame's ``reject_reply`` (Teltonika login ``00``)
   or silence, also to handshakes and heartbeats (TK103, Coban and H02 devices take their
-  answers for delivery), so it keeps its buffer and resends later; ``on_unknown_device`` is called at most once per
-  device per ``unknown_interval`` seconds. OsmAnd answers 400 (query/form) or 404 (JSON).
+  answers for delivery), so it keeps its buffer and resends later; ``on_unknown_device``
+  is called at most once per device per ``unknown_interval`` seconds (device IDs are
+  well-formed: the decoders turn a malformed one into a ``FieldError``). OsmAnd answers 400 (query/form) or 404 (JSON).
 - A registered device's positions are appended to the journal, and its ``frame.reply`` is
   written **only after** the append returned (committed). If journaling fails there is no
   reply and the connection is closed (OsmAnd: HTTP 503), so the device resends; resends
