@@ -383,7 +383,7 @@ async def test_discovered_tracker_is_confirmed_into_a_subentry(hass: HomeAssista
 async def test_discovery_aborts(hass: HomeAssistant) -> None:
     result = await discover(hass, "teltonika", IMEI)
     assert result["reason"] == "no_gateway"
-    for protocol, device_id in (("traccar", IMEI), ("teltonika", "")):
+    for protocol, device_id in (("traccar", IMEI), ("teltonika", ""), ("osmand", "a\nb")):
         result = await discover(hass, protocol, device_id)
         assert result["reason"] == "invalid_discovery_info"
     entry = gateway_entry()

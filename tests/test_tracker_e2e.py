@@ -8,6 +8,7 @@ follow the lap and the sensors show the values in Home Assistant's units.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 import json
 from pathlib import Path
@@ -494,6 +495,27 @@ async def test_raw_teltonika_session_inside_home_assistant(hass: HomeAssistant) 
     await wait_for(hass, lambda: runtime.gateway.stats.connections == 0, "disconnect")
 
 
+async def test_two_records_of_one_second_and_place_both_reach_the_entities(
+    hass: HomeAssistant,
+) -> None:
+    """Not a resend: the second record (another odometer) is stored and shown too."""
+    imei = IDS["teltonika"]
+    runtime = await setup_gateway(hass, gateway_entry([("teltonika", imei, "Van")]))
+    fix = make_fixes(ROUTE, start=start_time(), interval=INTERVAL)[0]
+    first, second = replace(fix, odometer_m=1000.0), replace(fix, odometer_m=1500.0)
+    reader, writer = await asyncio.open_connection(HOST, runtime.gateway.ports["teltonika"])
+    writer.write(teltonika_login(imei))
+    assert await reader.readexactly(1) == b"\x01"
+    writer.write(teltonika_avl([first, second]) + teltonika_avl([first, second]))  # + a resend
+    assert await reader.readexactly(8) == b"\x00\x00\x00\x02" * 2
+    writer.close()
+    await hass.async_block_till_done()
+    assert await runtime.journal.count(imei) == 2
+    assert runtime.gateway.stats.duplicates == 2
+    odometer = entity_id(hass, "sensor", "teltonika", imei, "odometer")
+    assert float(state_of(hass, odometer).state) == pytest.approx(1.5)
+
+
 # ------------------------------------------------------------------------------ lifecycle
 
 
@@ -634,7 +656,7 @@ async def test_a_damaged_journal_row_costs_the_replay_not_the_setup(
     await hass.async_add_executor_job(damage)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert f"Journal of tracker h02:{h02} could not be read" in caplog.text
+    assert f"Journal of tracker 'h02:{h02}' could not be read" in caplog.text
     where = entity_id(hass, "device_tracker", "h02", h02, "location")
     assert location(state_of(hass, where)) == pytest.approx(ROUTE[1], abs=COORD_TOLERANCE)
 

@@ -8,7 +8,8 @@ heartbeat of its ID), it edits a sample field by hand (noted). The replies expec
 written out from the vendor layouts, with this file's own CRC-16/X.25; the values expected
 are worked out by hand from the frame fields.
 
-For every protocol: an unknown device gets no data ACK and is offered under Discovered;
+For every protocol: an unknown device gets no data ACK (and no handshake or heartbeat answer,
+which TK103, Coban and H02 devices take as delivery) and is offered under Discovered;
 once confirmed, its resend is answered as the protocol requires and its values reach the
 device tracker and the sensors; older buffered records do not move it back; a resend is
 journaled once; garbage between frames costs nothing.
@@ -424,9 +425,12 @@ async def test_tk103_device(hass: HomeAssistant) -> None:
     runtime = await setup_gateway(hass, gateway_entry(protocols=("tk103",)))
     port = runtime.gateway.ports["tk103"]
     device = await TcpDevice.connect(port)
-    # the handshake and login replies go to any device (as Traccar does); no data is stored
-    await device.send(TK103_LOGIN, b"(088048003342AP05)")
+    # unknown: not even the login is answered (AP05 is all a TK103 learns of delivery)
+    device.writer.write(TK103_LOGIN + TK103_HANDSHAKE)
     await confirm_discovered(hass, runtime, "tk103", device_id)
+    # nothing was answered, and the gateway hung up: the device reconnects
+    async with asyncio.timeout(TIMEOUT):
+        assert await device.reader.read() == b""
     await device.close()
 
     device = await TcpDevice.connect(port)
@@ -471,9 +475,10 @@ async def test_coban_device(hass: HomeAssistant) -> None:
     imei = COBAN_IMEI
     runtime = await setup_gateway(hass, gateway_entry(protocols=("coban",)))
     device = await TcpDevice.connect(runtime.gateway.ports["coban"])
-    await device.send(COBAN_LOGON, b"LOAD")
+    # unknown: no LOAD, no ON (what a Coban takes as a server that has its data)
+    device.writer.write(COBAN_LOGON + COBAN_TRACKER + COBAN_HEARTBEAT)
     await confirm_discovered(hass, runtime, "coban", imei)
-    # an unknown device's connection is closed after the logon; the device reconnects
+    # an unknown device's connection is closed without an answer; the device reconnects
     async with asyncio.timeout(TIMEOUT):
         assert await device.reader.read() == b""
     await device.close()
@@ -523,9 +528,12 @@ async def test_h02_device(hass: HomeAssistant) -> None:
     runtime = await setup_gateway(hass, gateway_entry(protocols=("h02",)))
     port = runtime.gateway.ports["h02"]
     device = await TcpDevice.connect(port)
-    # unknown: the positions are not answered, the heartbeat is echoed (as Traccar does)
-    await device.unanswered(H02_BINARY + H02_V1, H02_HEARTBEAT, b"*HQ,4106011660,HTBT#")
+    # unknown: neither the positions nor the heartbeat are answered
+    device.writer.write(H02_BINARY + H02_V1 + H02_HEARTBEAT)
     await confirm_discovered(hass, runtime, "h02", H02_ID)
+    # nothing was answered, and the gateway hung up: the device reconnects
+    async with asyncio.timeout(TIMEOUT):
+        assert await device.reader.read() == b""
     await device.close()
 
     device = await TcpDevice.connect(port)

@@ -95,6 +95,7 @@ from .const import (
 )
 from .coordinator import credentials_from
 from .m2m.gateway import GatewayError
+from .m2m.trackers import valid_device_id
 from .tracker_runtime import (
     GatewaySettings,
     async_check_ports,
@@ -525,7 +526,7 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         """The gateway heard from a tracker nobody added: offer to add it."""
         protocol = str(discovery_info.get(CONF_PROTOCOL, ""))
         device_id = str(discovery_info.get(CONF_DEVICE_ID, ""))
-        if protocol not in TRACKER_PROTOCOLS or not device_id:
+        if protocol not in TRACKER_PROTOCOLS or not valid_device_id(protocol, device_id):
             return self.async_abort(reason="invalid_discovery_info")
         gateway = self._gateway_entry()
         if gateway is None:

@@ -16,12 +16,22 @@ ACK; each is folded into the tracker's :class:`.tracker_state.TrackerState`, who
 the saved state is read back and whatever the journal received after it is replayed, so a
 crash loses nothing the devices were told was stored.
 
+Discovery is bounded, as anyone who can reach a port can make up device IDs: at most
+:data:`DISCOVERY_FLOWS_PER_MINUTE` new discovery flows a minute and
+:data:`DISCOVERY_PENDING_MAX` tracker flows waiting at once. Unknown trackers beyond that are
+not offered; they are counted (up to :data:`HELD_BACK_MEMORY` distinct ones) in one repair
+issue, ``unknown_trackers``, updated at most every :data:`ISSUE_UPDATE_INTERVAL` seconds and
+removed once all of them were offered or the entry unloads. The gateway asks again about a
+device that keeps sending (every ten minutes), so a tracker held back is offered once there
+is room. Device IDs reach the log only quoted (``%r``).
+
 Why ``.storage``: Home Assistant's backups include it, it is the integration data directory
 users are not meant to edit, and the journal sits next to the counters it complements.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +40,7 @@ from functools import partial
 import logging
 import os
 from pathlib import Path
+import time
 from types import MappingProxyType
 from typing import Any, TypeIs
 
@@ -37,8 +48,12 @@ from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEnt
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr, discovery_flow
-from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers import (
+    device_registry as dr,
+    discovery_flow,
+    issue_registry as ir,
+)
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -74,6 +89,12 @@ _LOGGER = logging.getLogger(__name__)
 TRACKER_PLATFORMS = [Platform.BINARY_SENSOR, Platform.DEVICE_TRACKER, Platform.SENSOR]
 STORE_SAVE_DELAY = 30.0
 REPLAY_PAGE = 1000
+DISCOVERY_FLOWS_PER_MINUTE = 10
+DISCOVERY_PENDING_MAX = 25
+HELD_BACK_MEMORY = 10_000
+ISSUE_UPDATE_INTERVAL = 10.0
+UNKNOWN_TRACKERS_ISSUE = "unknown_trackers"
+_ISSUE_EXAMPLES = 5
 
 type TrackerGatewayConfigEntry = ConfigEntry[TrackerGatewayRuntime]
 type AnyThingBridgeConfigEntry = ThingBridgeConfigEntry | TrackerGatewayConfigEntry
@@ -294,6 +315,12 @@ class TrackerGatewayRuntime:
         self._checkpoints: dict[str, Any] = {}
         self._device_listeners: list[Callable[[TrackerDevice], None]] = []
         self._stopped = False
+        self._offered_at: deque[float] = deque()  # when the flows of the last minute began
+        self.held_back: dict[tuple[str, str], None] = {}
+        """Unknown trackers not offered (too many at once), oldest first."""
+        self._issue_shown = 0  # the count the repair issue shows (0: no issue)
+        self._issue_at = -ISSUE_UPDATE_INTERVAL
+        self._issue_timer: CALLBACK_TYPE | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -323,6 +350,10 @@ class TrackerGatewayRuntime:
             return
         self._stopped = True
         await self.gateway.stop()
+        if self._issue_timer is not None:
+            self._issue_timer()
+            self._issue_timer = None
+        ir.async_delete_issue(self.hass, DOMAIN, UNKNOWN_TRACKERS_ISSUE)
         await self.store.async_save(self._store_data())
         await self.journal.close()
 
@@ -354,7 +385,7 @@ class TrackerGatewayRuntime:
             try:
                 state.restore(checkpoint)
             except ValueError as err:
-                _LOGGER.warning("Saved state of tracker %s ignored: %s", device.key, err)
+                _LOGGER.warning("Saved state of tracker %r ignored: %s", device.key, err)
         try:
             if state.newest is None:
                 # Nothing saved (a new tracker, or a re-added one): start from its last position.
@@ -379,7 +410,7 @@ class TrackerGatewayRuntime:
                 since = records[-1].position.fix_time
         except (JournalError, ValueError, KeyError, TypeError) as err:
             # A journal that cannot be read (or a damaged row) costs the replay, not the setup.
-            _LOGGER.warning("Journal of tracker %s could not be read: %s", device.key, err)
+            _LOGGER.warning("Journal of tracker %r could not be read: %s", device.key, err)
 
     async def async_sync_subentries(self) -> None:
         """Start trackers whose subentry was added; forget those whose subentry was removed."""
@@ -388,14 +419,15 @@ class TrackerGatewayRuntime:
             if device.subentry_id not in current:
                 del self.devices[key]
                 self._checkpoints.pop(device.key, None)
-                _LOGGER.info("GPS tracker %s removed", device.key)
+                _LOGGER.info("GPS tracker %r removed", device.key)
         known = {d.subentry_id for d in self.devices.values()}
         for subentry_id, subentry in current.items():
             if subentry_id in known:
                 continue
             device = await self._async_add_device(subentry)
-            _LOGGER.info("GPS tracker %s added", device.key)
+            _LOGGER.info("GPS tracker %r added", device.key)
             self._abort_discovery(device.protocol, device.device_id)
+            self._forget_held_back((device.protocol, device.device_id))
             for listener in list(self._device_listeners):
                 listener(device)
         self._schedule_save()
@@ -442,9 +474,36 @@ class TrackerGatewayRuntime:
         device.async_update_online(now, self.settings.offline_after)
 
     def on_unknown_device(self, protocol: str, device_id: str) -> None:
-        """A tracker Home Assistant does not know sent data: offer to add it."""
+        """A tracker Home Assistant does not know sent data: offer to add it.
+
+        Within the discovery bounds (module docstring); beyond them the tracker is counted
+        in the ``unknown_trackers`` repair issue instead.
+        """
+        key = (protocol, device_id)
+        unique_id = discovery_unique_id(protocol, device_id)
+        flows = [
+            flow["context"].get("unique_id")
+            for flow in self.hass.config_entries.flow.async_progress_by_handler(
+                DOMAIN, include_uninitialized=True
+            )
+            if str(flow["context"].get("unique_id", "")).startswith("tracker:")
+        ]
+        if unique_id in flows:
+            return  # offered already
+        now = time.monotonic()
+        while self._offered_at and now - self._offered_at[0] >= 60.0:
+            self._offered_at.popleft()
+        if len(self._offered_at) >= DISCOVERY_FLOWS_PER_MINUTE or len(flows) >= (
+            DISCOVERY_PENDING_MAX
+        ):
+            if key not in self.held_back and len(self.held_back) < HELD_BACK_MEMORY:
+                self.held_back[key] = None
+                self._update_issue()
+            return
+        self._offered_at.append(now)
+        self._forget_held_back(key)
         _LOGGER.info(
-            "Unknown %s tracker %s sent data; it is offered under Discovered",
+            "Unknown %s tracker %r sent data; it is offered under Discovered",
             TRACKER_PROTOCOL_LABELS.get(protocol, protocol),
             device_id,
         )
@@ -453,6 +512,62 @@ class TrackerGatewayRuntime:
             DOMAIN,
             context={"source": SOURCE_INTEGRATION_DISCOVERY},
             data={CONF_PROTOCOL: protocol, CONF_DEVICE_ID: device_id},
+        )
+
+    def _forget_held_back(self, key: tuple[str, str]) -> None:
+        """The tracker was offered or added after all: it no longer counts as held back."""
+        if key in self.held_back:
+            del self.held_back[key]
+            self._update_issue()
+
+    def _update_issue(self) -> None:
+        """Show the held-back count in the repair issue: now, or once the interval is over."""
+        if self._issue_timer is not None or self._stopped:
+            return  # an update is due anyway
+        wait = self._issue_at + ISSUE_UPDATE_INTERVAL - time.monotonic()
+        if wait > 0 and self.held_back:
+            self._issue_timer = async_call_later(self.hass, wait, self._async_issue_due)
+            return
+        self._write_issue()
+
+    @callback
+    def _async_issue_due(self, _now: datetime) -> None:
+        self._issue_timer = None
+        self._write_issue()
+
+    def _write_issue(self) -> None:
+        count = len(self.held_back)
+        if count == self._issue_shown:
+            return
+        self._issue_at = time.monotonic()
+        if not count:
+            ir.async_delete_issue(self.hass, DOMAIN, UNKNOWN_TRACKERS_ISSUE)
+            self._issue_shown = 0
+            return
+        if not self._issue_shown:
+            _LOGGER.warning(
+                "More unknown GPS trackers than %d new offers a minute or %d waiting: the "
+                "others are counted in a repair issue instead of being offered",
+                DISCOVERY_FLOWS_PER_MINUTE,
+                DISCOVERY_PENDING_MAX,
+            )
+        self._issue_shown = count
+        examples = list(self.held_back)[-_ISSUE_EXAMPLES:]
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            UNKNOWN_TRACKERS_ISSUE,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=UNKNOWN_TRACKERS_ISSUE,
+            translation_placeholders={
+                "count": str(count),
+                "per_minute": str(DISCOVERY_FLOWS_PER_MINUTE),
+                "pending": str(DISCOVERY_PENDING_MAX),
+                "examples": ", ".join(
+                    f"`{d}` ({TRACKER_PROTOCOL_LABELS.get(p, p)})" for p, d in examples
+                ),
+            },
         )
 
     @callback

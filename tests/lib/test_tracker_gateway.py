@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import logging
@@ -26,13 +27,17 @@ from custom_components.thingbridge.m2m.trackers import Heartbeat, Login, Message
 from simulator.trackers import (
     VirtualTracker,
     circle_route,
+    coban_heartbeat,
     coban_logon,
+    coban_position,
     crc16_ibm,
     crc16_x25,
     gt06_frame,
+    gt06_heartbeat,
     gt06_location,
     gt06_login,
     gt06_reply,
+    h02_position,
     make_fixes,
     teltonika_avl,
     teltonika_login,
@@ -232,6 +237,26 @@ async def test_gt06_ack_bytes_and_messages(make: Factory) -> None:
     assert h.gateway.last_seen("gt06", "nobody") is None
 
 
+async def test_two_records_of_one_second_and_place_are_both_delivered(make: Factory) -> None:
+    """Different odometers at the same second and place are two records, not a resend;
+    the exact resend of the packet is acknowledged again and not reported twice."""
+    h = await make(("teltonika",))
+    first = make_fixes(ROUTE, start=START)[0]
+    packet = teltonika_avl([first, dataclasses.replace(first, odometer_m=first.odometer_m + 500)])
+    for attempt in range(2):
+        reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["teltonika"])
+        writer.write(teltonika_login(IDS["teltonika"]))
+        assert await reader.readexactly(1) == b"\x01"
+        writer.write(packet)
+        assert await reader.readexactly(4) == b"\x00\x00\x00\x02", attempt
+        writer.close()
+    assert [[p.odometer_m for p in ps] for _, ps in h.positions] == [
+        [first.odometer_m, first.odometer_m + 500]
+    ]
+    assert await h.journal.count() == 2
+    assert h.gateway.stats.duplicates == 2
+
+
 async def test_newest_first_packet_is_journaled_as_sent_and_reported_oldest_first(
     make: Factory,
 ) -> None:
@@ -289,6 +314,8 @@ async def test_connected_devices(make: Factory) -> None:
         ("teltonika", "tcp", "rejected"),  # login answered 00
         ("gt06", "tcp", "disconnected"),  # login not answered, connection closed
         ("h02", "tcp", "disconnected"),  # V1 not answered, connection closed
+        ("tk103", "tcp", "disconnected"),  # handshake not answered, connection closed
+        ("coban", "tcp", "disconnected"),  # logon not answered, connection closed
         ("teltonika", "udp", "no_ack"),
         ("osmand", "http", "rejected"),  # HTTP 400
     ],
@@ -346,21 +373,83 @@ async def test_gt06_unknown_frames_get_silence(make: Factory) -> None:
     assert await h.journal.count() == 0
 
 
-async def test_text_handshakes_are_answered_to_anyone_but_data_is_not_stored(
-    make: Factory,
+def _unregistered_session(protocol: str) -> tuple[list[bytes], bytes, bytes, bytes]:
+    """What an unregistered device sends (login/handshake, heartbeat, positions), what the
+    gateway may answer it (only Teltonika's login ``00``), then a heartbeat sent once the
+    device is registered and its answer: the first bytes after the allowed ones."""
+    device_id = IDS[protocol]
+    fixes = make_fixes(ROUTE, start=START)[:2]
+    if protocol == "teltonika":
+        barrier = teltonika_avl(make_fixes(ROUTE, start=START + timedelta(days=1))[:1])
+        return [teltonika_login(device_id), teltonika_avl(fixes)], b"\x00", barrier, b"\0\0\0\1"
+    if protocol == "gt06":
+        frames = [gt06_login(device_id, 1), gt06_heartbeat(2), gt06_location(fixes[0], 3)]
+        return frames, b"", gt06_heartbeat(4), gt06_reply(0x13, 4)
+    if protocol == "tk103":
+        frames = [
+            f"({device_id}BP05354188048003342)".encode(),
+            tk103_handshake(device_id),
+            *(tk103_position(device_id, fix) for fix in fixes),
+        ]
+        return frames, b"", tk103_handshake(device_id), f"({device_id}AP01HSO)".encode()
+    if protocol == "coban":
+        frames = [coban_logon(device_id), coban_heartbeat(device_id)]
+        frames += [coban_position(device_id, fix) for fix in fixes]
+        frames.append(f"imei:{device_id},help me,2611010800,,L,,,0a2b,,0c3d,,,;".encode())
+        return frames, b"", coban_heartbeat(device_id), b"ON"
+    frames = [f"*HQ,{device_id},HTBT#".encode(), h02_position(device_id, fixes[0])]
+    beat = f"*HQ,{device_id},V0#".encode()  # unlike the rejected ones, so answers differ
+    return frames, b"", beat, beat
+
+
+@pytest.mark.parametrize("protocol", ["teltonika", "gt06", "tk103", "coban", "h02"])
+async def test_unregistered_device_gets_no_acknowledging_bytes_over_tcp(
+    make: Factory, protocol: str
 ) -> None:
-    h = await make(("tk103", "coban"), registered=set())
-    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["tk103"])
-    fix = make_fixes(ROUTE, start=START)[0]
-    writer.write(tk103_position(IDS["tk103"], fix) + tk103_handshake(IDS["tk103"]))
-    assert await reader.readuntil(b")") == f"({IDS['tk103']}AP01HSO)".encode()
+    """Logins, handshakes, heartbeats and positions of an unknown device are not answered
+    (TK103 ``AP01HSO``/``AP05``, Coban ``LOAD``/``ON``, H02 echoes are what these devices
+    take as delivery); Teltonika's login gets ``00``, its rejection. Then the gateway hangs
+    up: everything the device ever reads is the allowed rejection."""
+    h = await make((protocol,), registered=set())
+    frames, allowed, _, _ = _unregistered_session(protocol)
+    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports[protocol])
+    writer.write(b"".join(frames))
+    assert await read_to_eof(reader) == allowed
     writer.close()
-    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["coban"])
-    writer.write(coban_logon(IDS["coban"]))
-    assert await reader.readexactly(4) == b"LOAD"
-    writer.close()
+    assert h.unknown == [(protocol, IDS[protocol])]
+    assert h.gateway.stats.rejected >= 1
+    assert h.gateway.stats.acks == 0
     assert await h.journal.count() == 0
-    assert h.unknown == [("tk103", IDS["tk103"]), ("coban", IDS["coban"])]
+
+
+@pytest.mark.parametrize("protocol", ["tk103", "coban", "h02"])
+async def test_unregistered_device_gets_no_acknowledging_bytes_over_udp(
+    make: Factory, protocol: str
+) -> None:
+    h = await make((protocol,), registered=set())
+    frames, _, barrier, barrier_reply = _unregistered_session(protocol)
+    loop = asyncio.get_running_loop()
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    class Device(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: object) -> None:
+            received.put_nowait(data)
+
+    transport, _ = await loop.create_datagram_endpoint(
+        Device, remote_addr=(HOST, h.gateway.udp_ports[protocol])
+    )
+    try:
+        for frame in frames:
+            transport.sendto(frame)
+        await wait_for(lambda: h.gateway.stats.rejected == len(frames), "every datagram rejected")
+        h.registered.add((protocol, IDS[protocol]))
+        transport.sendto(barrier)
+        async with asyncio.timeout(10):
+            assert await received.get() == barrier_reply  # the first datagram we got
+    finally:
+        transport.close()
+    assert received.empty()
+    assert await h.journal.count() == 0
 
 
 async def test_unknown_device_notification_repeats_after_the_interval(make: Factory) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
+import json
 from pathlib import Path
 import sqlite3
 import threading
@@ -12,6 +14,7 @@ import threading
 import pytest
 
 from custom_components.thingbridge.m2m.journal import (
+    SCHEMA_VERSION,
     JournalError,
     JournalRecord,
     TrackerJournal,
@@ -156,7 +159,7 @@ async def test_durable_across_reopen(tmp_path: Path) -> None:
         assert await second.append([pos(4), pos(5)]) == [False, True]
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     conn.close()
 
 
@@ -331,3 +334,132 @@ def test_bad_options(tmp_path: Path) -> None:
         TrackerJournal(tmp_path / "j.db", retention_days=0)
     with pytest.raises(ValueError, match="prune_interval"):
         TrackerJournal(tmp_path / "j.db", prune_interval=0)
+
+
+# -- identity: the whole record, not its second and place ----------------------------------------
+
+
+async def test_different_records_of_one_second_and_place_are_both_stored(
+    journal: TrackerJournal,
+) -> None:
+    """Ignition on at 1,000 m and ignition off at 1,500 m, same second and place: two records."""
+    on = pos(1, ignition=True, odometer_m=1000.0, io={"239": 1})
+    off = replace(on, ignition=False, odometer_m=1500.0, io={"239": 0})
+    assert await journal.append([on, off]) == [True, True]
+    assert await journal.append([off, on]) == [False, False]  # resends
+    # how it travelled is not what it says: a re-upload flag or a checksum verdict
+    assert await journal.append([replace(on, archive=True, checksum_ok=False)]) == [False]
+    assert await journal.append([replace(on, speed_kmh=1.5)]) == [True]
+    records = await journal.positions("356307042441013")
+    assert [(r.position.ignition, r.position.odometer_m) for r in records] == [
+        (True, 1000.0),
+        (False, 1500.0),
+        (True, 1000.0),
+    ]
+    assert records[0].position == replace(on, raw=b"")
+
+
+_V1_SCHEMA = """
+CREATE TABLE positions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    protocol TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    fix_time_us INTEGER NOT NULL,
+    lat_e7 INTEGER NOT NULL,
+    lon_e7 INTEGER NOT NULL,
+    received_us INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX positions_identity
+    ON positions (device_id, fix_time_us, lat_e7, lon_e7, protocol);
+CREATE INDEX positions_received ON positions (received_us);
+PRAGMA user_version=1;
+"""
+
+
+def _v1_row(p: Position, received: datetime) -> tuple[object, ...]:
+    """A row as schema version 1 wrote it (fields in declaration order, ``None`` left out)."""
+    data = {
+        f.name: getattr(p, f.name)
+        for f in fields(Position)
+        if f.name != "raw" and getattr(p, f.name) is not None
+    }
+    data["fix_time"] = p.fix_time.isoformat()
+
+    def micros(t: datetime) -> int:
+        return (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+    return (
+        p.protocol, p.device_id, micros(p.fix_time), round(p.latitude * 1e7),
+        round(p.longitude * 1e7), micros(received), json.dumps(data, separators=(",", ":")),
+    )  # fmt: skip
+
+
+async def test_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    old = [
+        pos(1, checksum_ok=True, archive=False),
+        pos(2, io={"239": 1, "raw": "00ff"}, odometer_m=1000.0),
+        pos(2, device="other", protocol="gt06", archive=True),
+    ]
+    received = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V1_SCHEMA)
+        conn.executemany(
+            "INSERT INTO positions (protocol, device_id, fix_time_us, lat_e7, lon_e7,"
+            " received_us, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [_v1_row(p, received) for p in old],
+        )
+    conn.close()
+    async with TrackerJournal(path, retention_days=None) as journal:
+        assert await journal.count() == 3
+        records = await journal.positions("356307042441013")
+        assert [r.position for r in records] == [replace(p, raw=b"") for p in old[:2]]
+        assert {r.received_at for r in records} == {received}
+        assert [r.seq for r in records] == [1, 2]
+        # dedupe still works on the migrated rows, now by the whole record
+        assert await journal.append(old) == [False, False, False]
+        other = replace(old[1], odometer_m=1500.0, io={"239": 0})
+        assert await journal.append([other]) == [True]
+        assert await journal.count() == 4
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "positions_identity" not in indexes
+        assert conn.execute("SELECT COUNT(*) FROM positions WHERE digest = x''").fetchone()[0] == 0
+    conn.close()
+    async with TrackerJournal(path, retention_days=None) as journal:  # reopening is a no-op
+        assert await journal.count() == 4
+        assert await journal.append([other]) == [False]
+
+
+async def test_a_failed_migration_leaves_the_version_1_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    received = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V1_SCHEMA)
+        insert = (
+            "INSERT INTO positions (protocol, device_id, fix_time_us, lat_e7, lon_e7,"
+            " received_us, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        conn.execute(insert, _v1_row(pos(1), received))
+        conn.execute(insert, (*_v1_row(pos(2), received)[:6], "{damaged"))
+        conn.execute(insert, (*_v1_row(pos(3), received)[:6], "[]"))
+        conn.execute(
+            "CREATE TRIGGER fail BEFORE UPDATE ON positions BEGIN SELECT RAISE(ABORT, 'disk'); END"
+        )
+    conn.close()
+    journal = TrackerJournal(path)
+    with pytest.raises(JournalError, match="open failed"):
+        await journal.open()
+    assert not journal.is_open
+    with sqlite3.connect(path) as conn:  # one transaction: nothing of it happened
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(positions)")]
+        assert "digest" not in columns
+        assert conn.execute("SELECT COUNT(*) FROM positions").fetchone()[0] == 3
+        conn.execute("DROP TRIGGER fail")
+    conn.close()
+    async with TrackerJournal(path, retention_days=None) as journal:  # damaged rows are kept
+        assert await journal.count() == 3
+        assert await journal.append([pos(1), pos(2)]) == [False, True]

@@ -222,10 +222,17 @@ def test_a_step_without_progress_cannot_hang_the_loop() -> None:
 
 def test_modes_transports_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     code, lines, out = call(
-        "decode", "-p", "h02", "--text", "--transport", "udp", "*HQ,1,V0#", "*HQ,2,V0#"
+        "decode",
+        "-p",
+        "h02",
+        "--text",
+        "--transport",
+        "udp",
+        "*HQ,4210051415,V0#",
+        "*HQ,4210051416,V0#",
     )
     assert code == 0, out
-    assert [line["device_id"] for line in lines] == ["1", "2"]
+    assert [line["device_id"] for line in lines] == ["4210051415", "4210051416"]
     code, lines, _ = call("decode", "-p", "tk103", "--hex", "28 31 29")  # "(1)" given as hex
     assert code == 2
     assert lines[0]["error"] == "FrameError"

@@ -6,7 +6,7 @@ tests skip when it is absent.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import re
@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from custom_components.thingbridge.m2m.journal import _row
 from custom_components.thingbridge.m2m.trackers import (
     ChecksumError,
     CobanDecoder,
@@ -71,7 +72,7 @@ def _payload(sample: dict[str, Any]) -> bytes:
     return bytes.fromhex(text) if sample["encoding"] == "hex" else text.encode()
 
 
-def _decode(sample: dict[str, Any], *, lenient: bool = False) -> list[Item]:
+def _decode(sample: dict[str, Any], *, lenient: bool = False, now: datetime = NOW) -> list[Item]:
     name = _protocol(sample)
     data = _payload(sample)
     if name == "teltonika" and sample["transport"] == "udp":
@@ -83,12 +84,12 @@ def _decode(sample: dict[str, Any], *, lenient: bool = False) -> list[Item]:
     if name == "tk103":
         return Tk103Decoder().decode_datagram(data)
     if name == "h02":
-        return H02Decoder(clock=lambda: NOW).decode_datagram(data)
+        return H02Decoder(clock=lambda: now).decode_datagram(data)
     if name == "coban":
         return CobanDecoder().decode_datagram(data)
     assert name == "osmand"
     try:
-        reports = parse_text(data, received_at=NOW)
+        reports = parse_text(data, received_at=now)
     except ProtocolError as err:
         return [err]
     return [
@@ -307,6 +308,24 @@ def test_sample(sample: dict[str, Any]) -> None:
     if expected:
         (frame,) = _frames(_decode(sample, lenient=name == "gt06"))
         _check_expected(frame, expected)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=_ids())
+def test_a_resent_sample_has_the_same_journal_identity(sample: dict[str, Any]) -> None:
+    """The journal recognises a resend by the whole decoded record, so decoding the same
+    bytes later must give the same stored fields: no server time in them, except the
+    arrival time a fix without any time of its own is stamped with (never a resend)."""
+    later = NOW + timedelta(hours=5, minutes=3, seconds=7)
+    first, again = (
+        [p for i in _decode(sample, lenient=True, now=now) if isinstance(i, Frame) for p in i.positions]
+        for now in (NOW, later)
+    )  # fmt: skip
+    assert len(first) == len(again)
+    for a, b in zip(first, again, strict=True):
+        if a.fix_time == NOW.replace(microsecond=0):  # stamped on arrival
+            assert b.fix_time == later.replace(microsecond=0)
+            continue
+        assert _row(a, 0)[6:] == _row(b, 1)[6:]  # data and digest; received is not identity
 
 
 def test_corpus_covers_every_protocol() -> None:

@@ -101,7 +101,8 @@ def test_tk103_login_bp05_and_handshake_bp00() -> None:
         io="00010000",
     )
     out = only(Tk103Decoder().feed(login))
-    assert out.reply == out.reject_reply == b"(013612345678AP05)"
+    assert out.reply == b"(013612345678AP05)"
+    assert out.reject_reply is None  # an unregistered device gets nothing
     first, pos = out.messages
     assert isinstance(first, Login)
     assert first.imei == "354188048003342"
@@ -109,7 +110,8 @@ def test_tk103_login_bp05_and_handshake_bp00() -> None:
     assert pos.valid is False
     assert pos.ignition is False
     out = only(Tk103Decoder().feed(b"(013612345678BP00013612345678HSO)"))
-    assert out.reply == out.reject_reply == b"(013612345678AP01HSO)"
+    assert out.reply == b"(013612345678AP01HSO)"
+    assert out.reject_reply is None  # an unregistered device gets nothing
     assert isinstance(out.messages[0], Heartbeat)
 
 
@@ -211,10 +213,12 @@ def test_coban_logon_heartbeat_and_sos_replies() -> None:
         b"##,imei:359710045559474,A;359710045559474;" + coban(keyword="help me")
     )
     assert isinstance(logon, Frame)
-    assert logon.reply == logon.reject_reply == b"LOAD"
+    assert logon.reply == b"LOAD"
+    assert logon.reject_reply is None  # an unregistered device gets nothing
     assert isinstance(logon.messages[0], Login)
     assert isinstance(beat, Frame)
-    assert beat.reply == beat.reject_reply == b"ON"
+    assert beat.reply == b"ON"
+    assert beat.reject_reply is None  # an unregistered device gets nothing
     assert isinstance(sos, Frame)
     assert sos.reply == b"**,imei:359710045559474,E;"
     assert sos.positions[0].alarm == "sos"
@@ -366,7 +370,8 @@ def test_h02_heartbeat_nbr_and_command_answer() -> None:
         + b"*HQ,4210051415,V3,1,2,3#"
     )
     assert isinstance(beat, Frame)
-    assert beat.reply == beat.reject_reply == b"*HQ,4210051415,V0#"
+    assert beat.reply == b"*HQ,4210051415,V0#"
+    assert beat.reject_reply is None  # an unregistered device gets nothing
     assert isinstance(nbr, Frame)
     assert nbr.reply == b"*HQ,4210051415,V4,NBR,20250102030405#"
     report = nbr.messages[0]

@@ -79,7 +79,8 @@ def test_tk103_comma_form_login_matches_traccar() -> None:
             b"(352606090042050,BP05,240414,A,4527.3513N,00909.9758E,4.80,112825,155.49)"
         )
     )
-    assert frame.reply == frame.reject_reply == b"(352606090042050AP05)"
+    assert frame.reply == b"(352606090042050AP05)"
+    assert frame.reject_reply is None  # an unregistered device gets nothing
     login, p = frame.messages
     assert isinstance(login, Login)
     assert isinstance(p, Position)
@@ -259,9 +260,11 @@ def test_coban_logon_heartbeat_and_sos_replies() -> None:
         b"imei:359710049075097,help me,,,L,,,113b,,558f,,,,,0,0,,,;"
     )
     assert isinstance(logon, Frame)
-    assert logon.reply == logon.reject_reply == b"LOAD"
+    assert logon.reply == b"LOAD"
+    assert logon.reject_reply is None  # an unregistered device gets nothing
     assert isinstance(beat, Frame)
-    assert beat.reply == beat.reject_reply == b"ON"
+    assert beat.reply == b"ON"
+    assert beat.reject_reply is None  # an unregistered device gets nothing
     assert isinstance(short, Frame)  # Traccar answers any imei: frame of <= 30 chars with LOAD
     assert short.reply == b"LOAD"
     assert short.device_id == "123451234512345"
@@ -497,7 +500,8 @@ def test_h02_heartbeat_link_v3_nbr_sms() -> None:
         b"*HQ,5226073533,SMS,ST906(70SACD)_TQ_V_2.0 2024/06/07\nID:5226073533\nGSM:26#"
     )
     beat, link, v3, nbr, sms = (frame_of([item]) for item in items)
-    assert beat.reply == beat.reject_reply == b"*HQ,135790246811220,HTBT#"
+    assert beat.reply == b"*HQ,135790246811220,HTBT#"
+    assert beat.reject_reply is None  # an unregistered device gets nothing
     assert isinstance(beat.messages[0], Heartbeat)
     assert beat.messages[0].battery_percent == 100.0
     report = link.messages[0]

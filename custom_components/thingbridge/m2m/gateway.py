@@ -8,10 +8,11 @@ the sans-IO decoders in :mod:`.trackers` turn bytes into frames and say what to 
 Acknowledgement rules (``gps-trackers.md`` §5-6), which make delivery exactly-once:
 
 - Only devices for which ``is_registered(protocol, device_id)`` is true get their data
-  acknowledged. Any other device gets the frame's ``reject_reply`` (Teltonika login ``00``;
-  the text protocols' handshake answers, which Traccar sends to anyone) or silence, so it
-  keeps its buffer and resends later; ``on_unknown_device`` is called at most once per
-  device per ``unknown_interval`` seconds. OsmAnd answers 400 (query/form) or 404 (JSON).
+  acknowledged. Any other device gets the frame's ``reject_reply`` (Teltonika login ``00``)
+  or silence, also to handshakes and heartbeats (TK103, Coban and H02 devices take their
+  answers for delivery), so it keeps its buffer and resends later; ``on_unknown_device``
+  is called at most once per device per ``unknown_interval`` seconds (device IDs are
+  well-formed: the decoders turn a malformed one into a ``FieldError``). OsmAnd answers 400 (query/form) or 404 (JSON).
 - A registered device's positions are appended to the journal, and its ``frame.reply`` is
   written **only after** the append returned (committed). If journaling fails there is no
   reply and the connection is closed (OsmAnd: HTTP 503), so the device resends; resends
@@ -825,7 +826,7 @@ class TrackerGateway:
         self._unknown_seen.move_to_end(key)
         while len(self._unknown_seen) > _UNKNOWN_MEMORY:
             self._unknown_seen.popitem(last=False)
-        _LOGGER.debug("%s %s: unknown device %s, not acknowledged", protocol, peer, device_id)
+        _LOGGER.debug("%s %s: unknown device %r, not acknowledged", protocol, peer, device_id)
         try:
             self._on_unknown(protocol, device_id)
         except Exception:

@@ -4,10 +4,24 @@ The gateway acknowledges a device's data only once :meth:`TrackerJournal.append`
 returned, so the journal is the point where a position stops being the device's problem:
 ``append`` returns after the transaction is **committed**. Traccar's devices (Teltonika,
 GT06, the Traccar Client apps) resend until they get an ACK, so the same records come back
-after a lost ACK; a UNIQUE index on (device, fix time, latitude, longitude, protocol)
-recognises them and ``append`` reports them as not new (at-least-once delivery becomes
-exactly-once storage). Device timestamps are kept as sent; records of one call are stored
-in the order given, and ``seq`` numbers grow in arrival order.
+after a lost ACK; a UNIQUE index on the record's identity recognises them and ``append``
+reports them as not new (at-least-once delivery becomes exactly-once storage). Device
+timestamps are kept as sent; records of one call are stored in the order given, and ``seq``
+numbers grow in arrival order.
+
+Identity: the whole record, not its time and place: ``digest`` is a 128-bit BLAKE2b hash of
+the stored JSON (protocol, device and every decoded field) without the two fields that
+describe the transmission rather than the record, ``archive`` (GT06 marks a re-upload) and
+``checksum_ok``. Two reports of one second and place that differ in anything else (ignition
+off after ignition on, another odometer) are both stored and reported; a resend is the same
+bytes, which the decoders turn into the same fields (they take no server time, except for a
+fix that carries no time at all, which was never recognisable as a resend). The time the
+gateway received a record is a column, not part of the identity.
+
+Schema versions (``PRAGMA user_version``): 1 keyed records by (device, fix time, latitude,
+longitude, protocol); 2 adds ``digest`` and keys by it. Opening a version 1 file migrates
+it in place in one transaction: every row gets its digest (a damaged row one of its text),
+no row is lost; if the conversion fails the file stays as it was.
 
 Threading: every SQLite call runs on one dedicated worker thread that owns the single
 connection (``ThreadPoolExecutor(max_workers=1)``; sqlite3's ``check_same_thread`` stays
@@ -46,6 +60,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
 import json
 import logging
 import math
@@ -60,7 +75,7 @@ from .trackers.model import Position
 
 _LOGGER = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_RETENTION_DAYS = 30.0
 DEFAULT_PRUNE_INTERVAL = 3600.0
 PRUNE_CHUNK = 5000
@@ -78,6 +93,9 @@ _STR = frozenset({str})
 _FIX_TIME = _POSITION_FIELDS.index("fix_time")
 _IO = _POSITION_FIELDS.index("io")
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_TRANSMISSION_FIELDS = ("checksum_ok", "archive")
+_JSON_BOOLS = {True: "true", False: "false"}
+"""How a record travelled, not what it says: left out of its identity."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS positions (
@@ -88,23 +106,31 @@ CREATE TABLE IF NOT EXISTS positions (
     lat_e7 INTEGER NOT NULL,
     lon_e7 INTEGER NOT NULL,
     received_us INTEGER NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    digest BLOB NOT NULL DEFAULT x''
 );
-CREATE UNIQUE INDEX IF NOT EXISTS positions_identity
-    ON positions (device_id, fix_time_us, lat_e7, lon_e7, protocol);
+CREATE UNIQUE INDEX IF NOT EXISTS positions_record
+    ON positions (device_id, protocol, fix_time_us, digest);
 CREATE INDEX IF NOT EXISTS positions_received ON positions (received_us);
 """
+# The identity index also serves the per-device reads (device, protocol, fix time order).
+
+# Version 1 -> 2, inside the open transaction; the digests are filled in between.
+_MIGRATE_1_ADD = "ALTER TABLE positions ADD COLUMN digest BLOB NOT NULL DEFAULT x''"
+_MIGRATE_1_ROWS = "SELECT seq, data FROM positions WHERE seq > ? ORDER BY seq LIMIT 5000"
+_MIGRATE_1_SET = "UPDATE positions SET digest = ? WHERE seq = ?"
+_MIGRATE_1_INDEX = "DROP INDEX IF EXISTS positions_identity"
 
 _INSERT = (
     "INSERT OR IGNORE INTO positions"
-    " (protocol, device_id, fix_time_us, lat_e7, lon_e7, received_us, data)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " (protocol, device_id, fix_time_us, lat_e7, lon_e7, received_us, data, digest)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _MAX_SEQ = "SELECT MAX(seq) FROM positions"
 _SEQ_OF = (
     "SELECT seq FROM positions"
-    " WHERE device_id = ? AND fix_time_us = ? AND lat_e7 = ? AND lon_e7 = ? AND protocol = ?"
+    " WHERE device_id = ? AND protocol = ? AND fix_time_us = ? AND digest = ?"
 )
 
 # Rows received before ?1, except each (device, protocol)'s newest fix, at most ?2 of them.
@@ -177,8 +203,8 @@ def _plain(value: object) -> object:
     return value
 
 
-def _position_json(position: Position) -> str:
-    """The position's fields as JSON (``None`` fields and ``raw`` left out).
+def _position_json(position: Position) -> tuple[str, bytes]:
+    """The position's fields as JSON (``None`` fields and ``raw`` left out), and its digest.
 
     The shape of :func:`.trackers.serialize.message_to_dict`, written out here because the
     journal encodes every stored record and the generic version costs several times more.
@@ -198,14 +224,42 @@ def _position_json(position: Position) -> str:
         data = {k: v for k, v in zip(_POSITION_FIELDS, values, strict=True) if v is not None}
         data["fix_time"] = fix_time.isoformat()
         try:
-            return _encode(data)
+            return _identified(data)
         except ValueError:  # a non-finite number: the general code leaves it out
             pass
-    return _position_json_general(position)
+    return _identified(_position_dict_general(position))
 
 
-def _position_json_general(position: Position) -> str:
-    """:func:`_position_json` for any field values."""
+def _identified(data: dict[str, object]) -> tuple[str, bytes]:
+    """The stored JSON of a record's fields and the digest that identifies the record.
+
+    The digest hashes the JSON without :data:`_TRANSMISSION_FIELDS`, which are appended
+    after it (``data`` loses them). A stored row's JSON, loaded and passed here again,
+    gives the same digest: the key order and the values survive the round trip.
+    """
+    tail = ""
+    for name in _TRANSMISSION_FIELDS:
+        if name in data:
+            value = data.pop(name)
+            tail += f',"{name}":{_JSON_BOOLS[value] if type(value) is bool else _encode(value)}'
+    text = _encode(data)
+    digest = blake2b(text.encode(), digest_size=16).digest()
+    return (f"{text[:-1]}{tail}}}" if tail else text), digest
+
+
+def _stored_digest(data: object) -> bytes:
+    """The digest of a row stored without one (schema version 1); a damaged row is kept too."""
+    try:
+        loaded = json.loads(data)  # type: ignore[arg-type]
+        if isinstance(loaded, dict):
+            return _identified(loaded)[1]
+    except TypeError, ValueError:
+        pass
+    return blake2b(repr(data).encode(), digest_size=16).digest()
+
+
+def _position_dict_general(position: Position) -> dict[str, object]:
+    """The fields :func:`_position_json` stores, for any field values."""
     data: dict[str, object] = {}
     for name in _POSITION_FIELDS:
         value = getattr(position, name)
@@ -217,10 +271,11 @@ def _position_json_general(position: Position) -> str:
         elif kind is dict:
             value = {str(k): _plain(v) for k, v in value.items()}
         data[name] = value
-    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return data
 
 
-def _row(position: Position, received_us: int) -> tuple[str, str, int, int, int, int, str]:
+def _row(position: Position, received_us: int) -> tuple[str, str, int, int, int, int, str, bytes]:
+    data, digest = _position_json(position)
     return (
         position.protocol,
         position.device_id,
@@ -228,7 +283,8 @@ def _row(position: Position, received_us: int) -> tuple[str, str, int, int, int,
         round(position.latitude * 1e7),
         round(position.longitude * 1e7),
         received_us,
-        _position_json(position),
+        data,
+        digest,
     )
 
 
@@ -335,8 +391,9 @@ class TrackerJournal:
         """Store positions durably, in order; return which of them were new.
 
         Returns once the transaction holding them is committed. A position equal to a
-        stored one (same device, protocol, fix time and coordinates) is not stored again
-        and reported ``False``, including a repeat within ``positions``.
+        stored one (the same record: every field but ``archive`` and ``checksum_ok``, see
+        the module docstring) is not stored again and reported ``False``, including a
+        repeat within ``positions``.
 
         Raises:
             JournalError: The journal is closed or SQLite failed; nothing of
@@ -500,14 +557,32 @@ class TrackerJournal:
                     mode,
                 )
             conn.execute("PRAGMA synchronous=FULL")
-            _check_version(conn.execute("PRAGMA user_version").fetchone()[0])
-            conn.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
-            )
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                _check_version(version)
+                if version == 1:
+                    self._migrate_from_1(conn)
+                conn.executescript(f"{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         except BaseException:
             conn.close()
             raise
         self._conn = conn
+
+    def _migrate_from_1(self, conn: sqlite3.Connection) -> None:
+        """Give every version 1 row its digest and swap the identity index (in place)."""
+        conn.execute(_MIGRATE_1_ADD)
+        last = 0
+        while rows := conn.execute(_MIGRATE_1_ROWS, (last,)).fetchall():
+            conn.executemany(_MIGRATE_1_SET, [(_stored_digest(data), seq) for seq, data in rows])
+            last = rows[-1][0]
+        conn.execute(_MIGRATE_1_INDEX)
+        _LOGGER.info("tracker journal %s: converted to schema version 2", self.path)
 
     def _close_sync(self) -> None:
         if self._conn is not None:
@@ -533,7 +608,7 @@ class TrackerJournal:
         for batch in batches:
             flags: list[bool] = []
             for row in batch:
-                key = (row[1], row[2], row[3], row[4], row[0])
+                key = (row[1], row[0], row[2], row[7])
                 found = cursor.execute(_SEQ_OF, key).fetchone()
                 flags.append(found is not None and found[0] > before_seq and key not in seen)
                 seen.add(key)

@@ -17,7 +17,9 @@ osmand     :func:`parse_request` …         5055         HTTP
 Stream decoders take bytes with ``feed()`` and return :class:`Frame` and
 :class:`ProtocolError` items (see :mod:`.stream`); each frame carries the reply the device
 expects. Datagram transports call ``decode_datagram()`` once per datagram. Nothing does
-I/O: the gateway owns sockets, timeouts and the decision to accept a device.
+I/O: the gateway owns sockets, timeouts and the decision to accept a device. Device IDs
+are checked per protocol (:func:`valid_device_id`, :mod:`.ids`): a frame with a malformed
+ID is a :class:`FieldError`, never an unknown device.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from .errors import (
 )
 from .gt06 import Gt06Decoder
 from .h02 import H02Decoder
+from .ids import DEVICE_ID_PATTERNS, check_device_id, valid_device_id
 from .model import (
     ALARMS,
     Alarm,
@@ -123,6 +126,7 @@ __all__ = [
     "ALARMS",
     "ALIASES",
     "DEFAULT_MAX_BUFFER",
+    "DEVICE_ID_PATTERNS",
     "PROTOCOLS",
     "Alarm",
     "AnyMessage",
@@ -154,6 +158,7 @@ __all__ = [
     "TeltonikaUdpDecoder",
     "Tk103Decoder",
     "UnsupportedMessage",
+    "check_device_id",
     "crc16_ibm",
     "crc16_x25",
     "create_decoder",
@@ -161,4 +166,5 @@ __all__ = [
     "parse_query",
     "parse_request",
     "parse_text",
+    "valid_device_id",
 ]

@@ -6,8 +6,7 @@ no maintained Python library parses it, and it is a small comma-separated format
 Frames end with ``;`` (also a line end or ``*``); no checksum.
 
 - ``##,imei:<IMEI>,A;`` logon → :class:`Login`; reply ``LOAD``.
-- ``<IMEI>;`` heartbeat → :class:`Heartbeat`; reply ``ON``. Both replies go to any
-  device (``reject_reply`` is the same), as Traccar sends them before the device lookup.
+- ``<IMEI>;`` heartbeat → :class:`Heartbeat`; reply ``ON``.
 - ``imei:<IMEI>,<keyword>,<yymmddHHMM[SS] local>,<phone>,F,<hhmmss.sss UTC>,A,<ddmm.mmmm>,N,
   <dddmm.mmmm>,E,<speed knots>,<course>[,altitude,acc,door,fuel1%,fuel2%,temp];`` →
   :class:`Position`. The UTC date is the local date corrected by the local - UTC
@@ -24,6 +23,14 @@ Frames end with ``;`` (also a line end or ``*``); no checksum.
   answered ``LOAD``, as Traccar does.
 
 A UDP datagram may end without a terminator; its last frame is decoded all the same.
+
+IMEIs are 15 digits (:mod:`.ids`); a frame with any other ID is a :class:`FieldError`. An
+unregistered device gets nothing (``reject_reply`` is ``None``; Traccar answers ``LOAD``
+and ``ON`` to anyone): the protocol has no record ACK, so ``LOAD``/``ON`` are what the
+device takes for a working server. Without ``LOAD`` it repeats the logon and does not
+start its GPRS reports; without ``ON`` it drops the connection and logs on again. Fixes
+it could not deliver stay in its memory (models with the "save data when GPRS fails"
+function) until a server answers.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from datetime import datetime, timedelta
 from ._text import WHITESPACE, TextDecoder
 from ._util import check_coordinates, parse_ddmm, parse_float, parse_int, utc_datetime
 from .errors import FieldError, FrameError, ProtocolError, UnsupportedMessage
+from .ids import check_device_id
 from .model import (
     KNOTS_TO_KMH,
     Alarm,
@@ -175,11 +183,9 @@ class CobanDecoder(TextDecoder):
     def _message(self, text: str, raw: bytes) -> Item:
         if text.startswith("##") or (text.startswith("imei:") and len(raw.rstrip(b"\r\n")) <= 30):
             parts = text.split(",")
-            imei = next((p[5:] for p in parts if p.startswith("imei:")), "")
-            if not imei.isdigit():
-                raise FieldError(
-                    "imei", imei, "logon without a numeric IMEI", protocol=PROTOCOL, raw=raw
-                )
+            imei = check_device_id(
+                PROTOCOL, next((p[5:] for p in parts if p.startswith("imei:")), ""), raw
+            )
             login = Login(protocol=PROTOCOL, device_id=imei, raw=raw)
             return Frame(
                 protocol=PROTOCOL,
@@ -188,13 +194,13 @@ class CobanDecoder(TextDecoder):
                 messages=(login,),
                 raw=raw,
                 reply=b"LOAD",
-                reject_reply=b"LOAD",
             )
         if text[0].isdigit():
             start = text.find("imei:")
             if start < 0:
                 if not text.isdigit():
                     raise FrameError("heartbeat is not a numeric IMEI", protocol=PROTOCOL, raw=raw)
+                check_device_id(PROTOCOL, text, raw)
                 beat = Heartbeat(protocol=PROTOCOL, device_id=text, raw=raw)
                 return Frame(
                     protocol=PROTOCOL,
@@ -203,7 +209,6 @@ class CobanDecoder(TextDecoder):
                     messages=(beat,),
                     raw=raw,
                     reply=b"ON",
-                    reject_reply=b"ON",
                 )
             item = self._report(text[start:], raw)
             if isinstance(item, Frame) and item.reply is None:  # IMEI prefix: answer the heartbeat
@@ -215,9 +220,7 @@ class CobanDecoder(TextDecoder):
 
     def _report(self, text: str, raw: bytes) -> Item:
         fields = [field.strip() for field in text.split(",")]
-        imei = fields[0][5:]
-        if not imei.isdigit():
-            raise FieldError("imei", imei, "not numeric", protocol=PROTOCOL, raw=raw)
+        imei = check_device_id(PROTOCOL, fields[0][5:], raw)
         keyword = fields[1] if len(fields) > 1 else ""
         try:
             if keyword == "OBD" and len(fields) >= 13:

@@ -17,6 +17,17 @@ def _short_hex(raw: bytes, limit: int = 32) -> str:
     return text + "…" if len(raw) > limit else text
 
 
+def printable(text: str) -> str:
+    """``text`` with control and other non-printable characters backslash-escaped.
+
+    Error reasons may quote what a device sent (a message type, a field); escaped, they
+    are one log line whatever the device put in them.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class ProtocolError(Exception):
     """Base class of everything a decoder reports about its input.
 
@@ -35,6 +46,7 @@ class ProtocolError(Exception):
         device_id: str | None = None,
     ) -> None:
         """Describe what is wrong; keep the protocol and the offending bytes."""
+        message = printable(message)
         super().__init__(f"{protocol}: {message}" if protocol else message)
         self.reason = message
         self.protocol = protocol

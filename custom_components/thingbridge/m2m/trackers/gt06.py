@@ -26,6 +26,12 @@ device is not left retrying. Course/status word: bits 0-9 course, bit 10 north l
 bit 11 west longitude, bit 12 GPS positioned (``valid``), bit 13 differential, bit 14 set
 → bit 15 is ACC (ignition).
 
+The login's terminal ID must give a 15-16 digit IMEI (:mod:`.ids`), else the login is a
+:class:`FieldError` and the connection stays unidentified. An unregistered device gets no
+byte at all (every ``reject_reply`` is ``None``): its login is not answered, so it repeats
+the login (the Concox manuals: an answer is due within 5 s) and reconnects, keeping its
+buffered positions; positions and heartbeats it sends anyway are not answered either.
+
 Device times are read as UTC. A login may announce the device's time zone
 (``Login.utc_offset_s``); ``apply_login_timezone=True`` converts later times from it,
 as Traccar does for devices without a configured zone.
@@ -49,6 +55,7 @@ from .errors import (
     ProtocolError,
     UnsupportedMessage,
 )
+from .ids import check_device_id
 from .model import (
     Alarm,
     AnyMessage,
@@ -608,8 +615,9 @@ class Gt06Decoder(StreamDecoder):
 
     def _login(self, content: bytes, raw: bytes, ack: bytes, checksum_ok: bool) -> Frame:
         reader = Reader(content, protocol=PROTOCOL)
+        self.device_id = None  # until this login proves a well-formed IMEI
         digits = bcd_digits(reader.take(8, "terminal ID"), "imei", protocol=PROTOCOL)
-        imei = digits[1:] if digits.startswith("0") else digits
+        imei = check_device_id(PROTOCOL, digits[1:] if digits.startswith("0") else digits, raw)
         model_code = reader.uint(2, "type identification code") if reader.remaining >= 2 else None
         offset: int | None = None
         if reader.remaining >= 2:

@@ -8,9 +8,16 @@ Text frames run from ``*`` to ``#``:
 <ddmmyy>,<status 8 hex>[,…]#``. Other ``V…`` types with the same layout (V8, V4 command
 answers…) decode too; coordinates may also be ``-dd-mm.mmmm`` or dot-less ``ddmmmmmm``.
 ``V1`` is answered ``*HQ,<id>,V4,V1,<yyyyMMddHHmmss UTC>#``; heartbeats ``V0``/``HTBT`` are
-echoed up to the type (``*HQ,<id>,HTBT#``, sent to any device, as Traccar does); ``NBR``
-cell reports are answered ``*HQ,<id>,V4,NBR,<yyyyMMddHHmmss>#``. Other positions get
-``*HQ,<id>,R12,<HHmmss>#`` only with ``ack=True`` (by default H02 has no record ACK).
+echoed up to the type (``*HQ,<id>,HTBT#``); ``NBR`` cell reports are answered
+``*HQ,<id>,V4,NBR,<yyyyMMddHHmmss>#``. Other positions get ``*HQ,<id>,R12,<HHmmss>#`` only
+with ``ack=True`` (by default H02 has no record ACK).
+
+Device IDs are 10-15 digits (:mod:`.ids`); a frame with any other ID is a
+:class:`FieldError`. An unregistered device gets nothing at all (``reject_reply`` is
+``None`` everywhere; Traccar echoes heartbeats to anyone): no ``V4`` answer, no heartbeat
+echo. The device then sees a server that does not answer: it keeps re-sending and, after
+its heartbeat timeout, reconnects; firmwares with a "blind area" memory keep the fixes they
+could not deliver for later.
 
 Binary frames start with ``$``: ID (5 BCD bytes, or 8 in the 42-byte variant), time
 hhmmss and date ddmmyy (BCD), latitude ddmm.mmmm (4 BCD bytes), battery (1), longitude
@@ -32,6 +39,7 @@ from typing import Literal, overload
 from ._text import TextDecoder
 from ._util import bcd_digits, check_coordinates, parse_ddmm, parse_float, parse_int, utc_datetime
 from .errors import FieldError, FrameError, ProtocolError, UnsupportedMessage
+from .ids import check_device_id
 from .model import (
     KNOTS_TO_KMH,
     AnyMessage,
@@ -250,6 +258,10 @@ class H02Decoder(TextDecoder):
             return FrameError("expected *XX,<id>,<type>,…#", protocol=PROTOCOL, raw=raw)
         maker, device_id, kind = fields[0], fields[1], fields[2]
         try:
+            check_device_id(PROTOCOL, device_id, raw)
+        except FieldError as err:
+            return err
+        try:
             return self._text(maker, device_id, kind, fields, raw)
         except ProtocolError as err:
             err.device_id = device_id
@@ -274,7 +286,6 @@ class H02Decoder(TextDecoder):
                 messages=(beat,),
                 raw=raw,
                 reply=echo,
-                reject_reply=echo,
             )
         stamp = self._now().strftime("%Y%m%d%H%M%S")
         if kind == "NBR":
@@ -535,7 +546,7 @@ class H02Decoder(TextDecoder):
     def _decode_binary(self, raw: bytes) -> Frame:
         id_size = 8 if len(raw) == 42 else 5
         digits = bcd_digits(raw[1 : 1 + id_size], "id", protocol=PROTOCOL)
-        device_id = digits[:15] if id_size == 8 else digits
+        device_id = check_device_id(PROTOCOL, digits[:15] if id_size == 8 else digits, raw)
         p = 1 + id_size
         when = bcd_digits(raw[p : p + 6], "datetime", protocol=PROTOCOL)
         fix_time = utc_datetime(

@@ -209,8 +209,10 @@ class Frame:
         reply: What to send the device **once the gateway accepts the frame** (known
             device, data stored); ``None`` when the device expects nothing.
         reject_reply: What to send when the gateway rejects the device (unknown IMEI):
-            Teltonika's ``00``; the text protocols' handshake answers, which Traccar sends
-            to anyone; ``None`` for silence (GT06, data frames).
+            Teltonika's login ``00``, the only reply a device reads as "not accepted, keep
+            your data"; ``None`` for silence (everything else: GT06, TK103, Coban and H02
+            handshakes and heartbeats, data frames), since any other answer is what these
+            devices take as delivery.
         checksum_ok: As in :class:`Message`.
     """
 

@@ -17,7 +17,8 @@ The Traccar Client apps and OsmAnd send one of (see ``gps-trackers.md`` §2.5):
 
 A report without coordinates (cell/Wi-Fi only) becomes a :class:`StatusReport`. Bad
 input raises :class:`ProtocolError` subclasses naming the field (a missing ``id`` is a
-:class:`MissingFieldError`). What to answer is the gateway's decision; Traccar answers 200
+:class:`MissingFieldError`, an ID outside ``[A-Za-z0-9._:-]{1,64}`` a :class:`FieldError`,
+see :mod:`.ids`). What to answer is the gateway's decision; Traccar answers 200
 for a known device, 400 (query/form) or 404 (JSON) for an unknown one, and the apps
 keep re-sending until they get a 2xx.
 
@@ -35,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ._util import check_coordinates, from_epoch, parse_float
 from .errors import FieldError, FrameError, MissingFieldError, ProtocolError
+from .ids import check_device_id
 from .model import KNOTS_TO_KMH, MPS_TO_KMH, IoValue, Position, StatusReport
 
 PROTOCOL = "osmand"
@@ -139,6 +141,7 @@ def parse_query(
     device_id = params.get("id") or params.get("deviceid")
     if not device_id:
         raise MissingFieldError("id", protocol=PROTOCOL, raw=text.encode("utf-8", "replace"))
+    check_device_id(PROTOCOL, device_id, text.encode("utf-8", "replace"))
     try:
         return _from_params(
             device_id,
@@ -277,7 +280,7 @@ def parse_json(body: str | bytes) -> list[Report]:
     device = root.get("device_id")
     if isinstance(device, bool) or not isinstance(device, (str, int)) or str(device) == "":
         raise MissingFieldError("device_id", protocol=PROTOCOL)
-    device_id = str(device)
+    device_id = check_device_id(PROTOCOL, str(device), text.encode("utf-8", "replace"))
     locations = root.get("location")
     items = locations if isinstance(locations, list) else [locations]
     raw = text.encode("utf-8")

@@ -16,6 +16,11 @@ TCP (:class:`TeltonikaDecoder`):
   :class:`CommandResponse`; no reply (the vendor expects none).
 - a lone ``FF`` byte (a keep-alive some firmwares send) → kind ``"keepalive"``.
 
+The IMEI must be 15 digits (:mod:`.ids`); another login is a :class:`FieldError` and
+leaves the connection unidentified. An unregistered device gets ``00`` to its login (the
+vendor's "rejected"): it closes the connection, keeps its records in flash and logs in
+again later; AVL packets it sends anyway get no record count, so it resends them.
+
 Data packets carry no IMEI: the decoder takes it from the login on the same connection
 (or from ``device_id=``); a packet before any login is reported as
 :class:`NotIdentifiedError` and not acknowledged, so the device keeps its data.
@@ -55,6 +60,7 @@ from .errors import (
     ProtocolError,
     UnsupportedMessage,
 )
+from .ids import check_device_id
 from .model import (
     AnyMessage,
     CommandResponse,
@@ -783,7 +789,11 @@ class TeltonikaDecoder(StreamDecoder):
     def _login(self, buf: bytes, pos: int) -> Step:
         length = int.from_bytes(buf[pos : pos + 2], "big")
         raw = buf[pos : pos + 2 + length]
-        imei = raw[2:].decode("ascii")
+        try:
+            imei = check_device_id(PROTOCOL, raw[2:].decode("ascii"), raw)
+        except FieldError as err:
+            self.device_id = None  # its data packets are not identified either
+            return pos + len(raw), err
         self.device_id = imei
         login = Login(protocol=PROTOCOL, device_id=imei, raw=raw)
         frame = Frame(
@@ -890,7 +900,7 @@ class TeltonikaUdpDecoder:
         imei_bytes = reader.take(imei_length, "IMEI")
         if not imei_bytes or not imei_bytes.isdigit() or imei_length > _IMEI_MAX:
             raise FieldError("imei", imei_bytes, "must be ASCII digits", protocol=PROTOCOL, raw=raw)
-        imei = imei_bytes.decode("ascii")
+        imei = check_device_id(PROTOCOL, imei_bytes.decode("ascii"), raw)
         try:
             codec, count, messages = _decode_data_field(
                 raw,

@@ -11,8 +11,7 @@ closing ``)`` (Traccar's pattern makes it optional there).
 
 - ``BP00`` handshake → :class:`Heartbeat`; reply ``(<id>AP01HSO)``.
 - ``BP05`` login (IMEI, then usually a position) → :class:`Login` [+ :class:`Position`];
-  reply ``(<id>AP05)``. Both replies go to any device (``reject_reply`` is the same), as
-  Traccar answers them before the device lookup.
+  reply ``(<id>AP05)``.
 - ``BR00``/``BR01``/``BO01``/``BQ81``/``ZCxx``/``DWxx``… with a position → :class:`Position`
   (fixed form: date ``yymmdd``; comma form: ``ddmmyy``; speed km/h; ``L`` + hex mileage in
   metres); without one → :class:`Alarm` or :class:`StatusReport` (cell lists).
@@ -24,6 +23,14 @@ closing ``)`` (Traccar's pattern makes it optional there).
   ``000007`` before their first fix) → :class:`StatusReport` with its I/O status.
 
 Other commands are :class:`UnsupportedMessage` without reply.
+
+Device IDs are 11-15 digits (:mod:`.ids`); a frame with any other ID is a
+:class:`FieldError`. An unregistered device gets nothing (``reject_reply`` is ``None``;
+Traccar answers ``AP01HSO``/``AP05`` to anyone): TK103 has no record ACK, so the
+handshake and login answers are all the device learns about the server, and a device that
+gets them takes its data as delivered. Unanswered, it repeats ``BP00``/``BP05`` and
+reconnects, and keeps the fixes it holds in memory (firmwares with a buffer) until a server
+answers; fixes it sends regardless are not stored.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import re
 from ._text import TextDecoder
 from ._util import check_coordinates, parse_ddmm, parse_float, parse_int, utc_datetime
 from .errors import FieldError, FrameError, ProtocolError, UnsupportedMessage
+from .ids import check_device_id
 from .model import (
     Alarm,
     AnyMessage,
@@ -176,6 +184,10 @@ class Tk103Decoder(TextDecoder):
         if not device_id or len(command) != 4 or not command.isalnum():
             return FrameError("no device ID and 4-character command", protocol=PROTOCOL, raw=raw)
         try:
+            check_device_id(PROTOCOL, device_id, raw)
+        except FieldError as err:
+            return err
+        try:
             return self._message(device_id, command, body, raw, comma_form=comma_form)
         except ProtocolError as err:
             err.device_id = device_id
@@ -187,7 +199,7 @@ class Tk103Decoder(TextDecoder):
         def frame(messages: tuple[AnyMessage, ...], reply: bytes | None = None) -> Frame:
             return Frame(
                 protocol=PROTOCOL, kind=command, device_id=device_id, messages=messages, raw=raw,
-                reply=reply, reject_reply=reply,
+                reply=reply,
             )  # fmt: skip
 
         if command == "BP00":
