@@ -26,6 +26,7 @@ from .tracker_runtime import (
     is_tracker_gateway,
 )
 from .wot.security import safe_url
+from .wot.td import clip_depth
 
 TO_REDACT = {
     CONF_API_KEY,
@@ -46,10 +47,12 @@ def _thing(coordinator: WotThingCoordinator) -> dict[str, Any]:
         "security": list(td.schemes),
         "observed_properties": sorted(coordinator.observed),
         "last_update_success": coordinator.last_update_success,
-        "values": coordinator.data,
+        # Values come from the Thing and may nest absurdly deep: clipped, like the TD, so that
+        # redaction and serialisation (both recursive) cannot run out of stack.
+        "values": clip_depth(coordinator.data),
         "entities": [spec.as_dict() for spec in coordinator.specs],
         "skipped_affordances": [str(err) for err in td.skipped],
-        "thing_description": async_redact_data(dict(td.raw), TO_REDACT),
+        "thing_description": async_redact_data(clip_depth(td.raw), TO_REDACT),
     }
 
 
