@@ -52,7 +52,10 @@ FLOOD_TD: dict[str, Any] = {
         }
     },
     "events": {
-        "tick": {"data": {"type": "integer"}, "forms": [{"href": "/tick/sse", "subprotocol": "sse"}]}
+        "tick": {
+            "data": {"type": "integer"},
+            "forms": [{"href": "/tick/sse", "subprotocol": "sse"}],
+        }
     },
 }
 
@@ -153,8 +156,10 @@ async def test_push_flood_is_coalesced_and_rate_limited(
     flood_thing.go.set()
     await wait_for(
         hass,
-        lambda: hass.states.get(entity_id).state == str(VALUES - 1)
-        and coordinator.push_stats.events == EVENTS,
+        lambda: (
+            hass.states.get(entity_id).state == str(VALUES - 1)
+            and coordinator.push_stats.events == EVENTS
+        ),
         "the last pushed value and every event",
     )
     elapsed = loop.time() - started
