@@ -11,20 +11,24 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from aiohttp import web
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_URL, EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+import custom_components.thingbridge as integration
 from custom_components.thingbridge.const import (
     CONF_KIND,
+    DIRECTORY_SCAN_INTERVAL,
     DOMAIN,
     EVENT_THING_EVENT,
+    KIND_WOT_DIRECTORY,
     KIND_WOT_THING,
 )
 from custom_components.thingbridge.coordinator import (
@@ -33,6 +37,7 @@ from custom_components.thingbridge.coordinator import (
     PUSH_UPDATES_PER_SECOND,
 )
 
+from .conftest import TRANSLATIONS, StaticServer
 from .test_init import wait_for
 
 VALUES = 3000
@@ -180,3 +185,73 @@ async def test_push_flood_is_coalesced_and_rate_limited(
     assert push["events_dropped"] == EVENTS - len(fired)
     assert push["limits"]["state_updates_per_second"] == PUSH_UPDATES_PER_SECOND
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+def _listed(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "title": f"t{i}",
+            "id": f"urn:test:t{i}",
+            "properties": {"t": {"type": "number", "readOnly": True, "forms": [{"href": "/t"}]}},
+        }
+        for i in range(count)
+    ]
+
+
+async def test_directory_over_the_cap_raises_a_repair_issue(
+    hass: HomeAssistant,
+    http_server: StaticServer,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The attack: a directory listing 2,000 Things got 1,000 set up, and nobody was told.
+
+    The cap is lowered to keep the test small (the library's default is tested in
+    tests/lib/test_wot_discovery.py); the directory is a real loopback server.
+    """
+    monkeypatch.setattr(integration, "DIRECTORY_MAX_THINGS", 3)
+    http_server.add("/t", 20)
+    http_server.add("/things", _listed(5))
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Big directory",
+        unique_id="dir",
+        data={CONF_KIND: KIND_WOT_DIRECTORY, CONF_URL: http_server.url("/things")},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert len(entry.runtime_data.things) == 3
+    issues = ir.async_get(hass)
+    issue = issues.async_get_issue(DOMAIN, f"directory_truncated_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_key == "directory_truncated"
+    assert issue.translation_placeholders == {
+        "title": "Big directory",
+        "url": http_server.url("/things"),
+        "max_things": "3",
+        "left_out": "2",
+    }
+    text = TRANSLATIONS["issues"]["directory_truncated"]["description"]
+    assert "(3). 2 of them were left out" in text.format(**issue.translation_placeholders)
+
+    async def rescan() -> None:
+        freezer.tick(DIRECTORY_SCAN_INTERVAL)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    http_server.add("/things", _listed(7))
+    await rescan()
+    issue = issues.async_get_issue(DOMAIN, f"directory_truncated_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders["left_out"] == "4"
+    # Back within the cap: the issue goes.
+    http_server.add("/things", _listed(3))
+    await rescan()
+    assert issues.async_get_issue(DOMAIN, f"directory_truncated_{entry.entry_id}") is None
+    # Over it again, then unloaded: the issue goes with the entry.
+    http_server.add("/things", _listed(4))
+    await rescan()
+    assert issues.async_get_issue(DOMAIN, f"directory_truncated_{entry.entry_id}") is not None
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert issues.async_get_issue(DOMAIN, f"directory_truncated_{entry.entry_id}") is None
