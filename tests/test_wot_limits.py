@@ -184,7 +184,14 @@ async def test_push_flood_is_coalesced_and_rate_limited(
     assert push["events_received"] == EVENTS
     assert push["events_dropped"] == EVENTS - len(fired)
     assert push["limits"]["state_updates_per_second"] == PUSH_UPDATES_PER_SECOND
+
+    # Two values in a row: the second waits for its turn, and unloading cancels that wait.
+    coordinator._on_property("level", VALUES)
+    coordinator._on_property("level", VALUES + 1)
+    assert coordinator._flush_timer is not None
     await hass.config_entries.async_unload(entry.entry_id)
+    assert coordinator._flush_timer is None
+    assert str(VALUES + 1) not in states
 
 
 def _listed(count: int) -> list[dict[str, Any]]:
