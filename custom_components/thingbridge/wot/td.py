@@ -31,8 +31,8 @@ Limits against hostile TDs, checked before anything is built from the document: 
 :data:`MAX_AFFORDANCES` properties, actions and events together (a 1 MiB TD of empty
 properties would otherwise become some 85,000 objects, or 21,000 entities), and JSON nested at
 most :data:`MAX_TD_DEPTH` levels (so that recursive walks of the document, such as Home
-Assistant's redaction of diagnostics, cannot exhaust the stack). :func:`clip_depth` bounds any
-other decoded JSON (pushed values) the same way before it is walked.
+Assistant's redaction of diagnostics, cannot exhaust the stack). :func:`clip_depth` bounds other
+decoded JSON (values read from a Thing) the same way where it is walked (diagnostics).
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ from .errors import WotLimitError, WotValidationError
 
 MAX_TD_BYTES = 1024 * 1024
 # Properties, actions and events of one Thing, together. The largest TD of the shared corpus
-# (a microscope) has 40 and ECHONET's richest device classes about 60: 256 leaves room for
-# big gateways while keeping a Thing to a few hundred entities.
+# (an OpenFlexure microscope) has 40, ECHONET's air conditioner 27: 256 leaves room for big
+# gateways while keeping a Thing to a few hundred entities (and its parsing to a few MB).
 MAX_AFFORDANCES = 256
 # JSON nesting of a whole TD. Real TDs nest 15 levels at most; MAX_SCHEMA_DEPTH object
 # schemas take about 70. Far below Python's recursion limit (1000) and orjson's (255), which
