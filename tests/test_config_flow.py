@@ -35,6 +35,7 @@ from custom_components.thingbridge.const import (
     KIND_WOT_DIRECTORY,
     KIND_WOT_THING,
 )
+from custom_components.thingbridge.wot.td import MAX_AFFORDANCES
 from simulator.things import (
     DEFAULT_PASSWORD,
     DEFAULT_USERNAME,
@@ -981,3 +982,26 @@ async def test_options(
     # The form shows the current value.
     result = check_options(await hass.config_entries.options.async_init(sensor_entry.entry_id))
     assert suggested(result, CONF_ALLOW_OTHER_HOSTS) is True
+
+
+async def test_thing_with_too_many_affordances_is_refused_by_name(
+    hass: HomeAssistant, http_server: StaticServer
+) -> None:
+    """A TD over the affordance cap is refused saying how many it has and what the cap is."""
+    td = thing_td("Huge")
+    td["properties"] = {
+        f"p{i}": {"type": "number", "forms": [{"href": f"/p{i}"}]} for i in range(MAX_AFFORDANCES)
+    }
+    td["actions"] = {"go": {"forms": [{"href": "/go"}]}}
+    url = http_server.add("/td", td)
+    result = await submit(hass, await start(hass, KIND_WOT_THING), {CONF_URL: url})
+    assert_error(result, KIND_WOT_THING, "too_many_affordances")
+    placeholders = result["description_placeholders"]
+    assert placeholders == {"count": str(MAX_AFFORDANCES + 1), "limit": str(MAX_AFFORDANCES)}
+    text = TRANSLATIONS["config"]["error"]["too_many_affordances"].format(**placeholders)
+    assert f"describes {MAX_AFFORDANCES + 1} properties" in text
+    assert f"at most {MAX_AFFORDANCES} per device" in text
+    # Advertised over mDNS, it is not offered.
+    result = await discover(hass, zeroconf(http_server.port, {"td": "/td"}))
+    assert_abort(result, "too_many_affordances")
+    assert result["description_placeholders"] == placeholders

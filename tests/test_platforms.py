@@ -559,7 +559,8 @@ async def test_blinds_position_pushed_while_moving(hass: HomeAssistant, sim: Wot
     )
     assert state_of(hass, cover).state == CoverState.OPEN
     moving = [s for s in log.states if 0 < s.attributes["current_position"] < 60]
-    assert len(moving) >= 5, log.values
+    # The blinds push every step of a 0.3 s travel; Home Assistant shows ten a second of them.
+    assert len(moving) >= 2, log.values
     assert all(s.state == CoverState.OPENING for s in moving)
     log.stop()
 

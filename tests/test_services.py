@@ -22,9 +22,11 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.thingbridge import device_trigger
 from custom_components.thingbridge.const import CONF_KIND, DOMAIN, KIND_WOT_THING
+from custom_components.thingbridge.wot.td import DEPTH_MARKER, MAX_TD_DEPTH
 from simulator.things import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from simulator.wot import WotSimulator
 
+from .conftest import StaticServer
 from .test_init import wait_for
 
 
@@ -330,3 +332,49 @@ async def test_secrets_in_the_url_query_stay_out_of_diagnostics_and_errors(
     assert down.state is ConfigEntryState.SETUP_RETRY
     assert "at http://127.0.0.1:9/td?key=***:" in (down.reason or "")
     assert "s3cret-key" not in (down.reason or "")
+
+
+async def test_diagnostics_survive_absurdly_nested_json(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, http_server: StaticServer
+) -> None:
+    """A value nested 15,000 levels deep (json.loads takes it) is clipped in diagnostics.
+
+    A TD nested that deep is refused when it is parsed (with a message naming the limit);
+    a value read from a Thing is not, and diagnostics walk it recursively to redact and
+    serialise it.
+    """
+    deep = '{"a":' * 15_000 + "1" + "}" * 15_000
+    http_server.add("/blob", deep)
+    http_server.add(
+        "/td",
+        {
+            "title": "Deep",
+            "id": "urn:test:deep",
+            "properties": {
+                "blob": {"type": "object", "readOnly": True, "forms": [{"href": "/blob"}]}
+            },
+        },
+    )
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Deep",
+        unique_id="urn:test:deep",
+        data={CONF_KIND: KIND_WOT_THING, "url": http_server.url("/td")},
+    )
+    await _setup(hass, entry)
+    diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    [thing] = diag["things"]
+    value = thing["values"]["blob"]
+    for _ in range(MAX_TD_DEPTH - 1):
+        value = value["a"]
+    assert value == DEPTH_MARKER
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    http_server.add(
+        "/td",
+        f'{{"title": "Deep", "id": "urn:test:deep", "vendor": {deep}, "properties": '
+        '{"blob": {"type": "object", "forms": [{"href": "/blob"}]}}}',
+    )
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert f"JSON nested deeper than {MAX_TD_DEPTH} levels" in (entry.reason or "")

@@ -11,7 +11,11 @@ from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_URL, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
@@ -48,10 +52,12 @@ from .wot import (
     WotValidationError,
     fetch_thing_description,
 )
-from .wot.discovery import explore
+from .wot.discovery import MAX_THINGS, ExploreResult, explore
 from .wot.security import safe_url
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+# Things set up from one directory; a longer listing raises a repair issue naming the rest.
+DIRECTORY_MAX_THINGS = MAX_THINGS
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
@@ -144,6 +150,37 @@ def _directory_things(
     return {key: td for key, td in tds.items() if key not in own}
 
 
+@callback
+def _report_left_out(
+    hass: HomeAssistant, entry: ThingBridgeConfigEntry, result: ExploreResult
+) -> None:
+    """Raise (or clear) the repair issue saying how many of a directory's Things were left out."""
+    issue_id = f"directory_truncated_{entry.entry_id}"
+    if not result.truncated:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    LOGGER.warning(
+        "Directory %s lists more than %d Things; %d were left out",
+        safe_url(entry.data[CONF_URL]),
+        DIRECTORY_MAX_THINGS,
+        result.left_out,
+    )
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="directory_truncated",
+        translation_placeholders={
+            "title": entry.title,
+            "url": safe_url(entry.data[CONF_URL]),
+            "max_things": str(DIRECTORY_MAX_THINGS),
+            "left_out": str(result.left_out),
+        },
+    )
+
+
 async def _async_setup_directory(
     hass: HomeAssistant, entry: ThingBridgeConfigEntry, runtime: WotRuntime
 ) -> None:
@@ -152,9 +189,13 @@ async def _async_setup_directory(
     session = async_get_clientsession(hass)
     creds = credentials_from(entry.data)
     try:
-        result = await explore(session, url, credentials=creds)
+        result = await explore(session, url, credentials=creds, max_things=DIRECTORY_MAX_THINGS)
     except WotError as err:
         raise _setup_error(entry, err) from err
+    _report_left_out(hass, entry, result)
+    entry.async_on_unload(
+        lambda: ir.async_delete_issue(hass, DOMAIN, f"directory_truncated_{entry.entry_id}")
+    )
     runtime.rejected = {source: str(err) for source, err in result.rejected}
     tds = _directory_things(hass, entry, result.things)
     coordinators = await asyncio.gather(
@@ -167,10 +208,11 @@ async def _async_setup_directory(
     async def rescan() -> None:
         """Add Things that appeared in the directory and remove those that left it."""
         try:
-            result = await explore(session, url, credentials=creds)
+            result = await explore(session, url, credentials=creds, max_things=DIRECTORY_MAX_THINGS)
         except WotError as err:
             LOGGER.debug("Directory %s could not be read: %s", safe_url(url), err)
             return
+        _report_left_out(hass, entry, result)
         current = _directory_things(hass, entry, result.things)
         absent = set(runtime.things) - set(current)
         if result.rejected:

@@ -112,6 +112,7 @@ from .wot import (
     WotAuthError,
     WotClient,
     WotError,
+    WotLimitError,
     WotResponseError,
     WotValidationError,
     fetch_thing_description,
@@ -171,6 +172,13 @@ def _error_key(err: WotError, creds: Credentials | None) -> str:
         # It answered, but not with a Thing Description: not JSON, or too large.
         return "invalid_td"
     return "cannot_connect"
+
+
+def _flow_error(err: WotError, creds: Credentials | None) -> FlowError:
+    """The form error for a WoT library error (a TD over the affordance cap names both)."""
+    if isinstance(err, WotLimitError) and err.count is not None:
+        return FlowError("too_many_affordances", {"count": str(err.count), "limit": str(err.limit)})
+    return FlowError(_error_key(err, creds))
 
 
 def _unique_id(td: ThingDescription, url: str) -> str:
@@ -235,7 +243,7 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 async_get_clientsession(self.hass), url, credentials=creds
             )
         except WotError as err:
-            raise FlowError(_error_key(err, creds)) from err
+            raise _flow_error(err, creds) from err
 
     async def _probe_thing(self, url: str, creds: Credentials | None) -> ThingDescription:
         """Fetch a Thing's TD and prove the credentials on it (or that it needs none)."""
@@ -255,7 +263,7 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 async_get_clientsession(self.hass), td, credentials=creds
             ).read_property(readable)
         except WotError as err:
-            raise FlowError(_error_key(err, creds)) from err
+            raise _flow_error(err, creds) from err
         return td
 
     async def _probe_directory(self, url: str, creds: Credentials | None) -> str:
@@ -263,7 +271,7 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         try:
             result = await explore(async_get_clientsession(self.hass), url, credentials=creds)
         except WotError as err:
-            raise FlowError(_error_key(err, creds)) from err
+            raise _flow_error(err, creds) from err
         if not result.things:
             raise FlowError("no_things")
         return result.title or URL(url).host or url
@@ -327,6 +335,7 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         self, kind: str, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             self._kind = kind
             try:
@@ -336,10 +345,12 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 if err.key == "credentials_needed":
                     return await self.async_step_credentials()
                 errors["base"] = err.key
+                placeholders = err.placeholders
         return self.async_show_form(
             step_id=kind,
             data_schema=self.add_suggested_values_to_schema(URL_SCHEMA, user_input),
             errors=errors,
+            description_placeholders=placeholders,
         )
 
     async def async_step_credentials(
@@ -347,16 +358,18 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Ask for the credentials the Thing (or directory) requires."""
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             try:
                 return await self._async_probe_and_create(user_input)
             except FlowError as err:
                 errors["base"] = err.key
+                placeholders = err.placeholders
         return self.async_show_form(
             step_id="credentials",
             data_schema=self._credentials_schema(),
             errors=errors,
-            description_placeholders={"url": self._url},
+            description_placeholders={**placeholders, "url": self._url},
         )
 
     def _credentials_schema(self) -> probatio.Schema:
@@ -407,7 +420,7 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._tried_directory = True
                 return await self._async_discovered_directory(webthing=False, unless=err.key)
             if err.key != "credentials_needed":
-                return self.async_abort(reason=err.key)
+                return self.async_abort(reason=err.key, description_placeholders=err.placeholders)
             # The TD itself is protected: the Thing's id is known once the credentials are.
             self._async_abort_entries_match({CONF_URL: self._url})
             await self._async_claim(self._url)
@@ -593,11 +606,13 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         """Ask for new credentials and check them on the same Thing."""
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             try:
                 unique_id = await self._async_probe(self._url, credentials_from(user_input))
             except FlowError as err:
                 errors["base"] = err.key
+                placeholders = err.placeholders
             else:
                 await self.async_set_unique_id(unique_id, raise_on_progress=False)
                 self._abort_if_unique_id_mismatch(reason="wrong_thing")
@@ -608,7 +623,7 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reauth_confirm",
             data_schema=self._credentials_schema(),
             errors=errors,
-            description_placeholders={"name": entry.title},
+            description_placeholders={**placeholders, "name": entry.title},
         )
 
     async def async_step_reconfigure(
@@ -620,6 +635,7 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             # The gateway has no URL; its settings are in its options.
             return self.async_abort(reason="gateway_reconfigure")
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             self._kind = entry.data.get(CONF_KIND, KIND_WOT_THING)
             try:
@@ -627,6 +643,7 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 unique_id = await self._async_probe(url, credentials_from(entry.data))
             except FlowError as err:
                 errors["base"] = err.key
+                placeholders = err.placeholders
             else:
                 # A directory, or a Thing whose TD has no id, is known by its URL alone: its
                 # identity moves with it (unless another entry has that URL). A Thing with an
@@ -646,6 +663,7 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 URL_SCHEMA, user_input or {CONF_URL: entry.data[CONF_URL]}
             ),
             errors=errors,
+            description_placeholders=placeholders,
         )
 
 

@@ -11,13 +11,22 @@ shared session allows 100 connections per host to all of Home Assistant, so a ga
 few dozen observed Things would starve every other request to that host (measured: a directory
 of 200 long-poll Things timed its reads out). Each entry therefore gives its push channels an
 aiohttp session of their own, without a per-host cap, closed with the entry.
+
+A Thing may push faster than Home Assistant should write states (an attacker's Thing pushed
+20,000 values in 10 s, each a state change): pushed values are coalesced per property, the
+newest winning, and written at most :data:`PUSH_UPDATES_PER_SECOND` times a second per Thing;
+the last value pushed is always written. Events cannot be merged: each Thing may fire
+:data:`EVENT_BURST` at once and :data:`EVENTS_PER_SECOND` on average, and the rest are dropped
+and counted. The counters are in the diagnostics.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+import math
 from typing import TYPE_CHECKING, Any, override
 
 import aiohttp
@@ -62,6 +71,29 @@ if TYPE_CHECKING:
     from .wot import Watcher
 
 type ThingBridgeConfigEntry = ConfigEntry[WotRuntime]
+
+# State writes caused by pushed values, per Thing: one every 0.1 s at most (a pushed value
+# that follows a quiet spell is written at once).
+PUSH_UPDATES_PER_SECOND = 10
+# Events fired per Thing: a burst of EVENT_BURST, then EVENTS_PER_SECOND on average.
+EVENT_BURST = 20
+EVENTS_PER_SECOND = 10
+
+
+@dataclass(slots=True)
+class PushStats:
+    """What a Thing's coordinator did with what was pushed (for diagnostics).
+
+    ``coalesced`` counts values superseded by a newer value of the same property before they
+    were written; ``state_updates`` the writes of pushed values; ``events_dropped`` the
+    events over the rate limit.
+    """
+
+    values: int = 0
+    coalesced: int = 0
+    state_updates: int = 0
+    events: int = 0
+    events_dropped: int = 0
 
 
 def credentials_from(data: Mapping[str, Any]) -> Credentials | None:
@@ -114,6 +146,12 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self.watcher: Watcher | None = None
         self._push_connected = False
         self._remove_stop_listener: CALLBACK_TYPE | None = None
+        self.push_stats = PushStats()
+        self._pending: dict[str, Any] = {}
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._last_flush = -math.inf
+        self._event_tokens = float(EVENT_BURST)
+        self._event_time = hass.loop.time()
 
     @property
     def td(self) -> ThingDescription:
@@ -199,19 +237,61 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         if self.watcher is not None:
             await self.watcher.stop()
             self.watcher = None
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
         await super().async_shutdown()
 
     @callback
     def _on_property(self, name: str, value: Any) -> None:
-        if self.data is not None and self.data.get(name) == value:
+        """Keep a pushed value; write it now, or with the next write if one was just made."""
+        self.push_stats.values += 1
+        if name in self._pending:
+            self.push_stats.coalesced += 1
+        self._pending[name] = value
+        if self._flush_timer is not None:
             return
+        wait = self._last_flush + 1 / PUSH_UPDATES_PER_SECOND - self.hass.loop.time()
+        if wait > 0:
+            self._flush_timer = self.hass.loop.call_later(wait, self._flush_pushed)
+        else:
+            self._flush_pushed()
+
+    @callback
+    def _flush_pushed(self) -> None:
+        """Write the pushed values kept since the last write (the newest of each)."""
+        self._flush_timer = None
+        pending, self._pending = self._pending, {}
+        data = self.data or {}
+        changed = {name: value for name, value in pending.items() if data.get(name) != value}
+        if not changed:
+            return
+        self._last_flush = self.hass.loop.time()
+        self.push_stats.state_updates += 1
         # Not async_set_updated_data: that would push back the next poll on every pushed
         # value, and a Thing that pushes often would never have its other properties read.
-        self.data = {**(self.data or {}), name: value}
+        self.data = {**data, **changed}
         self.async_update_listeners()
 
     @callback
     def _on_event(self, name: str, data: Any) -> None:
+        self.push_stats.events += 1
+        now = self.hass.loop.time()
+        self._event_tokens = min(
+            float(EVENT_BURST), self._event_tokens + (now - self._event_time) * EVENTS_PER_SECOND
+        )
+        self._event_time = now
+        if self._event_tokens < 1:
+            if not self.push_stats.events_dropped:
+                LOGGER.warning(
+                    "%r sends more than %d events per second; the excess is dropped (counted "
+                    "in the diagnostics)",
+                    self.td.title,
+                    EVENTS_PER_SECOND,
+                )
+            self.push_stats.events_dropped += 1
+            return
+        self._event_tokens -= 1
         async_dispatcher_send(self.hass, SIGNAL_THING_EVENT.format(self.key, name), data)
         device = dr.async_get(self.hass).async_get_device_by_identifier(
             (DOMAIN, self.key), self.config_entry.entry_id

@@ -17,7 +17,12 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
-from .coordinator import WotThingCoordinator
+from .coordinator import (
+    EVENT_BURST,
+    EVENTS_PER_SECOND,
+    PUSH_UPDATES_PER_SECOND,
+    WotThingCoordinator,
+)
 from .m2m.journal import JournalError
 from .tracker_runtime import (
     AnyThingBridgeConfigEntry,
@@ -26,6 +31,7 @@ from .tracker_runtime import (
     is_tracker_gateway,
 )
 from .wot.security import safe_url
+from .wot.td import clip_depth
 
 TO_REDACT = {
     CONF_API_KEY,
@@ -37,6 +43,26 @@ TO_REDACT = {
 }
 
 
+def _push(coordinator: WotThingCoordinator) -> dict[str, Any]:
+    """What the Thing pushed, and what was coalesced or dropped on the way to the states."""
+    stats = coordinator.push_stats
+    watched = coordinator.watcher.stats if coordinator.watcher is not None else None
+    return {
+        "values_received": watched.values if watched else stats.values,
+        # Superseded by a newer value of the same property: in one read of the push channel
+        # (the library), or between two state writes (the coordinator).
+        "values_coalesced": (watched.coalesced if watched else 0) + stats.coalesced,
+        "state_updates": stats.state_updates,
+        "events_received": stats.events,
+        "events_dropped": stats.events_dropped,
+        "limits": {
+            "state_updates_per_second": PUSH_UPDATES_PER_SECOND,
+            "event_burst": EVENT_BURST,
+            "events_per_second": EVENTS_PER_SECOND,
+        },
+    }
+
+
 def _thing(coordinator: WotThingCoordinator) -> dict[str, Any]:
     td = coordinator.td
     return {
@@ -45,11 +71,14 @@ def _thing(coordinator: WotThingCoordinator) -> dict[str, Any]:
         "dialect": td.dialect,
         "security": list(td.schemes),
         "observed_properties": sorted(coordinator.observed),
+        "push": _push(coordinator),
         "last_update_success": coordinator.last_update_success,
-        "values": coordinator.data,
+        # Values come from the Thing and may nest absurdly deep: clipped, like the TD, so that
+        # redaction and serialisation (both recursive) cannot run out of stack.
+        "values": clip_depth(coordinator.data),
         "entities": [spec.as_dict() for spec in coordinator.specs],
         "skipped_affordances": [str(err) for err in td.skipped],
-        "thing_description": async_redact_data(dict(td.raw), TO_REDACT),
+        "thing_description": async_redact_data(clip_depth(td.raw), TO_REDACT),
     }
 
 

@@ -25,6 +25,7 @@ from zeroconf import ServiceInfo
 
 from custom_components.thingbridge.wot import Credentials, WotClient, WotValidationError
 from custom_components.thingbridge.wot.discovery import (
+    MAX_THINGS,
     PAGE_SIZE,
     DiscoveredService,
     _merge_services,
@@ -588,6 +589,36 @@ async def test_redirects(server: Server, session: aiohttp.ClientSession) -> None
     server.json("/loop", b"", status=307, headers={"Location": "/loop"})
     with pytest.raises(WotResponseError, match="more than 5 redirects"):
         await explore(session, server.url("/loop"))
+
+
+async def test_things_past_the_cap_are_counted_not_dropped_silently(
+    server: Server, session: aiohttp.ClientSession
+) -> None:
+    """The attack: a directory of 2,000 Things gave 1,000 and said nothing of the rest."""
+    # The default cap, on one page (cheap: tiny TDs).
+    server.json("/many", [thing(f"t{i}") for i in range(MAX_THINGS + 7)])
+    result = await explore(session, server.url("/many"))
+    assert len(result.things) == MAX_THINGS
+    assert (result.truncated, result.left_out) == (True, 7)
+    assert "stopped after 1000 Things (max_things)" in str(result.rejected[-1][1])
+
+    # Past the cap, the next pages are read to count what is left out.
+    for page in range(1, 5):
+        server.json(
+            f"/p{page}",
+            [thing(f"p{page}a"), thing(f"p{page}b")],
+            headers={"Link": f'</p{page + 1}>; rel="next"'} if page < 4 else None,
+        )
+    result = await explore(session, server.url("/p1"), max_things=3)
+    assert [td.title for td in result.things] == ["p1a", "p1b", "p2a"]
+    assert (result.truncated, result.left_out) == (True, 5)
+    assert [str(err) for _source, err in result.rejected] == ["stopped after 3 Things (max_things)"]
+    # ... within the page budget: then the count is a lower bound.
+    result = await explore(session, server.url("/p1"), max_things=3, max_pages=3)
+    assert result.left_out == 3
+    # A listing within the cap is not truncated.
+    result = await explore(session, server.url("/p1"), max_things=8)
+    assert (len(result.things), result.truncated, result.left_out) == (8, False, 0)
 
 
 async def test_limits(server: Server, session: aiohttp.ClientSession) -> None:

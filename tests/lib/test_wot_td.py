@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from typing import Any
 
 import pytest
 from yarl import URL
 
-from custom_components.thingbridge.wot import WotValidationError, parse_td
+from custom_components.thingbridge.wot import WotLimitError, WotValidationError, parse_td
+from custom_components.thingbridge.wot.td import (
+    DEPTH_MARKER,
+    MAX_AFFORDANCES,
+    MAX_TD_BYTES,
+    MAX_TD_DEPTH,
+    clip_depth,
+)
 from custom_components.thingbridge.wot.units import canonical_unit
 
 
@@ -115,3 +124,72 @@ def test_errors_name_the_member(raw: Any, path: str) -> None:
 )  # fmt: skip
 def test_canonical_units(unit: str | None, canonical: str | None) -> None:
     assert canonical_unit(unit) == canonical
+
+
+# --------------------------------------------------------------------------------------------
+# limits against hostile TDs
+
+
+def _props(count: int) -> dict[str, Any]:
+    return {
+        f"p{i}": {"type": "number", "forms": [{"href": f"http://h/p{i}"}]} for i in range(count)
+    }
+
+
+def test_affordances_are_capped_with_a_named_error() -> None:
+    """Over MAX_AFFORDANCES, the TD is refused naming how many there were and the cap."""
+    assert len(parse_td(_td(**_props(MAX_AFFORDANCES))).properties) == MAX_AFFORDANCES
+    raw = {
+        "title": "T",
+        "properties": _props(200),
+        "actions": {"a": {"forms": [{"href": "http://h/a"}]}},
+        "events": [{"name": f"e{i}", "forms": [{"href": f"http://h/e{i}"}]} for i in range(99)],
+    }
+    with pytest.raises(WotLimitError) as caught:
+        parse_td(raw)
+    assert (caught.value.count, caught.value.limit) == (300, MAX_AFFORDANCES)
+    assert str(caught.value) == (
+        f"$: 300 properties, actions and events; at most {MAX_AFFORDANCES} are supported"
+    )
+
+
+def test_a_megabyte_of_empty_properties_is_refused_before_it_is_built() -> None:
+    """The attack: a 1 MiB TD of ~70,000 empty properties cost ~150 MB before it was refused.
+
+    Now it is refused by counting, and parsing allocates next to nothing (measured with
+    tracemalloc: memory, not time).
+    """
+    raw = {"title": "T", "properties": {f"{i:x}": {} for i in range(70_000)}}
+    assert len(json.dumps(raw)) <= MAX_TD_BYTES
+    tracemalloc.start()
+    try:
+        with pytest.raises(WotLimitError, match="70000 properties, actions and events"):
+            parse_td(raw)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 * 1024
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"v": value}
+    return value
+
+
+def test_absurd_nesting_is_refused_and_clipped() -> None:
+    """A vendor member 15,000 levels deep (which json.loads accepts) is refused by name."""
+    deep = json.loads('{"a":' * 15_000 + "1" + "}" * 15_000)
+    with pytest.raises(WotLimitError, match=f"JSON nested deeper than {MAX_TD_DEPTH} levels"):
+        parse_td({**_td(**_props(1)), "vendor:extra": deep})
+    # The TD object is level 1, its member's value level 2: this reaches level 100 ...
+    parse_td({**_td(**_props(1)), "vendor:extra": _nested(MAX_TD_DEPTH - 1)})
+    # ... and this 101.
+    with pytest.raises(WotLimitError):
+        parse_td({**_td(**_props(1)), "vendor:extra": [_nested(MAX_TD_DEPTH - 1)]})
+    # clip_depth makes any decoded value safe for recursive walkers.
+    clipped = clip_depth(deep, 3)
+    assert clipped == {"a": {"a": {"a": DEPTH_MARKER}}}
+    assert clip_depth([1, {"b": [2]}], 2) == [1, {"b": DEPTH_MARKER}]
+    assert clip_depth("text", 0) == "text"

@@ -255,11 +255,48 @@ async def test_sse_per_affordance(
         b"event: temp\ndata: not json\n\n",
     )
     push.feed("/sse/alarm", b'event: alarm\ndata: {"level": 3}\n\n')
-    await changes.until(lambda: len(recorder.props) == 3 and len(recorder.events) == 1)
-    assert recorder.props == [("temp", 21.5), ("temp", {"a": [1, 2]}), ("temp", "not json")]
+    sent = [("temp", 21.5), ("temp", {"a": [1, 2]}), ("temp", "not json")]
+    await changes.until(lambda: recorder.props[-1:] == sent[-1:] and len(recorder.events) == 1)
+    # Values that arrived in one read are coalesced (the newest wins): the ones passed on
+    # are the values sent, in order, ending with the last.
+    assert [value for value in sent if value in recorder.props] == recorder.props
+    assert (watcher.stats.values, watcher.stats.events) == (3, 1)
+    assert watcher.stats.coalesced == 3 - len(recorder.props)
     assert recorder.events == [("alarm", {"level": 3})]
     await watcher.stop()
     assert recorder.connection == [True]
+
+
+async def test_sse_coalesces_what_arrives_at_once(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    """A flood of tiny SSE events costs a callback per property and read, not per event.
+
+    The attack: one stream of "data: n" events drove millions of callbacks. 5,000 values
+    sent in one write arrive in a few reads; the newest value always gets through.
+    """
+    td = parse_td(
+        {
+            "title": "Flood",
+            "properties": {"n": {"forms": [sse_form("/sse/n", "observeproperty")]}},
+            "events": {"e": {"forms": [sse_form("/sse/e", "subscribeevent")]}},
+        },
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    watcher = watcher_for(session, td, recorder)
+    await watcher.start()
+    await changes.until(lambda: recorder.connection == [True])
+    push.feed("/sse/n", b"".join(b"data: %d\n\n" % i for i in range(5000)))
+    push.feed("/sse/e", b"".join(b"event: e\ndata: %d\n\n" % i for i in range(50)))
+    await changes.until(lambda: recorder.props[-1:] == [("n", 4999)] and len(recorder.events) == 50)
+    await watcher.stop()
+    assert len(recorder.props) < 100  # one per read of the socket
+    assert [value for _name, value in recorder.props] == sorted(v for _n, v in recorder.props)
+    assert (watcher.stats.values, watcher.stats.events) == (5000, 50)
+    assert watcher.stats.coalesced == 5000 - len(recorder.props)
+    # Events are not coalesced: each one is passed on, in order.
+    assert recorder.events == [("e", i) for i in range(50)]
 
 
 async def test_sse_over_long_line_drops_and_reconnects(
@@ -323,9 +360,11 @@ async def test_thing_level_sse_forms(
     assert len(watcher.channels) == 2
     await watcher.start()
     await changes.until(lambda: recorder.connection == [True])
+    # Values read at once are coalesced (see test_sse_coalesces_what_arrives_at_once).
+    push.feed("/sse/properties", b"event: level\ndata: 5\n\n")
+    await changes.until(lambda: recorder.props == [("level", 5)])
     push.feed(
         "/sse/properties",
-        b"event: level\ndata: 5\n\n",
         b'data: {"on": true, "level": 6, "unknown": 1}\n\n',
         b"event: unknown\ndata: 1\n\n",
     )
@@ -537,7 +576,9 @@ async def test_callback_errors_do_not_break_the_channel(
         fragile, recorder.on_event, recorder.on_connection, min_backoff=0.01
     )
     await watcher.start()
-    push.feed("/sse/t", b"data: 1\n\ndata: 2\n\n")
+    push.feed("/sse/t", b"data: 1\n\n")
+    await changes.until(lambda: len(recorder.props) == 1)
+    push.feed("/sse/t", b"data: 2\n\n")
     await changes.until(lambda: len(recorder.props) == 2)
     assert "push callback failed" in caplog.text
     assert len(push.connects["/sse/t"]) == 1

@@ -30,7 +30,9 @@ the others; links are followed only to the directory's own host and port unless
 :class:`~.transport.HostRule` as a Thing's requests); pages, bytes, Things, redirects
 and time are all bounded; a page that comes back twice (a server ignoring ``offset``) ends the
 walk. A failure to fetch a page raises instead of returning a partial list, so that a caller
-that rescans a directory never mistakes an outage for Things that left.
+that rescans a directory never mistakes an outage for Things that left. A listing longer than
+``max_things`` is not cut silently: the entries past the cap are counted (on the pages the
+page and byte budgets allow) into :attr:`ExploreResult.left_out`.
 """
 
 from __future__ import annotations
@@ -316,12 +318,20 @@ class ExploreResult:
     ``title`` is the directory's (or the single Thing's) title when there is one;
     ``rejected`` pairs a source (a URL, or ``page-url#index`` for an entry of a listing) with
     why it was not used: a TD that failed validation, a link that was not followed, or a
-    limit that stopped the walk.
+    limit that stopped the walk. ``left_out`` counts the listing's entries past
+    ``max_things``, which were not read (at least that many: counting stops where the page
+    or byte budget does, or at a page that cannot be fetched).
     """
 
     title: str | None
     things: list[ThingDescription] = field(default_factory=list)
     rejected: list[tuple[str, WotError]] = field(default_factory=list)
+    left_out: int = 0
+
+    @property
+    def truncated(self) -> bool:
+        """Whether entries of the listing were left out for ``max_things``."""
+        return self.left_out > 0
 
 
 def _terms(value: Any) -> set[str]:
@@ -473,6 +483,7 @@ class _Explorer:
         self.seen_digests: set[str] = set()
         self.seen_ids: set[str] = set()
         self.seen_urls: set[URL] = set()
+        self.capped = False
         self.result = ExploreResult(title=None)
 
     # ---------------------------------------------------------------- budgets and links
@@ -697,8 +708,8 @@ class _Explorer:
             entries, body_next = _entries(page.body)
             for index, entry in enumerate(entries):
                 if self.full:
-                    self.stop(page.url, f"stopped after {self.max_things} Things (max_things)")
-                    return
+                    self.over_cap(page.url, len(entries) - index)
+                    break
                 await self.add_entry(entry, page.url, index)
             try:
                 next_url = page.next or (page.url.join(URL(body_next)) if body_next else None)
@@ -714,9 +725,18 @@ class _Explorer:
                 return
             if reached is not None:
                 next_url = _self_reference(next_url, reached)
-            if self.full:
-                self.stop(page.url, f"stopped after {self.max_things} Things (max_things)")
-                return
+            counting = self.full
+            if counting:
+                # Past the cap, the pages are read only to count what is left out; the walk
+                # reports no more problems and ends quietly at the first one.
+                self.over_cap(page.url, 0)
+                if not self.host_allowed(next_url) or self.pages >= self.max_pages:
+                    return
+                try:
+                    page = await self.get(next_url)
+                except WotError:
+                    return
+                continue
             if not self.host_allowed(next_url):
                 self.refuse(next_url, "next page")
                 return
@@ -725,6 +745,13 @@ class _Explorer:
                 return
             page = await self.get(next_url)
         # A page seen before: the server repeats itself (e.g. it ignores offset).
+
+    def over_cap(self, page_url: URL, count: int) -> None:
+        """``count`` entries of a listing page left out for ``max_things`` (said once)."""
+        if not self.capped:
+            self.capped = True
+            self.stop(page_url, f"stopped after {self.max_things} Things (max_things)")
+        self.result.left_out += count
 
     async def add_entry(self, entry: Any, page_url: URL, index: int) -> None:
         """One entry of a listing: a TD, a ThingLink to follow, or a directory to leave out."""
@@ -909,7 +936,8 @@ async def explore(
         credentials: sent with every request (HTTP basic, else bearer).
         allowed_hosts: hosts besides ``url``'s own that links may lead to;
             ``frozenset({"*"})`` allows any.
-        max_things: entries (valid or not) read before stopping.
+        max_things: entries (valid or not) read before stopping; the entries past it are
+            counted in ``left_out``.
         max_pages: documents fetched before stopping.
         max_bytes: bytes read in total before stopping.
         request_timeout: seconds allowed per request.

@@ -20,6 +20,19 @@ class WotValidationError(WotError):
         self.reason = reason
 
 
+class WotLimitError(WotValidationError):
+    """A Thing Description (or part of one) exceeds one of the library's limits.
+
+    ``limit`` is the limit; ``count`` how many there were, when that was counted.
+    """
+
+    def __init__(self, path: str, reason: str, *, limit: int, count: int | None = None) -> None:
+        """Name the member, what is wrong, the limit and the count."""
+        super().__init__(path, reason)
+        self.limit = limit
+        self.count = count
+
+
 class WotConnectionError(WotError):
     """The Thing could not be reached (connection refused, timeout, TLS failure)."""
 

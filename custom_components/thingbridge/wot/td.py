@@ -26,6 +26,13 @@ an action queue, and event schemas at the top level instead of under ``data``).
 An affordance that cannot work (e.g. a form whose href has an unsupported scheme) is skipped
 and reported in :attr:`ThingDescription.skipped` with its JSON path, so one broken property does
 not cost the rest of the Thing. A TD whose every affordance is broken is rejected.
+
+Limits against hostile TDs, checked before anything is built from the document: at most
+:data:`MAX_AFFORDANCES` properties, actions and events together (a 1 MiB TD of empty
+properties would otherwise become some 85,000 objects, or 21,000 entities), and JSON nested at
+most :data:`MAX_TD_DEPTH` levels (so that recursive walks of the document, such as Home
+Assistant's redaction of diagnostics, cannot exhaust the stack). :func:`clip_depth` bounds other
+decoded JSON (values read from a Thing) the same way where it is walked (diagnostics).
 """
 
 from __future__ import annotations
@@ -41,9 +48,18 @@ from typing import Any, Literal, TypeVar
 from uritemplate import URITemplate
 from yarl import URL
 
-from .errors import WotValidationError
+from .errors import WotLimitError, WotValidationError
 
 MAX_TD_BYTES = 1024 * 1024
+# Properties, actions and events of one Thing, together. The largest TD of the shared corpus
+# (an OpenFlexure microscope) has 40, ECHONET's air conditioner 27: 256 leaves room for big
+# gateways while keeping a Thing to a few hundred entities (and its parsing to a few MB).
+MAX_AFFORDANCES = 256
+# JSON nesting of a whole TD. Real TDs nest 15 levels at most; MAX_SCHEMA_DEPTH object
+# schemas take about 70. Far below Python's recursion limit (1000) and orjson's (255), which
+# recursive walkers of the document (redaction, serialisation) run into.
+MAX_TD_DEPTH = 100
+DEPTH_MARKER = "<nested too deep>"
 ALLOWED_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 DEFAULT_CONTENT_TYPE = "application/json"
 # Security schemes of TD 1.1 (section 5.3.3) and of the 2018-2019 drafts (public, cert, pop).
@@ -1005,14 +1021,67 @@ def _metadata(raw: JSONObject, *keys: str) -> str | None:
     return None
 
 
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON ``value`` nests more than ``limit`` levels (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def clip_depth(value: Any, max_depth: int = MAX_TD_DEPTH, marker: str = DEPTH_MARKER) -> Any:
+    """A copy of JSON ``value`` with what nests deeper than ``max_depth`` levels cut off.
+
+    Objects and arrays below that depth are replaced by ``marker``, so that code walking the
+    copy recursively (diagnostics) is safe; the copy itself recurses at most ``max_depth``
+    levels, whatever the input.
+    """
+    if not isinstance(value, Mapping | list | tuple):
+        return value
+    if max_depth <= 0:
+        return marker
+    if isinstance(value, Mapping):
+        return {key: clip_depth(item, max_depth - 1, marker) for key, item in value.items()}
+    return [clip_depth(item, max_depth - 1, marker) for item in value]
+
+
+def _check_limits(raw: JSONObject) -> None:
+    """Refuse a TD over :data:`MAX_AFFORDANCES` or :data:`MAX_TD_DEPTH`, before parsing it."""
+    count = sum(
+        len(group)
+        for group in (raw.get("properties"), raw.get("actions"), raw.get("events"))
+        if isinstance(group, dict | list)
+    )
+    if count > MAX_AFFORDANCES:
+        raise WotLimitError(
+            "$",
+            f"{count} properties, actions and events; at most {MAX_AFFORDANCES} are supported",
+            count=count,
+            limit=MAX_AFFORDANCES,
+        )
+    if _nested_deeper_than(raw, MAX_TD_DEPTH):
+        raise WotLimitError(
+            "$", f"JSON nested deeper than {MAX_TD_DEPTH} levels", limit=MAX_TD_DEPTH
+        )
+
+
 def parse_td(raw: Any, source_url: str | URL | None = None) -> ThingDescription:
     """Parse a decoded TD document.
 
     ``source_url`` is where the TD came from; relative hrefs (and a relative ``base``) resolve
-    against it. Raises :class:`WotValidationError` naming the member that is wrong.
+    against it. Raises :class:`WotValidationError` naming the member that is wrong, and its
+    subclass :class:`WotLimitError` for a TD over :data:`MAX_AFFORDANCES` or
+    :data:`MAX_TD_DEPTH`.
     """
     if not isinstance(raw, dict):
         raise WotValidationError("$", "a Thing Description must be a JSON object")
+    _check_limits(raw)
     title = _multilang(raw, "title", "$") or _opt_str(raw.get("name"), "$.name")
     if title is None or not title.strip():
         raise WotValidationError("$.title", "missing or empty")

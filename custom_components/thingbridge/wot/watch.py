@@ -24,6 +24,12 @@ read): a change made while the socket was down is not lost. An SSE stream that d
 its properties the same way when it is back (a Thing need not replay what it missed). Callbacks run in the event loop and
 are never called after :meth:`Watcher.stop`.
 
+A Thing may push faster than anyone can use: the values of one read from an SSE stream are
+coalesced, the newest value of each property winning, so a stream of tiny events costs one
+``on_property`` call per property and read rather than one per event (events are all passed
+on). :attr:`Watcher.stats` counts what was received and coalesced; rate limits are the
+caller's (Home Assistant's coordinator caps the state writes and events of each Thing).
+
 Connections, TLS and WebSocket framing are aiohttp's. The supervision is hand-written: retry
 libraries (tenacity, backoff) wrap one call, while a channel here must report each up/down
 transition, honour the SSE ``retry`` field and stay quiet on idle reopenings; and choosing
@@ -61,6 +67,19 @@ WEBTHING_SUBPROTOCOL = "webthing"
 _LONGPOLL = frozenset({"longpoll", None})
 
 ChannelKind = Literal["sse", "longpoll", "websocket"]
+
+
+@dataclass(slots=True)
+class WatchStats:
+    """What a watcher received: property values and events.
+
+    ``coalesced`` counts the values superseded by a newer value of the same property before
+    they were passed on.
+    """
+
+    values: int = 0
+    coalesced: int = 0
+    events: int = 0
 
 
 class _Idle(Exception):  # noqa: N818 - a signal, not an error
@@ -125,6 +144,7 @@ class Watcher:
         self._reported = False
         self._stopped = False
         self._tasks: list[asyncio.Task[None]] = []
+        self.stats = WatchStats()
 
     @property
     def connected(self) -> bool:
@@ -373,29 +393,53 @@ class Watcher:
 
     # ------------------------------------------------------------------ delivery
 
-    def _deliver(self, channel: _Channel, name: str | None, value: Any) -> None:
-        """Route a value: to the named affordance, the channel's own one, or split an object."""
+    def _deliver(
+        self,
+        channel: _Channel,
+        name: str | None,
+        value: Any,
+        batch: dict[str, Any] | None = None,
+    ) -> None:
+        """Route a value: to the named affordance, the channel's own one, or split an object.
+
+        With ``batch``, property values are collected there (the newest wins) for the caller
+        to pass on; events are passed on at once.
+        """
         if name is not None and name in channel.properties:
-            channel.pushed.add(name)
-            self._call(self._on_property, name, value)
+            self._push(channel, name, value, batch)
         elif name is not None and name in channel.events:
-            self._call(self._on_event, name, value)
+            self._event(name, value)
         elif channel.single is not None:
             kind, own = channel.single
             if kind == "property":
-                channel.pushed.add(own)
-            self._call(self._on_property if kind == "property" else self._on_event, own, value)
+                self._push(channel, own, value, batch)
+            else:
+                self._event(own, value)
         elif isinstance(value, Mapping):
             for key, item in value.items():
                 if key in channel.properties:
-                    channel.pushed.add(key)
-                    self._call(self._on_property, key, item)
+                    self._push(channel, key, item, batch)
                 elif key in channel.events:
-                    self._call(self._on_event, key, item)
+                    self._event(key, item)
         else:
             _LOGGER.debug(
                 "%s: %s: ignored a message for %r", self._client.td.title, channel.label, name
             )
+
+    def _push(self, channel: _Channel, name: str, value: Any, batch: dict[str, Any] | None) -> None:
+        """A pushed property value: passed on, or kept in ``batch`` until the read is done."""
+        self.stats.values += 1
+        channel.pushed.add(name)
+        if batch is None:
+            self._call(self._on_property, name, value)
+            return
+        if name in batch:
+            self.stats.coalesced += 1
+        batch[name] = value
+
+    def _event(self, name: str, data: Any) -> None:
+        self.stats.events += 1
+        self._call(self._on_event, name, data)
 
     # ------------------------------------------------------------------ SSE
 
@@ -431,16 +475,19 @@ class Watcher:
                     channel.last_event_id = parser.last_event_id
                     if parser.retry_ms is not None:
                         channel.retry = parser.retry_ms / 1000
+                    batch: dict[str, Any] = {}
                     for event in events:
-                        self._sse_event(channel, event)
+                        self._sse_event(channel, event, batch)
+                    for name, value in batch.items():
+                        self._call(self._on_property, name, value)
 
-    def _sse_event(self, channel: _Channel, event: SseEvent) -> None:
+    def _sse_event(self, channel: _Channel, event: SseEvent, batch: dict[str, Any]) -> None:
         try:
             value = json.loads(event.data)
         except (ValueError, RecursionError):  # fmt: skip
             value = event.data
         name = None if event.event == "message" else event.event
-        self._deliver(channel, name, value)
+        self._deliver(channel, name, value, batch)
 
     # ------------------------------------------------------------------ long-poll
 
@@ -576,15 +623,13 @@ class Watcher:
         if kind == "propertyStatus":
             for name, value in data.items():
                 if name in channel.properties:
-                    channel.pushed.add(name)
-                    self._call(self._on_property, name, value)
+                    self._push(channel, name, value, None)
         elif kind == "event":
             for name, item in data.items():
                 if name in channel.events:
-                    payload = item.get("data") if isinstance(item, dict) else item
-                    self._call(self._on_event, name, payload)
+                    self._event(name, item.get("data") if isinstance(item, dict) else item)
         elif kind == "error":
             _LOGGER.debug("%s: WebSocket error message: %.200s", self._client.td.title, data)
 
 
-__all__ = ["WEBTHING_SUBPROTOCOL", "Watcher"]
+__all__ = ["WEBTHING_SUBPROTOCOL", "WatchStats", "Watcher"]
