@@ -135,3 +135,20 @@ def test_every_platform_sets_parallel_updates() -> None:
         path = INTEGRATION / f"{name}.py"
         if path.exists():
             assert "PARALLEL_UPDATES" in path.read_text(), name
+
+
+def test_translations_have_no_duplicate_keys() -> None:
+    """A key written twice in a JSON object silently loses the first one's strings."""
+    duplicates: list[str] = []
+
+    def check(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [key for key, _ in pairs]
+        duplicates.extend(key for key in set(keys) if keys.count(key) > 1)
+        return dict(pairs)
+
+    for path in (INTEGRATION / "translations").glob("*.json"):
+        json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=check)
+    assert duplicates == []
+    with pytest.raises(AssertionError):  # the check can fail
+        json.loads('{"issues": {}, "issues": {}}', object_pairs_hook=check)
+        assert duplicates == []
