@@ -149,6 +149,5 @@ def test_translations_have_no_duplicate_keys() -> None:
     for path in (INTEGRATION / "translations").glob("*.json"):
         json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=check)
     assert duplicates == []
-    with pytest.raises(AssertionError):  # the check can fail
-        json.loads('{"issues": {}, "issues": {}}', object_pairs_hook=check)
-        assert duplicates == []
+    json.loads('{"issues": {}, "issues": {}}', object_pairs_hook=check)
+    assert duplicates == ["issues"]  # the check can fail
