@@ -313,8 +313,15 @@ async def test_tracker_subentry_by_hand(hass: HomeAssistant) -> None:
         return check_subentry(await hass.config_entries.subentries.async_configure(flow_id, data))
 
     flow_id = result["flow_id"]
-    for bad in ("35630 7042441013", "IMEI356307042441013", "", "9" * 65):
-        result = await submit(flow_id, {"protocol": "teltonika", "device_id": bad})
+    for protocol, bad in (
+        ("teltonika", "35630 7042441013"),
+        ("teltonika", "IMEI356307042441013"),
+        ("teltonika", "35630704244101"),  # 14 digits: no device sends it
+        ("teltonika", ""),
+        ("osmand", "9" * 65),
+        ("osmand", "phone 7"),
+    ):
+        result = await submit(flow_id, {"protocol": protocol, "device_id": bad})
         assert result["errors"] == {"device_id": "invalid_device_id"}, bad
     result = await submit(flow_id, {"protocol": "teltonika", "device_id": f" {IMEI} "})
     assert result["type"] is FlowResultType.CREATE_ENTRY

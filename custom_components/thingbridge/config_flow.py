@@ -710,9 +710,6 @@ OFFLINE_SELECTOR = NumberSelector(
 PORT_SELECTOR = NumberSelector(
     NumberSelectorConfig(min=0, max=65535, step=1, mode=NumberSelectorMode.BOX)
 )
-# What a device sends as its ID: printable ASCII without spaces; IMEIs are digits.
-MAX_DEVICE_ID_LENGTH = 64
-IMEI_PROTOCOLS = frozenset({"teltonika", "gt06", "coban"})
 
 
 def _port_key(protocol: str) -> str:
@@ -762,13 +759,12 @@ def _default_name(protocol: str, device_id: str) -> str:
 
 
 def _check_device_id(protocol: str, text: str) -> str:
-    """``text`` stripped, when it is a device ID the protocol can send."""
+    """``text`` stripped, when it is a device ID the protocol can send.
+
+    The library's rule, the one its decoders apply to what devices send.
+    """
     device_id = text.strip()
-    if (
-        not 0 < len(device_id) <= MAX_DEVICE_ID_LENGTH
-        or not all(0x21 <= ord(c) <= 0x7E for c in device_id)
-        or (protocol in IMEI_PROTOCOLS and not device_id.isdigit())
-    ):
+    if not valid_device_id(protocol, device_id):
         raise FlowError("invalid_device_id")
     return device_id
 
