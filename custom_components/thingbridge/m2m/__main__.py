@@ -370,19 +370,15 @@ async def _serve(
             options["lenient"] = True
         if args.idle_timeout is not None:
             options["idle_timeout"] = args.idle_timeout
-        try:
-            gateway = TrackerGateway(
-                journal,
-                ports=args.ports,
-                host=args.host,
-                is_registered=is_registered,
-                on_positions=on_positions,
-                on_unknown_device=on_unknown_device,
-                **options,
-            )
-        except ValueError as err:
-            _fail(str(err))
-            return EXIT_USAGE
+        gateway = TrackerGateway(
+            journal,
+            ports=args.ports,
+            host=args.host,
+            is_registered=is_registered,
+            on_positions=on_positions,
+            on_unknown_device=on_unknown_device,
+            **options,
+        )
         try:
             await gateway.start()
         except GatewayError as err:
