@@ -18,6 +18,7 @@ import io
 import json
 import os
 from pathlib import Path
+import select
 import signal
 import socket
 import sys
@@ -65,6 +66,8 @@ FIXES = make_fixes(
     circle_route((54.6872, 25.2797), 400.0, 8), start=datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 )
 WAIT = 30.0  # bound on every wait for the process or a reply
+# Block-buffered standard output, as when a script reads the lines: the command must flush.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -126,6 +129,7 @@ async def start(*args: str) -> Serve:
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=ENV,
     )
     return Serve(proc)
 
@@ -411,41 +415,70 @@ async def test_closed_output_stops_the_gateway(tmp_path: Path) -> None:
 # -- in process (no subprocess: the same code, measured by coverage) ----------------------
 
 
-def _client(lines: Any, results: dict[str, Any]) -> None:
+class LineReader:
+    """JSON lines from a pipe, each read bounded by :data:`WAIT` (a client thread never hangs)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = b""
+
+    def line(self) -> Any:
+        """The next line, decoded; ``None`` at the end of the output."""
+        while b"\n" not in self.buffer:
+            ready, _, _ = select.select([self.fd], [], [], WAIT)
+            if not ready:
+                raise TimeoutError("no line from serve")
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return json.loads(line)
+
+    def rest(self) -> list[Any]:
+        """Every line up to the end of the output."""
+        lines = []
+        while (line := self.line()) is not None:
+            lines.append(line)
+        return lines
+
+
+def _client(lines: LineReader, results: dict[str, Any]) -> None:
     """Play a registered and an unknown Teltonika, then SIGINT this process."""
-    listening = json.loads(lines.readline() or "null")
-    results["listening"] = listening
+    listening = lines.line()
     if listening is None:
         return  # serve failed before listening: there is no handler for the signal
-    try:
+    try:  # serve runs until a signal (its output stays open): the SIGINT below finds it
         port = listening["ports"]["teltonika"]["tcp"]
         with socket.create_connection((HOST, port), timeout=WAIT) as sock:
             sock.sendall(teltonika_login(TELTONIKA))
             results["login"] = sock.recv(1)
             sock.sendall(teltonika_avl(FIXES[0:1]))
             results["ack"] = sock.recv(4)
-        results["position"] = json.loads(lines.readline())
+        results["position"] = lines.line()
         with socket.create_connection((HOST, port), timeout=WAIT) as sock:
             sock.sendall(teltonika_login(STRANGER))
             results["reject"] = sock.recv(1)
-        results["unknown"] = json.loads(lines.readline())
+        results["unknown"] = lines.line()
     finally:
         os.kill(os.getpid(), signal.SIGINT)
-        results["rest"] = [json.loads(line) for line in lines]
+        results["rest"] = lines.rest()
 
 
 def test_serve_in_process(tmp_path: Path) -> None:
     path = tmp_path / "journal.db"
     read_fd, write_fd = os.pipe()
     results: dict[str, Any] = {}
-    with os.fdopen(read_fd) as lines:
-        client = threading.Thread(target=_client, args=(lines, results))
+    try:
+        client = threading.Thread(target=_client, args=(LineReader(read_fd), results))
         client.start()
         with os.fdopen(write_fd, "w") as out:
             argv = ["serve", "--journal", str(path), "--port", "teltonika=0"]
             argv += ["--port", "osmand=0", "--register", f"teltonika:{TELTONIKA}"]
             status = main([*argv, "--lenient", "--idle-timeout", "30"], out)
         client.join(WAIT)
+    finally:
+        os.close(read_fd)
     assert not client.is_alive()
     assert status == EXIT_OK
     assert results["login"] == b"\x01"
@@ -460,10 +493,10 @@ def test_serve_in_process(tmp_path: Path) -> None:
     assert [line["event"] for line in results["rest"]] == ["stopped"]
 
 
-def _closing_reader(lines: Any, results: dict[str, Any]) -> None:
+def _closing_reader(read_fd: int, results: dict[str, Any]) -> None:
     """Read the ``listening`` line, close the pipe, then send two records."""
-    listening = json.loads(lines.readline() or "null")
-    lines.close()
+    listening = LineReader(read_fd).line()
+    os.close(read_fd)
     if listening is None:
         return
     with socket.create_connection(
@@ -480,7 +513,7 @@ def test_closed_output_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[
     path = tmp_path / "journal.db"
     read_fd, write_fd = os.pipe()
     results: dict[str, Any] = {}
-    client = threading.Thread(target=_closing_reader, args=(os.fdopen(read_fd), results))
+    client = threading.Thread(target=_closing_reader, args=(read_fd, results))
     client.start()
     out = os.fdopen(write_fd, "w")
     argv = ["serve", "--journal", str(path), "--port", "teltonika=0"]
