@@ -17,8 +17,8 @@ and only after their positions were committed to the SQLite journal at ``PATH`` 
 when missing; its directory must exist; rows older than the journal's retention are pruned
 as in Home Assistant). Any other device gets no acknowledgement, so it keeps its data and
 resends later, and is reported as ``unknown_device``. Bad checksums are refused unless
-``--lenient``; a TCP connection silent for the gateway's idle timeout (Home Assistant's:
-ten minutes) is closed, or after ``--idle-timeout`` seconds.
+``--lenient``; a TCP connection is closed after the gateway's idle timeout (the one Home
+Assistant uses, ten minutes by default) or after ``--idle-timeout`` seconds of silence.
 
 The default host 127.0.0.1 accepts local connections only (a simulator, a test, a device
 behind an SSH tunnel). Real trackers need ``--host 0.0.0.0`` (every interface) or the
@@ -41,12 +41,14 @@ Every line has an ``"event"`` key; the others depend on it::
         One per new position of a registered device, after it was journaled and before the
         device is acknowledged, oldest fix first within a frame. ``position`` is the
         message as ``python -m custom_components.thingbridge.m2m.trackers decode`` prints it
-        in its ``messages`` list (same serializer, same keys). Resends of journaled
-        positions are not printed again.
+        in its ``messages`` list (same serializer, same keys); it is nested because a
+        position has an ``event`` field of its own (Teltonika's event IO ID). Resends of
+        journaled positions are not printed again.
 
     {"event": "unknown_device", "protocol": "gt06", "device_id": "864717003283581"}
-        A device that is not registered sent a valid frame; it was not acknowledged. At most
-        one line per device per ten minutes, like the discovery in Home Assistant.
+        A device that is not registered sent a valid frame; it was not acknowledged. The
+        gateway rate-limits these per device (once per ten minutes by default), exactly
+        as it does for the discovery in Home Assistant.
 
     {"event": "stopped", "signal": "SIGTERM", "stats": {"connections_total": 3, ...}}
         Last line, after SIGINT or SIGTERM closed the listeners and the journal: the
@@ -58,6 +60,9 @@ Warnings (a journal write that failed, so data was not acknowledged) go to stand
 ``--verbose`` adds the gateway's debug log there (each connection, each refused frame).
 Standard output is written synchronously: a reader that stops reading holds the gateway up
 (devices then resend); when standard output is closed the gateway stops.
+
+The library needs no Home Assistant: from ``custom_components/thingbridge``,
+``python -m m2m serve …`` is the same command without importing it (it starts faster).
 
 Exit status: 0 after SIGINT or SIGTERM; 1 when a port cannot be bound, the journal cannot be
 used or standard output was closed; 2 for bad arguments. Errors are one line on standard
@@ -242,7 +247,7 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 
 def listening_line(
-    gateway: TrackerGateway, journal: str, registered: set[tuple[str, str]]
+    gateway: TrackerGateway, host: str, journal: str, registered: set[tuple[str, str]]
 ) -> dict[str, Any]:
     """The ``listening`` line: the bound port of each protocol by transport."""
     ports: dict[str, dict[str, int]] = {}
@@ -254,7 +259,7 @@ def listening_line(
             ports[protocol]["udp"] = udp[protocol]
     return {
         "event": "listening",
-        "host": gateway.host,
+        "host": host,
         "journal": journal,
         "ports": ports,
         "registered": sorted(f"{p}:{d}" for p, d in registered),
@@ -385,7 +390,7 @@ async def _serve(
             _fail(str(err))
             return EXIT_FAILURE
         try:
-            output.emit(listening_line(gateway, str(path), registered))
+            output.emit(listening_line(gateway, args.host, str(path), registered))
             await stop.wait()
         finally:
             await gateway.stop()
