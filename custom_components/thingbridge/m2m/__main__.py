@@ -87,7 +87,8 @@ from typing import Any, TextIO
 
 from .gateway import GatewayError, TrackerGateway
 from .journal import JournalError, TrackerJournal
-from .trackers import ALIASES, PROTOCOLS, Position
+from .trackers import ALIASES, PROTOCOLS, Position, ProtocolError
+from .trackers.ids import check_device_id
 from .trackers.serialize import message_to_dict
 
 PROG = "python -m custom_components.thingbridge.m2m"
@@ -95,9 +96,6 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 DEFAULT_HOST = "127.0.0.1"
-# The device IDs Home Assistant's tracker config flow accepts (config_flow._check_device_id).
-MAX_DEVICE_ID_LENGTH = 64
-IMEI_PROTOCOLS = frozenset({"teltonika", "gt06", "coban"})
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _PORT = re.compile(r"[0-9]{1,5}")
 _EXAMPLE_ID = "teltonika:356307042441013"
@@ -138,17 +136,10 @@ def register_argument(text: str) -> tuple[str, str]:
             f"{text!r}: expected PROTOCOL:DEVICE_ID, e.g. {_EXAMPLE_ID}"
         )
     protocol = _protocol(name)
-    if not len(device_id) <= MAX_DEVICE_ID_LENGTH or not all(
-        0x21 <= ord(c) <= 0x7E for c in device_id
-    ):
-        raise argparse.ArgumentTypeError(
-            f"device ID {device_id!r}: 1 to {MAX_DEVICE_ID_LENGTH} printable ASCII characters "
-            "without spaces"
-        )
-    if protocol in IMEI_PROTOCOLS and not device_id.isdigit():
-        raise argparse.ArgumentTypeError(
-            f"device ID {device_id!r}: a {protocol} device is registered by its IMEI (digits)"
-        )
+    try:  # the rule the decoders apply to what devices send (and the config flow too)
+        check_device_id(protocol, device_id)
+    except ProtocolError as err:
+        raise argparse.ArgumentTypeError(err.reason) from err
     return protocol, device_id
 
 
