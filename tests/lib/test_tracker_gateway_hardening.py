@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator
 import contextlib
 from datetime import UTC, datetime
 import json
+import logging
 from pathlib import Path
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from typing import Any
 
 import aiohttp
@@ -357,3 +359,187 @@ def test_running_out_of_descriptors_does_not_flood_the_log(tmp_path: Path) -> No
         proc.kill()
     assert report["accept_errors"] >= 1  # it did run out
     assert report["records"] <= 2  # one warning a minute (per gateway), not one per attempt
+
+
+# -- found by a second review of the admission code ---------------------------------------------
+
+
+async def test_strangers_spread_over_sources_do_not_evict_a_slow_login(tmp_path: Path) -> None:
+    # the per-protocol cap evicted the globally oldest pending connection: strangers spread
+    # over 6 addresses (each under its own cap) evicted a tracker on a slow link before it
+    # could log in. Now the source holding the most pending connections pays.
+    async with gateway(tmp_path, "teltonika", max_pending=8, max_pending_per_address=2) as gw:
+        port = gw.ports["teltonika"]
+        reader, writer = await connect(port)  # the device: its login comes late
+        strangers = []
+        for _ in range(10):
+            strangers.extend([await connect(port, f"127.0.0.{n}") for n in range(2, 8)])
+            await asyncio.sleep(0.01)
+        writer.write(teltonika_login(IMEI))
+        async with asyncio.timeout(SAFETY):
+            assert await reader.readexactly(1) == b"\x01"
+        assert gw.stats.evicted >= 60 - gw.max_pending
+        writer.close()
+        for _, w in strangers:
+            w.close()
+
+
+async def test_malformed_http_is_not_logged_as_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # aiohttp logged each of these as ERROR with a traceback: 1,000 requests, 1,000 records
+    caplog.set_level(logging.DEBUG)
+    bad = [
+        b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ]
+    async with gateway(tmp_path, "osmand") as gw:
+        for request in bad * 5:
+            reader, writer = await connect(gw.ports["osmand"])
+            writer.write(request)
+            await read_to_eof(reader)
+            writer.close()
+        assert gw.stats.errors >= len(bad) * 5
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_a_flood_of_invented_ids_is_rate_limited(tmp_path: Path) -> None:
+    # the per-device memory held 4,096 IDs: cycling 5,000 new ones (UDP, spoofable) raised
+    # the callback for every one of them, round after round
+    calls: list[tuple[str, str]] = []
+    async with TrackerJournal(tmp_path / "journal.db") as journal:
+        gw = TrackerGateway(
+            journal,
+            host=HOST,
+            ports={"h02": 0},
+            is_registered=lambda p, d: False,
+            on_positions=lambda p, ps: None,
+            on_unknown_device=lambda p, d: calls.append((p, d)),
+        )
+        async with gw:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            started = time.monotonic()
+            for n in range(1500):
+                sock.sendto(f"*HQ,{4_000_000_000 + n},HTBT#".encode(), (HOST, gw.udp_ports["h02"]))
+                if n % 50 == 49:  # not faster than the loopback socket buffer takes them
+                    await asyncio.sleep(0.01)
+            sock.close()
+            seen = -1
+            async with asyncio.timeout(SAFETY):  # until every datagram that came was handled
+                while seen != gw.stats.datagrams or gw.stats.rejected < gw.stats.datagrams:
+                    seen = gw.stats.datagrams
+                    await asyncio.sleep(0.1)
+            elapsed = time.monotonic() - started
+    assert gw.stats.rejected >= 1000  # loopback UDP may drop a few, not most
+    assert len(calls) <= 500 + 10 * elapsed + 1  # the burst, then 10 a second
+    assert gw.stats.unknown_suppressed == gw.stats.rejected - len(calls)
+
+
+async def test_http_requests_are_not_device_connections(tmp_path: Path) -> None:
+    # each OsmAnd connection was counted as the device's connection and never uncounted
+    async with gateway(tmp_path, "osmand") as gw:
+        url = f"http://{HOST}:{gw.ports['osmand']}/"
+        for fix in FIXES[:4]:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(url, params=osmand_params("phone-1", fix)) as resp,
+            ):
+                assert resp.status == 200
+        assert gw.connected_devices() == set()
+        assert gw.stats.replaced == 0
+        assert gw.stats.acks == 4
+
+
+@pytest.mark.parametrize("protocol", ["gt06", "osmand"])
+async def test_evicting_a_connection_being_set_up_leaves_no_loop_errors(
+    tmp_path: Path, protocol: str
+) -> None:
+    # an eviction closed the socket under a transport being built: "Bad file descriptor"
+    # from the event loop for nearly every evicted connection
+    loop = asyncio.get_running_loop()
+    errors: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(str(context.get("message"))))
+    try:
+        async with gateway(tmp_path, protocol, max_pending=4, max_pending_per_address=1) as gw:
+            socks = []
+            for _ in range(3):
+                for _ in range(100):
+                    s = socket.socket()
+                    s.setblocking(False)
+                    with contextlib.suppress(BlockingIOError):
+                        s.connect((HOST, gw.ports[protocol]))
+                    socks.append(s)
+                await asyncio.sleep(0.2)
+            async with asyncio.timeout(SAFETY):
+                while gw.stats.connections_total < 300:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            assert gw.stats.connections <= 1
+            for s in socks:
+                s.close()
+    finally:
+        loop.set_exception_handler(previous)
+    assert errors == []
+
+
+EMFILE_LOCKOUT = textwrap.dedent(
+    """
+    import asyncio, json, os, resource, sys, tempfile
+    from custom_components.thingbridge.m2m.gateway import TrackerGateway
+    from custom_components.thingbridge.m2m.journal import TrackerJournal
+
+    async def main():
+        with tempfile.TemporaryDirectory() as tmp:
+            async with TrackerJournal(tmp + "/j.db") as journal:
+                gw = TrackerGateway(
+                    journal, host="127.0.0.1", ports={"teltonika": 0}, udp=False,
+                    is_registered=lambda p, d: d == "356307042441013",
+                    on_positions=lambda p, ps: None, on_unknown_device=lambda p, d: None,
+                )
+                async with gw:
+                    used = len(os.listdir("/proc/self/fd"))
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (used + 20, 20000))
+                    print(json.dumps(gw.ports), flush=True)
+                    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+                    print(json.dumps({"evicted": gw.stats.evicted,
+                                      "accept_errors": gw.stats.accept_errors}), flush=True)
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_out_of_descriptors_a_stranger_makes_room_for_a_tracker(tmp_path: Path) -> None:
+    # while accept() failed for lack of descriptors nobody was evicted: strangers holding
+    # them kept a registered tracker out until their login deadline
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EMFILE_LOCKOUT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    strangers = []
+    try:
+        port = json.loads(proc.stdout.readline())["teltonika"]
+        for _ in range(40):
+            s = socket.create_connection((HOST, port), timeout=SAFETY)
+            strangers.append(s)
+        time.sleep(0.5)  # the gateway runs out of descriptors on them
+        with socket.create_connection((HOST, port), timeout=SAFETY) as device:
+            device.sendall(teltonika_login(IMEI))
+            assert device.recv(1) == b"\x01"
+        proc.stdin.write("report\n")
+        proc.stdin.flush()
+        report = json.loads(proc.stdout.readline())
+        assert proc.wait(timeout=30) == 0
+    finally:
+        for s in strangers:
+            s.close()
+        proc.kill()
+    assert report["accept_errors"] >= 1
+    assert report["evicted"] >= 1

@@ -47,8 +47,13 @@ Hardening (every port faces the internet; ``README.md`` "Security" lists the def
 - **HTTP (OsmAnd).** The same admission rules; a request's headers must arrive within
   ``http_timeout`` seconds (aiohttp's keep-alive timer) and its body within
   ``http_timeout`` more; bodies are bounded (``osmand.MAX_BODY``).
-- **Accept.** The gateway accepts connections itself, so a process out of file descriptors
-  backs off for a second and logs one warning a minute instead of one per attempt.
+- **Accept.** The gateway accepts connections itself. A process out of file descriptors
+  closes the oldest pending connection (as for a cap) and accepts again; with none pending
+  it backs off for a second and logs one warning a minute instead of one per attempt.
+  Sources are IPv4 addresses and IPv6 /64 networks; at a protocol's cap the connection
+  evicted is the oldest of the source holding the most pending ones.
+- **Malformed HTTP** is logged at debug level and counted as an error, not logged as an
+  error with a traceback.
 
 UDP datagrams are decoded one by one (in order per sender) and answered to the sender's
 address; at most ``max_connections`` are processed at a time.
@@ -66,6 +71,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import errno
+import ipaddress
 import itertools
 import logging
 import socket
@@ -114,6 +120,8 @@ _ACCEPT_BACKOFF = 1.0  # seconds to wait after the process ran out of descriptor
 _ACCEPT_WARN_INTERVAL = 60.0
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _UNKNOWN_MEMORY = 4096
+_UNKNOWN_RATE = 10.0  # on_unknown_device calls a second, all devices together...
+_UNKNOWN_BURST = 500.0  # ...after a burst of this many
 _EOF = "closed by the device"
 _TIMER_SLACK = 0.001  # a timer may fire this much early
 
@@ -174,6 +182,7 @@ class GatewayStats:
         unsupported: Well-formed messages of types the decoders do not handle.
         acks: Replies written to registered devices.
         rejected: Frames or requests from devices that are not registered.
+        unknown_suppressed: ``on_unknown_device`` calls left out by the global rate limit.
         positions: New positions journaled.
         duplicates: Positions the journal already had (resends).
         journal_errors: Appends that failed (their data was not acknowledged).
@@ -195,6 +204,7 @@ class GatewayStats:
     unsupported: int = 0
     acks: int = 0
     rejected: int = 0
+    unknown_suppressed: int = 0
     positions: int = 0
     duplicates: int = 0
     journal_errors: int = 0
@@ -275,10 +285,21 @@ def _peer(address: object) -> str:
     return str(address)
 
 
-def _host(address: object) -> str:
-    if isinstance(address, tuple) and address:
-        return str(address[0])
-    return str(address)
+def _source(address: object) -> str:
+    """Whom a peer counts as for the per-source cap: its IPv4 address, its IPv6 /64.
+
+    One IPv6 subscriber holds a whole /64, so its addresses count as one source.
+    """
+    text = str(address[0]) if isinstance(address, tuple) and address else str(address)
+    try:
+        ip = ipaddress.ip_address(text.partition("%")[0])
+    except ValueError:
+        return text
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return text
 
 
 class _HttpServer(web.Server):
@@ -288,10 +309,12 @@ class _HttpServer(web.Server):
         self,
         handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
         on_lost: Callable[[RequestHandler], None],
+        on_bad_request: Callable[[], None],
         **kwargs: Any,
     ) -> None:
         super().__init__(handler, request_factory=self._bounded_request, **kwargs)
         self._on_lost = on_lost
+        self._on_bad_request = on_bad_request
 
     def _bounded_request(
         self,
@@ -309,6 +332,28 @@ class _HttpServer(web.Server):
         super().connection_lost(handler, exc)
         self._on_lost(handler)
 
+    def __call__(self) -> RequestHandler:
+        return _QuietRequestHandler(self, self._on_bad_request, loop=self._loop, **self._kwargs)
+
+
+class _QuietRequestHandler(RequestHandler):
+    """aiohttp's connection handler; a malformed request is a peer's error, not ours.
+
+    aiohttp logs those (a bad header, an HTTP/2 preface, a line too long...) as ERROR with a
+    traceback: anyone could fill the log. Here they are logged at debug level and counted.
+    """
+
+    def __init__(
+        self, manager: _HttpServer, on_bad_request: Callable[[], None], **kwargs: Any
+    ) -> None:
+        super().__init__(manager, **kwargs)
+        self._on_bad_request = on_bad_request
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        kw.pop("exc_info", None)
+        _LOGGER.debug(*args, **kw)
+        self._on_bad_request()
+
 
 class TrackerGateway:
     """Listeners for tracker protocols that journal positions and acknowledge them.
@@ -324,7 +369,8 @@ class TrackerGateway:
             time (newest last). Resent duplicates are not reported again; buffered history
             may be older than positions reported before, so compare ``fix_time``.
         on_unknown_device: ``(protocol, device_id)``: an unregistered device sent data;
-            called at most once per device per ``unknown_interval``.
+            called at most once per device per ``unknown_interval``, and at most 10 times
+            a second for all devices together (after a burst of 500).
         on_message: ``(protocol, message)``: a registered device's non-position messages
             (logins, heartbeats, status reports, alarms without a fix, command responses),
             in stream order.
@@ -419,12 +465,15 @@ class TrackerGateway:
         self._http: _HttpServer | None = None
         self._http_conns: dict[RequestHandler, _Conn] = {}
         self._conn_tasks: dict[asyncio.Task[None], _Conn] = {}
-        self._pending: dict[str, OrderedDict[_Conn, None]] = {}
-        self._pending_by_address: dict[tuple[str, str], OrderedDict[_Conn, None]] = {}
+        # pending connections: protocol -> source -> connections, oldest first
+        self._buckets: dict[str, dict[str, OrderedDict[_Conn, None]]] = {}
+        self._pending_count: dict[str, int] = {}
         self._live = 0  # TCP and HTTP connections counted against max_connections
         self._serials = itertools.count()
         self._accept_warned = -_ACCEPT_WARN_INTERVAL
         self._unknown_seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._unknown_tokens = _UNKNOWN_BURST
+        self._unknown_refilled = time.monotonic()
         self._last_seen: dict[tuple[str, str], datetime] = {}
         self._connected: dict[tuple[str, str], int] = {}
         self._device_conns: dict[tuple[str, str], _Conn] = {}  # each device's newest
@@ -529,9 +578,12 @@ class TrackerGateway:
             if requested != 0:
                 raise GatewayError(protocol, "UDP", port, str(err)) from err
             # a free TCP port may be taken on UDP: any free UDP port will do
-            transport, listener = await loop.create_datagram_endpoint(
-                lambda: _UdpListener(self, protocol), local_addr=(self.host, 0)
-            )
+            try:
+                transport, listener = await loop.create_datagram_endpoint(
+                    lambda: _UdpListener(self, protocol), local_addr=(self.host, 0)
+                )
+            except OSError as again:
+                raise GatewayError(protocol, "UDP", port, str(again)) from again
         self._udp.append(listener)
         self._udp_ports[protocol] = transport.get_extra_info("sockname")[1]
         _LOGGER.debug("%s: listening on UDP %s:%d", protocol, self.host, self._udp_ports[protocol])
@@ -540,6 +592,7 @@ class TrackerGateway:
         self._http = _HttpServer(
             self._osmand,
             self._http_connection_lost,
+            self._bad_http_request,
             access_log=None,
             # also the time a new connection has to send its request's headers
             keepalive_timeout=min(self.idle_timeout, self.http_timeout),
@@ -574,15 +627,15 @@ class TrackerGateway:
                 if conn.abort is not None:
                     conn.abort()
             await self._http.shutdown(1.0)
-        for conn in [c for q in self._pending.values() for c in q]:
+        for conn in [c for b in self._buckets.values() for q in b.values() for c in q]:
             self._release(conn)
         self._listeners.clear()
         self._accept_tasks.clear()
         self._udp.clear()
         self._http = None
         self._http_conns.clear()
-        self._pending.clear()
-        self._pending_by_address.clear()
+        self._buckets.clear()
+        self._pending_count.clear()
         self._live = 0
         self._ports.clear()
         self._udp_ports.clear()
@@ -614,6 +667,8 @@ class TrackerGateway:
                     _LOGGER.debug("%s: accept failed: %s", protocol, err)
                     continue
                 self.stats.accept_errors += 1
+                if self._evict_one(None, "out of file descriptors"):
+                    continue  # a stranger's descriptor is free now: accept again at once
                 now = time.monotonic()
                 if now - self._accept_warned >= _ACCEPT_WARN_INTERVAL:
                     self._accept_warned = now
@@ -626,8 +681,14 @@ class TrackerGateway:
                     )
                 await asyncio.sleep(_ACCEPT_BACKOFF)
                 continue
-            conn = _Conn(protocol, _peer(address), host=_host(address), budget=self.max_errors)
-            conn.abort = client.close  # until its transport exists
+            conn = _Conn(
+                protocol,
+                _peer(address),
+                stream=protocol != "osmand",  # HTTP requests are no device connections
+                host=_source(address),
+                budget=self.max_errors,
+            )
+            conn.abort = client.close  # until its serving task takes the socket
             if not self._admit(conn):
                 self.stats.refused += 1
                 _LOGGER.debug(
@@ -647,31 +708,45 @@ class TrackerGateway:
 
         Returns False (refuse it) only when every connection is an identified device.
         """
-        same_address = self._pending_by_address.get((conn.protocol, conn.host))
-        if same_address and len(same_address) >= self.max_pending_per_address:
-            self._evict(next(iter(same_address)), "too many unidentified connections from it")
-        queue = self._pending.setdefault(conn.protocol, OrderedDict())
-        if len(queue) >= self.max_pending:
-            self._evict(next(iter(queue)), "too many unidentified connections")
-        if self._live >= self.max_connections:
-            oldest = min(
-                (next(iter(q)) for q in self._pending.values() if q),
-                key=lambda c: c.serial,
-                default=None,
-            )
-            if oldest is None:
-                return False
-            self._evict(oldest, "connection limit reached")
+        buckets = self._buckets.setdefault(conn.protocol, {})
+        same_source = buckets.get(conn.host)
+        if same_source and len(same_source) >= self.max_pending_per_address:
+            self._evict(next(iter(same_source)), "too many unidentified connections from it")
+        if self._pending_count.get(conn.protocol, 0) >= self.max_pending:
+            self._evict_one(conn.protocol, "too many unidentified connections")
+        if self._live >= self.max_connections and not self._evict_one(
+            None, "connection limit reached"
+        ):
+            return False
         conn.serial = next(self._serials)
         conn.counted = conn.pending = True
         self._live += 1
         self.stats.connections = self._live
         self.stats.connections_total += 1
-        queue[conn] = None
-        self._pending_by_address.setdefault((conn.protocol, conn.host), OrderedDict())[conn] = None
+        self._pending_count[conn.protocol] = self._pending_count.get(conn.protocol, 0) + 1
+        buckets.setdefault(conn.host, OrderedDict())[conn] = None
         conn.deadline = asyncio.get_running_loop().call_later(
             self.login_timeout, self._login_expired, conn
         )
+        return True
+
+    def _evict_one(self, protocol: str | None, reason: str) -> bool:
+        """Close the oldest pending connection of the source holding the most of them.
+
+        Among the protocol's pending connections (or all, for ``None``). A stranger who
+        spreads connections over many sources still loses them before a device that
+        connected once; returns False when nothing is pending.
+        """
+        biggest: OrderedDict[_Conn, None] | None = None
+        for name, buckets in self._buckets.items():
+            if protocol is not None and name != protocol:
+                continue
+            for bucket in buckets.values():
+                if biggest is None or len(bucket) > len(biggest):
+                    biggest = bucket
+        if not biggest:
+            return False
+        self._evict(next(iter(biggest)), reason)
         return True
 
     def _unpend(self, conn: _Conn) -> None:
@@ -682,13 +757,12 @@ class TrackerGateway:
         if conn.deadline is not None:
             conn.deadline.cancel()
             conn.deadline = None
-        self._pending[conn.protocol].pop(conn, None)
-        key = (conn.protocol, conn.host)
-        same_address = self._pending_by_address.get(key)
-        if same_address is not None:
-            same_address.pop(conn, None)
-            if not same_address:
-                del self._pending_by_address[key]
+        self._pending_count[conn.protocol] -= 1
+        buckets = self._buckets[conn.protocol]
+        bucket = buckets[conn.host]
+        del bucket[conn]
+        if not bucket:
+            del buckets[conn.host]
 
     def _release(self, conn: _Conn) -> None:
         """The connection is gone (or going): free its slot. Idempotent."""
@@ -731,6 +805,7 @@ class TrackerGateway:
         try:
             if conn.closing is not None:  # evicted before it was served: its socket is closed
                 return
+            conn.abort = None  # while the transport is made, eviction only marks it closing
             reader, writer = await asyncio.open_connection(sock=client, limit=self.max_buffer)
             conn.abort = writer.transport.abort
             if conn.closing is None:
@@ -822,6 +897,15 @@ class TrackerGateway:
         last = self._unknown_seen.get(key)
         if last is not None and now - last < self.unknown_interval:
             return
+        # all devices together: IDs cost nothing to invent (UDP sources even less)
+        self._unknown_tokens = min(
+            _UNKNOWN_BURST, self._unknown_tokens + (now - self._unknown_refilled) * _UNKNOWN_RATE
+        )
+        self._unknown_refilled = now
+        if self._unknown_tokens < 1:
+            self.stats.unknown_suppressed += 1
+            return
+        self._unknown_tokens -= 1
         self._unknown_seen[key] = now
         self._unknown_seen.move_to_end(key)
         while len(self._unknown_seen) > _UNKNOWN_MEMORY:
@@ -874,6 +958,7 @@ class TrackerGateway:
                 if item.reject_reply is not None:
                     outcome.replies.append(item.reject_reply)
                 continue
+            self._identify(conn)  # now, not after the journal: it must not be evicted
             accepted.append(item)
             if item.reply is not None:
                 outcome.replies.append(item.reply)
@@ -899,17 +984,11 @@ class TrackerGateway:
         self.stats.acks += sum(1 for frame in accepted if frame.reply is not None)
         return outcome
 
-    def _accepted(self, conn: _Conn, frame: Frame) -> None:
-        """A registered device's frame was stored on the connection.
-
-        The connection is identified, and a frame with data earns back one unit of the
-        error budget (keep-alives earn nothing).
-        """
+    def _identify(self, conn: _Conn) -> None:
+        """A registered device's frame arrived on the connection: it is pending no more."""
         if not conn.identified:
             conn.identified = True
             self._unpend(conn)
-        if conn.budget < self.max_errors and any(isinstance(m, Position) for m in frame.messages):
-            conn.budget += 1
 
     def _deliver(self, conn: _Conn, frames: list[Frame], fresh: list[bool]) -> None:
         """Run the callbacks for journaled frames, in stream order."""
@@ -917,10 +996,12 @@ class TrackerGateway:
         flags = iter(fresh)
         for frame in frames:
             assert frame.device_id is not None
-            self._accepted(conn, frame)
+            if conn.budget < self.max_errors and frame.positions:
+                conn.budget += 1  # a frame with data earns back an error; keep-alives do not
             key = (conn.protocol, frame.device_id)
             self._last_seen[key] = now
-            if conn.stream and conn.device != key:
+            # a connection closed meanwhile (replaced, journal slow) is not the device's
+            if conn.stream and conn.device != key and conn.closed_by_gateway() is None:
                 if conn.device is not None:
                     self._connected[conn.device] -= 1
                     if self._device_conns.get(conn.device) is conn:
@@ -988,6 +1069,7 @@ class TrackerGateway:
 
         if conn.closing is not None:  # evicted before it was served: its socket is closed
             return
+        conn.abort = None  # while the transport is made, eviction only marks it closing
         try:
             transport, _ = await asyncio.get_running_loop().connect_accepted_socket(factory, client)
         except (OSError, RuntimeError) as err:
@@ -1000,6 +1082,9 @@ class TrackerGateway:
         conn.abort = transport.abort
         if conn.closed_by_gateway() is not None:  # evicted while the transport was made
             transport.abort()
+
+    def _bad_http_request(self) -> None:
+        self.stats.errors += 1
 
     def _http_connection_lost(self, handler: RequestHandler) -> None:
         conn = self._http_conns.pop(handler, None)
@@ -1048,6 +1133,7 @@ class TrackerGateway:
             if not conn.identified:
                 response.force_close()
             return response
+        self._identify(conn)
         positions = [r for r in reports if isinstance(r, Position)]
         fresh: list[bool] = []
         if positions:
