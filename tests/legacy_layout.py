@@ -65,6 +65,7 @@ def _entry(
     title: str,
     unique_id: str,
     data: dict[str, Any],
+    *,
     options: dict[str, Any] | None = None,
     subentries: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def config_entries(base_url: str) -> list[dict[str, Any]]:
             "Simulated Lamp",
             "urn:thingbridge:simulator:lamp",
             {"kind": "wot_thing", "url": f"{base_url}things/lamp"},
-            {"allow_other_hosts": False},
+            options={"allow_other_hosts": False},
         ),
         # Things whose TD asks for credentials: a bearer token, Basic user and password.
         _entry(
@@ -147,14 +148,14 @@ def config_entries(base_url: str) -> list[dict[str, Any]]:
             "GPS trackers",
             "tracker_gateway",
             {"kind": "tracker_gateway"},
-            {
+            options={
                 "protocols": ["teltonika", "gt06", "osmand"],
                 "ports": dict.fromkeys(("teltonika", "gt06", "tk103", "coban", "h02", "osmand"), 0),
                 "listen_host": "127.0.0.1",
                 "lenient": False,
                 "offline_minutes": 10,
             },
-            [
+            subentries=[
                 _tracker(SUBENTRY_VAN, "teltonika", TELTONIKA, "Van"),
                 _tracker(SUBENTRY_MACHINE, "gt06", GT06, "Machine"),
                 _tracker(SUBENTRY_PHONE, "osmand", OSMAND, "Phone"),
@@ -396,30 +397,25 @@ def registries(hass: HomeAssistant) -> dict[str, Any]:
         assert device is not None
         return sorted([list(i) for i in device.identifiers])
 
-    devices = []
-    all_devices = [
-        device
+    devices = [
+        {
+            "identifiers": identifiers(device.id),
+            "config_entry": titles[str(device.config_entry_id)],
+            "subentry": subentry_title(device.config_entry_id, device.config_subentry_id),
+            "name": device.name,
+            "manufacturer": device.manufacturer,
+            "model": device.model,
+            "sw_version": device.sw_version,
+            "hw_version": device.hw_version,
+            "serial_number": device.serial_number,
+            "configuration_url": device.configuration_url,
+            "via_device": identifiers(device.via_device_id),
+            "entry_type": device.entry_type,
+            "disabled_by": device.disabled_by,
+        }
         for entry_id in titles
         for device in dr.async_entries_for_config_entry(device_registry, entry_id)
     ]
-    for device in all_devices:
-        devices.append(
-            {
-                "identifiers": identifiers(device.id),
-                "config_entry": titles[str(device.config_entry_id)],
-                "subentry": subentry_title(device.config_entry_id, device.config_subentry_id),
-                "name": device.name,
-                "manufacturer": device.manufacturer,
-                "model": device.model,
-                "sw_version": device.sw_version,
-                "hw_version": device.hw_version,
-                "serial_number": device.serial_number,
-                "configuration_url": device.configuration_url,
-                "via_device": identifiers(device.via_device_id),
-                "entry_type": device.entry_type,
-                "disabled_by": device.disabled_by,
-            }
-        )
     entities = []
     all_entities = [
         entity
