@@ -366,7 +366,13 @@ _PORT = re.compile(r"(//(?:127\.0\.0\.1|\[::1\]|localhost)):\d+")
 
 
 def scrub(value: Any, replace: Mapping[str, str] | None = None) -> Any:
-    """``value`` with the simulator's port shown as ``<port>`` and ``replace`` applied."""
+    """``value`` with the simulator's port shown as ``<port>`` and ``replace`` applied.
+
+    Floats are rounded to micro-units: a sum of haversine distances may differ in its last
+    bits with another maths library.
+    """
+    if isinstance(value, float):
+        return round(value, 6)
     if isinstance(value, str):
         for old, new in (replace or {}).items():
             value = value.replace(old, new)

@@ -11,8 +11,11 @@ snapshots pin the whole shape, so that the refactor of issue 9 keeps it.
 
 from __future__ import annotations
 
+from datetime import UTC
+import math
 from typing import Any
 
+from aiohttp.web_log import AccessLogger
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
@@ -51,13 +54,19 @@ DEVICES = {
 
 
 @pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str, freezer: FrozenDateTimeFactory) -> str:
+def hass_config_dir(
+    hass_tmp_config_dir: str, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> str:
     """A configuration directory of the test's own (the journal is written there).
 
-    The clock is set to :data:`NOW` here, before Home Assistant starts, so the access token of
-    ``hass_client`` is issued at that time too (it would otherwise be from the future).
+    The clock stands at :data:`NOW` from here on, before Home Assistant starts: the access
+    token of ``hass_client`` is issued then too, and the simulator and the trackers' online
+    state see no jump. aiohttp's access log reads the local UTC offset, which the frozen
+    clock does not give: it is told UTC, or each request logs a traceback.
     """
     freezer.move_to(NOW)
+    monkeypatch.setattr(AccessLogger, "_cached_tz", UTC)
+    monkeypatch.setattr(AccessLogger, "_cached_tz_expires", math.inf)
     return hass_tmp_config_dir
 
 

@@ -25,18 +25,21 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
 @pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """A configuration directory of the test's own: the journal is written there."""
+def hass_config_dir(hass_tmp_config_dir: str, freezer: FrozenDateTimeFactory) -> str:
+    """A configuration directory of the test's own (the journal is written there).
+
+    The clock stands at :data:`NOW` from here on, before Home Assistant and the simulator
+    start, so that nothing sees it jump (the simulator's hourly tick would change values).
+    """
+    freezer.move_to(NOW)
     return hass_tmp_config_dir
 
 
 async def test_registries_of_an_existing_installation(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],
-    freezer: FrozenDateTimeFactory,
     wot_sim_all: WotSimulator,
     snapshot: SnapshotAssertion,
 ) -> None:
-    freezer.move_to(NOW)
     await load_installation(hass, hass_storage, wot_sim_all)
     assert registries(hass) == snapshot
