@@ -32,6 +32,8 @@ from homeassistant.setup import async_setup_component
 from simulator.things import DEFAULT_PASSWORD, DEFAULT_TOKEN, DEFAULT_USERNAME
 from simulator.wot import WotSimulator
 
+from .conftest import StaticServer
+
 # The clock of the tests (positions were journaled in the hour before it).
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CREATED = "2026-06-01T08:00:00.000000+00:00"
@@ -39,9 +41,19 @@ CREATED = "2026-06-01T08:00:00.000000+00:00"
 LAMP_ENTRY = "01JCOMPAT0THING0LAMP000000"
 PLUG_ENTRY = "01JCOMPAT0THING0PLUG000000"
 LOCK_ENTRY = "01JCOMPAT0THING0LOCK000000"
+DIMMER_ENTRY = "01JCOMPAT0THING0DIMMER0000"
+NO_ID_ENTRY = "01JCOMPAT0THING0NOID000000"
 DIRECTORY_ENTRY = "01JCOMPAT0DIRECTORY0000000"
 GATEWAY_ENTRY = "01JCOMPAT0GATEWAY000000000"
-ENTRY_IDS = (LAMP_ENTRY, PLUG_ENTRY, LOCK_ENTRY, DIRECTORY_ENTRY, GATEWAY_ENTRY)
+ENTRY_IDS = (
+    LAMP_ENTRY,
+    PLUG_ENTRY,
+    LOCK_ENTRY,
+    DIMMER_ENTRY,
+    NO_ID_ENTRY,
+    DIRECTORY_ENTRY,
+    GATEWAY_ENTRY,
+)
 
 TELTONIKA = "356307042441013"
 GT06 = "864717003283581"
@@ -101,10 +113,30 @@ def _tracker(subentry_id: str, protocol: str, device_id: str, title: str) -> dic
     }
 
 
-def config_entries(base_url: str) -> list[dict[str, Any]]:
-    """The five entries: three Things, the simulator's directory, the tracker gateway.
+# A Thing whose TD has no ``id``: its entry, device and entities are keyed by the TD's URL.
+NO_ID_TD = {
+    "@context": "https://www.w3.org/2022/wot/td/v1.1",
+    "title": "Plain Thermometer",
+    "securityDefinitions": {"nosec_sc": {"scheme": "nosec"}},
+    "security": "nosec_sc",
+    "properties": {
+        "temperature": {
+            "type": "number",
+            "unit": "degree Celsius",
+            "readOnly": True,
+            "forms": [{"href": "/plain/temperature"}],
+        }
+    },
+}
+NO_ID_TEMPERATURE = 19.25
 
-    ``base_url``: the simulator's ``http://127.0.0.1:<port>/``.
+
+def config_entries(base_url: str, no_id_url: str) -> list[dict[str, Any]]:
+    """The entries: five Things, the simulator's directory, the tracker gateway.
+
+    Args:
+        base_url: The simulator's ``http://127.0.0.1:<port>/``.
+        no_id_url: Where :data:`NO_ID_TD` is served.
     """
     directory_url = f"{base_url}.well-known/wot"
     return [
@@ -133,6 +165,19 @@ def config_entries(base_url: str) -> list[dict[str, Any]]:
                 "username": DEFAULT_USERNAME,
                 "password": DEFAULT_PASSWORD,
             },
+        ),
+        # A Thing served the WebThings way (Web Thing API), and one without an id.
+        _entry(
+            DIMMER_ENTRY,
+            "Simulated WebThings Dimmer",
+            "urn:thingbridge:simulator:webthing-switch",
+            {"kind": "wot_thing", "url": f"{base_url}webthings/webthing-switch"},
+        ),
+        _entry(
+            NO_ID_ENTRY,
+            "Plain Thermometer",
+            no_id_url,
+            {"kind": "wot_thing", "url": no_id_url},
         ),
         # A directory's unique ID is the URL it was added with.
         _entry(
@@ -327,13 +372,15 @@ def journal_rows() -> list[tuple[Any, ...]]:
     return rows
 
 
-def write_installation(hass: HomeAssistant, hass_storage: dict[str, Any], base_url: str) -> None:
+def write_installation(
+    hass: HomeAssistant, hass_storage: dict[str, Any], base_url: str, no_id_url: str
+) -> None:
     """Put the installation in place: the two ``.storage`` files and the journal."""
     hass_storage[CONFIG_ENTRIES_KEY] = {
         "version": 1,
         "minor_version": 5,
         "key": CONFIG_ENTRIES_KEY,
-        "data": {"entries": config_entries(base_url)},
+        "data": {"entries": config_entries(base_url, no_id_url)},
     }
     hass_storage[TRACKER_STORE_KEY] = tracker_store()
     path = Path(hass.config.path(".storage", JOURNAL_FILE))
@@ -349,10 +396,15 @@ def write_installation(hass: HomeAssistant, hass_storage: dict[str, Any], base_u
 
 
 async def load_installation(
-    hass: HomeAssistant, hass_storage: dict[str, Any], sim: WotSimulator
+    hass: HomeAssistant, hass_storage: dict[str, Any], sim: WotSimulator, server: StaticServer
 ) -> None:
-    """Write the installation, load its config entries as Home Assistant starts, set them up."""
-    write_installation(hass, hass_storage, sim.base_url)
+    """Write the installation, load its config entries as Home Assistant starts, set them up.
+
+    ``sim`` serves every reference Thing; ``server`` is given :data:`NO_ID_TD`.
+    """
+    server.add("/plain/temperature", NO_ID_TEMPERATURE)
+    no_id_url = server.add("/plain/td", NO_ID_TD)
+    write_installation(hass, hass_storage, sim.base_url, no_id_url)
     await hass.config_entries.async_initialize()  # reads core.config_entries, as at startup
     assert [e.entry_id for e in hass.config_entries.async_entries("thingbridge")] == list(ENTRY_IDS)
     # As at startup: setting the integration up sets up every entry of it.

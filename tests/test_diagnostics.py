@@ -29,11 +29,14 @@ from syrupy.assertion import SnapshotAssertion
 
 from simulator.wot import WotSimulator
 
+from .conftest import StaticServer
 from .legacy_layout import (
+    DIMMER_ENTRY,
     DIRECTORY_ENTRY,
     GATEWAY_ENTRY,
     LAMP_ENTRY,
     LOCK_ENTRY,
+    NO_ID_ENTRY,
     NOW,
     PLUG_ENTRY,
     TELTONIKA,
@@ -43,11 +46,14 @@ from .legacy_layout import (
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
-# Config entry -> the device whose diagnostics are snapshotted too.
-DEVICES = {
+# Config entry -> the device whose diagnostics are snapshotted too (None: the Thing has no
+# id, its device is known by its URL, the entry's unique ID).
+DEVICES: dict[str, str | None] = {
     LAMP_ENTRY: "urn:thingbridge:simulator:lamp",
     PLUG_ENTRY: "urn:thingbridge:simulator:plug",
     LOCK_ENTRY: "urn:thingbridge:simulator:lock",
+    DIMMER_ENTRY: "urn:thingbridge:simulator:webthing-switch",
+    NO_ID_ENTRY: None,
     DIRECTORY_ENTRY: "urn:thingbridge:simulator:sensor",
     GATEWAY_ENTRY: f"tracker:teltonika:{TELTONIKA}",
 }
@@ -81,10 +87,13 @@ def _scrub(hass: HomeAssistant, diagnostics: dict[str, Any]) -> Any:
 
 @pytest.fixture
 async def installation(
-    hass: HomeAssistant, hass_storage: dict[str, Any], wot_sim_all: WotSimulator
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    wot_sim_all: WotSimulator,
+    http_server: StaticServer,
 ) -> None:
     """Today's installation, loaded (tests/legacy_layout.py)."""
-    await load_installation(hass, hass_storage, wot_sim_all)
+    await load_installation(hass, hass_storage, wot_sim_all, http_server)
 
 
 @pytest.mark.usefixtures("installation")
@@ -99,7 +108,7 @@ async def test_diagnostics_of_each_kind_of_entry(
     entry_diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert _scrub(hass, entry_diagnostics) == snapshot(name="entry")
     device = dr.async_get(hass).async_get_device_by_identifier(
-        ("thingbridge", DEVICES[entry_id]), entry_id
+        ("thingbridge", DEVICES[entry_id] or str(entry.unique_id)), entry_id
     )
     assert device is not None
     device_diagnostics = await get_diagnostics_for_device(hass, hass_client, entry, device)

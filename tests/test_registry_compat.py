@@ -19,6 +19,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from simulator.wot import WotSimulator
 
+from .conftest import StaticServer
 from .legacy_layout import NOW, load_installation, registries
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -39,7 +40,8 @@ async def test_registries_of_an_existing_installation(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],
     wot_sim_all: WotSimulator,
+    http_server: StaticServer,
     snapshot: SnapshotAssertion,
 ) -> None:
-    await load_installation(hass, hass_storage, wot_sim_all)
+    await load_installation(hass, hass_storage, wot_sim_all, http_server)
     assert registries(hass) == snapshot
