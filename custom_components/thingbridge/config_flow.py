@@ -94,8 +94,7 @@ from .const import (
     TRACKER_PROTOCOLS,
 )
 from .coordinator import credentials_from
-from .m2m.gateway import GatewayError
-from .m2m.trackers import valid_device_id
+from .m2m import GatewayError, valid_device_id
 from .tracker_runtime import (
     GatewaySettings,
     async_check_ports,
@@ -115,9 +114,11 @@ from .wot import (
     WotLimitError,
     WotResponseError,
     WotValidationError,
+    explore,
     fetch_thing_description,
+    is_directory,
+    service_from_zeroconf,
 )
-from .wot.discovery import explore, is_directory, service_from_zeroconf
 
 URL_SCHEMA = probatio.Schema(
     {probatio.Required(CONF_URL): TextSelector(TextSelectorConfig(type=TextSelectorType.URL))}

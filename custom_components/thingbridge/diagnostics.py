@@ -23,15 +23,14 @@ from .coordinator import (
     PUSH_UPDATES_PER_SECOND,
     WotThingCoordinator,
 )
-from .m2m.journal import JournalError
+from .m2m import JournalError
 from .tracker_runtime import (
     AnyThingBridgeConfigEntry,
     TrackerDevice,
     TrackerGatewayConfigEntry,
     is_tracker_gateway,
 )
-from .wot.security import safe_url
-from .wot.td import clip_depth
+from .wot import clip_depth, safe_url
 
 TO_REDACT = {
     CONF_API_KEY,

@@ -15,9 +15,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .wot import ActionResult, DataSchema
-from .wot.mapping import EntitySpec
-from .wot.validation import schema_error
+from .wot import ActionResult, DataSchema, EntitySpec, schema_error
 
 MAX_ERROR_LENGTH = 200
 

@@ -31,7 +31,7 @@ from .coordinator import WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform, is_number
 from .tracker_entity import TrackerBaseEntity, async_setup_tracker_platform
 from .tracker_runtime import AnyThingBridgeConfigEntry, TrackerDevice, is_tracker_gateway
-from .wot.mapping import SENSOR, EntitySpec
+from .wot import SENSOR, EntitySpec
 
 PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255

@@ -16,7 +16,7 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .m2m.trackers import PROTOCOLS
+from .m2m import PROTOCOLS
 from .tracker_runtime import TrackerDevice, TrackerGatewayConfigEntry
 
 # Vendors whose protocol is their own; the others are spoken by many brands' devices.

@@ -10,7 +10,7 @@ the subentry. Subentries added or removed later take effect without a reload (th
 listener); changed options reload the entry.
 
 Positions arrive from the gateway after they were journaled and before the device gets its
-ACK; each is folded into the tracker's :class:`.tracker_state.TrackerState`, whose counters
+ACK; each is folded into the tracker's :class:`.m2m.TrackerState`, whose counters
 (odometer, engine hours) and last values are saved in Home Assistant's storage
 (``.storage/thingbridge.trackers``) at most :data:`STORE_SAVE_DELAY` seconds later. At setup
 the saved state is read back and whatever the journal received after it is replayed, so a
@@ -79,10 +79,18 @@ from .const import (
     TRACKER_STORE_VERSION,
 )
 from .coordinator import ThingBridgeConfigEntry
-from .m2m.gateway import GatewayError, TrackerGateway
-from .m2m.journal import JournalError, TrackerJournal
-from .m2m.trackers import PROTOCOLS, DeviceState, Message, Position
-from .tracker_state import Fix, TrackerState
+from .m2m import (
+    PROTOCOLS,
+    DeviceState,
+    Fix,
+    GatewayError,
+    JournalError,
+    Message,
+    Position,
+    TrackerGateway,
+    TrackerJournal,
+    TrackerState,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
