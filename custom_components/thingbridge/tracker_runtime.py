@@ -180,20 +180,10 @@ class GatewaySettings:
         return timedelta(minutes=self.offline_minutes)
 
 
-class _NoJournal:
-    """The journal of a gateway started only to test its ports: it stores nothing."""
-
-    async def append(self, positions: object) -> list[bool]:
-        raise JournalError("append", "(port check)", "the gateway is only being tested")
-
-
 async def async_check_ports(
     host: str, ports: Mapping[str, int], *, held: Collection[int] = ()
 ) -> None:
-    """Bind every listener the gateway would open, and close them again.
-
-    The check starts a real gateway that acknowledges nobody, so it binds exactly what the
-    entry will (TCP and UDP, or HTTP for OsmAnd).
+    """Bind every listener the gateway would open, and close them again (the library's check).
 
     Args:
         host: The address to listen on.
@@ -205,18 +195,8 @@ async def async_check_ports(
         GatewayError: A port cannot be bound; names the protocol, transport and port.
     """
     wanted = {p: port for p, port in ports.items() if port == 0 or port not in held}
-    if not wanted:
-        return
-    gateway = TrackerGateway(
-        _NoJournal(),
-        ports=wanted,
-        host=host,
-        is_registered=lambda _protocol, _device_id: False,
-        on_positions=lambda _protocol, _positions: None,
-        on_unknown_device=lambda _protocol, _device_id: None,
-    )
-    await gateway.start()
-    await gateway.stop()
+    if wanted:
+        await TrackerGateway.check_ports(host, wanted)
 
 
 def port_error_key(err: GatewayError) -> str:
