@@ -19,9 +19,6 @@ from .const import DOMAIN
 from .m2m import PROTOCOLS
 from .tracker_runtime import TrackerDevice, TrackerGatewayConfigEntry
 
-# Vendors whose protocol is their own; the others are spoken by many brands' devices.
-_MANUFACTURERS = {"teltonika": "Teltonika"}
-
 
 def async_setup_tracker_platform(
     entry: TrackerGatewayConfigEntry,
@@ -45,7 +42,7 @@ def tracker_device_info(device: TrackerDevice) -> DeviceInfo:
     return DeviceInfo(
         identifiers={(DOMAIN, f"tracker:{device.key}")},
         name=device.name,
-        manufacturer=_MANUFACTURERS.get(device.protocol),
+        manufacturer=PROTOCOLS[device.protocol].manufacturer,
         model=PROTOCOLS[device.protocol].description,
         serial_number=device.device_id,
     )
