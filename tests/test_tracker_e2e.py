@@ -28,12 +28,20 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.thingbridge import tracker_runtime
-from custom_components.thingbridge.const import DOMAIN, SUBENTRY_TRACKER, TRACKER_STORE_KEY
+from custom_components.thingbridge.const import (
+    DOMAIN,
+    KIND_TRACKER_GATEWAY,
+    KIND_WOT_DIRECTORY,
+    KIND_WOT_THING,
+    SUBENTRY_TRACKER,
+    TRACKER_STORE_KEY,
+)
 from custom_components.thingbridge.device_trigger import async_get_triggers
 from custom_components.thingbridge.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
 )
+from custom_components.thingbridge.kinds import device_identifier
 from custom_components.thingbridge.m2m.journal import TrackerJournal
 from custom_components.thingbridge.m2m.trackers import Heartbeat, Position
 from custom_components.thingbridge.sensor import TRACKER_SENSORS
@@ -743,3 +751,16 @@ def test_each_protocol_keeps_its_sensors() -> None:
         "h02": _EVERY_TRACKER | {"battery"},
         "osmand": _EVERY_TRACKER | {"altitude", "battery"},
     }
+
+
+def test_device_identifiers_are_those_installations_store() -> None:
+    """One helper builds every device identifier; the registry holds these texts."""
+    imei = IDS["teltonika"]
+    assert device_identifier(KIND_TRACKER_GATEWAY, f"teltonika:{imei}") == (
+        DOMAIN,
+        f"tracker:teltonika:{imei}",
+    )
+    for kind in (KIND_WOT_THING, KIND_WOT_DIRECTORY):
+        assert device_identifier(kind, "urn:dev:ops:lamp-1") == (DOMAIN, "urn:dev:ops:lamp-1")
+    with pytest.raises(KeyError):
+        device_identifier("modbus", "1")

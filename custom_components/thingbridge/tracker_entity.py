@@ -15,7 +15,8 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
+from .const import KIND_TRACKER_GATEWAY
+from .kinds import device_identifier
 from .m2m import PROTOCOLS
 from .tracker_runtime import TrackerDevice, TrackerGatewayConfigEntry
 
@@ -40,7 +41,7 @@ def async_setup_tracker_platform(
 def tracker_device_info(device: TrackerDevice) -> DeviceInfo:
     """The device registry entry of a tracker."""
     return DeviceInfo(
-        identifiers={(DOMAIN, f"tracker:{device.key}")},
+        identifiers={device_identifier(KIND_TRACKER_GATEWAY, device.key)},
         name=device.name,
         manufacturer=PROTOCOLS[device.protocol].manufacturer,
         model=PROTOCOLS[device.protocol].description,

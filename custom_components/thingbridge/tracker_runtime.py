@@ -79,6 +79,7 @@ from .const import (
     TRACKER_STORE_VERSION,
 )
 from .coordinator import ThingBridgeConfigEntry
+from .kinds import device_identifier
 from .m2m import (
     PROTOCOLS,
     DeviceState,
@@ -124,8 +125,8 @@ def tracker_key(protocol: str, device_id: str) -> str:
 
 
 def discovery_unique_id(protocol: str, device_id: str) -> str:
-    """The unique ID of the discovery flow that offers a tracker."""
-    return f"tracker:{tracker_key(protocol, device_id)}"
+    """The unique ID of the discovery flow that offers a tracker: its device identifier's text."""
+    return device_identifier(KIND_TRACKER_GATEWAY, tracker_key(protocol, device_id))[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -662,5 +663,7 @@ async def async_remove_gateway(hass: HomeAssistant, entry: ConfigEntry[Any]) -> 
 def async_can_remove_device(entry: TrackerGatewayConfigEntry, device: dr.DeviceEntry) -> bool:
     """A tracker's device goes with its subentry; only a leftover device may be deleted."""
     runtime = entry.runtime_data
-    keys = {ident[1] for ident in device.identifiers if ident[0] == DOMAIN}
-    return not any(f"tracker:{d.key}" in keys for d in runtime.devices.values())
+    return not any(
+        device_identifier(KIND_TRACKER_GATEWAY, d.key) in device.identifiers
+        for d in runtime.devices.values()
+    )
