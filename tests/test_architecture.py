@@ -1,14 +1,19 @@
-"""Repository rules: protocol code is Home Assistant-free; manifest and HACS files are valid."""
+"""Repository rules: protocol code is Home Assistant-free and imported only through its face,
+without import cycles; manifest and HACS files are valid."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection, Mapping
+import importlib
 import json
 from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 
-from .conftest import INTEGRATION, REPO, TRANSLATIONS
+from .conftest import DOMAIN, INTEGRATION, REPO, TRANSLATIONS
 
 PROTOCOL_PACKAGES = ("wot", "m2m", "assets")
 
@@ -45,6 +50,114 @@ def test_import_scan_catches_an_offender(tmp_path: Path) -> None:
     bad = tmp_path / "probe.py"
     bad.write_text("import os\nfrom homeassistant.core import HomeAssistant\n")
     assert _homeassistant_imports(bad, tmp_path) == ["probe.py:2 imports homeassistant.core"]
+
+
+def _face_violations(
+    path: Path, faces: Mapping[str, Collection[str]], root: Path = REPO
+) -> list[str]:
+    """Imports of a library in a glue module that bypass the library's face (``__all__``)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.ImportFrom) and node.level == 1 and node.module):
+            continue
+        package, _, submodule = node.module.partition(".")
+        if package not in faces:
+            continue
+        where = f"{path.relative_to(root)}:{node.lineno}"
+        if submodule:
+            found.append(f"{where} imports .{node.module}")
+            continue
+        found += [
+            f"{where} imports .{package}.{alias.name}, which is not in its __all__"
+            for alias in node.names
+            if alias.name not in faces[package]
+        ]
+    return found
+
+
+def _faces() -> dict[str, frozenset[str]]:
+    return {
+        name: frozenset(importlib.import_module(f"custom_components.{DOMAIN}.{name}").__all__)
+        for name in PROTOCOL_PACKAGES
+        if (INTEGRATION / name).is_dir()
+    }
+
+
+def test_glue_imports_libraries_only_through_their_faces() -> None:
+    """The top-level modules use ``from .wot import X`` / ``from .m2m import X`` only."""
+    glue = sorted(INTEGRATION.glob("*.py"))
+    assert len(glue) > 20, "no glue module found"
+    faces = _faces()
+    assert {"wot", "m2m"} <= set(faces)
+    assert [hit for path in glue for hit in _face_violations(path, faces)] == []
+
+
+def test_face_scan_catches_an_offender(tmp_path: Path) -> None:
+    """The scan above must be able to fail: a submodule import, a name not in the face."""
+    bad = tmp_path / "probe.py"
+    bad.write_text(
+        "from .wot import WotError\n"
+        "from .wot.mapping import SENSOR\n"
+        "from .m2m import TrackerGateway, journal\n"
+        "from .const import DOMAIN\n"
+    )
+    faces = {"wot": {"WotError"}, "m2m": {"TrackerGateway"}}
+    assert _face_violations(bad, faces, tmp_path) == [
+        "probe.py:2 imports .wot.mapping",
+        "probe.py:3 imports .m2m.journal, which is not in its __all__",
+    ]
+
+
+def test_every_face_name_exists() -> None:
+    """Each name a library's ``__all__`` lists can be imported from it."""
+    for name, face in _faces().items():
+        package = importlib.import_module(f"custom_components.{DOMAIN}.{name}")
+        assert [n for n in face if not hasattr(package, n)] == [], name
+
+
+def _library_modules() -> list[str]:
+    """Every module of the libraries, named as a top-level package (``wot.discovery``)."""
+    modules: list[str] = []
+    for name in PROTOCOL_PACKAGES:
+        for path in sorted((INTEGRATION / name).rglob("*.py")):
+            parts = path.relative_to(INTEGRATION).with_suffix("").parts
+            modules.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return modules
+
+
+def _import_alone(module: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """Import ``module`` first thing in a fresh interpreter that has ``path`` on sys.path."""
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(path)!r}); import {module}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("module", _library_modules())
+def test_library_module_imports_alone(module: str) -> None:
+    """No import cycle: every library module can be the first one imported (zeroconf style).
+
+    The libraries are imported as top-level packages, as they would be when published on
+    their own, so this also fails when one reaches into the glue.
+    """
+    result = _import_alone(module, INTEGRATION)
+    assert result.returncode == 0, result.stderr
+
+
+def test_isolated_import_catches_a_cycle(tmp_path: Path) -> None:
+    """The import check above must be able to fail."""
+    package = tmp_path / "cyclic"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from .b import B\nA = 1\n")
+    (package / "b.py").write_text("from .a import A\nB = 2\n")
+    result = _import_alone("cyclic.a", tmp_path)
+    assert result.returncode == 1
+    assert "partially initialized module" in result.stderr
 
 
 def test_manifest_keys_sorted_and_complete() -> None:

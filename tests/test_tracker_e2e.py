@@ -28,14 +28,23 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.thingbridge import tracker_runtime
-from custom_components.thingbridge.const import DOMAIN, SUBENTRY_TRACKER, TRACKER_STORE_KEY
+from custom_components.thingbridge.const import (
+    DOMAIN,
+    KIND_TRACKER_GATEWAY,
+    KIND_WOT_DIRECTORY,
+    KIND_WOT_THING,
+    SUBENTRY_TRACKER,
+    TRACKER_STORE_KEY,
+)
 from custom_components.thingbridge.device_trigger import async_get_triggers
 from custom_components.thingbridge.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
 )
+from custom_components.thingbridge.kinds import device_identifier
 from custom_components.thingbridge.m2m.journal import TrackerJournal
 from custom_components.thingbridge.m2m.trackers import Heartbeat, Position
+from custom_components.thingbridge.sensor import TRACKER_SENSORS
 from custom_components.thingbridge.tracker_runtime import journal_path
 from simulator.trackers import circle_route, make_fixes, teltonika_avl, teltonika_login
 
@@ -704,3 +713,54 @@ async def test_web_of_things_actions_and_triggers_leave_trackers_alone(
         )
     assert caught.value.translation_key == "device_not_found"
     assert await async_get_triggers(hass, device.id) == []
+
+
+_EVERY_TRACKER = {"speed", "course", "odometer", "engine_hours", "last_fix"}
+
+
+def test_each_protocol_keeps_its_sensors() -> None:
+    """The sensors come from the library's protocol table, and are those the glue once listed.
+
+    Adding one adds entities to existing installations, so the set is pinned here.
+    """
+    shown = {
+        protocol: {d.key for d in TRACKER_SENSORS if d.shown_for(protocol)}
+        for protocol in ("teltonika", "gt06", "tk103", "coban", "h02", "osmand")
+    }
+    assert shown == {
+        "teltonika": _EVERY_TRACKER
+        | {
+            "altitude",
+            "satellites",
+            "battery",
+            "battery_voltage",
+            "external_voltage",
+            "gsm_signal",
+        },
+        "gt06": _EVERY_TRACKER
+        | {
+            "altitude",
+            "satellites",
+            "battery",
+            "battery_voltage",
+            "external_voltage",
+            "gsm_signal",
+        },
+        "tk103": _EVERY_TRACKER | {"battery", "battery_voltage", "external_voltage"},
+        "coban": _EVERY_TRACKER | {"altitude"},
+        "h02": _EVERY_TRACKER | {"battery"},
+        "osmand": _EVERY_TRACKER | {"altitude", "battery"},
+    }
+
+
+def test_device_identifiers_are_those_installations_store() -> None:
+    """One helper builds every device identifier; the registry holds these texts."""
+    imei = IDS["teltonika"]
+    assert device_identifier(KIND_TRACKER_GATEWAY, f"teltonika:{imei}") == (
+        DOMAIN,
+        f"tracker:teltonika:{imei}",
+    )
+    for kind in (KIND_WOT_THING, KIND_WOT_DIRECTORY):
+        assert device_identifier(kind, "urn:dev:ops:lamp-1") == (DOMAIN, "urn:dev:ops:lamp-1")
+    with pytest.raises(KeyError):
+        device_identifier("modbus", "1")

@@ -46,14 +46,16 @@ from .tracker_runtime import (
     is_tracker_gateway,
 )
 from .wot import (
+    MAX_THINGS,
+    ExploreResult,
     ThingDescription,
     WotAuthError,
     WotError,
     WotValidationError,
+    explore,
     fetch_thing_description,
+    safe_url,
 )
-from .wot.discovery import MAX_THINGS, ExploreResult, explore
-from .wot.security import safe_url
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 # Things set up from one directory; a longer listing raises a repair issue naming the rest.

@@ -18,7 +18,7 @@ from .coordinator import WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform
 from .tracker_entity import TrackerBaseEntity, async_setup_tracker_platform
 from .tracker_runtime import AnyThingBridgeConfigEntry, TrackerDevice, is_tracker_gateway
-from .wot.mapping import BINARY_SENSOR, EntitySpec
+from .wot import BINARY_SENSOR, EntitySpec
 
 PARALLEL_UPDATES = 0
 

@@ -8,7 +8,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import ThingBridgeConfigEntry
 from .entity import WotThingEntity, async_setup_platform
-from .wot.mapping import BUTTON
+from .wot import BUTTON
 
 # Actions may run for a while (asynchronous ones are followed to their end): don't queue the
 # Thing's other buttons behind one.

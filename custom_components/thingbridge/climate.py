@@ -17,8 +17,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform, is_number
-from .wot.mapping import CLIMATE, EntitySpec
-from .wot.units import canonical_unit
+from .wot import CLIMATE, EntitySpec, canonical_unit
 
 PARALLEL_UPDATES = 1
 

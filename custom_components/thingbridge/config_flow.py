@@ -94,8 +94,8 @@ from .const import (
     TRACKER_PROTOCOLS,
 )
 from .coordinator import credentials_from
-from .m2m.gateway import GatewayError
-from .m2m.trackers import valid_device_id
+from .kinds import device_identifier
+from .m2m import GatewayError, valid_device_id
 from .tracker_runtime import (
     GatewaySettings,
     async_check_ports,
@@ -115,9 +115,11 @@ from .wot import (
     WotLimitError,
     WotResponseError,
     WotValidationError,
+    explore,
     fetch_thing_description,
+    is_directory,
+    service_from_zeroconf,
 )
-from .wot.discovery import explore, is_directory, service_from_zeroconf
 
 URL_SCHEMA = probatio.Schema(
     {probatio.Required(CONF_URL): TextSelector(TextSelectorConfig(type=TextSelectorType.URL))}
@@ -304,7 +306,9 @@ class ThingBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             # credentials would go there. The user moves it with Reconfigure.
             updates = None
         self._abort_if_unique_id_configured(updates=updates)
-        if dr.async_get(self.hass).async_get_devices(identifiers={(DOMAIN, unique_id)}):
+        if dr.async_get(self.hass).async_get_devices(
+            identifiers={device_identifier(KIND_WOT_THING, unique_id)}
+        ):
             raise AbortFlow("already_configured")
 
     async def _async_probe_and_create(self, user_input: Mapping[str, Any]) -> ConfigFlowResult:

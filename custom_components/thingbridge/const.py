@@ -6,6 +6,8 @@ from datetime import timedelta
 import logging
 from typing import Final
 
+from .m2m import PROTOCOLS
+
 DOMAIN: Final = "thingbridge"
 LOGGER = logging.getLogger(__package__)
 
@@ -44,17 +46,10 @@ CONF_OFFLINE_MINUTES: Final = "offline_minutes"
 CONF_PROTOCOL: Final = "protocol"
 CONF_DEVICE_ID: Final = "device_id"
 
-# The protocols the gateway speaks, in menu order (m2m.trackers.PROTOCOLS has their ports).
-TRACKER_PROTOCOLS: Final = ("teltonika", "gt06", "tk103", "coban", "h02", "osmand")
-# How the protocols are named to people (brand names: not translated).
-TRACKER_PROTOCOL_LABELS: Final = {
-    "teltonika": "Teltonika",
-    "gt06": "GT06 / Concox",
-    "tk103": "TK103",
-    "coban": "Coban",
-    "h02": "H02",
-    "osmand": "OsmAnd / Traccar Client",
-}
+# The protocols the gateway speaks, in menu order, and how they are named to people (brand
+# names: not translated); both read from the library's protocol table.
+TRACKER_PROTOCOLS: Final = tuple(PROTOCOLS)
+TRACKER_PROTOCOL_LABELS: Final = {name: info.label for name, info in PROTOCOLS.items()}
 DEFAULT_LISTEN_HOST: Final = "0.0.0.0"  # noqa: S104 - trackers reach Home Assistant from outside
 DEFAULT_OFFLINE_MINUTES: Final = 10
 MAX_OFFLINE_MINUTES: Final = 7 * 24 * 60

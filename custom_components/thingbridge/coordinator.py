@@ -57,15 +57,16 @@ from .const import (
     SIGNAL_THING_EVENT,
 )
 from .wot import (
+    ActionResult,
     Credentials,
+    EntitySpec,
     ThingDescription,
     WotAuthError,
     WotClient,
     WotConnectionError,
     WotError,
+    map_thing,
 )
-from .wot.client import ActionResult
-from .wot.mapping import EntitySpec, map_thing
 
 if TYPE_CHECKING:
     from .wot import Watcher

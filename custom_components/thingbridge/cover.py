@@ -22,8 +22,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
 from .entity import ValueRange, WotThingEntity, async_setup_platform
-from .wot import WotError
-from .wot.mapping import COVER, EntitySpec
+from .wot import COVER, EntitySpec, WotError
 
 # Calls must not queue behind a running open/close (see the module docstring).
 PARALLEL_UPDATES = 0

@@ -13,9 +13,9 @@ from homeassistant.components.device_tracker.entity import TrackerEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .m2m import Fix
 from .tracker_entity import TrackerBaseEntity, async_setup_tracker_platform
 from .tracker_runtime import TrackerDevice, TrackerGatewayConfigEntry
-from .tracker_state import Fix
 
 PARALLEL_UPDATES = 0
 

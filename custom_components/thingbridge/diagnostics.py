@@ -16,22 +16,22 @@ from homeassistant.const import CONF_API_KEY, CONF_PASSWORD, CONF_TOKEN, CONF_UR
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
-from .const import DOMAIN
+from .const import DOMAIN, KIND_TRACKER_GATEWAY
 from .coordinator import (
     EVENT_BURST,
     EVENTS_PER_SECOND,
     PUSH_UPDATES_PER_SECOND,
     WotThingCoordinator,
 )
-from .m2m.journal import JournalError
+from .kinds import device_identifier
+from .m2m import JournalError
 from .tracker_runtime import (
     AnyThingBridgeConfigEntry,
     TrackerDevice,
     TrackerGatewayConfigEntry,
     is_tracker_gateway,
 )
-from .wot.security import safe_url
-from .wot.td import clip_depth
+from .wot import clip_depth, safe_url
 
 TO_REDACT = {
     CONF_API_KEY,
@@ -105,7 +105,11 @@ async def async_get_device_diagnostics(
     keys = {ident[1] for ident in device.identifiers if ident[0] == DOMAIN}
     if is_tracker_gateway(entry):
         runtime = entry.runtime_data
-        found = [t for t in runtime.devices.values() if f"tracker:{t.key}" in keys]
+        found = [
+            t
+            for t in runtime.devices.values()
+            if device_identifier(KIND_TRACKER_GATEWAY, t.key) in device.identifiers
+        ]
         connected = runtime.gateway.connected_devices()
         return _tracker(found[0], connected) if found else {}
     things = [c for key, c in entry.runtime_data.things.items() if key in keys]

@@ -13,11 +13,10 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN
+from .const import DOMAIN, KIND_WOT_THING
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .wot import ActionResult, DataSchema
-from .wot.mapping import EntitySpec
-from .wot.validation import schema_error
+from .kinds import device_identifier
+from .wot import ActionResult, DataSchema, EntitySpec, schema_error
 
 MAX_ERROR_LENGTH = 200
 
@@ -82,7 +81,7 @@ class WotThingEntity(CoordinatorEntity[WotThingCoordinator]):
             self._attr_entity_category = EntityCategory(spec.entity_category)
         base = td.base or td.source_url
         self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, coordinator.key)},
+            identifiers={device_identifier(KIND_WOT_THING, coordinator.key)},
             name=td.title,
             manufacturer=td.manufacturer,
             model=td.model or (", ".join(td.semantic_types) or None),

@@ -12,7 +12,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import SIGNAL_THING_EVENT
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform
-from .wot.mapping import EVENT, EntitySpec
+from .wot import EVENT, EntitySpec
 
 PARALLEL_UPDATES = 0
 

@@ -19,7 +19,7 @@ from homeassistant.util.scaling import int_states_in_range
 
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
 from .entity import ValueRange, WotThingEntity, async_setup_platform, is_number
-from .wot.mapping import FAN, EntitySpec
+from .wot import FAN, EntitySpec
 
 PARALLEL_UPDATES = 1
 

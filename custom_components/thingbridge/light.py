@@ -16,7 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
 from .entity import ValueRange, WotThingEntity, async_setup_platform, is_number
-from .wot.mapping import LIGHT, EntitySpec
+from .wot import LIGHT, EntitySpec
 
 PARALLEL_UPDATES = 1
 DEFAULT_MIN_KELVIN = 2000

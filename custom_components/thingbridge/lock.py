@@ -10,7 +10,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform
-from .wot.mapping import LOCK, EntitySpec
+from .wot import LOCK, EntitySpec
 
 PARALLEL_UPDATES = 1
 LOCKED_VALUES = frozenset({"locked", "lock", "secured", "true", "on", "closed"})

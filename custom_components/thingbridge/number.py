@@ -8,7 +8,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform, is_number
-from .wot.mapping import NUMBER, EntitySpec
+from .wot import NUMBER, EntitySpec
 
 PARALLEL_UPDATES = 1
 

@@ -8,7 +8,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform
-from .wot.mapping import SELECT, EntitySpec
+from .wot import SELECT, EntitySpec
 
 PARALLEL_UPDATES = 1
 

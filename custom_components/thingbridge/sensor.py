@@ -29,9 +29,10 @@ from homeassistant.helpers.typing import StateType
 
 from .coordinator import WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform, is_number
+from .m2m import PROTOCOLS
 from .tracker_entity import TrackerBaseEntity, async_setup_tracker_platform
 from .tracker_runtime import AnyThingBridgeConfigEntry, TrackerDevice, is_tracker_gateway
-from .wot.mapping import SENSOR, EntitySpec
+from .wot import SENSOR, EntitySpec
 
 PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255
@@ -50,7 +51,7 @@ async def async_setup_entry(
             lambda device: [
                 TrackerSensor(device, description)
                 for description in TRACKER_SENSORS
-                if description.protocols is None or device.protocol in description.protocols
+                if description.shown_for(device.protocol)
             ],
         )
         return
@@ -107,15 +108,27 @@ class TrackerSensorDescription(SensorEntityDescription):
 
     Attributes:
         value_fn: Reads the value from the tracker (``None``: unknown).
-        protocols: The protocols whose devices report it (``None``: every protocol).
+        position_field: The position field it shows: only trackers whose protocol can fill
+            it (the library's ``ProtocolInfo.fields``) get the sensor. ``None``: every
+            tracker (the value is computed when the device does not report it).
+        held_back: Protocols that can fill the field but whose trackers never had this
+            sensor; adding it would add entities to existing installations, so that is left
+            to a change of its own.
     """
 
     value_fn: Callable[[TrackerDevice], StateType | datetime]
-    protocols: frozenset[str] | None = None
+    position_field: str | None = None
+    held_back: frozenset[str] = frozenset()
+
+    def shown_for(self, protocol: str) -> bool:
+        """Whether trackers speaking ``protocol`` get this sensor."""
+        return self.position_field is None or (
+            self.position_field in PROTOCOLS[protocol].fields and protocol not in self.held_back
+        )
 
 
 def _field(name: str) -> Callable[[TrackerDevice], StateType]:
-    """The newest value the tracker reported for a position field."""
+    """The newest value the tracker reported for a position field (``name``)."""
 
     def read(device: TrackerDevice) -> StateType:
         value = device.state.value(name)
@@ -124,13 +137,10 @@ def _field(name: str) -> Callable[[TrackerDevice], StateType]:
     return read
 
 
-# Which protocols' decoders fill which field (m2m/trackers/*.py); every protocol has speed and
-# course, and odometer and engine hours are computed when the device does not report them.
-_SATELLITES = frozenset({"teltonika", "gt06"})
-_ALTITUDE = frozenset({"teltonika", "gt06", "coban", "osmand"})
-_VOLTAGES = frozenset({"teltonika", "gt06", "tk103"})
-_BATTERY = frozenset({"teltonika", "gt06", "tk103", "h02", "osmand"})
-_GSM = frozenset({"teltonika", "gt06"})
+# Coban's alternative report and OBD status, and H02's LINK heartbeat, carry these too; their
+# trackers never had the sensors (see ``held_back``).
+_COBAN = frozenset({"coban"})
+_COBAN_H02 = frozenset({"coban", "h02"})
 
 TRACKER_SENSORS: tuple[TrackerSensorDescription, ...] = (
     TrackerSensorDescription(
@@ -141,6 +151,7 @@ TRACKER_SENSORS: tuple[TrackerSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         value_fn=_field("speed_kmh"),
+        position_field="speed_kmh",
     ),
     TrackerSensorDescription(
         key="course",
@@ -149,6 +160,7 @@ TRACKER_SENSORS: tuple[TrackerSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT_ANGLE,
         suggested_display_precision=0,
         value_fn=_field("course_deg"),
+        position_field="course_deg",
     ),
     TrackerSensorDescription(
         key="altitude",
@@ -158,7 +170,7 @@ TRACKER_SENSORS: tuple[TrackerSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         value_fn=_field("altitude_m"),
-        protocols=_ALTITUDE,
+        position_field="altitude_m",
     ),
     TrackerSensorDescription(
         key="satellites",
@@ -166,7 +178,8 @@ TRACKER_SENSORS: tuple[TrackerSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_field("satellites"),
-        protocols=_SATELLITES,
+        position_field="satellites",
+        held_back=_COBAN,
     ),
     TrackerSensorDescription(
         key="battery",
@@ -175,7 +188,7 @@ TRACKER_SENSORS: tuple[TrackerSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_field("battery_percent"),
-        protocols=_BATTERY,
+        position_field="battery_percent",
     ),
     TrackerSensorDescription(
         key="battery_voltage",
@@ -186,7 +199,7 @@ TRACKER_SENSORS: tuple[TrackerSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         suggested_display_precision=2,
         value_fn=_field("battery_v"),
-        protocols=_VOLTAGES,
+        position_field="battery_v",
     ),
     TrackerSensorDescription(
         key="external_voltage",
@@ -196,7 +209,8 @@ TRACKER_SENSORS: tuple[TrackerSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         value_fn=_field("external_voltage_v"),
-        protocols=_VOLTAGES,
+        position_field="external_voltage_v",
+        held_back=_COBAN,
     ),
     TrackerSensorDescription(
         key="gsm_signal",
@@ -204,7 +218,8 @@ TRACKER_SENSORS: tuple[TrackerSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_field("gsm_signal"),
-        protocols=_GSM,
+        position_field="gsm_signal",
+        held_back=_COBAN_H02,
     ),
     TrackerSensorDescription(
         key="odometer",

@@ -19,7 +19,7 @@ import probatio
 
 from .const import DOMAIN
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .wot.validation import schema_error
+from .wot import schema_error
 
 SERVICE_READ_PROPERTY = "read_property"
 SERVICE_WRITE_PROPERTY = "write_property"

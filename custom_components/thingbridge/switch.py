@@ -11,7 +11,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform
-from .wot.mapping import SWITCH, EntitySpec
+from .wot import SWITCH, EntitySpec
 
 PARALLEL_UPDATES = 1
 

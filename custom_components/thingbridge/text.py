@@ -8,7 +8,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
 from .entity import WotThingEntity, async_setup_platform
-from .wot.mapping import TEXT, EntitySpec
+from .wot import TEXT, EntitySpec
 
 PARALLEL_UPDATES = 1
 

@@ -15,12 +15,10 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
-from .m2m.trackers import PROTOCOLS
+from .const import KIND_TRACKER_GATEWAY
+from .kinds import device_identifier
+from .m2m import PROTOCOLS
 from .tracker_runtime import TrackerDevice, TrackerGatewayConfigEntry
-
-# Vendors whose protocol is their own; the others are spoken by many brands' devices.
-_MANUFACTURERS = {"teltonika": "Teltonika"}
 
 
 def async_setup_tracker_platform(
@@ -43,9 +41,9 @@ def async_setup_tracker_platform(
 def tracker_device_info(device: TrackerDevice) -> DeviceInfo:
     """The device registry entry of a tracker."""
     return DeviceInfo(
-        identifiers={(DOMAIN, f"tracker:{device.key}")},
+        identifiers={device_identifier(KIND_TRACKER_GATEWAY, device.key)},
         name=device.name,
-        manufacturer=_MANUFACTURERS.get(device.protocol),
+        manufacturer=PROTOCOLS[device.protocol].manufacturer,
         model=PROTOCOLS[device.protocol].description,
         serial_number=device.device_id,
     )

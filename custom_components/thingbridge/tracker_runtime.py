@@ -10,7 +10,7 @@ the subentry. Subentries added or removed later take effect without a reload (th
 listener); changed options reload the entry.
 
 Positions arrive from the gateway after they were journaled and before the device gets its
-ACK; each is folded into the tracker's :class:`.tracker_state.TrackerState`, whose counters
+ACK; each is folded into the tracker's :class:`.m2m.TrackerState`, whose counters
 (odometer, engine hours) and last values are saved in Home Assistant's storage
 (``.storage/thingbridge.trackers``) at most :data:`STORE_SAVE_DELAY` seconds later. At setup
 the saved state is read back and whatever the journal received after it is replayed, so a
@@ -79,10 +79,19 @@ from .const import (
     TRACKER_STORE_VERSION,
 )
 from .coordinator import ThingBridgeConfigEntry
-from .m2m.gateway import GatewayError, TrackerGateway
-from .m2m.journal import JournalError, TrackerJournal
-from .m2m.trackers import PROTOCOLS, DeviceState, Message, Position
-from .tracker_state import Fix, TrackerState
+from .kinds import device_identifier
+from .m2m import (
+    PROTOCOLS,
+    DeviceState,
+    Fix,
+    GatewayError,
+    JournalError,
+    Message,
+    Position,
+    TrackerGateway,
+    TrackerJournal,
+    TrackerState,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -116,8 +125,8 @@ def tracker_key(protocol: str, device_id: str) -> str:
 
 
 def discovery_unique_id(protocol: str, device_id: str) -> str:
-    """The unique ID of the discovery flow that offers a tracker."""
-    return f"tracker:{tracker_key(protocol, device_id)}"
+    """The unique ID of the discovery flow that offers a tracker: its device identifier's text."""
+    return device_identifier(KIND_TRACKER_GATEWAY, tracker_key(protocol, device_id))[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,20 +181,10 @@ class GatewaySettings:
         return timedelta(minutes=self.offline_minutes)
 
 
-class _NoJournal:
-    """The journal of a gateway started only to test its ports: it stores nothing."""
-
-    async def append(self, positions: object) -> list[bool]:
-        raise JournalError("append", "(port check)", "the gateway is only being tested")
-
-
 async def async_check_ports(
     host: str, ports: Mapping[str, int], *, held: Collection[int] = ()
 ) -> None:
-    """Bind every listener the gateway would open, and close them again.
-
-    The check starts a real gateway that acknowledges nobody, so it binds exactly what the
-    entry will (TCP and UDP, or HTTP for OsmAnd).
+    """Bind every listener the gateway would open, and close them again (the library's check).
 
     Args:
         host: The address to listen on.
@@ -197,18 +196,8 @@ async def async_check_ports(
         GatewayError: A port cannot be bound; names the protocol, transport and port.
     """
     wanted = {p: port for p, port in ports.items() if port == 0 or port not in held}
-    if not wanted:
-        return
-    gateway = TrackerGateway(
-        _NoJournal(),
-        ports=wanted,
-        host=host,
-        is_registered=lambda _protocol, _device_id: False,
-        on_positions=lambda _protocol, _positions: None,
-        on_unknown_device=lambda _protocol, _device_id: None,
-    )
-    await gateway.start()
-    await gateway.stop()
+    if wanted:
+        await TrackerGateway.check_ports(host, wanted)
 
 
 def port_error_key(err: GatewayError) -> str:
@@ -674,5 +663,7 @@ async def async_remove_gateway(hass: HomeAssistant, entry: ConfigEntry[Any]) -> 
 def async_can_remove_device(entry: TrackerGatewayConfigEntry, device: dr.DeviceEntry) -> bool:
     """A tracker's device goes with its subentry; only a leftover device may be deleted."""
     runtime = entry.runtime_data
-    keys = {ident[1] for ident in device.identifiers if ident[0] == DOMAIN}
-    return not any(f"tracker:{d.key}" in keys for d in runtime.devices.values())
+    return not any(
+        device_identifier(KIND_TRACKER_GATEWAY, d.key) in device.identifiers
+        for d in runtime.devices.values()
+    )

@@ -21,8 +21,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from custom_components.thingbridge.m2m.gateway import GatewayError, TrackerGateway
-from custom_components.thingbridge.m2m.journal import TrackerJournal
+from custom_components.thingbridge.m2m.gateway import GatewayError, TrackerGateway, _NoJournal
+from custom_components.thingbridge.m2m.journal import JournalError, TrackerJournal
 from custom_components.thingbridge.m2m.trackers import Heartbeat, Login, Message, Position
 from simulator.trackers import (
     VirtualTracker,
@@ -753,6 +753,47 @@ async def test_port_in_use_is_a_gateway_error(
         assert gateway.ports == {}  # the coban listeners were closed again
         assert gateway.udp_ports == {}
     blocker.close()
+
+
+@pytest.mark.parametrize(
+    ("protocol", "kind", "transport"),
+    [
+        ("gt06", socket.SOCK_STREAM, "TCP"),
+        ("osmand", socket.SOCK_STREAM, "HTTP"),
+        ("teltonika", socket.SOCK_STREAM, "TCP"),
+        ("teltonika", socket.SOCK_DGRAM, "UDP"),
+    ],
+)
+async def test_check_ports_binds_what_the_gateway_would_and_closes_again(
+    protocol: str, kind: socket.SocketKind, transport: str
+) -> None:
+    """The port check binds TCP and UDP (HTTP for OsmAnd), as :meth:`start` does."""
+    blocker = socket.socket(socket.AF_INET, kind)
+    blocker.bind((HOST, 0))
+    if kind == socket.SOCK_STREAM:
+        blocker.listen()
+    port = blocker.getsockname()[1]
+    with pytest.raises(GatewayError, match=f"{protocol} on {transport} port {port}") as info:
+        await TrackerGateway.check_ports(HOST, {"coban": 0, protocol: port})
+    assert (info.value.protocol, info.value.transport, info.value.port) == (
+        protocol,
+        transport,
+        port,
+    )
+    blocker.close()
+    await TrackerGateway.check_ports(HOST, {protocol: port})
+    # closed again: the port is free on every transport the check bound
+    for other in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, other) as probe:
+            probe.bind((HOST, port))
+
+
+async def test_check_ports_stores_nothing() -> None:
+    """The checking gateway's journal refuses every position; it acknowledges nobody."""
+    with pytest.raises(JournalError, match="only being tested"):
+        await _NoJournal().append([])
+    with pytest.raises(ValueError, match="unknown tracker protocol"):
+        await TrackerGateway.check_ports(HOST, {"nmea": 0})
 
 
 async def test_gateway_as_context_manager(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ tests skip when it is absent.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
@@ -16,9 +17,11 @@ import pytest
 
 from custom_components.thingbridge.m2m.journal import _row
 from custom_components.thingbridge.m2m.trackers import (
+    PROTOCOLS,
     ChecksumError,
     CobanDecoder,
     CommandResponse,
+    DeviceState,
     Frame,
     Gt06Decoder,
     H02Decoder,
@@ -326,6 +329,27 @@ def test_a_resent_sample_has_the_same_journal_identity(sample: dict[str, Any]) -
             assert b.fix_time == later.replace(microsecond=0)
             continue
         assert _row(a, 0)[6:] == _row(b, 1)[6:]  # data and digest; received is not identity
+
+
+_VALUES = {
+    f.name for cls in (Position, DeviceState) for f in dataclasses.fields(cls)
+} - {"protocol", "device_id", "raw", "checksum_ok", "time", "fix_time", "latitude", "longitude",
+     "valid", "io"}  # fmt: skip
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=_ids())
+def test_a_sample_fills_only_its_protocols_fields(sample: dict[str, Any]) -> None:
+    """The protocol table's ``fields`` (which the glue makes sensors from) cover real devices."""
+    name = _protocol(sample)
+    filled = {
+        field
+        for item in _decode(sample, lenient=True)
+        if isinstance(item, Frame)
+        for message in item.messages
+        for field in _VALUES
+        if getattr(message, field, None) is not None
+    }
+    assert filled <= PROTOCOLS[name].fields
 
 
 def test_corpus_covers_every_protocol() -> None:

@@ -84,6 +84,7 @@ from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
+from .errors import M2MError
 from .journal import JournalError
 from .trackers import (
     ALIASES,
@@ -142,7 +143,7 @@ class PositionJournal(Protocol):
         ...
 
 
-class GatewayError(Exception):
+class GatewayError(M2MError):
     """A listener could not be started.
 
     Attributes:
@@ -156,6 +157,13 @@ class GatewayError(Exception):
         self.protocol = protocol
         self.transport = transport
         self.port = port
+
+
+class _NoJournal:
+    """The journal of a gateway started only to check its ports: it stores nothing."""
+
+    async def append(self, positions: Sequence[Position]) -> list[bool]:
+        raise JournalError("append", "(port check)", "the gateway is only being tested")
 
 
 @dataclass(slots=True)
@@ -642,6 +650,35 @@ class TrackerGateway:
         self._connected.clear()
         self._device_conns.clear()
         self._started = False
+
+    @classmethod
+    async def check_ports(cls, host: str, ports: Mapping[str, int], *, udp: bool = True) -> None:
+        """Bind every listener a gateway with these settings would open, and close them again.
+
+        A gateway that acknowledges nobody and stores nothing is started and stopped, so
+        exactly what :meth:`start` binds is checked (TCP and UDP, or HTTP for OsmAnd). A
+        device that connects meanwhile is treated as unknown and gets no reply.
+
+        Args:
+            host: The address to listen on.
+            ports: Protocols and ports to check (``0``: any free port).
+            udp: Also bind UDP for the protocols that have it.
+
+        Raises:
+            GatewayError: A port cannot be bound; names the protocol, transport and port.
+            ValueError: An unknown protocol, a port out of range or no protocol at all.
+        """
+        gateway = cls(
+            _NoJournal(),
+            ports=ports,
+            host=host,
+            udp=udp,
+            is_registered=lambda _protocol, _device_id: False,
+            on_positions=lambda _protocol, _positions: None,
+            on_unknown_device=lambda _protocol, _device_id: None,
+        )
+        await gateway.start()
+        await gateway.stop()
 
     async def __aenter__(self) -> TrackerGateway:
         """Start the gateway."""

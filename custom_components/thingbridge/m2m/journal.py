@@ -71,6 +71,7 @@ import sqlite3
 import time
 from typing import Any, Self, TypeVar
 
+from .errors import M2MError
 from .trackers.model import Position
 
 _LOGGER = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ DELETE FROM positions WHERE seq IN (
 """
 
 
-class JournalError(Exception):
+class JournalError(M2MError):
     """Storing or reading positions failed; the caller must not acknowledge the data.
 
     Attributes:

@@ -12,6 +12,7 @@ from .client import (
     fetch_json,
     fetch_thing_description,
 )
+from .discovery import MAX_THINGS, ExploreResult, explore, is_directory, service_from_zeroconf
 from .errors import (
     WotAuthError,
     WotConnectionError,
@@ -21,13 +22,49 @@ from .errors import (
     WotTimeoutError,
     WotValidationError,
 )
-from .td import DataSchema, Form, PropertyAffordance, ThingDescription, parse_td
+from .mapping import (
+    BINARY_SENSOR,
+    BUTTON,
+    CLIMATE,
+    COVER,
+    EVENT,
+    FAN,
+    LIGHT,
+    LOCK,
+    NUMBER,
+    SELECT,
+    SENSOR,
+    SWITCH,
+    TEXT,
+    EntitySpec,
+    map_thing,
+)
+from .security import safe_url
+from .td import DataSchema, Form, PropertyAffordance, ThingDescription, clip_depth, parse_td
+from .units import canonical_unit
+from .validation import schema_error
 from .watch import Watcher
 
 __all__ = [
+    "BINARY_SENSOR",
+    "BUTTON",
+    "CLIMATE",
+    "COVER",
+    "EVENT",
+    "FAN",
+    "LIGHT",
+    "LOCK",
+    "MAX_THINGS",
+    "NUMBER",
+    "SELECT",
+    "SENSOR",
+    "SWITCH",
+    "TEXT",
     "ActionResult",
     "Credentials",
     "DataSchema",
+    "EntitySpec",
+    "ExploreResult",
     "Form",
     "PropertyAffordance",
     "ThingDescription",
@@ -40,7 +77,15 @@ __all__ = [
     "WotResponseError",
     "WotTimeoutError",
     "WotValidationError",
+    "canonical_unit",
+    "clip_depth",
+    "explore",
     "fetch_json",
     "fetch_thing_description",
+    "is_directory",
+    "map_thing",
     "parse_td",
+    "safe_url",
+    "schema_error",
+    "service_from_zeroconf",
 ]

@@ -25,6 +25,7 @@ ID is a :class:`FieldError`, never an unknown device.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import re
 
 from .checksum import crc16_ibm, crc16_x25
 from .coban import CobanDecoder
@@ -65,7 +66,7 @@ from .tk103 import Tk103Decoder
 
 @dataclass(frozen=True, slots=True)
 class ProtocolInfo:
-    """A supported protocol.
+    """A supported protocol: the one place its facts live (the Home Assistant glue reads them).
 
     Attributes:
         name: The protocol name used everywhere in this library.
@@ -73,6 +74,12 @@ class ProtocolInfo:
         transports: ``"tcp"``, ``"udp"``, ``"http"``.
         description: The device families that speak it.
         traccar_name: Traccar's name for it, when different.
+        label: How it is named to people (a brand name, not translated).
+        fields: The values its decoder can fill, named as :class:`Position`'s fields, in
+            positions or in device state reports (heartbeats, status reports); the other
+            fields of its positions stay ``None``.
+        manufacturer: The vendor, when the protocol is one vendor's own (``None``: many
+            brands' devices speak it).
     """
 
     name: str
@@ -80,26 +87,70 @@ class ProtocolInfo:
     transports: tuple[str, ...]
     description: str
     traccar_name: str
+    label: str
+    fields: frozenset[str]
+    manufacturer: str | None = None
+
+    @property
+    def device_id(self) -> re.Pattern[str]:
+        """What its device IDs look like (:data:`.ids.DEVICE_ID_PATTERNS`, matched in full)."""
+        return DEVICE_ID_PATTERNS[self.name]
+
+
+def _fields(names: str) -> frozenset[str]:
+    return frozenset(names.split())
 
 
 PROTOCOLS: dict[str, ProtocolInfo] = {
     info.name: info
     for info in (
         ProtocolInfo(
-            "teltonika",
-            5027,
-            ("tcp", "udp"),
-            "Teltonika FMB/FMC/FMM/TAT, Codec 8/8E/16",
-            "teltonika",
+            "teltonika", 5027, ("tcp", "udp"), "Teltonika FMB/FMC/FMM/TAT, Codec 8/8E/16",
+            "teltonika", label="Teltonika", manufacturer="Teltonika",
+            fields=_fields(
+                "speed_kmh course_deg altitude_m satellites hdop ignition motion"
+                " external_voltage_v battery_v battery_percent gsm_signal odometer_m"
+                " trip_odometer_m engine_hours_s alarm event"
+            ),
         ),
-        ProtocolInfo("gt06", 5023, ("tcp",), "GT06 / Concox / JimiIoT and clones", "gt06"),
-        ProtocolInfo("tk103", 5002, ("tcp", "udp"), "TK103 '(…BP05…)' family", "tk103"),
-        ProtocolInfo("coban", 5001, ("tcp", "udp"), "Coban TK103A/B 'imei:' text", "gps103"),
-        ProtocolInfo("h02", 5013, ("tcp", "udp"), "H02 / Sinotrack '*HQ' devices", "h02"),
-        ProtocolInfo("osmand", 5055, ("http",), "OsmAnd / Traccar Client phone apps", "osmand"),
+        ProtocolInfo(
+            "gt06", 5023, ("tcp",), "GT06 / Concox / JimiIoT and clones", "gt06",
+            label="GT06 / Concox",
+            fields=_fields(
+                "speed_kmh course_deg altitude_m satellites ignition charging external_voltage_v"
+                " battery_v battery_percent gsm_signal odometer_m alarm archive"
+            ),
+        ),
+        ProtocolInfo(
+            "tk103", 5002, ("tcp", "udp"), "TK103 '(…BP05…)' family", "tk103", label="TK103",
+            fields=_fields(
+                "speed_kmh course_deg ignition charging external_voltage_v battery_v"
+                " battery_percent odometer_m alarm"
+            ),
+        ),
+        ProtocolInfo(
+            "coban", 5001, ("tcp", "udp"), "Coban TK103A/B 'imei:' text", "gps103",
+            label="Coban",
+            fields=_fields(
+                "speed_kmh course_deg altitude_m satellites hdop ignition charging"
+                " external_voltage_v gsm_signal alarm event"
+            ),
+        ),
+        ProtocolInfo(
+            "h02", 5013, ("tcp", "udp"), "H02 / Sinotrack '*HQ' devices", "h02", label="H02",
+            fields=_fields("speed_kmh course_deg ignition battery_percent gsm_signal alarm"),
+        ),
+        ProtocolInfo(
+            "osmand", 5055, ("http",), "OsmAnd / Traccar Client phone apps", "osmand",
+            label="OsmAnd / Traccar Client",
+            fields=_fields(
+                "speed_kmh course_deg altitude_m hdop accuracy_m ignition motion charging"
+                " battery_percent odometer_m alarm"
+            ),
+        ),
     )
-}
-"""The supported protocols with Traccar's default ports."""
+}  # fmt: skip
+"""The supported protocols with Traccar's default ports, in the order menus list them."""
 
 ALIASES = {"gps103": "coban", "concox": "gt06", "traccar-client": "osmand"}
 

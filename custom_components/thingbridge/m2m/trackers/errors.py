@@ -8,6 +8,8 @@ them.  Nothing else escapes a decoder, whatever the bytes.
 
 from __future__ import annotations
 
+from ..errors import M2MError  # noqa: TID252 - relative, so the library can be used on its own
+
 _RAW_LIMIT = 1024
 
 
@@ -28,7 +30,7 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-class ProtocolError(Exception):
+class ProtocolError(M2MError):
     """Base class of everything a decoder reports about its input.
 
     Attributes:

@@ -1,6 +1,7 @@
 """The live state of one GPS tracker, folded from the positions and status reports it sends.
 
-Pure Python (no Home Assistant imports), so the rules below are plain to test:
+Pure Python, part of the tracker library (the gateway glue and, later, business assets fold
+positions with it), so the rules below are plain to test:
 
 - **Newest wins.** The location shown is the valid fix with the newest *device* timestamp; a
   burst of buffered older records (sent after a coverage gap, or resent) never moves it
@@ -32,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 import math
 from typing import Any
 
-from .m2m.trackers.model import KNOTS_TO_KMH, DeviceState, Position
+from .model import KNOTS_TO_KMH, DeviceState, Position
 
 # A position is "moving" above Traccar's default event.motion.speedThreshold (0.01 knots)
 # unless the device says itself (Teltonika IO 240, OsmAnd is_moving).

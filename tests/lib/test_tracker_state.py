@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from custom_components.thingbridge.m2m.trackers import Heartbeat, Position, StatusReport
-from custom_components.thingbridge.tracker_state import (
+from custom_components.thingbridge.m2m.trackers.state import (
     DEFAULT_ACCURACY_M,
     MIN_ODOMETER_STEP_M,
     Fix,
