@@ -722,6 +722,25 @@ async def test_no_udp(make: Factory) -> None:
     assert h.gateway.udp_ports == {}
 
 
+def bound_elsewhere(kind: socket.SocketKind) -> tuple[socket.socket, int]:
+    """A socket holding a port; for UDP, one whose TCP twin is free (the gateway binds TCP
+    first, and the many connections of the suite may hold a random port on TCP)."""
+    while True:
+        blocker = socket.socket(socket.AF_INET, kind)
+        blocker.bind((HOST, 0))
+        port = blocker.getsockname()[1]
+        if kind == socket.SOCK_STREAM:
+            blocker.listen()
+            return blocker, port
+        with socket.socket() as probe:
+            try:
+                probe.bind((HOST, port))
+            except OSError:
+                blocker.close()
+                continue
+        return blocker, port
+
+
 @pytest.mark.parametrize(
     ("protocol", "kind", "transport"),
     [
@@ -733,11 +752,7 @@ async def test_no_udp(make: Factory) -> None:
 async def test_port_in_use_is_a_gateway_error(
     tmp_path: Path, protocol: str, kind: socket.SocketKind, transport: str
 ) -> None:
-    blocker = socket.socket(socket.AF_INET, kind)
-    blocker.bind((HOST, 0))
-    if kind == socket.SOCK_STREAM:
-        blocker.listen()
-    port = blocker.getsockname()[1]
+    blocker, port = bound_elsewhere(kind)
     async with TrackerJournal(tmp_path / "j.db") as journal:
         gateway = TrackerGateway(
             journal,
@@ -768,11 +783,7 @@ async def test_check_ports_binds_what_the_gateway_would_and_closes_again(
     protocol: str, kind: socket.SocketKind, transport: str
 ) -> None:
     """The port check binds TCP and UDP (HTTP for OsmAnd), as :meth:`start` does."""
-    blocker = socket.socket(socket.AF_INET, kind)
-    blocker.bind((HOST, 0))
-    if kind == socket.SOCK_STREAM:
-        blocker.listen()
-    port = blocker.getsockname()[1]
+    blocker, port = bound_elsewhere(kind)
     with pytest.raises(GatewayError, match=f"{protocol} on {transport} port {port}") as info:
         await TrackerGateway.check_ports(HOST, {"coban": 0, protocol: port})
     assert (info.value.protocol, info.value.transport, info.value.port) == (

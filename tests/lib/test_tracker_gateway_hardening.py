@@ -124,7 +124,9 @@ async def test_slow_strangers_on_another_port_do_not_lock_a_registered_tracker_o
 ) -> None:
     # 60 connections to the GT06 port that send half a frame and then stall held every
     # slot of a single pool (max_connections=60): the Teltonika tracker was refused
-    async with gateway(tmp_path, "teltonika", "gt06", max_connections=60) as gw:
+    async with gateway(
+        tmp_path, "teltonika", "gt06", max_connections=60, max_pending_per_address=16
+    ) as gw:
         held = []
         for _ in range(60):
             reader, writer = await connect(gw.ports["gt06"])
@@ -132,9 +134,9 @@ async def test_slow_strangers_on_another_port_do_not_lock_a_registered_tracker_o
             held.append((reader, writer))
         await asyncio.sleep(0.05)
         assert await teltonika_session(gw.ports["teltonika"]) == b"\x01\x00\x00\x00\x02"
-        assert gw.stats.evicted >= 60 - gw.max_pending_per_address
+        assert gw.stats.evicted >= 60 - 16
         still_open = [r for r, _ in held if not await closed_by_server(r)]
-        assert len(still_open) <= gw.max_pending_per_address
+        assert len(still_open) <= 16
         for _, writer in held:
             writer.close()
 
@@ -245,7 +247,7 @@ async def test_half_sent_http_requests_are_bounded_and_normal_requests_served(
 ) -> None:
     # 200 requests that never finish their headers were all held open (no limit, no header
     # deadline); at scale the process ran out of descriptors
-    async with gateway(tmp_path, "osmand") as gw:
+    async with gateway(tmp_path, "osmand", max_pending_per_address=32) as gw:
         port = gw.ports["osmand"]
         held = []
         for _ in range(200):
@@ -254,7 +256,7 @@ async def test_half_sent_http_requests_are_bounded_and_normal_requests_served(
             held.append((reader, writer))
         await asyncio.sleep(0.1)
         still_open = [r for r, _ in held if not await closed_by_server(r)]
-        assert len(still_open) <= gw.max_pending_per_address
+        assert len(still_open) <= 32
         async with aiohttp.ClientSession() as session:
             params = osmand_params("phone-1", FIXES[0])
             async with session.post(f"http://{HOST}:{port}/", params=params) as resp:
@@ -543,3 +545,39 @@ def test_out_of_descriptors_a_stranger_makes_room_for_a_tracker(tmp_path: Path) 
         proc.kill()
     assert report["accept_errors"] >= 1
     assert report["evicted"] >= 1
+
+
+async def test_a_fleet_reconnecting_at_once_from_one_address_is_not_evicted(
+    tmp_path: Path,
+) -> None:
+    # trackers behind one mobile carrier's NAT share its address: after a restart they all
+    # reconnect at once, and a per-address cap of 32 evicted most of them before their login
+    fleet = [f"35630704{n:07d}" for n in range(250)]  # within the per-address cap of 256
+    async with TrackerJournal(tmp_path / "journal.db") as journal:
+        gw = TrackerGateway(
+            journal,
+            host=HOST,
+            ports={"teltonika": 0},
+            udp=False,
+            is_registered=lambda p, d: True,
+            on_positions=lambda p, ps: None,
+            on_unknown_device=lambda p, d: None,
+        )
+        async with gw:
+            port = gw.ports["teltonika"]
+
+            def fleet_session() -> list[bytes]:
+                # every tracker connects first, then they all log in (a real socket each)
+                socks = [socket.create_connection((HOST, port), timeout=SAFETY) for _ in fleet]
+                time.sleep(0.5)  # the gateway has accepted them all: all pending at once
+                try:
+                    for sock, imei in zip(socks, fleet, strict=True):
+                        sock.sendall(teltonika_login(imei))
+                    return [sock.recv(1) for sock in socks]
+                finally:
+                    for sock in socks:
+                        sock.close()
+
+            answers = await asyncio.to_thread(fleet_session)
+            assert answers == [b"\x01"] * len(fleet)
+            assert gw.stats.evicted == 0
