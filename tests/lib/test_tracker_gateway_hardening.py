@@ -294,6 +294,17 @@ async def test_unknown_http_device_is_hung_up_and_paths_are_checked(tmp_path: Pa
         assert gw.stats.rejected == 1
 
 
+def start_gateway_script(script: str) -> subprocess.Popen[str]:
+    """Run a gateway in its own process (its descriptor limit lowered), talking JSON lines."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+
+
 ACCEPT_FLOOD = textwrap.dedent(
     """
     import asyncio, json, logging, resource, sys, tempfile
@@ -334,13 +345,7 @@ ACCEPT_FLOOD = textwrap.dedent(
 def test_running_out_of_descriptors_does_not_flood_the_log(tmp_path: Path) -> None:
     # asyncio's own accept loop logged "socket.accept() out of system resource" once per
     # pending connection per second (305,846 lines in 30 s); the gateway backs off quietly
-    proc = subprocess.Popen(
-        [sys.executable, "-c", ACCEPT_FLOOD],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).parents[2],
-    )
+    proc = start_gateway_script(ACCEPT_FLOOD)
     assert proc.stdin is not None
     assert proc.stdout is not None
     socks = []
@@ -516,13 +521,7 @@ EMFILE_LOCKOUT = textwrap.dedent(
 def test_out_of_descriptors_a_stranger_makes_room_for_a_tracker(tmp_path: Path) -> None:
     # while accept() failed for lack of descriptors nobody was evicted: strangers holding
     # them kept a registered tracker out until their login deadline
-    proc = subprocess.Popen(
-        [sys.executable, "-c", EMFILE_LOCKOUT],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).parents[2],
-    )
+    proc = start_gateway_script(EMFILE_LOCKOUT)
     assert proc.stdin is not None
     assert proc.stdout is not None
     strangers = []
