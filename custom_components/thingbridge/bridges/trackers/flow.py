@@ -1,4 +1,4 @@
-"""The GPS tracker gateway's steps of the config flow, its options flow and the tracker subentry flow.
+"""The GPS tracker steps of the config flow, the gateway's options flow, the tracker subentry flow.
 
 The gateway is one entry per Home Assistant: the protocols to accept (each on Traccar's port),
 lenient checksums and the silence after which a tracker is offline; the ports it needs are bound
