@@ -1,5 +1,6 @@
 """Repository rules: protocol code is Home Assistant-free and imported only through its face,
-without import cycles; manifest and HACS files are valid."""
+without import cycles; a pillar's glue imports no other pillar's glue; manifest and HACS files
+are valid."""
 
 from __future__ import annotations
 
@@ -158,6 +159,85 @@ def test_isolated_import_catches_a_cycle(tmp_path: Path) -> None:
     result = _import_alone("cyclic.a", tmp_path)
     assert result.returncode == 1
     assert "partially initialized module" in result.stderr
+
+
+def _pillars(root: Path = INTEGRATION) -> list[str]:
+    """The pillars' glue packages: the packages under ``bridges/``."""
+    return sorted(p.parent.name for p in (root / "bridges").glob("*/__init__.py"))
+
+
+def _pillar_violations(path: Path, pillars: Collection[str], root: Path = INTEGRATION) -> list[str]:
+    """Imports of another pillar's glue package in ``path``, a module of a pillar's package.
+
+    Relative imports are resolved against ``path``'s package; absolute ones are read from the
+    integration's package (``custom_components.thingbridge.``) down.
+    """
+    parts = path.relative_to(root).with_suffix("").parts
+    own, package = parts[1], parts[:-1]  # an __init__'s package is its directory, too
+    prefix = f"custom_components.{DOMAIN}."
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                module = ".".join((*base, *module.split("."))).strip(".")
+            # ``from .. import trackers`` imports a package by the name it imports.
+            modules = [module, *(f"{module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        heads = [m.removeprefix(prefix).split(".") for m in modules]
+        bad = [
+            ".".join(head)
+            for head in heads
+            if head[0] == "bridges" and len(head) > 1 and head[1] in pillars and head[1] != own
+        ]
+        if bad:
+            found.append(f"{path.relative_to(root)}:{node.lineno} imports {bad[0]}")
+    return found
+
+
+def test_pillar_glue_imports_no_other_pillar() -> None:
+    """``bridges/wot`` never imports ``bridges/trackers`` and vice versa (nor any later pillar)."""
+    pillars = _pillars()
+    assert {"wot", "trackers"} <= set(pillars)
+    modules = [path for name in pillars for path in (INTEGRATION / "bridges" / name).rglob("*.py")]
+    assert len(modules) >= 2 * len(pillars), "no pillar module found"
+    assert [hit for path in modules for hit in _pillar_violations(path, pillars)] == []
+
+
+def test_pillar_scan_catches_an_offender(tmp_path: Path) -> None:
+    """The scan above must be able to fail: relative, absolute and package-name imports."""
+    for name in ("wot", "trackers"):
+        (tmp_path / "bridges" / name).mkdir(parents=True)
+        (tmp_path / "bridges" / name / "__init__.py").write_text("")
+    bad = tmp_path / "bridges" / "wot" / "flow.py"
+    bad.write_text(
+        "from ...const import DOMAIN\n"
+        "from ..flow import FlowError\n"
+        "from .state import WotFlowState\n"
+        "from ..trackers.flow import TrackerSteps\n"
+        "from .. import trackers\n"
+        "import custom_components.thingbridge.bridges.trackers.flow\n"
+        "from custom_components.thingbridge.bridges import trackers as other\n"
+        "from ...bridges.trackers import TrackerSteps\n"
+    )
+    assert _pillars(tmp_path) == ["trackers", "wot"]
+    assert _pillar_violations(bad, _pillars(tmp_path), tmp_path) == [
+        "bridges/wot/flow.py:4 imports bridges.trackers.flow",
+        "bridges/wot/flow.py:5 imports bridges.trackers",
+        "bridges/wot/flow.py:6 imports bridges.trackers.flow",
+        "bridges/wot/flow.py:7 imports bridges.trackers",
+        "bridges/wot/flow.py:8 imports bridges.trackers",
+    ]
+    own = tmp_path / "bridges" / "trackers" / "__init__.py"
+    own.write_text("from .flow import TrackerSteps\nfrom ..wot import flow\n")
+    assert _pillar_violations(own, ["trackers", "wot"], tmp_path) == [
+        "bridges/trackers/__init__.py:2 imports bridges.wot"
+    ]
 
 
 def test_manifest_keys_sorted_and_complete() -> None:

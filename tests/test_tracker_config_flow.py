@@ -19,7 +19,7 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.thingbridge import config_flow
+from custom_components.thingbridge.bridges.trackers import flow as tracker_flow
 from custom_components.thingbridge.config_flow import (
     ThingBridgeConfigFlow,
     ThingBridgeOptionsFlow,
@@ -60,8 +60,8 @@ def hass_config_dir(hass_tmp_config_dir: str) -> str:
 def loopback_defaults(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """The gateway step's defaults: loopback and free ports instead of Traccar's on 0.0.0.0."""
     ports = dict.fromkeys(TRACKER_PROTOCOLS, 0)
-    monkeypatch.setattr(config_flow, "DEFAULT_LISTEN_HOST", HOST)
-    monkeypatch.setattr(config_flow, "default_ports", lambda: dict(ports))
+    monkeypatch.setattr(tracker_flow, "DEFAULT_LISTEN_HOST", HOST)
+    monkeypatch.setattr(tracker_flow, "default_ports", lambda: dict(ports))
     return ports
 
 

@@ -1,0 +1,1 @@
+"""The Web of Things pillar's glue: Things and WoT directories."""
