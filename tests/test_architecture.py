@@ -54,13 +54,21 @@ def test_import_scan_catches_an_offender(tmp_path: Path) -> None:
 
 
 def _face_violations(
-    path: Path, faces: Mapping[str, Collection[str]], root: Path = REPO
+    path: Path,
+    faces: Mapping[str, Collection[str]],
+    root: Path = REPO,
+    package: Path = INTEGRATION,
 ) -> list[str]:
-    """Imports of a library in a glue module that bypass the library's face (``__all__``)."""
+    """Imports of a library in a glue module that bypass the library's face (``__all__``).
+
+    ``package`` is the integration's folder: a module ``bridges/wot/flow.py`` below it
+    reaches the libraries with ``from ...wot import X``.
+    """
     tree = ast.parse(path.read_text(), filename=str(path))
+    level = len(path.relative_to(package).parts)  # dots that lead to the integration
     found: list[str] = []
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.ImportFrom) and node.level == 1 and node.module):
+        if not (isinstance(node, ast.ImportFrom) and node.level == level and node.module):
             continue
         package, _, submodule = node.module.partition(".")
         if package not in faces:
@@ -86,8 +94,8 @@ def _faces() -> dict[str, frozenset[str]]:
 
 
 def test_glue_imports_libraries_only_through_their_faces() -> None:
-    """The top-level modules use ``from .wot import X`` / ``from .m2m import X`` only."""
-    glue = sorted(INTEGRATION.glob("*.py"))
+    """The glue uses ``from .wot import X`` / ``from .m2m import X`` only (its packages too)."""
+    glue = sorted(INTEGRATION.glob("*.py")) + sorted((INTEGRATION / "bridges").rglob("*.py"))
     assert len(glue) > 20, "no glue module found"
     faces = _faces()
     assert {"wot", "m2m"} <= set(faces)
@@ -104,9 +112,15 @@ def test_face_scan_catches_an_offender(tmp_path: Path) -> None:
         "from .const import DOMAIN\n"
     )
     faces = {"wot": {"WotError"}, "m2m": {"TrackerGateway"}}
-    assert _face_violations(bad, faces, tmp_path) == [
+    assert _face_violations(bad, faces, tmp_path, tmp_path) == [
         "probe.py:2 imports .wot.mapping",
         "probe.py:3 imports .m2m.journal, which is not in its __all__",
+    ]
+    deep = tmp_path / "bridges" / "wot" / "probe.py"  # a pillar package's module
+    deep.parent.mkdir(parents=True)
+    deep.write_text("from ...wot.td import parse_td\nfrom ..flow import FlowError\n")
+    assert _face_violations(deep, faces, tmp_path, tmp_path) == [
+        "bridges/wot/probe.py:1 imports .wot.td"
     ]
 
 
