@@ -109,21 +109,14 @@ def _setup_error(entry: WotConfigEntry, err: WotError) -> Exception:
     )  # fmt: skip
 
 
+def _new_runtime(hass: HomeAssistant, entry: WotConfigEntry) -> WotRuntime:
+    runtime = entry.runtime_data = WotRuntime(push_session=async_create_push_session(hass, entry))
+    return runtime
+
+
 async def async_setup_thing(hass: HomeAssistant, entry: WotConfigEntry) -> None:
     """Read the Thing's Thing Description and start its coordinator."""
-    runtime = entry.runtime_data = WotRuntime(push_session=async_create_push_session(hass, entry))
-    await _async_setup_thing(hass, entry, runtime)
-
-
-async def async_setup_directory(hass: HomeAssistant, entry: WotConfigEntry) -> None:
-    """Start every Thing the directory lists, and follow the directory."""
-    runtime = entry.runtime_data = WotRuntime(push_session=async_create_push_session(hass, entry))
-    await _async_setup_directory(hass, entry, runtime)
-
-
-async def _async_setup_thing(
-    hass: HomeAssistant, entry: WotConfigEntry, runtime: WotRuntime
-) -> None:
+    runtime = _new_runtime(hass, entry)
     url = entry.data[CONF_URL]
     try:
         td = await fetch_thing_description(
@@ -185,9 +178,9 @@ def _report_left_out(hass: HomeAssistant, entry: WotConfigEntry, result: Explore
     )
 
 
-async def _async_setup_directory(
-    hass: HomeAssistant, entry: WotConfigEntry, runtime: WotRuntime
-) -> None:
+async def async_setup_directory(hass: HomeAssistant, entry: WotConfigEntry) -> None:
+    """Start every Thing the directory lists, and follow the directory."""
+    runtime = _new_runtime(hass, entry)
     url = entry.data[CONF_URL]
     runtime.directory_url = url
     session = async_get_clientsession(hass)
