@@ -374,7 +374,7 @@ async def test_directory_scan_stops_with_the_entry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A scan still running when the entry unloads is cancelled: it adds nothing afterwards."""
-    import custom_components.thingbridge as integration  # noqa: PLC0415
+    from custom_components.thingbridge import wot_runtime  # noqa: PLC0415
 
     http_server.add("/t", 20)
     td = {
@@ -391,7 +391,7 @@ async def test_directory_scan_stops_with_the_entry(
     )
     await _setup(hass, entry)
     runtime = entry.runtime_data
-    real_explore = integration.explore
+    real_explore = wot_runtime.explore
     started = asyncio.Event()
     release = asyncio.Event()
     calls: list[str] = []
@@ -402,7 +402,7 @@ async def test_directory_scan_stops_with_the_entry(
         await release.wait()
         return await real_explore(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(integration, "explore", slow_explore)
+    monkeypatch.setattr(wot_runtime, "explore", slow_explore)
     http_server.add("/things", [td, {**td, "title": "b", "id": "urn:test:b"}])
     freezer.tick(DIRECTORY_SCAN_INTERVAL)
     async_fire_time_changed(hass)

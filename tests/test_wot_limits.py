@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-import custom_components.thingbridge as integration
+from custom_components.thingbridge import wot_runtime
 from custom_components.thingbridge.const import (
     CONF_KIND,
     DIRECTORY_SCAN_INTERVAL,
@@ -216,7 +216,7 @@ async def test_directory_over_the_cap_raises_a_repair_issue(
     The cap is lowered to keep the test small (the library's default is tested in
     tests/lib/test_wot_discovery.py); the directory is a real loopback server.
     """
-    monkeypatch.setattr(integration, "DIRECTORY_MAX_THINGS", 3)
+    monkeypatch.setattr(wot_runtime, "DIRECTORY_MAX_THINGS", 3)
     http_server.add("/t", 20)
     http_server.add("/things", _listed(5))
     entry = MockConfigEntry(

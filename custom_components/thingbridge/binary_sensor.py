@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -14,10 +15,12 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import KIND_TRACKER_GATEWAY
 from .coordinator import WotThingCoordinator
-from .entity import WotThingEntity, async_setup_platform
-from .tracker_entity import TrackerBaseEntity, async_setup_tracker_platform
-from .tracker_runtime import AnyThingBridgeConfigEntry, TrackerDevice, is_tracker_gateway
+from .entity import WotThingEntity, wot_platform
+from .kinds import WOT_KINDS, PlatformSetup, ThingBridgeConfigEntry, async_setup_by_kind
+from .tracker_entity import TrackerBaseEntity, tracker_platform
+from .tracker_runtime import TrackerDevice
 from .wot import BINARY_SENSOR, EntitySpec
 
 PARALLEL_UPDATES = 0
@@ -25,18 +28,11 @@ PARALLEL_UPDATES = 0
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: AnyThingBridgeConfigEntry,
+    entry: ThingBridgeConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a binary sensor for every read-only boolean property, or each tracker's states."""
-    if is_tracker_gateway(entry):
-        async_setup_tracker_platform(
-            entry,
-            async_add_entities,
-            lambda device: [TrackerBinarySensor(device, d) for d in TRACKER_BINARY_SENSORS],
-        )
-        return
-    async_setup_platform(entry, async_add_entities, BINARY_SENSOR, WotBinarySensor)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 class WotBinarySensor(WotThingEntity, BinarySensorEntity):
@@ -113,3 +109,11 @@ class TrackerBinarySensor(TrackerBaseEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """The tracker's newest state."""
         return self.entity_description.is_on_fn(self.device)
+
+
+FACTORIES: Final[Mapping[str, PlatformSetup]] = {
+    **dict.fromkeys(WOT_KINDS, wot_platform(BINARY_SENSOR, WotBinarySensor)),
+    KIND_TRACKER_GATEWAY: tracker_platform(
+        lambda device: [TrackerBinarySensor(device, d) for d in TRACKER_BINARY_SENSORS]
+    ),
+}

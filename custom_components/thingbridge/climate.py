@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.climate import ClimateEntity
 from homeassistant.components.climate.const import (
@@ -15,8 +15,9 @@ from homeassistant.const import ATTR_TEMPERATURE, UnitOfTemperature
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .entity import WotThingEntity, async_setup_platform, is_number
+from .coordinator import WotThingCoordinator
+from .entity import WotThingEntity, is_number, wot_platform
+from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import CLIMATE, EntitySpec, canonical_unit
 
 PARALLEL_UPDATES = 1
@@ -59,7 +60,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the Thing's thermostat."""
-    async_setup_platform(entry, async_add_entities, CLIMATE, WotClimate)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 class WotClimate(WotThingEntity, ClimateEntity):
@@ -178,3 +179,6 @@ class WotClimate(WotThingEntity, ClimateEntity):
     async def async_turn_off(self) -> None:
         """Switch off."""
         await self.async_set_hvac_mode(HVACMode.OFF)
+
+
+FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(CLIMATE, WotClimate))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 import logging
-from typing import Final
+from typing import Any, Final
 
 from .m2m import PROTOCOLS
 
@@ -20,6 +21,36 @@ KIND_WOT_THING: Final = "wot_thing"
 KIND_WOT_DIRECTORY: Final = "wot_directory"
 KIND_TRACKER_GATEWAY: Final = "tracker_gateway"
 ENTRY_KINDS: Final = (KIND_WOT_THING, KIND_WOT_DIRECTORY, KIND_TRACKER_GATEWAY)
+# Stored in the device registry of every installation: never change one.
+_IDENTIFIER_PREFIXES: Final = {
+    KIND_WOT_THING: "",
+    KIND_WOT_DIRECTORY: "",
+    KIND_TRACKER_GATEWAY: "tracker:",
+}
+
+
+def entry_kind(data: Mapping[str, Any]) -> str:
+    """The kind of entry whose data is ``data`` (entries made before kinds existed are Things).
+
+    The registry of what each kind does is :mod:`.kinds`; this is only the key, for the
+    modules below it.
+    """
+    return str(data.get(CONF_KIND, KIND_WOT_THING))
+
+
+def device_identifier(kind: str, key: str) -> tuple[str, str]:
+    """The device registry identifier of a device that an entry of ``kind`` adds.
+
+    Args:
+        kind: The entry's kind (``CONF_KIND``).
+        key: The device's key within its kind: a Thing's key (its Thing Description's
+            ``id``, or the one made from its URL), a tracker's ``protocol:device ID``.
+
+    Returns:
+        ``(DOMAIN, key)`` for Things, ``(DOMAIN, "tracker:" + key)`` for GPS trackers.
+    """
+    return (DOMAIN, _IDENTIFIER_PREFIXES[kind] + key)
+
 
 # Properties that cannot be observed are polled this often.
 SCAN_INTERVAL: Final = timedelta(seconds=30)

@@ -71,7 +71,7 @@ from .wot import (
 if TYPE_CHECKING:
     from .wot import Watcher
 
-type ThingBridgeConfigEntry = ConfigEntry[WotRuntime]
+type WotConfigEntry = ConfigEntry[WotRuntime]
 
 # State writes caused by pushed values, per Thing: one every 0.1 s at most (a pushed value
 # that follows a quiet spell is written at once).
@@ -116,12 +116,12 @@ def thing_key(td: ThingDescription, fallback: str) -> str:
 class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     """Keeps one Thing's property values current, pushed where the Thing can push."""
 
-    config_entry: ThingBridgeConfigEntry
+    config_entry: WotConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: ThingBridgeConfigEntry,
+        entry: WotConfigEntry,
         td: ThingDescription,
         key: str,
         session: aiohttp.ClientSession,
@@ -390,9 +390,7 @@ class WotRuntime:
             listener(coordinator)
 
 
-def async_create_push_session(
-    hass: HomeAssistant, entry: ThingBridgeConfigEntry
-) -> aiohttp.ClientSession:
+def async_create_push_session(hass: HomeAssistant, entry: WotConfigEntry) -> aiohttp.ClientSession:
     """The session that carries an entry's push channels; closed when the entry unloads."""
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
@@ -409,7 +407,7 @@ def async_create_push_session(
 
 async def async_start_thing(
     hass: HomeAssistant,
-    entry: ThingBridgeConfigEntry,
+    entry: WotConfigEntry,
     td: ThingDescription,
     key: str,
     *,

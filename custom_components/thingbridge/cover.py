@@ -13,15 +13,16 @@ moved; the entity reads the real position back so that the state does not jump t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.cover import ATTR_POSITION, CoverEntity, CoverEntityFeature
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .entity import ValueRange, WotThingEntity, async_setup_platform
+from .coordinator import WotThingCoordinator
+from .entity import ValueRange, WotThingEntity, wot_platform
+from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import COVER, EntitySpec, WotError
 
 # Calls must not queue behind a running open/close (see the module docstring).
@@ -36,7 +37,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the Thing's cover."""
-    async_setup_platform(entry, async_add_entities, COVER, WotCover)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 class WotCover(WotThingEntity, CoverEntity):
@@ -186,3 +187,6 @@ class WotCover(WotThingEntity, CoverEntity):
         # A report that arrived meanwhile is at least as new as this read.
         if self.prop_value("position") == shown:
             self.coordinator.async_set_updated_data({**(self.coordinator.data or {}), name: value})
+
+
+FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(COVER, WotCover))

@@ -8,27 +8,29 @@ packet carries several records) rather than one per packet. The battery is a sen
 
 from __future__ import annotations
 
+from typing import Final
+
 from homeassistant.components.device_tracker.const import SourceType
 from homeassistant.components.device_tracker.entity import TrackerEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import KIND_TRACKER_GATEWAY
+from .kinds import ThingBridgeConfigEntry, async_setup_by_kind
 from .m2m import Fix
-from .tracker_entity import TrackerBaseEntity, async_setup_tracker_platform
-from .tracker_runtime import TrackerDevice, TrackerGatewayConfigEntry
+from .tracker_entity import TrackerBaseEntity, tracker_platform
+from .tracker_runtime import TrackerDevice
 
 PARALLEL_UPDATES = 0
 
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: TrackerGatewayConfigEntry,
+    entry: ThingBridgeConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a device tracker for every GPS tracker (only the gateway sets this platform up)."""
-    async_setup_tracker_platform(
-        entry, async_add_entities, lambda device: [TrackerLocation(device)]
-    )
+    """Add a device tracker for every GPS tracker (only the gateway has this platform)."""
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 class TrackerLocation(TrackerBaseEntity, TrackerEntity):
@@ -62,3 +64,8 @@ class TrackerLocation(TrackerBaseEntity, TrackerEntity):
     @callback
     def _handle_update(self) -> None:
         """Other values changed: the location entity has nothing new to write."""
+
+
+FACTORIES: Final = {
+    KIND_TRACKER_GATEWAY: tracker_platform(lambda device: [TrackerLocation(device)])
+}

@@ -20,7 +20,7 @@ from homeassistant.helpers.typing import ConfigType
 import probatio
 
 from .const import DOMAIN, EVENT_THING_EVENT
-from .coordinator import ThingBridgeConfigEntry
+from .kinds import ThingBridgeConfigEntry, kind_of
 from .wot import ThingDescription
 
 CONF_SUBTYPE = "subtype"
@@ -44,8 +44,9 @@ def _thing_of_device(hass: HomeAssistant, device_id: str) -> ThingDescription | 
     )
     if entry is None or entry.domain != DOMAIN or entry.state is not ConfigEntryState.LOADED:
         return None
-    for key in keys & set(entry.runtime_data.things):
-        return entry.runtime_data.things[key].td
+    things = kind_of(entry).things(entry)
+    for key in keys & set(things):
+        return things[key].td
     return None
 
 

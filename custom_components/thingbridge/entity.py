@@ -13,16 +13,15 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN, KIND_WOT_THING
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .kinds import device_identifier
+from .const import DOMAIN, KIND_WOT_THING, device_identifier
+from .coordinator import WotConfigEntry, WotThingCoordinator
 from .wot import ActionResult, DataSchema, EntitySpec, schema_error
 
 MAX_ERROR_LENGTH = 200
 
 
 def async_setup_platform(
-    entry: ThingBridgeConfigEntry,
+    entry: WotConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
     platform: str,
     factory: Callable[[WotThingCoordinator, EntitySpec], Entity],
@@ -38,6 +37,17 @@ def async_setup_platform(
     for coordinator in runtime.things.values():
         add(coordinator)
     entry.async_on_unload(runtime.async_on_thing_added(add))
+
+
+def wot_platform(
+    platform: str, factory: Callable[[WotThingCoordinator, EntitySpec], Entity]
+) -> Callable[[WotConfigEntry, AddConfigEntryEntitiesCallback], None]:
+    """A platform's row for the Web of Things kinds: ``platform``'s entities, made by ``factory``."""
+
+    def setup(entry: WotConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback) -> None:
+        async_setup_platform(entry, async_add_entities, platform, factory)
+
+    return setup
 
 
 def is_number(value: Any) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
@@ -10,8 +10,9 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import SIGNAL_THING_EVENT
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .entity import WotThingEntity, async_setup_platform
+from .coordinator import WotThingCoordinator
+from .entity import WotThingEntity, wot_platform
+from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import EVENT, EntitySpec
 
 PARALLEL_UPDATES = 0
@@ -23,7 +24,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add an event entity for every event of the Thing."""
-    async_setup_platform(entry, async_add_entities, EVENT, WotEvent)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 class WotEvent(WotThingEntity, EventEntity):
@@ -49,3 +50,6 @@ class WotEvent(WotThingEntity, EventEntity):
     def _handle_event(self, data: Any) -> None:
         self._trigger_event(self.affordance, {"data": data})
         self.async_write_ha_state()
+
+
+FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(EVENT, WotEvent))

@@ -8,7 +8,7 @@ with 1-3, speed 1 is 33 %.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.fan import FanEntity
 from homeassistant.components.fan.const import FanEntityFeature
@@ -17,8 +17,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util.percentage import percentage_to_ranged_value, ranged_value_to_percentage
 from homeassistant.util.scaling import int_states_in_range
 
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .entity import ValueRange, WotThingEntity, async_setup_platform, is_number
+from .coordinator import WotThingCoordinator
+from .entity import ValueRange, WotThingEntity, is_number, wot_platform
+from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import FAN, EntitySpec
 
 PARALLEL_UPDATES = 1
@@ -30,7 +31,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the Thing's fan."""
-    async_setup_platform(entry, async_add_entities, FAN, WotFan)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 class WotFan(WotThingEntity, FanEntity):
@@ -123,3 +124,6 @@ class WotFan(WotThingEntity, FanEntity):
             await self.write("on", False)
         elif self._range is not None:
             await self.write("speed", self._range.native(self._range.low))
+
+
+FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(FAN, WotFan))

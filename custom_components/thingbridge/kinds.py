@@ -1,31 +1,153 @@
-"""The kinds of ThingBridge config entry and what they have in common.
+"""The kinds of ThingBridge config entry: one :class:`Kind` each, in :data:`KINDS`.
 
-For now: how a kind's devices are named in the device registry, built in this one place.
+A kind says which platforms its entries have and how they set up, unload, go away, let a
+device be deleted and describe themselves in diagnostics; the logic itself stays with the
+kind (:mod:`.wot_runtime` for Things and directories, :mod:`.tracker_runtime` for the GPS
+tracker gateway). The integration's hooks make one call through :func:`kind_of`, and each
+platform adds its entities from a table keyed by kind (:func:`async_setup_by_kind`). A new kind
+of device is one row in :data:`KINDS` and one in the tables of the platforms it has.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final
 
-from .const import DOMAIN, KIND_TRACKER_GATEWAY, KIND_WOT_DIRECTORY, KIND_WOT_THING
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-# Stored in the device registry of every installation: never change one.
-_IDENTIFIER_PREFIXES: Final = {
-    KIND_WOT_THING: "",
-    KIND_WOT_DIRECTORY: "",
-    KIND_TRACKER_GATEWAY: "tracker:",
-}
+from . import tracker_runtime, wot_runtime
+from .const import (
+    DOMAIN,
+    KIND_TRACKER_GATEWAY,
+    KIND_WOT_DIRECTORY,
+    KIND_WOT_THING,
+    device_identifier,
+    entry_kind,
+)
+from .coordinator import WotConfigEntry, WotRuntime, WotThingCoordinator
+from .tracker_runtime import TrackerGatewayConfigEntry
+
+__all__ = [
+    "KINDS",
+    "WOT_KINDS",
+    "Kind",
+    "PlatformSetup",
+    "ThingBridgeConfigEntry",
+    "async_setup_by_kind",
+    "device_identifier",
+    "kind_of",
+]
+
+type ThingBridgeConfigEntry = WotConfigEntry | TrackerGatewayConfigEntry
+"""Every ThingBridge config entry; which one it is, :func:`kind_of` tells."""
+
+type PlatformSetup = Callable[[ConfigEntry[Any], AddConfigEntryEntitiesCallback], None]
+"""How a platform adds the entities of one kind's entry (a value of a platform's table)."""
+
+_NO_THINGS: Final[Mapping[str, WotThingCoordinator]] = MappingProxyType({})
 
 
-def device_identifier(kind: str, key: str) -> tuple[str, str]:
-    """The device registry identifier of a device that an entry of ``kind`` adds.
+async def _nothing_to_do(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+    """The default of :attr:`Kind.async_unload` and :attr:`Kind.async_remove`."""
 
-    Args:
-        kind: The entry's kind (``CONF_KIND``).
-        key: The device's key within its kind: a Thing's key (its Thing Description's
-            ``id``, or the one made from its URL), a tracker's ``protocol:device ID``.
 
-    Returns:
-        ``(DOMAIN, key)`` for Things, ``(DOMAIN, "tracker:" + key)`` for GPS trackers.
+def _no_things(entry: ConfigEntry[Any]) -> Mapping[str, WotThingCoordinator]:
+    """The default of :attr:`Kind.things`: an entry without Web of Things Things."""
+    return _NO_THINGS
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Kind[R]:
+    """What every entry of one kind has and does; ``R`` is the type of its runtime data.
+
+    Attributes:
+        key: The kind, as stored in the entry's data (``CONF_KIND``).
+        platforms: The platforms its entries set up; each has a row for ``key`` in its table.
+        async_setup: Starts the entry and sets its runtime data (the platforms come next).
+            Raises ``ConfigEntryNotReady`` and the like, as Home Assistant expects.
+        async_unload: Stops the entry once its platforms are unloaded.
+        async_remove: Deletes what the entry stored once the entry is deleted (the entry is
+            not loaded then: no runtime data).
+        can_remove_device: Whether the user may delete one of the entry's devices.
+        diagnostics: The entry's diagnostics, credentials redacted.
+        device_diagnostics: One device's diagnostics (``{}`` for a device the entry lost).
+        things: The entry's Web of Things Things by key: what the actions and device triggers
+            target (none for kinds without Things).
     """
-    return (DOMAIN, _IDENTIFIER_PREFIXES[kind] + key)
+
+    key: str
+    platforms: tuple[Platform, ...]
+    async_setup: Callable[[HomeAssistant, ConfigEntry[R]], Awaitable[None]]
+    async_unload: Callable[[HomeAssistant, ConfigEntry[R]], Awaitable[None]] = _nothing_to_do
+    async_remove: Callable[[HomeAssistant, ConfigEntry[Any]], Awaitable[None]] = _nothing_to_do
+    can_remove_device: Callable[[ConfigEntry[R], dr.DeviceEntry], bool]
+    diagnostics: Callable[[HomeAssistant, ConfigEntry[R]], Awaitable[dict[str, Any]]]
+    device_diagnostics: Callable[[ConfigEntry[R], dr.DeviceEntry], dict[str, Any]]
+    things: Callable[[ConfigEntry[R]], Mapping[str, WotThingCoordinator]] = _no_things
+
+
+def _wot(key: str, setup: Callable[[HomeAssistant, WotConfigEntry], Awaitable[None]]) -> Kind[Any]:
+    """A Web of Things kind: one Thing or a directory differ only in how they set up."""
+    return Kind[WotRuntime](
+        key=key,
+        platforms=wot_runtime.WOT_PLATFORMS,
+        async_setup=setup,
+        can_remove_device=wot_runtime.can_remove_device,
+        diagnostics=wot_runtime.async_entry_diagnostics,
+        device_diagnostics=wot_runtime.device_diagnostics,
+        things=wot_runtime.things,
+    )
+
+
+KINDS: Final[Mapping[str, Kind[Any]]] = MappingProxyType(
+    {
+        KIND_WOT_THING: _wot(KIND_WOT_THING, wot_runtime.async_setup_thing),
+        KIND_WOT_DIRECTORY: _wot(KIND_WOT_DIRECTORY, wot_runtime.async_setup_directory),
+        KIND_TRACKER_GATEWAY: Kind[tracker_runtime.TrackerGatewayRuntime](
+            key=KIND_TRACKER_GATEWAY,
+            platforms=tracker_runtime.TRACKER_PLATFORMS,
+            async_setup=tracker_runtime.async_setup_gateway,
+            async_unload=tracker_runtime.async_unload_gateway,
+            async_remove=tracker_runtime.async_remove_gateway,
+            can_remove_device=tracker_runtime.async_can_remove_device,
+            diagnostics=tracker_runtime.async_gateway_diagnostics,
+            device_diagnostics=tracker_runtime.tracker_device_diagnostics,
+        ),
+    }
+)
+# The kinds whose entries hold Web of Things Things (and have the same entities).
+WOT_KINDS: Final = (KIND_WOT_THING, KIND_WOT_DIRECTORY)
+
+
+def kind_of(entry: ConfigEntry[Any]) -> Kind[Any]:
+    """The kind of ``entry`` (entries made before kinds existed are Things).
+
+    Raises:
+        ConfigEntryError: The entry is of a kind this version does not know (made by a newer
+            version, or edited by hand): it is refused rather than guessed at.
+    """
+    key = entry_kind(entry.data)
+    try:
+        return KINDS[key]
+    except KeyError:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_kind",
+            translation_placeholders={"kind": repr(key)[:60]},
+        ) from None
+
+
+def async_setup_by_kind(
+    entry: ThingBridgeConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    factories: Mapping[str, PlatformSetup],
+) -> None:
+    """Add a platform's entities for ``entry`` with the row of its kind in ``factories``."""
+    factories[kind_of(entry).key](entry, async_add_entities)

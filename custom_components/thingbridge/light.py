@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.light import LightEntity
 from homeassistant.components.light.const import (
@@ -14,8 +14,9 @@ from homeassistant.components.light.const import (
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .entity import ValueRange, WotThingEntity, async_setup_platform, is_number
+from .coordinator import WotThingCoordinator
+from .entity import ValueRange, WotThingEntity, is_number, wot_platform
+from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import LIGHT, EntitySpec
 
 PARALLEL_UPDATES = 1
@@ -30,7 +31,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the Thing's light."""
-    async_setup_platform(entry, async_add_entities, LIGHT, WotLight)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 def hex_to_rgb(value: Any) -> tuple[int, int, int] | None:
@@ -184,3 +185,6 @@ class WotLight(WotThingEntity, LightEntity):
         elif self._range is not None:
             await self.write("brightness", self._range.native(self._range.low))
         self.async_write_ha_state()
+
+
+FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(LIGHT, WotLight))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.lock import LockEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .entity import WotThingEntity, async_setup_platform
+from .coordinator import WotThingCoordinator
+from .entity import WotThingEntity, wot_platform
+from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import LOCK, EntitySpec
 
 PARALLEL_UPDATES = 1
@@ -24,7 +25,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the Thing's lock."""
-    async_setup_platform(entry, async_add_entities, LOCK, WotLock)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 def _text(value: Any) -> str:
@@ -88,3 +89,6 @@ class WotLock(WotThingEntity, LockEntity):
     async def async_unlock(self, **kwargs: Any) -> None:
         """Unlock."""
         await self._set(False)
+
+
+FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(LOCK, WotLock))

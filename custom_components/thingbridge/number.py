@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from homeassistant.components.number import NumberDeviceClass, NumberEntity, NumberMode
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .entity import WotThingEntity, async_setup_platform, is_number
+from .coordinator import WotThingCoordinator
+from .entity import WotThingEntity, is_number, wot_platform
+from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import NUMBER, EntitySpec
 
 PARALLEL_UPDATES = 1
@@ -19,7 +22,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a number for every writable numeric property."""
-    async_setup_platform(entry, async_add_entities, NUMBER, WotNumber)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 def device_class(value: str | None) -> NumberDeviceClass | None:
@@ -59,3 +62,6 @@ class WotNumber(WotThingEntity, NumberEntity):
         if self._multiple_of:
             value = round(round(value / self._multiple_of) * self._multiple_of, 6)
         await self.apply_value(round(value) if self._integer else value)
+
+
+FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(NUMBER, WotNumber))

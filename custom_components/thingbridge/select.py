@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from homeassistant.components.select import SelectEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .entity import WotThingEntity, async_setup_platform
+from .coordinator import WotThingCoordinator
+from .entity import WotThingEntity, wot_platform
+from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import SELECT, EntitySpec
 
 PARALLEL_UPDATES = 1
@@ -19,7 +22,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a select for every writable enumerated property."""
-    async_setup_platform(entry, async_add_entities, SELECT, WotSelect)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 class WotSelect(WotThingEntity, SelectEntity):
@@ -41,3 +44,6 @@ class WotSelect(WotThingEntity, SelectEntity):
     async def async_select_option(self, option: str) -> None:
         """Write the chosen value."""
         await self.apply_value(self._values[option])
+
+
+FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(SELECT, WotSelect))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 import json
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -27,11 +27,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .const import KIND_TRACKER_GATEWAY
 from .coordinator import WotThingCoordinator
-from .entity import WotThingEntity, async_setup_platform, is_number
+from .entity import WotThingEntity, is_number, wot_platform
+from .kinds import WOT_KINDS, PlatformSetup, ThingBridgeConfigEntry, async_setup_by_kind
 from .m2m import PROTOCOLS
-from .tracker_entity import TrackerBaseEntity, async_setup_tracker_platform
-from .tracker_runtime import AnyThingBridgeConfigEntry, TrackerDevice, is_tracker_gateway
+from .tracker_entity import TrackerBaseEntity, tracker_platform
+from .tracker_runtime import TrackerDevice
 from .wot import SENSOR, EntitySpec
 
 PARALLEL_UPDATES = 0
@@ -40,22 +42,11 @@ MAX_STATE_LENGTH = 255
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: AnyThingBridgeConfigEntry,
+    entry: ThingBridgeConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a sensor for every property the mapping made one, or every GPS tracker value."""
-    if is_tracker_gateway(entry):
-        async_setup_tracker_platform(
-            entry,
-            async_add_entities,
-            lambda device: [
-                TrackerSensor(device, description)
-                for description in TRACKER_SENSORS
-                if description.shown_for(device.protocol)
-            ],
-        )
-        return
-    async_setup_platform(entry, async_add_entities, SENSOR, WotPropertySensor)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 def device_class(value: str | None) -> SensorDeviceClass | None:
@@ -265,3 +256,15 @@ class TrackerSensor(TrackerBaseEntity, SensorEntity):
     def native_value(self) -> StateType | datetime:
         """The tracker's newest value."""
         return self.entity_description.value_fn(self.device)
+
+
+FACTORIES: Final[Mapping[str, PlatformSetup]] = {
+    **dict.fromkeys(WOT_KINDS, wot_platform(SENSOR, WotPropertySensor)),
+    KIND_TRACKER_GATEWAY: tracker_platform(
+        lambda device: [
+            TrackerSensor(device, description)
+            for description in TRACKER_SENSORS
+            if description.shown_for(device.protocol)
+        ]
+    ),
+}

@@ -18,7 +18,8 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 import probatio
 
 from .const import DOMAIN
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
+from .coordinator import WotThingCoordinator
+from .kinds import ThingBridgeConfigEntry, kind_of
 from .wot import schema_error
 
 SERVICE_READ_PROPERTY = "read_property"
@@ -66,13 +67,14 @@ def _thing(call: ServiceCall) -> WotThingCoordinator:
         keys = {ident[1] for ident in device.identifiers if ident[0] == DOMAIN}
         entry = call.hass.config_entries.async_get_entry(device.config_entry_id)
         if entry is not None and entry.domain == DOMAIN:
-            by_key = _loaded(call.hass, entry.entry_id).runtime_data.things
+            loaded = _loaded(call.hass, entry.entry_id)
+            by_key = kind_of(loaded).things(loaded)
             for key in keys & set(by_key):
                 return by_key[key]
         raise _invalid("device_not_found", device_id=device_id)
     if target_entry := call.data.get(ATTR_CONFIG_ENTRY_ID):
         loaded = _loaded(call.hass, target_entry)
-        things = list(loaded.runtime_data.things.values())
+        things = list(kind_of(loaded).things(loaded).values())
         if len(things) != 1:
             raise _invalid("pick_a_device", title=loaded.title)
         return things[0]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.switch import SwitchEntity
 from homeassistant.components.switch.const import SwitchDeviceClass
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .entity import WotThingEntity, async_setup_platform
+from .coordinator import WotThingCoordinator
+from .entity import WotThingEntity, wot_platform
+from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import SWITCH, EntitySpec
 
 PARALLEL_UPDATES = 1
@@ -22,7 +23,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a switch for every writable boolean property."""
-    async_setup_platform(entry, async_add_entities, SWITCH, WotSwitch)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 class WotSwitch(WotThingEntity, SwitchEntity):
@@ -47,3 +48,6 @@ class WotSwitch(WotThingEntity, SwitchEntity):
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Write ``false``."""
         await self.write(None, False)
+
+
+FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(SWITCH, WotSwitch))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from homeassistant.components.text import TextEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ThingBridgeConfigEntry, WotThingCoordinator
-from .entity import WotThingEntity, async_setup_platform
+from .coordinator import WotThingCoordinator
+from .entity import WotThingEntity, wot_platform
+from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import TEXT, EntitySpec
 
 PARALLEL_UPDATES = 1
@@ -19,7 +22,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a text entity for every writable string property."""
-    async_setup_platform(entry, async_add_entities, TEXT, WotText)
+    async_setup_by_kind(entry, async_add_entities, FACTORIES)
 
 
 class WotText(WotThingEntity, TextEntity):
@@ -40,3 +43,6 @@ class WotText(WotThingEntity, TextEntity):
     async def async_set_value(self, value: str) -> None:
         """Write the new text (or send it to the action)."""
         await self.apply_value(value)
+
+
+FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(TEXT, WotText))

@@ -15,8 +15,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import KIND_TRACKER_GATEWAY
-from .kinds import device_identifier
+from .const import KIND_TRACKER_GATEWAY, device_identifier
 from .m2m import PROTOCOLS
 from .tracker_runtime import TrackerDevice, TrackerGatewayConfigEntry
 
@@ -36,6 +35,19 @@ def async_setup_tracker_platform(
     for device in runtime.devices.values():
         add(device)
     entry.async_on_unload(runtime.async_on_device_added(add))
+
+
+def tracker_platform(
+    factory: Callable[[TrackerDevice], Iterable[Entity]],
+) -> Callable[[TrackerGatewayConfigEntry, AddConfigEntryEntitiesCallback], None]:
+    """A platform's row for the tracker gateway: every tracker's entities, made by ``factory``."""
+
+    def setup(
+        entry: TrackerGatewayConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+    ) -> None:
+        async_setup_tracker_platform(entry, async_add_entities, factory)
+
+    return setup
 
 
 def tracker_device_info(device: TrackerDevice) -> DeviceInfo:

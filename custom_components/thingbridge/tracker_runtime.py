@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 import errno
 from functools import partial
@@ -59,7 +59,6 @@ from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_DEVICE_ID,
-    CONF_KIND,
     CONF_LENIENT,
     CONF_LISTEN_HOST,
     CONF_OFFLINE_MINUTES,
@@ -77,9 +76,9 @@ from .const import (
     TRACKER_PROTOCOLS,
     TRACKER_STORE_KEY,
     TRACKER_STORE_VERSION,
+    device_identifier,
+    entry_kind,
 )
-from .coordinator import ThingBridgeConfigEntry
-from .kinds import device_identifier
 from .m2m import (
     PROTOCOLS,
     DeviceState,
@@ -95,7 +94,7 @@ from .m2m import (
 
 _LOGGER = logging.getLogger(__name__)
 
-TRACKER_PLATFORMS = [Platform.BINARY_SENSOR, Platform.DEVICE_TRACKER, Platform.SENSOR]
+TRACKER_PLATFORMS = (Platform.BINARY_SENSOR, Platform.DEVICE_TRACKER, Platform.SENSOR)
 STORE_SAVE_DELAY = 30.0
 REPLAY_PAGE = 1000
 DISCOVERY_FLOWS_PER_MINUTE = 10
@@ -106,12 +105,14 @@ UNKNOWN_TRACKERS_ISSUE = "unknown_trackers"
 _ISSUE_EXAMPLES = 5
 
 type TrackerGatewayConfigEntry = ConfigEntry[TrackerGatewayRuntime]
-type AnyThingBridgeConfigEntry = ThingBridgeConfigEntry | TrackerGatewayConfigEntry
 
 
 def is_tracker_gateway(entry: ConfigEntry[Any]) -> TypeIs[TrackerGatewayConfigEntry]:
-    """Whether ``entry`` is the GPS tracker gateway (rather than a Web of Things entry)."""
-    return entry.data.get(CONF_KIND) == KIND_TRACKER_GATEWAY
+    """Whether ``entry`` is the GPS tracker gateway (rather than a Web of Things entry).
+
+    For the config flow's steps; everything else asks the registry (:func:`.kinds.kind_of`).
+    """
+    return entry_kind(entry.data) == KIND_TRACKER_GATEWAY
 
 
 def default_ports() -> dict[str, int]:
@@ -272,9 +273,6 @@ class TrackerDevice:
 
 class TrackerGatewayRuntime:
     """What the gateway entry holds while loaded."""
-
-    things: Mapping[str, Any] = MappingProxyType({})
-    """The entry's Web of Things Things: none. The actions and device triggers look here."""
 
     def __init__(
         self,
@@ -591,7 +589,7 @@ def tracker_store(hass: HomeAssistant) -> Store[dict[str, Any]]:
 
 
 async def async_setup_gateway(hass: HomeAssistant, entry: TrackerGatewayConfigEntry) -> None:
-    """Open the journal, restore the trackers, open the ports, add the entities.
+    """Open the journal, restore the trackers, open the ports (the entities come next).
 
     Raises:
         ConfigEntryNotReady: The journal cannot be opened or a port cannot be bound.
@@ -623,15 +621,11 @@ async def async_setup_gateway(hass: HomeAssistant, entry: TrackerGatewayConfigEn
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     # Not async_listen_once: its remover, called at unload after the event fired, logs an error.
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, runtime.async_stop_event))
-    await hass.config_entries.async_forward_entry_setups(entry, TRACKER_PLATFORMS)
 
 
-async def async_unload_gateway(hass: HomeAssistant, entry: TrackerGatewayConfigEntry) -> bool:
-    """Remove the entities, close the ports, save the counters, close the journal."""
-    if not await hass.config_entries.async_unload_platforms(entry, TRACKER_PLATFORMS):
-        return False
+async def async_unload_gateway(hass: HomeAssistant, entry: TrackerGatewayConfigEntry) -> None:
+    """Its entities are gone: close the ports, save the counters, close the journal."""
     await entry.runtime_data.async_stop()
-    return True
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: TrackerGatewayConfigEntry) -> None:
@@ -667,3 +661,61 @@ def async_can_remove_device(entry: TrackerGatewayConfigEntry, device: dr.DeviceE
         device_identifier(KIND_TRACKER_GATEWAY, d.key) in device.identifiers
         for d in runtime.devices.values()
     )
+
+
+def tracker_diagnostics(device: TrackerDevice, connected: set[tuple[str, str]]) -> dict[str, Any]:
+    """One tracker's state, without its coordinates (see :mod:`.diagnostics`)."""
+    state = device.state
+    return {
+        "name": device.name,
+        "protocol": device.protocol,
+        "device_id": device.device_id,
+        "online": device.online,
+        "connected": (device.protocol, device.device_id) in connected,
+        "last_seen": state.last_seen.isoformat() if state.last_seen else None,
+        "last_fix_time": state.fix.time.isoformat() if state.fix else None,
+        "newest_report_time": state.newest.isoformat() if state.newest else None,
+        "odometer_m": state.odometer_m,
+        "computed_odometer_m": state.computed_odometer_m,
+        "engine_hours_s": state.engine_hours_s,
+        "computed_engine_s": state.computed_engine_s,
+    }
+
+
+async def async_gateway_diagnostics(
+    hass: HomeAssistant, entry: TrackerGatewayConfigEntry
+) -> dict[str, Any]:
+    """The gateway's listeners, counters and journal, and every tracker's state."""
+    runtime = entry.runtime_data
+    gateway = runtime.gateway
+    connected = gateway.connected_devices()
+    try:
+        stored: int | str = await runtime.journal.count()
+    except JournalError as err:
+        stored = str(err)
+    return {
+        "entry": {"data": dict(entry.data), "options": dict(entry.options)},
+        "listening": {
+            "host": gateway.host,
+            "protocols": list(runtime.settings.protocols),
+            "tcp_or_http_ports": gateway.ports,
+            "udp_ports": gateway.udp_ports,
+        },
+        "stats": asdict(gateway.stats),
+        "journal": {"path": runtime.journal.path, "positions": stored},
+        "trackers": [tracker_diagnostics(device, connected) for device in runtime.devices.values()],
+    }
+
+
+def tracker_device_diagnostics(
+    entry: TrackerGatewayConfigEntry, device: dr.DeviceEntry
+) -> dict[str, Any]:
+    """One tracker's state (nothing for a device the gateway no longer has)."""
+    runtime = entry.runtime_data
+    found = [
+        t
+        for t in runtime.devices.values()
+        if device_identifier(KIND_TRACKER_GATEWAY, t.key) in device.identifiers
+    ]
+    connected = runtime.gateway.connected_devices()
+    return tracker_diagnostics(found[0], connected) if found else {}
