@@ -32,8 +32,8 @@ from homeassistant.helpers.typing import DiscoveryInfoType
 
 from .bridges.trackers.flow import TrackerGatewayOptionsFlow, TrackerSteps, TrackerSubentryFlow
 from .bridges.wot.flow import ThingBridgeOptionsFlow, WotSteps
-from .const import DOMAIN, ENTRY_KINDS, SUBENTRY_TRACKER
-from .tracker_runtime import is_tracker_gateway
+from .const import DOMAIN, ENTRY_KINDS
+from .kinds import WOT_KINDS, kind_of
 
 __all__ = [
     "ThingBridgeConfigFlow",
@@ -41,11 +41,6 @@ __all__ = [
     "TrackerGatewayOptionsFlow",
     "TrackerSubentryFlow",
 ]
-
-
-def _is_gateway(entry: ConfigEntry[Any]) -> bool:
-    """Whether ``entry`` belongs to the GPS tracker pillar (else to the Web of Things')."""
-    return is_tracker_gateway(entry)
 
 
 class ThingBridgeConfigFlow(WotSteps, TrackerSteps, ConfigFlow, domain=DOMAIN):
@@ -57,19 +52,15 @@ class ThingBridgeConfigFlow(WotSteps, TrackerSteps, ConfigFlow, domain=DOMAIN):
     @callback
     def async_get_options_flow(config_entry: ConfigEntry[Any]) -> OptionsFlow:
         """The options flow (the gateway's, or a Web of Things entry's)."""
-        if _is_gateway(config_entry):
-            return TrackerGatewayOptionsFlow()
-        return ThingBridgeOptionsFlow()
+        return kind_of(config_entry).options_flow()
 
     @classmethod
     @callback
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry[Any]
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """The gateway holds trackers; Web of Things entries hold nothing."""
-        if _is_gateway(config_entry):
-            return {SUBENTRY_TRACKER: TrackerSubentryFlow}
-        return {}
+        """The subentries the entry's kind holds (the gateway: trackers)."""
+        return dict(kind_of(config_entry).subentry_flows)
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask which kind of entry to add (each option is the first step of that kind)."""
@@ -87,9 +78,9 @@ class ThingBridgeConfigFlow(WotSteps, TrackerSteps, ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Change an entry's address: a Thing's or directory's URL; the gateway has none."""
         entry = self._get_reconfigure_entry()
-        if _is_gateway(entry):
-            return await self._async_gateway_reconfigure()
-        return await self._async_wot_reconfigure(entry, user_input)
+        if kind_of(entry).key in WOT_KINDS:
+            return await self._async_wot_reconfigure(entry, user_input)
+        return await self._async_gateway_reconfigure()
 
     async def async_step_integration_discovery(
         self, discovery_info: DiscoveryInfoType

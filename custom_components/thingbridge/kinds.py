@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigSubentryFlow, OptionsFlow
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
@@ -23,11 +23,14 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import tracker_runtime, wot_runtime
+from .bridges.trackers.flow import TrackerGatewayOptionsFlow, TrackerSubentryFlow
+from .bridges.wot.flow import ThingBridgeOptionsFlow
 from .const import (
     DOMAIN,
     KIND_TRACKER_GATEWAY,
     KIND_WOT_DIRECTORY,
     KIND_WOT_THING,
+    SUBENTRY_TRACKER,
     device_identifier,
     entry_kind,
 )
@@ -80,6 +83,8 @@ class Kind[R]:
         device_diagnostics: One device's diagnostics (``{}`` for a device the entry lost).
         things: The entry's Web of Things Things by key: what the actions and device triggers
             target (none for kinds without Things).
+        options_flow: Makes the entry's options flow (**⋮ → Configure**).
+        subentry_flows: The subentries its entries hold, by subentry type, and their flows.
     """
 
     key: str
@@ -91,6 +96,8 @@ class Kind[R]:
     diagnostics: Callable[[HomeAssistant, ConfigEntry[R]], Awaitable[dict[str, Any]]]
     device_diagnostics: Callable[[ConfigEntry[R], dr.DeviceEntry], dict[str, Any]]
     things: Callable[[ConfigEntry[R]], Mapping[str, WotThingCoordinator]] = _no_things
+    options_flow: Callable[[], OptionsFlow]
+    subentry_flows: Mapping[str, type[ConfigSubentryFlow]] = MappingProxyType({})
 
 
 def _wot(key: str, setup: Callable[[HomeAssistant, WotConfigEntry], Awaitable[None]]) -> Kind[Any]:
@@ -103,6 +110,7 @@ def _wot(key: str, setup: Callable[[HomeAssistant, WotConfigEntry], Awaitable[No
         diagnostics=wot_runtime.async_entry_diagnostics,
         device_diagnostics=wot_runtime.device_diagnostics,
         things=wot_runtime.things,
+        options_flow=ThingBridgeOptionsFlow,
     )
 
 
@@ -119,6 +127,8 @@ KINDS: Final[Mapping[str, Kind[Any]]] = MappingProxyType(
             can_remove_device=tracker_runtime.async_can_remove_device,
             diagnostics=tracker_runtime.async_gateway_diagnostics,
             device_diagnostics=tracker_runtime.tracker_device_diagnostics,
+            options_flow=TrackerGatewayOptionsFlow,
+            subentry_flows=MappingProxyType({SUBENTRY_TRACKER: TrackerSubentryFlow}),
         ),
     }
 )

@@ -42,7 +42,7 @@ import os
 from pathlib import Path
 import time
 from types import MappingProxyType
-from typing import Any, TypeIs
+from typing import Any
 
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntry, ConfigSubentry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
@@ -77,7 +77,6 @@ from .const import (
     TRACKER_STORE_KEY,
     TRACKER_STORE_VERSION,
     device_identifier,
-    entry_kind,
 )
 from .m2m import (
     PROTOCOLS,
@@ -105,14 +104,6 @@ UNKNOWN_TRACKERS_ISSUE = "unknown_trackers"
 _ISSUE_EXAMPLES = 5
 
 type TrackerGatewayConfigEntry = ConfigEntry[TrackerGatewayRuntime]
-
-
-def is_tracker_gateway(entry: ConfigEntry[Any]) -> TypeIs[TrackerGatewayConfigEntry]:
-    """Whether ``entry`` is the GPS tracker gateway (rather than a Web of Things entry).
-
-    For the config flow's steps; everything else asks the registry (:func:`.kinds.kind_of`).
-    """
-    return entry_kind(entry.data) == KIND_TRACKER_GATEWAY
 
 
 def default_ports() -> dict[str, int]:

@@ -49,9 +49,15 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import probatio
 from yarl import URL
 
-from ...const import CONF_ALLOW_OTHER_HOSTS, CONF_KIND, DOMAIN, KIND_WOT_DIRECTORY, KIND_WOT_THING
+from ...const import (
+    CONF_ALLOW_OTHER_HOSTS,
+    CONF_KIND,
+    DOMAIN,
+    KIND_WOT_DIRECTORY,
+    KIND_WOT_THING,
+    device_identifier,
+)
 from ...coordinator import credentials_from
-from ...kinds import device_identifier
 from ...wot import (
     Credentials,
     ThingDescription,
