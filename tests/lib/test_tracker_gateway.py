@@ -833,11 +833,38 @@ async def test_unsupported_messages_get_their_reply_from_registered_devices(
     reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["gt06"])
     writer.write(gt06_login(IDS["gt06"], 1))
     assert await reader.readexactly(10) == gt06_reply(0x01, 1)
-    writer.write(gt06_frame(0x8C, b"\x01\x02", 2))  # a type nobody decodes
+    frame = gt06_frame(0x8C, b"\x01\x02", 2)  # a type nobody decodes
+    writer.write(frame)
     assert await reader.readexactly(10) == gt06_reply(0x8C, 2)  # answered, so no retry loop
+    writer.write(frame)  # the device resends it: answered again, stored once
+    assert await reader.readexactly(10) == gt06_reply(0x8C, 2)
     writer.close()
-    assert h.gateway.stats.unsupported == 1
+    assert h.gateway.stats.unsupported == 2
     assert h.gateway.stats.errors == 0
+    # what was answered was stored first, as received
+    [kept] = await h.journal.frames(IDS["gt06"])
+    assert (kept.protocol, kept.kind, kept.raw) == ("gt06", "0x8C", frame)
+    assert h.gateway.stats.frames_kept == 1
+
+
+async def test_an_undecodable_frame_is_not_answered_when_it_cannot_be_stored(
+    make: Factory,
+) -> None:
+    # its answer tells the device the data arrived: without a copy stored, it must not go out
+    h = await make(("gt06",))
+    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["gt06"])
+    writer.write(gt06_login(IDS["gt06"], 1))
+    assert await reader.readexactly(10) == gt06_reply(0x01, 1)
+    with sqlite3.connect(h.journal.path) as conn:
+        conn.execute(
+            "CREATE TRIGGER fail BEFORE INSERT ON frames "
+            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
+    conn.close()
+    writer.write(gt06_frame(0x8C, b"\x01\x02", 2))
+    assert await read_to_eof(reader) == b""  # no answer; the connection is closed
+    writer.close()
+    assert h.gateway.stats.journal_errors == 1
 
 
 async def test_stop_while_a_device_is_connected(make: Factory) -> None:

@@ -463,3 +463,23 @@ async def test_a_failed_migration_leaves_the_version_1_file_as_it_was(tmp_path: 
     async with TrackerJournal(path, retention_days=None) as journal:  # damaged rows are kept
         assert await journal.count() == 3
         assert await journal.append([pos(1), pos(2)]) == [False, True]
+
+
+async def test_undecodable_frames_are_kept_once_and_pruned_with_the_positions(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(datetime(2026, 11, 1, tzinfo=UTC))
+    async with TrackerJournal(tmp_path / "j.db", retention_days=7, clock=clock) as journal:
+        first = ("gt06", "864717003283581", "0x8C", b"\x78\x78\x05\x8c\x00\x02")
+        other = ("gt06", "864717003283581", "0x8C", b"\x78\x78\x05\x8c\x00\x03")
+        assert await journal.store_frames([first, other, first]) == [True, True, False]
+        assert await journal.store_frames([first]) == [False]  # a resend
+        kept = await journal.frames("864717003283581")
+        assert [(k.kind, k.raw) for k in kept] == [(first[2], first[3]), (other[2], other[3])]
+        assert kept[0].received_at == clock.now
+        assert await journal.frames("someone else") == []
+        clock.now += timedelta(days=8)
+        assert await journal.prune() == 2
+        assert await journal.frames() == []
+    async with TrackerJournal(tmp_path / "j.db") as journal:  # the table survives a reopen
+        assert await journal.store_frames([first]) == [True]

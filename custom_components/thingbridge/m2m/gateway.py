@@ -14,7 +14,9 @@ Acknowledgement rules (``gps-trackers.md`` §5-6), which make delivery exactly-o
   is called at most once per device per ``unknown_interval`` seconds (device IDs are
   well-formed: the decoders turn a malformed one into a ``FieldError``). OsmAnd answers 400 (query/form) or 404 (JSON).
 - A registered device's positions are appended to the journal, and its ``frame.reply`` is
-  written **only after** the append returned (committed). If journaling fails there is no
+  written **only after** the append returned (committed). A message no decoder understands
+  that still expects an answer (a model-specific layout) is stored as received first
+  (``store_frames``): nothing is acknowledged that is not stored. If journaling fails there is no
   reply and the connection is closed (OsmAnd: HTTP 503), so the device resends; resends
   of stored records are recognised by the journal and not reported again.
 - Frames read together (one ``read()``) are journaled in one append, then their
@@ -142,6 +144,10 @@ class PositionJournal(Protocol):
         """Store positions durably; return which were new; raise ``JournalError``."""
         ...
 
+    async def store_frames(self, frames: Sequence[tuple[str, str, str, bytes]]) -> list[bool]:
+        """Store undecodable frames ``(protocol, device_id, kind, raw)`` durably."""
+        ...
+
 
 class GatewayError(M2MError):
     """A listener could not be started.
@@ -163,6 +169,9 @@ class _NoJournal:
     """The journal of a gateway started only to check its ports: it stores nothing."""
 
     async def append(self, positions: Sequence[Position]) -> list[bool]:
+        raise JournalError("append", "(port check)", "the gateway is only being tested")
+
+    async def store_frames(self, frames: Sequence[tuple[str, str, str, bytes]]) -> list[bool]:
         raise JournalError("append", "(port check)", "the gateway is only being tested")
 
 
@@ -188,6 +197,8 @@ class GatewayStats:
         frames: Frames decoded.
         errors: Decoder errors (garbage, bad checksum, malformed…).
         unsupported: Well-formed messages of types the decoders do not handle.
+        frames_kept: Of those, frames of registered devices stored as received before
+            their answer (:meth:`.journal.TrackerJournal.store_frames`; resends not counted).
         acks: Replies written to registered devices.
         rejected: Frames or requests from devices that are not registered.
         unknown_suppressed: ``on_unknown_device`` calls left out by the global rate limit.
@@ -210,6 +221,7 @@ class GatewayStats:
     frames: int = 0
     errors: int = 0
     unsupported: int = 0
+    frames_kept: int = 0
     acks: int = 0
     rejected: int = 0
     unknown_suppressed: int = 0
@@ -974,13 +986,16 @@ class TrackerGateway:
         """Journal what registered devices sent; decide the replies (in stream order)."""
         outcome = _Outcome()
         accepted: list[Frame] = []
+        kept: list[tuple[str, str, str, bytes]] = []  # undecodable, answered: stored first
         for item in items:
             if isinstance(item, ProtocolError):
                 if (
                     isinstance(item, UnsupportedMessage)
                     and item.reply is not None
+                    and item.device_id is not None
                     and self._registered(conn.protocol, item.device_id)
                 ):
+                    kept.append((conn.protocol, item.device_id, item.message_type, item.raw))
                     outcome.replies.append(item.reply)
                 reason = self._error(conn, item)
                 if reason is not None:
@@ -999,6 +1014,20 @@ class TrackerGateway:
             accepted.append(item)
             if item.reply is not None:
                 outcome.replies.append(item.reply)
+        if kept:
+            try:
+                stored = await self.journal.store_frames(kept)
+            except JournalError as err:
+                self.stats.journal_errors += 1
+                _LOGGER.warning(
+                    "%s %s: not answering %d undecodable frame(s): %s",
+                    conn.protocol,
+                    conn.peer,
+                    len(kept),
+                    err,
+                )
+                return _Outcome(close="journal failure")
+            self.stats.frames_kept += sum(stored)
         if not accepted:
             return outcome
         outcome.accepted = True

@@ -113,6 +113,17 @@ CREATE TABLE IF NOT EXISTS positions (
 CREATE UNIQUE INDEX IF NOT EXISTS positions_record
     ON positions (device_id, protocol, fix_time_us, digest);
 CREATE INDEX IF NOT EXISTS positions_received ON positions (received_us);
+CREATE TABLE IF NOT EXISTS frames (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    protocol TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    received_us INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    digest BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS frames_record ON frames (device_id, protocol, digest);
+CREATE INDEX IF NOT EXISTS frames_received ON frames (received_us);
 """
 # The identity index also serves the per-device reads (device, protocol, fix time order).
 
@@ -147,6 +158,14 @@ DELETE FROM positions WHERE seq IN (
     LIMIT ?2)
 """
 
+_INSERT_FRAME = (
+    "INSERT OR IGNORE INTO frames (protocol, device_id, received_us, kind, raw, digest)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+_PRUNE_FRAMES = (
+    "DELETE FROM frames WHERE seq IN (SELECT seq FROM frames WHERE received_us < ?1 LIMIT ?2)"
+)
+
 
 class JournalError(M2MError):
     """Storing or reading positions failed; the caller must not acknowledge the data.
@@ -178,6 +197,29 @@ class JournalRecord:
     seq: int
     received_at: datetime
     position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFrame:
+    """A frame kept as received, because no decoder understands it.
+
+    See :meth:`TrackerJournal.store_frames`.
+
+    Attributes:
+        seq: The row's sequence number.
+        received_at: When the gateway stored it (UTC).
+        protocol: The protocol.
+        device_id: The device that sent it.
+        kind: The message type, as the decoder named it (``"0x8C"``, ``"V3"``).
+        raw: The frame's bytes.
+    """
+
+    seq: int
+    received_at: datetime
+    protocol: str
+    device_id: str
+    kind: str
+    raw: bytes
 
 
 def _micros(moment: datetime) -> int:
@@ -465,6 +507,51 @@ class TrackerJournal:
             _LOGGER.debug("tracker journal %s: pruned %d position(s)", self.path, total)
         return total
 
+    async def store_frames(self, frames: Sequence[tuple[str, str, str, bytes]]) -> list[bool]:
+        """Keep frames no decoder understands, before the device is told they arrived.
+
+        A device whose message the gateway cannot decode still expects an answer (or it
+        resends the message forever, holding back everything it recorded after it), so the
+        gateway answers it; what it answers is stored first, as received, here. Each frame
+        is ``(protocol, device_id, kind, raw)``; a frame stored before (the same bytes from
+        the same device: a resend) is not stored again. Returns which were new; pruned with
+        the positions.
+
+        Raises:
+            JournalError: The journal is closed or SQLite failed; nothing was stored.
+        """
+        self._check_open("append")
+        if not frames:
+            return []
+        received_us = _micros(self._clock())
+        rows = [
+            (
+                protocol,
+                device_id,
+                received_us,
+                kind,
+                bytes(raw),
+                blake2b(raw, digest_size=16).digest(),
+            )
+            for protocol, device_id, kind, raw in frames
+        ]
+        return await self._run("append", self._frames_sync, rows)
+
+    async def frames(self, device_id: str | None = None, *, limit: int = 1000) -> list[StoredFrame]:
+        """The frames :meth:`store_frames` kept, oldest first (of one device, or all)."""
+        sql = "SELECT seq, received_us, protocol, device_id, kind, raw FROM frames"
+        args: list[object] = []
+        if device_id is not None:
+            sql += " WHERE device_id = ?"
+            args.append(device_id)
+        sql += " ORDER BY seq LIMIT ?"
+        args.append(limit)
+        rows = await self._run("read", self._query_sync, sql, args)
+        return [
+            StoredFrame(seq, _from_micros(received), protocol, device, kind, bytes(raw))
+            for seq, received, protocol, device, kind, raw in rows
+        ]
+
     # -- reading --------------------------------------------------------------------------
 
     async def latest(self, device_id: str, *, protocol: str | None = None) -> JournalRecord | None:
@@ -663,7 +750,26 @@ class TrackerJournal:
 
     def _prune_sync(self, cutoff_us: int) -> int:
         assert self._conn is not None
-        return self._conn.execute(_PRUNE, (cutoff_us, PRUNE_CHUNK)).rowcount
+        deleted = self._conn.execute(_PRUNE, (cutoff_us, PRUNE_CHUNK)).rowcount
+        return deleted + self._conn.execute(_PRUNE_FRAMES, (cutoff_us, PRUNE_CHUNK)).rowcount
+
+    def _frames_sync(self, rows: list[tuple[Any, ...]]) -> list[bool]:
+        if self._conn is None:
+            raise sqlite3.ProgrammingError("the journal is closed")
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            new = []
+            for row in rows:
+                before = conn.total_changes
+                conn.execute(_INSERT_FRAME, row)
+                new.append(conn.total_changes > before)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return new
 
     def _query_sync(self, sql: str, args: list[object]) -> list[tuple[Any, ...]]:
         if self._conn is None:
