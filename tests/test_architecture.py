@@ -254,6 +254,161 @@ def test_pillar_scan_catches_an_offender(tmp_path: Path) -> None:
     ]
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    """``TYPE_CHECKING`` or ``typing.TYPE_CHECKING``."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _runtime_imports(node: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """The imports below ``node`` that run, i.e. all but those under ``if TYPE_CHECKING:``."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.Import | ast.ImportFrom):
+            found.append(child)
+        elif isinstance(child, ast.If) and _is_type_checking(child.test):
+            found += [hit for branch in child.orelse for hit in _runtime_imports(branch)]
+        else:
+            found += _runtime_imports(child)
+    return found
+
+
+def _import_graph(root: Path = INTEGRATION) -> dict[str, set[str]]:
+    """Which module of the package at ``root`` imports which, by dotted name (``thingbridge.kinds``).
+
+    A package is named by its ``__init__``. Importing ``a.b.c`` runs the ``__init__`` of ``a``
+    and ``a.b`` first, so those are edges too, except the importer's own packages, which are
+    already being imported when it runs; a name taken from one of them (``from . import X``
+    with ``X`` not a submodule) is an edge to it, the package's ``__init__`` then has to get
+    that far first. Absolute imports are read from ``custom_components.<root>`` down.
+    """
+    paths: dict[str, Path] = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = (root.name, *path.relative_to(root).with_suffix("").parts)
+        paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def lineage(module: str) -> list[str]:  # the module and the packages above it
+        parts = module.split(".")
+        return [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        running = set(lineage(name))
+        edges = graph.setdefault(name, set())
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in _runtime_imports(tree):
+            if isinstance(node, ast.Import):
+                targets = [
+                    (alias.name.removeprefix("custom_components."), ()) for alias in node.names
+                ]
+            elif node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+                targets = [(module, node.names)]
+            else:
+                targets = [((node.module or "").removeprefix("custom_components."), node.names)]
+            for target, aliases in targets:
+                if target not in paths:
+                    continue  # another library, or no module of ours
+                names = {alias.name for alias in aliases}
+                submodules = {f"{target}.{n}" for n in names} & paths.keys()
+                edges.update((set(lineage(target)) | submodules) - running)
+                if any(f"{target}.{n}" not in paths for n in names) and target != name:
+                    edges.add(target)
+    return graph
+
+
+def _import_cycle(graph: Mapping[str, Collection[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as ``[a, b, ..., a]``, or None when it has none."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        path.append(module)
+        for target in sorted(graph.get(module, ())):
+            if cycle := visit(target):
+                return cycle
+        path.pop()
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        if cycle := visit(module):
+            return cycle
+    return None
+
+
+def test_integration_has_no_import_cycle() -> None:
+    """No module of the integration (glue or library) imports itself back, the package's
+    ``__init__`` included (Home Assistant imports it first); ``TYPE_CHECKING`` imports aside."""
+    graph = _import_graph()
+    assert len(graph) > 50, "no module found"
+    assert f"{DOMAIN}.kinds" in graph[DOMAIN], "no edge found"
+    assert {f"{DOMAIN}.wot", f"{DOMAIN}.m2m"} <= set().union(*graph.values()), "no edge found"
+    cycle = _import_cycle(graph)
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_import_cycle_check_catches_a_cycle(tmp_path: Path) -> None:
+    """The check above must be able to fail: a plain cycle, one through a package's
+    ``__init__``, one through an implicitly imported package; and nothing on a clean tree."""
+    root = tmp_path / DOMAIN
+    (root / "bridges" / "wot").mkdir(parents=True)
+    files = {
+        "__init__.py": "from .kinds import KINDS\nPLATFORMS = []\n",
+        "const.py": "DOMAIN = 'x'\n",
+        "kinds.py": (
+            "from typing import TYPE_CHECKING\n"
+            "from . import const\n"
+            "from .bridges.wot.flow import WotSteps\n"
+            "if TYPE_CHECKING:\n"
+            "    from . import PLATFORMS\n"
+            "    from .sensor import SENSORS\n"
+            "KINDS = {}\n"
+        ),
+        "sensor.py": "from .kinds import KINDS\nSENSORS = []\n",
+        "bridges/__init__.py": "",
+        "bridges/wot/__init__.py": "",
+        "bridges/wot/flow.py": "from ...const import DOMAIN\nfrom .. import wot\n",
+        "m2m.py": "import custom_components.thingbridge.const\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    graph = _import_graph(root)
+    assert graph[f"{DOMAIN}.bridges.wot.flow"] == {f"{DOMAIN}.const"}
+    assert graph[f"{DOMAIN}.m2m"] == {f"{DOMAIN}.const"}
+    assert _import_cycle(graph) is None
+    planted = {
+        "const.py": (
+            "from .kinds import KINDS\n",
+            ["kinds", "bridges.wot.flow", "const", "kinds"],
+        ),
+        "kinds.py": ("from . import PLATFORMS\n", ["", "kinds", ""]),
+        "bridges/wot/__init__.py": (
+            "from ...kinds import KINDS\n",
+            ["kinds", "bridges.wot", "kinds"],
+        ),
+        "bridges/__init__.py": (
+            "from custom_components.thingbridge import kinds\n",
+            ["kinds", "bridges", "kinds"],
+        ),
+    }
+    for name, (line, expected) in planted.items():
+        clean = (root / name).read_text()
+        (root / name).write_text(clean + line)
+        cycle = _import_cycle(_import_graph(root))
+        assert cycle is not None, name
+        assert [m.removeprefix(DOMAIN).strip(".") for m in cycle] == expected, name
+        (root / name).write_text(clean)
+    assert _import_cycle(_import_graph(root)) is None
+
+
 def test_manifest_keys_sorted_and_complete() -> None:
     manifest = json.loads((INTEGRATION / "manifest.json").read_text())
     keys = list(manifest)

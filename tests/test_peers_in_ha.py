@@ -1,6 +1,6 @@
 """Third-party Web of Things peers added to Home Assistant the way a user adds them.
 
-The peers are the ones tests/lib/test_*_peer.py talk to directly (started by
+The peers are the ones tests/lib/wot/test_*_peer.py talk to directly (started by
 tests/lib/peer_support.py): a node-wot 0.9.2 servient exposing a "Counter" Thing (HTTP,
 long-poll observation) and webthing-python 0.15.0's single-thing server (a Lamp) and
 multiple-things server (a Lamp and a humidity Sensor, WebSocket push).

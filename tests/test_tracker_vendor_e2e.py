@@ -1,7 +1,7 @@
 """Real device frames on real sockets, into the gateway that Home Assistant runs.
 
 Each test plays one device of one protocol with raw bytes from the vendor-frame tests
-(tests/lib/test_trackers_vendor_frames.py and test_trackers_vendor_text.py: Traccar's
+(tests/lib/m2m/test_trackers_vendor_frames.py and test_trackers_vendor_text.py: Traccar's
 Apache-2.0 decoder tests at 9e5c458 and Teltonika's documentation), never our simulator.
 Where a test needs a frame those samples do not have (an older record of the same device, a
 heartbeat of its ID), it edits a sample field by hand (noted). The replies expected are

@@ -214,7 +214,7 @@ async def test_directory_over_the_cap_raises_a_repair_issue(
     """The attack: a directory listing 2,000 Things got 1,000 set up, and nobody was told.
 
     The cap is lowered to keep the test small (the library's default is tested in
-    tests/lib/test_wot_discovery.py); the directory is a real loopback server.
+    tests/lib/wot/test_wot_discovery.py); the directory is a real loopback server.
     """
     monkeypatch.setattr(wot_runtime, "DIRECTORY_MAX_THINGS", 3)
     http_server.add("/t", 20)

@@ -6,7 +6,7 @@ started by :func:`running_webthing`). Each writes JSON lines on stdout (what it 
 it did, replies to commands) and takes JSON commands on stdin; closing stdin stops it. The
 tests wait on those lines instead of sleeping.
 
-The library tests (tests/lib/test_*_peer.py) and the Home Assistant ones
+The library tests (tests/lib/wot/test_*_peer.py) and the Home Assistant ones
 (tests/test_peers_in_ha.py) start the peers through this module.
 """
 

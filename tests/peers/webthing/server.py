@@ -1,4 +1,4 @@
-"""A real WebThings server for tests/lib/test_webthing_peer.py: webthing-python (``webthing``).
+"""A real WebThings server for tests/lib/wot/test_webthing_peer.py: webthing-python (``webthing``).
 
 Runs two of the library's own servers on one tornado IOLoop, both on 127.0.0.1 and on ports
 the kernel picked (bound before the servers are built, so no port race), or on the ports given

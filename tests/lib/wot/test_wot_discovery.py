@@ -42,10 +42,9 @@ from custom_components.thingbridge.wot.errors import (
     WotTimeoutError,
 )
 from custom_components.thingbridge.wot.td import MAX_TD_BYTES
+from tests.lib.route_server import Handler, Server, running_server
 
-from .route_server import Handler, Server, running_server
-
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # --------------------------------------------------------------------------------------------
 # service_from_zeroconf

@@ -37,8 +37,7 @@ from custom_components.thingbridge.wot.discovery import (
     service_from_zeroconf,
 )
 from custom_components.thingbridge.wot.watch import WEBTHING_SUBPROTOCOL
-
-from .peer_support import (
+from tests.lib.peer_support import (
     WEBTHING_SKIP_REASON,
     Recorder,
     WebThingPeer,

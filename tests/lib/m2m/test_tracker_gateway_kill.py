@@ -27,7 +27,7 @@ from simulator.trackers import VirtualTracker, circle_route, make_fixes
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 HOST = "127.0.0.1"
 IDS = {"teltonika": "356307042441013", "gt06": "864717003283581", "osmand": "phone-1"}
 ROUTE = circle_route((54.6872, 25.2797), 300.0, 40)

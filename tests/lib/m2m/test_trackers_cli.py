@@ -25,7 +25,7 @@ from custom_components.thingbridge.m2m.trackers.stream import Step
 from .test_trackers_gt06 import LBS, frame as gt06_frame, gps, login as gt06_login
 from .test_trackers_teltonika import Rec, encode_login, encode_packet, encode_udp
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MODULE = "custom_components.thingbridge.m2m.trackers"
 
 

@@ -20,7 +20,7 @@ from custom_components.thingbridge.m2m.trackers import (
     valid_device_id,
 )
 
-TRACKERS = Path(__file__).resolve().parents[2] / "custom_components/thingbridge/m2m/trackers"
+TRACKERS = Path(__file__).resolve().parents[3] / "custom_components/thingbridge/m2m/trackers"
 # Fields that say where a message comes from or what it is, not a value of the device.
 _FRAME = {
     "protocol", "device_id", "raw", "checksum_ok", "time", "fix_time", "latitude", "longitude",

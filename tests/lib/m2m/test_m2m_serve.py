@@ -55,7 +55,7 @@ from simulator.trackers import (
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MODULE = "custom_components.thingbridge.m2m"
 HOST = "127.0.0.1"
 TELTONIKA = "356307042441013"

@@ -23,8 +23,7 @@ from custom_components.thingbridge.wot import (
     WotError,
     fetch_thing_description,
 )
-
-from .peer_support import (
+from tests.lib.peer_support import (
     NODEWOT_SKIP_REASON,
     NodeWotPeer,
     Recorder,

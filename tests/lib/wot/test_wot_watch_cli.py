@@ -20,7 +20,7 @@ from simulator.things import build_things
 from simulator.wot import WotSimulator
 from tests.lib.route_server import running_server
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 WAIT = 60.0  # a guard against hangs, never an assertion about speed
 KEYS = ["time", "thing", "id", "kind", "name", "value"]
 

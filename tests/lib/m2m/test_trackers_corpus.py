@@ -38,7 +38,7 @@ from custom_components.thingbridge.m2m.trackers import (
 )
 from custom_components.thingbridge.m2m.trackers.model import KNOTS_TO_KMH, AnyMessage
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CORPUS = REPO.parent / "shared" / "corpus" / "trackers" / "samples.json"
 NOW = datetime(2026, 11, 25, 12, 34, 56, tzinfo=UTC)
 TOL = 1e-5

@@ -25,7 +25,7 @@ from custom_components.thingbridge.wot.__main__ import (
 )
 from custom_components.thingbridge.wot.td import MAX_TD_BYTES
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def lamp_td() -> dict[str, Any]:

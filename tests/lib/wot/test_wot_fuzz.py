@@ -20,7 +20,7 @@ import pytest
 from custom_components.thingbridge.wot import WotClient, WotError, parse_td
 from custom_components.thingbridge.wot.mapping import map_thing
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "wot-td"
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "wot-td"
 
 SEED_TD: dict[str, Any] = {
     "@context": "https://www.w3.org/2022/wot/td/v1.1",

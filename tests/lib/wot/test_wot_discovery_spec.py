@@ -42,8 +42,7 @@ from custom_components.thingbridge.wot.discovery import (
     service_from_zeroconf,
 )
 from custom_components.thingbridge.wot.errors import WotAuthError
-
-from .route_server import Handler, Server, running_server
+from tests.lib.route_server import Handler, Server, running_server
 
 TEST_NAMES = frozenset({"localhost", "tdd.test", "servient.test", "other.test", "gateway.test"})
 

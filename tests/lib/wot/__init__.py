@@ -1,0 +1,1 @@
+"""Tests of the Web of Things library (``wot/``), without Home Assistant."""
