@@ -20,14 +20,14 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.thingbridge import tracker_runtime
-from custom_components.thingbridge.const import DOMAIN, SUBENTRY_TRACKER
-from custom_components.thingbridge.tracker_runtime import (
+from custom_components.thingbridge.bridges.trackers import runtime as tracker_runtime
+from custom_components.thingbridge.bridges.trackers.runtime import (
     DISCOVERY_FLOWS_PER_MINUTE,
     DISCOVERY_PENDING_MAX,
     UNKNOWN_TRACKERS_ISSUE,
     TrackerGatewayRuntime,
 )
+from custom_components.thingbridge.const import DOMAIN, SUBENTRY_TRACKER
 
 from .conftest import TRANSLATIONS
 from .tracker_support import HOST, gateway_entry, setup_gateway

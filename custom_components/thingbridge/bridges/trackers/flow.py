@@ -64,7 +64,8 @@ from ...const import (
     TRACKER_PROTOCOLS,
 )
 from ...m2m import GatewayError, valid_device_id
-from ...tracker_runtime import (
+from ..flow import FlowError
+from .runtime import (
     GatewaySettings,
     async_check_ports,
     default_ports,
@@ -73,7 +74,6 @@ from ...tracker_runtime import (
     port_error_placeholders,
     tracker_key,
 )
-from ..flow import FlowError
 
 PROTOCOLS_SELECTOR = SelectSelector(
     SelectSelectorConfig(

@@ -3,8 +3,8 @@
 A Thing entry reads its Thing Description once and starts the Thing's coordinator
 (:mod:`.coordinator`). A directory entry explores the directory, starts a coordinator for each
 Thing it lists (but for Things added as entries of their own), and follows it: every
-:data:`.const.DIRECTORY_SCAN_INTERVAL` it adds the Things that joined and removes those that
-left. The registry (:mod:`.kinds`) points at the functions here.
+:data:`...const.DIRECTORY_SCAN_INTERVAL` it adds the Things that joined and removes those that
+left. The registry (:mod:`...kinds`) points at the functions here.
 """
 
 from __future__ import annotations
@@ -30,13 +30,25 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
 
-from .const import (
+from ...const import (
     CONF_ALLOW_OTHER_HOSTS,
     DIRECTORY_SCAN_INTERVAL,
     DOMAIN,
     KIND_WOT_DIRECTORY,
     LOGGER,
     entry_kind,
+)
+from ...wot import (
+    MAX_THINGS,
+    ExploreResult,
+    ThingDescription,
+    WotAuthError,
+    WotError,
+    WotValidationError,
+    clip_depth,
+    explore,
+    fetch_thing_description,
+    safe_url,
 )
 from .coordinator import (
     EVENT_BURST,
@@ -49,18 +61,6 @@ from .coordinator import (
     async_start_thing,
     credentials_from,
     thing_key,
-)
-from .wot import (
-    MAX_THINGS,
-    ExploreResult,
-    ThingDescription,
-    WotAuthError,
-    WotError,
-    WotValidationError,
-    clip_depth,
-    explore,
-    fetch_thing_description,
-    safe_url,
 )
 
 # Things set up from one directory; a longer listing raises a repair issue naming the rest.

@@ -57,7 +57,7 @@ from homeassistant.helpers.event import async_call_later, async_track_time_inter
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import (
+from ...const import (
     CONF_DEVICE_ID,
     CONF_LENIENT,
     CONF_LISTEN_HOST,
@@ -78,7 +78,7 @@ from .const import (
     TRACKER_STORE_VERSION,
     device_identifier,
 )
-from .m2m import (
+from ...m2m import (
     PROTOCOLS,
     DeviceState,
     Fix,
