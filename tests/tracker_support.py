@@ -19,10 +19,10 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.thingbridge.bridges.trackers.discovery import tracker_key
 from custom_components.thingbridge.bridges.trackers.runtime import (
     GatewaySettings,
     TrackerGatewayRuntime,
-    tracker_key,
 )
 from custom_components.thingbridge.const import (
     CONF_DEVICE_ID,

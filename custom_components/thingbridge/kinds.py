@@ -22,7 +22,7 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .bridges.trackers import runtime as tracker_runtime
+from .bridges.trackers import diagnostics as tracker_diagnostics, runtime as tracker_runtime
 from .bridges.trackers.flow import TrackerGatewayOptionsFlow, TrackerSubentryFlow
 from .bridges.trackers.runtime import TrackerGatewayConfigEntry
 from .bridges.wot import runtime as wot_runtime
@@ -126,8 +126,8 @@ KINDS: Final[Mapping[str, Kind[Any]]] = MappingProxyType(
             async_unload=tracker_runtime.async_unload_gateway,
             async_remove=tracker_runtime.async_remove_gateway,
             can_remove_device=tracker_runtime.async_can_remove_device,
-            diagnostics=tracker_runtime.async_gateway_diagnostics,
-            device_diagnostics=tracker_runtime.tracker_device_diagnostics,
+            diagnostics=tracker_diagnostics.async_gateway_diagnostics,
+            device_diagnostics=tracker_diagnostics.tracker_device_diagnostics,
             options_flow=TrackerGatewayOptionsFlow,
             subentry_flows=MappingProxyType({SUBENTRY_TRACKER: TrackerSubentryFlow}),
         ),

@@ -65,14 +65,13 @@ from ...const import (
 )
 from ...m2m import GatewayError, valid_device_id
 from ..flow import FlowError
+from .discovery import discovery_unique_id, tracker_key
 from .runtime import (
     GatewaySettings,
     async_check_ports,
     default_ports,
-    discovery_unique_id,
     port_error_key,
     port_error_placeholders,
-    tracker_key,
 )
 
 PROTOCOLS_SELECTOR = SelectSelector(
