@@ -374,7 +374,7 @@ async def test_directory_scan_stops_with_the_entry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A scan still running when the entry unloads is cancelled: it adds nothing afterwards."""
-    from custom_components.thingbridge import wot_runtime  # noqa: PLC0415
+    from custom_components.thingbridge.bridges.wot import runtime as wot_runtime  # noqa: PLC0415
 
     http_server.add("/t", 20)
     td = {

@@ -13,6 +13,7 @@ from homeassistant.exceptions import ConfigEntryError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.thingbridge.bridges.trackers.runtime import TrackerGatewayRuntime
 from custom_components.thingbridge.const import (
     CONF_KIND,
     DOMAIN,
@@ -22,7 +23,6 @@ from custom_components.thingbridge.const import (
     KIND_WOT_THING,
 )
 from custom_components.thingbridge.kinds import KINDS, kind_of
-from custom_components.thingbridge.tracker_runtime import TrackerGatewayRuntime
 
 from .conftest import INTEGRATION
 from .tracker_support import gateway_entry, setup_gateway

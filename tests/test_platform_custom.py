@@ -24,7 +24,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 import pytest
 
-from custom_components.thingbridge.entity import ValueRange, describe_error
+from custom_components.thingbridge.bridges.wot.entity import ValueRange, describe_error
 from custom_components.thingbridge.number import device_class as number_device_class
 from custom_components.thingbridge.sensor import device_class as sensor_device_class
 from custom_components.thingbridge.wot import DataSchema

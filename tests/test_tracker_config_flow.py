@@ -20,6 +20,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.thingbridge.bridges.trackers import flow as tracker_flow
+from custom_components.thingbridge.bridges.trackers.runtime import (
+    TrackerGatewayRuntime,
+    async_check_ports,
+)
 from custom_components.thingbridge.config_flow import (
     ThingBridgeConfigFlow,
     ThingBridgeOptionsFlow,
@@ -35,10 +39,6 @@ from custom_components.thingbridge.const import (
     TRACKER_PROTOCOLS,
 )
 from custom_components.thingbridge.m2m import GatewayError
-from custom_components.thingbridge.tracker_runtime import (
-    TrackerGatewayRuntime,
-    async_check_ports,
-)
 
 from .conftest import TRANSLATIONS
 from .test_config_flow import check, check_options, fields, suggested

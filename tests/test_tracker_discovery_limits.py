@@ -20,14 +20,14 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.thingbridge import tracker_runtime
-from custom_components.thingbridge.const import DOMAIN, SUBENTRY_TRACKER
-from custom_components.thingbridge.tracker_runtime import (
+from custom_components.thingbridge.bridges.trackers import discovery
+from custom_components.thingbridge.bridges.trackers.discovery import (
     DISCOVERY_FLOWS_PER_MINUTE,
     DISCOVERY_PENDING_MAX,
     UNKNOWN_TRACKERS_ISSUE,
-    TrackerGatewayRuntime,
 )
+from custom_components.thingbridge.bridges.trackers.runtime import TrackerGatewayRuntime
+from custom_components.thingbridge.const import DOMAIN, SUBENTRY_TRACKER
 
 from .conftest import TRANSLATIONS
 from .tracker_support import HOST, gateway_entry, setup_gateway
@@ -118,7 +118,7 @@ async def test_a_flood_of_unknown_ids_makes_few_flows_and_one_issue(
     # and takes the issue away
     assert await post_all(url, ["probe-late"]) == [400]
     await hass.async_block_till_done()
-    assert len(runtime.held_back) == FLOOD - DISCOVERY_FLOWS_PER_MINUTE + 1
+    assert len(runtime.discovery.held_back) == FLOOD - DISCOVERY_FLOWS_PER_MINUTE + 1
     await hass.config_entries.async_unload(runtime.entry.entry_id)
     await hass.async_block_till_done()
     assert issue(hass) is None
@@ -151,7 +151,7 @@ async def test_held_back_trackers_are_offered_when_there_is_room(
     hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(tracker_runtime, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(discovery, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     entry = gateway_entry(protocols=("osmand",))
     runtime: TrackerGatewayRuntime = await setup_gateway(hass, entry)
     ids = [f"phone-{n}" for n in range(DISCOVERY_PENDING_MAX + 3)]
@@ -160,18 +160,18 @@ async def test_held_back_trackers_are_offered_when_there_is_room(
     ):
         clock[0] = 1000.0 + 61 * minute  # a new minute: room for ten more offers
         for device_id in batch:
-            runtime.on_unknown_device("osmand", device_id)
+            runtime.discovery.on_unknown_device("osmand", device_id)
         await hass.async_block_till_done()
     # three minutes, but at most DISCOVERY_PENDING_MAX flows wait at once
     assert len(tracker_flows(hass)) == DISCOVERY_PENDING_MAX
     clock[0] += 61
-    runtime.on_unknown_device("osmand", ids[0])  # asks again: its offer is still there
+    runtime.discovery.on_unknown_device("osmand", ids[0])  # asks again: its offer is still there
     await hass.async_block_till_done()
     assert len(tracker_flows(hass)) == DISCOVERY_PENDING_MAX
-    assert ("osmand", ids[0]) not in runtime.held_back
-    runtime.on_unknown_device("osmand", ids[-1])  # held back, asks again: counted once
-    assert len(runtime.held_back) == 3
-    assert list(runtime.held_back) == [("osmand", i) for i in ids[DISCOVERY_PENDING_MAX:]]
+    assert ("osmand", ids[0]) not in runtime.discovery.held_back
+    runtime.discovery.on_unknown_device("osmand", ids[-1])  # held back, asks again: counted once
+    assert len(runtime.discovery.held_back) == 3
+    assert list(runtime.discovery.held_back) == [("osmand", i) for i in ids[DISCOVERY_PENDING_MAX:]]
     shown = issue(hass)
     assert shown is not None
     assert shown.translation_placeholders is not None
@@ -180,9 +180,9 @@ async def test_held_back_trackers_are_offered_when_there_is_room(
     for flow in tracker_flows(hass)[:2]:
         hass.config_entries.flow.async_abort(flow["flow_id"])
     clock[0] += 61
-    runtime.on_unknown_device("osmand", ids[-1])
+    runtime.discovery.on_unknown_device("osmand", ids[-1])
     await hass.async_block_till_done()
-    assert ("osmand", ids[-1]) not in runtime.held_back
+    assert ("osmand", ids[-1]) not in runtime.discovery.held_back
     assert len(tracker_flows(hass)) == DISCOVERY_PENDING_MAX - 1
     # one held back is added by hand: it no longer counts either
     result = await hass.config_entries.subentries.async_init(
@@ -193,7 +193,7 @@ async def test_held_back_trackers_are_offered_when_there_is_room(
     )
     assert result["type"] == "create_entry"
     await hass.async_block_till_done()
-    assert list(runtime.held_back) == [("osmand", ids[-3])]
+    assert list(runtime.discovery.held_back) == [("osmand", ids[-3])]
     clock[0] += 61
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
     await hass.async_block_till_done()
@@ -204,7 +204,7 @@ async def test_held_back_trackers_are_offered_when_there_is_room(
     # the last one is offered: the issue goes away
     for flow in tracker_flows(hass)[:1]:
         hass.config_entries.flow.async_abort(flow["flow_id"])
-    runtime.on_unknown_device("osmand", ids[-3])
+    runtime.discovery.on_unknown_device("osmand", ids[-3])
     await hass.async_block_till_done()
-    assert runtime.held_back == {}
+    assert runtime.discovery.held_back == {}
     assert issue(hass) is None

@@ -27,7 +27,8 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.thingbridge import tracker_runtime
+from custom_components.thingbridge.bridges.trackers import runtime as tracker_runtime
+from custom_components.thingbridge.bridges.trackers.runtime import journal_path
 from custom_components.thingbridge.const import (
     DOMAIN,
     KIND_TRACKER_GATEWAY,
@@ -45,7 +46,6 @@ from custom_components.thingbridge.kinds import device_identifier
 from custom_components.thingbridge.m2m.journal import TrackerJournal
 from custom_components.thingbridge.m2m.trackers import Heartbeat, Position
 from custom_components.thingbridge.sensor import TRACKER_SENSORS
-from custom_components.thingbridge.tracker_runtime import journal_path
 from simulator.trackers import circle_route, make_fixes, teltonika_avl, teltonika_login
 
 from .conftest import REPO, TRANSLATIONS

@@ -31,11 +31,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 
+from custom_components.thingbridge.bridges.trackers.discovery import discovery_unique_id
+from custom_components.thingbridge.bridges.trackers.runtime import TrackerGatewayRuntime
 from custom_components.thingbridge.const import DOMAIN
-from custom_components.thingbridge.tracker_runtime import (
-    TrackerGatewayRuntime,
-    discovery_unique_id,
-)
 
 from .tracker_support import HOST, entity_id, gateway_entry, setup_gateway, state_of, wait_for
 

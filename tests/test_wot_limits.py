@@ -22,7 +22,12 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.thingbridge import wot_runtime
+from custom_components.thingbridge.bridges.wot import runtime as wot_runtime
+from custom_components.thingbridge.bridges.wot.coordinator import (
+    EVENT_BURST,
+    EVENTS_PER_SECOND,
+    PUSH_UPDATES_PER_SECOND,
+)
 from custom_components.thingbridge.const import (
     CONF_KIND,
     DIRECTORY_SCAN_INTERVAL,
@@ -30,11 +35,6 @@ from custom_components.thingbridge.const import (
     EVENT_THING_EVENT,
     KIND_WOT_DIRECTORY,
     KIND_WOT_THING,
-)
-from custom_components.thingbridge.coordinator import (
-    EVENT_BURST,
-    EVENTS_PER_SECOND,
-    PUSH_UPDATES_PER_SECOND,
 )
 
 from .conftest import TRANSLATIONS, StaticServer

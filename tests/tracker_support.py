@@ -19,6 +19,11 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.thingbridge.bridges.trackers.discovery import tracker_key
+from custom_components.thingbridge.bridges.trackers.runtime import (
+    GatewaySettings,
+    TrackerGatewayRuntime,
+)
 from custom_components.thingbridge.const import (
     CONF_DEVICE_ID,
     CONF_KIND,
@@ -28,11 +33,6 @@ from custom_components.thingbridge.const import (
     SUBENTRY_TRACKER,
     TRACKER_GATEWAY_UNIQUE_ID,
     TRACKER_PROTOCOLS,
-)
-from custom_components.thingbridge.tracker_runtime import (
-    GatewaySettings,
-    TrackerGatewayRuntime,
-    tracker_key,
 )
 from simulator.trackers import VirtualTracker
 

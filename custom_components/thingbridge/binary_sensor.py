@@ -15,12 +15,12 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .bridges.trackers.entity import TrackerBaseEntity, tracker_platform
+from .bridges.trackers.runtime import TrackerDevice
+from .bridges.wot.coordinator import WotThingCoordinator
+from .bridges.wot.entity import WotThingEntity, wot_platform
 from .const import KIND_TRACKER_GATEWAY
-from .coordinator import WotThingCoordinator
-from .entity import WotThingEntity, wot_platform
 from .kinds import WOT_KINDS, PlatformSetup, ThingBridgeConfigEntry, async_setup_by_kind
-from .tracker_entity import TrackerBaseEntity, tracker_platform
-from .tracker_runtime import TrackerDevice
 from .wot import BINARY_SENSOR, EntitySpec
 
 PARALLEL_UPDATES = 0

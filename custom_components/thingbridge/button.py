@@ -8,7 +8,7 @@ from homeassistant.components.button import ButtonEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import WotThingEntity, wot_platform
+from .bridges.wot.entity import WotThingEntity, wot_platform
 from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import BUTTON
 

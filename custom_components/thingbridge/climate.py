@@ -15,8 +15,8 @@ from homeassistant.const import ATTR_TEMPERATURE, UnitOfTemperature
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import WotThingCoordinator
-from .entity import WotThingEntity, is_number, wot_platform
+from .bridges.wot.coordinator import WotThingCoordinator
+from .bridges.wot.entity import WotThingEntity, is_number, wot_platform
 from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import CLIMATE, EntitySpec, canonical_unit
 

@@ -20,8 +20,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import WotThingCoordinator
-from .entity import ValueRange, WotThingEntity, wot_platform
+from .bridges.wot.coordinator import WotThingCoordinator
+from .bridges.wot.entity import ValueRange, WotThingEntity, wot_platform
 from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import COVER, EntitySpec, WotError
 

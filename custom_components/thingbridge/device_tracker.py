@@ -15,11 +15,11 @@ from homeassistant.components.device_tracker.entity import TrackerEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .bridges.trackers.entity import TrackerBaseEntity, tracker_platform
+from .bridges.trackers.runtime import TrackerDevice
 from .const import KIND_TRACKER_GATEWAY
 from .kinds import ThingBridgeConfigEntry, async_setup_by_kind
 from .m2m import Fix
-from .tracker_entity import TrackerBaseEntity, tracker_platform
-from .tracker_runtime import TrackerDevice
 
 PARALLEL_UPDATES = 0
 

@@ -9,9 +9,9 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .bridges.wot.coordinator import WotThingCoordinator
+from .bridges.wot.entity import WotThingEntity, wot_platform
 from .const import SIGNAL_THING_EVENT
-from .coordinator import WotThingCoordinator
-from .entity import WotThingEntity, wot_platform
 from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import EVENT, EntitySpec
 

@@ -17,8 +17,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util.percentage import percentage_to_ranged_value, ranged_value_to_percentage
 from homeassistant.util.scaling import int_states_in_range
 
-from .coordinator import WotThingCoordinator
-from .entity import ValueRange, WotThingEntity, is_number, wot_platform
+from .bridges.wot.coordinator import WotThingCoordinator
+from .bridges.wot.entity import ValueRange, WotThingEntity, is_number, wot_platform
 from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import FAN, EntitySpec
 

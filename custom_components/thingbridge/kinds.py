@@ -2,10 +2,10 @@
 
 A kind says which platforms its entries have and how they set up, unload, go away, let a
 device be deleted and describe themselves in diagnostics; the logic itself stays with the
-kind (:mod:`.wot_runtime` for Things and directories, :mod:`.tracker_runtime` for the GPS
-tracker gateway). The integration's hooks make one call through :func:`kind_of`, and each
-platform adds its entities from a table keyed by kind (:func:`async_setup_by_kind`). A new kind
-of device is one row in :data:`KINDS` and one in the tables of the platforms it has.
+kind's glue package (:mod:`.bridges.wot` for Things and directories, :mod:`.bridges.trackers`
+for the GPS tracker gateway). The integration's hooks make one call through :func:`kind_of`,
+and each platform adds its entities from a table keyed by kind (:func:`async_setup_by_kind`).
+A new kind of device is one row in :data:`KINDS` and one in the tables of the platforms it has.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from . import tracker_runtime, wot_runtime
+from .bridges.trackers import diagnostics as tracker_diagnostics, runtime as tracker_runtime
 from .bridges.trackers.flow import TrackerGatewayOptionsFlow, TrackerSubentryFlow
+from .bridges.trackers.runtime import TrackerGatewayConfigEntry
+from .bridges.wot import runtime as wot_runtime
+from .bridges.wot.coordinator import WotConfigEntry, WotRuntime, WotThingCoordinator
 from .bridges.wot.flow import ThingBridgeOptionsFlow
 from .const import (
     DOMAIN,
@@ -34,8 +37,6 @@ from .const import (
     device_identifier,
     entry_kind,
 )
-from .coordinator import WotConfigEntry, WotRuntime, WotThingCoordinator
-from .tracker_runtime import TrackerGatewayConfigEntry
 
 __all__ = [
     "KINDS",
@@ -125,8 +126,8 @@ KINDS: Final[Mapping[str, Kind[Any]]] = MappingProxyType(
             async_unload=tracker_runtime.async_unload_gateway,
             async_remove=tracker_runtime.async_remove_gateway,
             can_remove_device=tracker_runtime.async_can_remove_device,
-            diagnostics=tracker_runtime.async_gateway_diagnostics,
-            device_diagnostics=tracker_runtime.tracker_device_diagnostics,
+            diagnostics=tracker_diagnostics.async_gateway_diagnostics,
+            device_diagnostics=tracker_diagnostics.tracker_device_diagnostics,
             options_flow=TrackerGatewayOptionsFlow,
             subentry_flows=MappingProxyType({SUBENTRY_TRACKER: TrackerSubentryFlow}),
         ),

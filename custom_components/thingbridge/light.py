@@ -14,8 +14,8 @@ from homeassistant.components.light.const import (
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import WotThingCoordinator
-from .entity import ValueRange, WotThingEntity, is_number, wot_platform
+from .bridges.wot.coordinator import WotThingCoordinator
+from .bridges.wot.entity import ValueRange, WotThingEntity, is_number, wot_platform
 from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import LIGHT, EntitySpec
 

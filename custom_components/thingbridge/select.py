@@ -8,8 +8,8 @@ from homeassistant.components.select import SelectEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import WotThingCoordinator
-from .entity import WotThingEntity, wot_platform
+from .bridges.wot.coordinator import WotThingCoordinator
+from .bridges.wot.entity import WotThingEntity, wot_platform
 from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import SELECT, EntitySpec
 

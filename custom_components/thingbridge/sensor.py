@@ -27,13 +27,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .bridges.trackers.entity import TrackerBaseEntity, tracker_platform
+from .bridges.trackers.runtime import TrackerDevice
+from .bridges.wot.coordinator import WotThingCoordinator
+from .bridges.wot.entity import WotThingEntity, is_number, wot_platform
 from .const import KIND_TRACKER_GATEWAY
-from .coordinator import WotThingCoordinator
-from .entity import WotThingEntity, is_number, wot_platform
 from .kinds import WOT_KINDS, PlatformSetup, ThingBridgeConfigEntry, async_setup_by_kind
 from .m2m import PROTOCOLS
-from .tracker_entity import TrackerBaseEntity, tracker_platform
-from .tracker_runtime import TrackerDevice
 from .wot import SENSOR, EntitySpec
 
 PARALLEL_UPDATES = 0

@@ -17,8 +17,8 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 import probatio
 
+from .bridges.wot.coordinator import WotThingCoordinator
 from .const import DOMAIN
-from .coordinator import WotThingCoordinator
 from .kinds import ThingBridgeConfigEntry, kind_of
 from .wot import schema_error
 

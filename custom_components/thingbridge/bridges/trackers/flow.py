@@ -64,16 +64,15 @@ from ...const import (
     TRACKER_PROTOCOLS,
 )
 from ...m2m import GatewayError, valid_device_id
-from ...tracker_runtime import (
+from ..flow import FlowError
+from .discovery import discovery_unique_id, tracker_key
+from .runtime import (
     GatewaySettings,
     async_check_ports,
     default_ports,
-    discovery_unique_id,
     port_error_key,
     port_error_placeholders,
-    tracker_key,
 )
-from ..flow import FlowError
 
 PROTOCOLS_SELECTOR = SelectSelector(
     SelectSelectorConfig(

@@ -57,7 +57,6 @@ from ...const import (
     KIND_WOT_THING,
     device_identifier,
 )
-from ...coordinator import credentials_from
 from ...wot import (
     Credentials,
     ThingDescription,
@@ -73,6 +72,7 @@ from ...wot import (
     service_from_zeroconf,
 )
 from ..flow import FlowError
+from .coordinator import credentials_from
 
 URL_SCHEMA = probatio.Schema(
     {probatio.Required(CONF_URL): TextSelector(TextSelectorConfig(type=TextSelectorType.URL))}

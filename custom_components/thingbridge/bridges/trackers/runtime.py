@@ -16,14 +16,9 @@ ACK; each is folded into the tracker's :class:`.m2m.TrackerState`, whose counter
 the saved state is read back and whatever the journal received after it is replayed, so a
 crash loses nothing the devices were told was stored.
 
-Discovery is bounded, as anyone who can reach a port can make up device IDs: at most
-:data:`DISCOVERY_FLOWS_PER_MINUTE` new discovery flows a minute and
-:data:`DISCOVERY_PENDING_MAX` tracker flows waiting at once. Unknown trackers beyond that are
-not offered; they are counted (up to :data:`HELD_BACK_MEMORY` distinct ones) in one repair
-issue, ``unknown_trackers``, updated at most every :data:`ISSUE_UPDATE_INTERVAL` seconds and
-removed once all of them were offered or the entry unloads. The gateway asks again about a
-device that keeps sending (every ten minutes), so a tracker held back is offered once there
-is room. Device IDs reach the log only quoted (``%r``).
+A tracker Home Assistant does not know is offered under Discovered within bounds, as anyone
+who can reach a port can make up device IDs (:mod:`.discovery`); the gateway's and each
+tracker's diagnostics are written by :mod:`.diagnostics`.
 
 Why ``.storage``: Home Assistant's backups include it, it is the integration data directory
 users are not meant to edit, and the journal sits next to the counters it complements.
@@ -31,16 +26,14 @@ users are not meant to edit, and the journal sits next to the counters it comple
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 import errno
 from functools import partial
 import logging
 import os
 from pathlib import Path
-import time
 from types import MappingProxyType
 from typing import Any
 
@@ -50,14 +43,12 @@ from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import (
     device_registry as dr,
-    discovery_flow,
-    issue_registry as ir,
 )
-from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import (
+from ...const import (
     CONF_DEVICE_ID,
     CONF_LENIENT,
     CONF_LISTEN_HOST,
@@ -78,7 +69,7 @@ from .const import (
     TRACKER_STORE_VERSION,
     device_identifier,
 )
-from .m2m import (
+from ...m2m import (
     PROTOCOLS,
     DeviceState,
     Fix,
@@ -90,18 +81,13 @@ from .m2m import (
     TrackerJournal,
     TrackerState,
 )
+from .discovery import TrackerDiscovery, tracker_key
 
 _LOGGER = logging.getLogger(__name__)
 
 TRACKER_PLATFORMS = (Platform.BINARY_SENSOR, Platform.DEVICE_TRACKER, Platform.SENSOR)
 STORE_SAVE_DELAY = 30.0
 REPLAY_PAGE = 1000
-DISCOVERY_FLOWS_PER_MINUTE = 10
-DISCOVERY_PENDING_MAX = 25
-HELD_BACK_MEMORY = 10_000
-ISSUE_UPDATE_INTERVAL = 10.0
-UNKNOWN_TRACKERS_ISSUE = "unknown_trackers"
-_ISSUE_EXAMPLES = 5
 
 type TrackerGatewayConfigEntry = ConfigEntry[TrackerGatewayRuntime]
 
@@ -109,16 +95,6 @@ type TrackerGatewayConfigEntry = ConfigEntry[TrackerGatewayRuntime]
 def default_ports() -> dict[str, int]:
     """Traccar's port for every protocol (device configurations assume them)."""
     return {name: PROTOCOLS[name].port for name in TRACKER_PROTOCOLS}
-
-
-def tracker_key(protocol: str, device_id: str) -> str:
-    """A tracker's identity: its protocol and device ID (the subentry's unique ID)."""
-    return f"{protocol}:{device_id}"
-
-
-def discovery_unique_id(protocol: str, device_id: str) -> str:
-    """The unique ID of the discovery flow that offers a tracker: its device identifier's text."""
-    return device_identifier(KIND_TRACKER_GATEWAY, tracker_key(protocol, device_id))[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +256,7 @@ class TrackerGatewayRuntime:
         self.journal = journal
         self.store = store
         self.devices: dict[tuple[str, str], TrackerDevice] = {}
+        self.discovery = TrackerDiscovery(hass)
         self.gateway = TrackerGateway(
             journal,
             ports=settings.listen_ports,
@@ -287,18 +264,12 @@ class TrackerGatewayRuntime:
             lenient=settings.lenient,
             is_registered=self.is_registered,
             on_positions=self.on_positions,
-            on_unknown_device=self.on_unknown_device,
+            on_unknown_device=self.discovery.on_unknown_device,
             on_message=self.on_message,
         )
         self._checkpoints: dict[str, Any] = {}
         self._device_listeners: list[Callable[[TrackerDevice], None]] = []
         self._stopped = False
-        self._offered_at: deque[float] = deque()  # when the flows of the last minute began
-        self.held_back: dict[tuple[str, str], None] = {}
-        """Unknown trackers not offered (too many at once), oldest first."""
-        self._issue_shown = 0  # the count the repair issue shows (0: no issue)
-        self._issue_at = -ISSUE_UPDATE_INTERVAL
-        self._issue_timer: CALLBACK_TYPE | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -327,11 +298,8 @@ class TrackerGatewayRuntime:
         if self._stopped:
             return
         self._stopped = True
+        self.discovery.async_stop()
         await self.gateway.stop()
-        if self._issue_timer is not None:
-            self._issue_timer()
-            self._issue_timer = None
-        ir.async_delete_issue(self.hass, DOMAIN, UNKNOWN_TRACKERS_ISSUE)
         await self.store.async_save(self._store_data())
         await self.journal.close()
 
@@ -404,19 +372,10 @@ class TrackerGatewayRuntime:
                 continue
             device = await self._async_add_device(subentry)
             _LOGGER.info("GPS tracker %r added", device.key)
-            self._abort_discovery(device.protocol, device.device_id)
-            self._forget_held_back((device.protocol, device.device_id))
+            self.discovery.async_added(device.protocol, device.device_id)
             for listener in list(self._device_listeners):
                 listener(device)
         self._schedule_save()
-
-    def _abort_discovery(self, protocol: str, device_id: str) -> None:
-        """A tracker that was just added is no longer "discovered"."""
-        flows = self.hass.config_entries.flow.async_progress_by_handler(
-            DOMAIN, match_context={"unique_id": discovery_unique_id(protocol, device_id)}
-        )
-        for flow in flows:
-            self.hass.config_entries.flow.async_abort(flow["flow_id"])
 
     # -- gateway callbacks (on the event loop) ------------------------------------------------
 
@@ -450,103 +409,6 @@ class TrackerGatewayRuntime:
     def _seen(self, device: TrackerDevice, now: datetime) -> None:
         device.state.last_seen = now
         device.async_update_online(now, self.settings.offline_after)
-
-    def on_unknown_device(self, protocol: str, device_id: str) -> None:
-        """A tracker Home Assistant does not know sent data: offer to add it.
-
-        Within the discovery bounds (module docstring); beyond them the tracker is counted
-        in the ``unknown_trackers`` repair issue instead.
-        """
-        key = (protocol, device_id)
-        unique_id = discovery_unique_id(protocol, device_id)
-        flows = [
-            flow["context"].get("unique_id")
-            for flow in self.hass.config_entries.flow.async_progress_by_handler(
-                DOMAIN, include_uninitialized=True
-            )
-            if str(flow["context"].get("unique_id", "")).startswith("tracker:")
-        ]
-        if unique_id in flows:
-            return  # offered already
-        now = time.monotonic()
-        while self._offered_at and now - self._offered_at[0] >= 60.0:
-            self._offered_at.popleft()
-        if len(self._offered_at) >= DISCOVERY_FLOWS_PER_MINUTE or len(flows) >= (
-            DISCOVERY_PENDING_MAX
-        ):
-            if key not in self.held_back and len(self.held_back) < HELD_BACK_MEMORY:
-                self.held_back[key] = None
-                self._update_issue()
-            return
-        self._offered_at.append(now)
-        self._forget_held_back(key)
-        _LOGGER.info(
-            "Unknown %s tracker %r sent data; it is offered under Discovered",
-            TRACKER_PROTOCOL_LABELS.get(protocol, protocol),
-            device_id,
-        )
-        discovery_flow.async_create_flow(
-            self.hass,
-            DOMAIN,
-            context={"source": SOURCE_INTEGRATION_DISCOVERY},
-            data={CONF_PROTOCOL: protocol, CONF_DEVICE_ID: device_id},
-        )
-
-    def _forget_held_back(self, key: tuple[str, str]) -> None:
-        """The tracker was offered or added after all: it no longer counts as held back."""
-        if key in self.held_back:
-            del self.held_back[key]
-            self._update_issue()
-
-    def _update_issue(self) -> None:
-        """Show the held-back count in the repair issue: now, or once the interval is over."""
-        if self._issue_timer is not None or self._stopped:
-            return  # an update is due anyway
-        wait = self._issue_at + ISSUE_UPDATE_INTERVAL - time.monotonic()
-        if wait > 0 and self.held_back:
-            self._issue_timer = async_call_later(self.hass, wait, self._async_issue_due)
-            return
-        self._write_issue()
-
-    @callback
-    def _async_issue_due(self, _now: datetime) -> None:
-        self._issue_timer = None
-        self._write_issue()
-
-    def _write_issue(self) -> None:
-        count = len(self.held_back)
-        if count == self._issue_shown:
-            return
-        self._issue_at = time.monotonic()
-        if not count:
-            ir.async_delete_issue(self.hass, DOMAIN, UNKNOWN_TRACKERS_ISSUE)
-            self._issue_shown = 0
-            return
-        if not self._issue_shown:
-            _LOGGER.warning(
-                "More unknown GPS trackers than %d new offers a minute or %d waiting: the "
-                "others are counted in a repair issue instead of being offered",
-                DISCOVERY_FLOWS_PER_MINUTE,
-                DISCOVERY_PENDING_MAX,
-            )
-        self._issue_shown = count
-        examples = list(self.held_back)[-_ISSUE_EXAMPLES:]
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            UNKNOWN_TRACKERS_ISSUE,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=UNKNOWN_TRACKERS_ISSUE,
-            translation_placeholders={
-                "count": str(count),
-                "per_minute": str(DISCOVERY_FLOWS_PER_MINUTE),
-                "pending": str(DISCOVERY_PENDING_MAX),
-                "examples": ", ".join(
-                    f"`{d}` ({TRACKER_PROTOCOL_LABELS.get(p, p)})" for p, d in examples
-                ),
-            },
-        )
 
     @callback
     def async_refresh_online(self, now: datetime) -> None:
@@ -652,61 +514,3 @@ def async_can_remove_device(entry: TrackerGatewayConfigEntry, device: dr.DeviceE
         device_identifier(KIND_TRACKER_GATEWAY, d.key) in device.identifiers
         for d in runtime.devices.values()
     )
-
-
-def tracker_diagnostics(device: TrackerDevice, connected: set[tuple[str, str]]) -> dict[str, Any]:
-    """One tracker's state, without its coordinates (see :mod:`.diagnostics`)."""
-    state = device.state
-    return {
-        "name": device.name,
-        "protocol": device.protocol,
-        "device_id": device.device_id,
-        "online": device.online,
-        "connected": (device.protocol, device.device_id) in connected,
-        "last_seen": state.last_seen.isoformat() if state.last_seen else None,
-        "last_fix_time": state.fix.time.isoformat() if state.fix else None,
-        "newest_report_time": state.newest.isoformat() if state.newest else None,
-        "odometer_m": state.odometer_m,
-        "computed_odometer_m": state.computed_odometer_m,
-        "engine_hours_s": state.engine_hours_s,
-        "computed_engine_s": state.computed_engine_s,
-    }
-
-
-async def async_gateway_diagnostics(
-    hass: HomeAssistant, entry: TrackerGatewayConfigEntry
-) -> dict[str, Any]:
-    """The gateway's listeners, counters and journal, and every tracker's state."""
-    runtime = entry.runtime_data
-    gateway = runtime.gateway
-    connected = gateway.connected_devices()
-    try:
-        stored: int | str = await runtime.journal.count()
-    except JournalError as err:
-        stored = str(err)
-    return {
-        "entry": {"data": dict(entry.data), "options": dict(entry.options)},
-        "listening": {
-            "host": gateway.host,
-            "protocols": list(runtime.settings.protocols),
-            "tcp_or_http_ports": gateway.ports,
-            "udp_ports": gateway.udp_ports,
-        },
-        "stats": asdict(gateway.stats),
-        "journal": {"path": runtime.journal.path, "positions": stored},
-        "trackers": [tracker_diagnostics(device, connected) for device in runtime.devices.values()],
-    }
-
-
-def tracker_device_diagnostics(
-    entry: TrackerGatewayConfigEntry, device: dr.DeviceEntry
-) -> dict[str, Any]:
-    """One tracker's state (nothing for a device the gateway no longer has)."""
-    runtime = entry.runtime_data
-    found = [
-        t
-        for t in runtime.devices.values()
-        if device_identifier(KIND_TRACKER_GATEWAY, t.key) in device.identifiers
-    ]
-    connected = runtime.gateway.connected_devices()
-    return tracker_diagnostics(found[0], connected) if found else {}

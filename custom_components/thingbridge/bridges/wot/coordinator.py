@@ -47,7 +47,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from .const import (
+from ...const import (
     CONF_ALLOW_OTHER_HOSTS,
     CONF_VERIFY_SSL,
     DOMAIN,
@@ -56,7 +56,7 @@ from .const import (
     SCAN_INTERVAL,
     SIGNAL_THING_EVENT,
 )
-from .wot import (
+from ...wot import (
     ActionResult,
     Credentials,
     EntitySpec,
@@ -69,7 +69,7 @@ from .wot import (
 )
 
 if TYPE_CHECKING:
-    from .wot import Watcher
+    from ...wot import Watcher
 
 type WotConfigEntry = ConfigEntry[WotRuntime]
 

@@ -2,9 +2,9 @@
 
 A Thing entry reads its Thing Description once and starts the Thing's coordinator
 (:mod:`.coordinator`). A directory entry explores the directory, starts a coordinator for each
-Thing it lists (but for Things added as entries of their own), and follows it: every
-:data:`.const.DIRECTORY_SCAN_INTERVAL` it adds the Things that joined and removes those that
-left. The registry (:mod:`.kinds`) points at the functions here.
+Thing it lists (but for Things added as entries of their own), and follows it
+(:class:`DirectoryFollower`): every :data:`...const.DIRECTORY_SCAN_INTERVAL` it adds the Things
+that joined and removes those that left. The registry (:mod:`...kinds`) points at the functions here.
 """
 
 from __future__ import annotations
@@ -30,13 +30,25 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
 
-from .const import (
+from ...const import (
     CONF_ALLOW_OTHER_HOSTS,
     DIRECTORY_SCAN_INTERVAL,
     DOMAIN,
     KIND_WOT_DIRECTORY,
     LOGGER,
     entry_kind,
+)
+from ...wot import (
+    MAX_THINGS,
+    ExploreResult,
+    ThingDescription,
+    WotAuthError,
+    WotError,
+    WotValidationError,
+    clip_depth,
+    explore,
+    fetch_thing_description,
+    safe_url,
 )
 from .coordinator import (
     EVENT_BURST,
@@ -49,18 +61,6 @@ from .coordinator import (
     async_start_thing,
     credentials_from,
     thing_key,
-)
-from .wot import (
-    MAX_THINGS,
-    ExploreResult,
-    ThingDescription,
-    WotAuthError,
-    WotError,
-    WotValidationError,
-    clip_depth,
-    explore,
-    fetch_thing_description,
-    safe_url,
 )
 
 # Things set up from one directory; a longer listing raises a repair issue naming the rest.
@@ -200,12 +200,46 @@ async def async_setup_directory(hass: HomeAssistant, entry: WotConfigEntry) -> N
     )
     runtime.things.update(zip(tds, coordinators, strict=True))
 
-    missing_before: list[str] = []
+    follower = DirectoryFollower(hass, entry, runtime)
+    entry.async_on_unload(
+        async_track_time_interval(hass, follower.async_schedule, DIRECTORY_SCAN_INTERVAL)
+    )
 
-    async def rescan() -> None:
+
+class DirectoryFollower:
+    """Follows a directory entry's listing: adds the Things that joined, removes those that left.
+
+    A Thing missing from a listing that could not be read in full is removed only when the
+    next scan misses it too; one scan runs at a time, as a task of the entry (unloading
+    cancels it).
+    """
+
+    def __init__(self, hass: HomeAssistant, entry: WotConfigEntry, runtime: WotRuntime) -> None:
+        """Follow ``entry``'s directory, whose running Things ``runtime`` holds."""
+        self._hass = hass
+        self._entry = entry
+        self._runtime = runtime
+        self._url: str = entry.data[CONF_URL]
+        self._session = async_get_clientsession(hass)
+        self._credentials = credentials_from(entry.data)
+        self._missing_before: set[str] = set()
+        self._scanning: asyncio.Task[None] | None = None
+
+    @callback
+    def async_schedule(self, _now: datetime) -> None:
+        """Start a scan unless one is still running."""
+        if self._scanning is None or self._scanning.done():
+            self._scanning = self._entry.async_create_background_task(
+                self._hass, self.async_scan(), f"{DOMAIN} directory scan {self._entry.entry_id}"
+            )
+
+    async def async_scan(self) -> None:
         """Add Things that appeared in the directory and remove those that left it."""
+        hass, entry, runtime, url = self._hass, self._entry, self._runtime, self._url
         try:
-            result = await explore(session, url, credentials=creds, max_things=DIRECTORY_MAX_THINGS)
+            result = await explore(
+                self._session, url, credentials=self._credentials, max_things=DIRECTORY_MAX_THINGS
+            )
         except WotError as err:
             LOGGER.debug("Directory %s could not be read: %s", safe_url(url), err)
             return
@@ -215,9 +249,9 @@ async def async_setup_directory(hass: HomeAssistant, entry: WotConfigEntry) -> N
         if result.rejected:
             # Some entries could not be read this time: a Thing among them is not gone yet.
             # Remove only what was also missing from the previous scan.
-            absent, missing_before[:] = absent & set(missing_before), sorted(absent)
+            absent, self._missing_before = absent & self._missing_before, absent
         else:
-            missing_before.clear()
+            self._missing_before = set()
         for key in absent:
             coordinator = runtime.things.pop(key)
             await coordinator.async_shutdown()
@@ -232,19 +266,6 @@ async def async_setup_directory(hass: HomeAssistant, entry: WotConfigEntry) -> N
             runtime.things[key] = coordinator
             runtime.async_thing_added(coordinator)
             LOGGER.info("%s joined directory %s", coordinator.td.title, safe_url(url))
-
-    scanning: asyncio.Task[None] | None = None
-
-    @callback
-    def schedule_rescan(_now: datetime) -> None:
-        """Rescan as a task of the entry: unloading cancels it (and one scan runs at a time)."""
-        nonlocal scanning
-        if scanning is None or scanning.done():
-            scanning = entry.async_create_background_task(
-                hass, rescan(), f"{DOMAIN} directory scan {entry.entry_id}"
-            )
-
-    entry.async_on_unload(async_track_time_interval(hass, schedule_rescan, DIRECTORY_SCAN_INTERVAL))
 
 
 def _push(coordinator: WotThingCoordinator) -> dict[str, Any]:

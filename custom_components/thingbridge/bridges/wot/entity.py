@@ -13,9 +13,9 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN, KIND_WOT_THING, device_identifier
+from ...const import DOMAIN, KIND_WOT_THING, device_identifier
+from ...wot import ActionResult, DataSchema, EntitySpec, schema_error
 from .coordinator import WotConfigEntry, WotThingCoordinator
-from .wot import ActionResult, DataSchema, EntitySpec, schema_error
 
 MAX_ERROR_LENGTH = 200
 

@@ -15,9 +15,9 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import KIND_TRACKER_GATEWAY, device_identifier
-from .m2m import PROTOCOLS
-from .tracker_runtime import TrackerDevice, TrackerGatewayConfigEntry
+from ...const import KIND_TRACKER_GATEWAY, device_identifier
+from ...m2m import PROTOCOLS
+from .runtime import TrackerDevice, TrackerGatewayConfigEntry
 
 
 def async_setup_tracker_platform(
