@@ -5,7 +5,7 @@ Things with and without credentials, the simulator's directory, the tracker gate
 saved counters and journal. Diagnostics are fetched as a user downloads them (the HTTP
 view). Volatile values are scrubbed: the simulator's and the gateway's ports, the journal's
 path (a temporary directory); times come from the frozen clock and the stored data.
-What each redacts and leaves out is tested in test_services.py and test_tracker_e2e.py; these
+What each redacts and leaves out is tested in bridges/wot/test_services.py and bridges/trackers/test_tracker_e2e.py; these
 snapshots pin the whole shape, so that the refactor of issue 9 keeps it.
 """
 

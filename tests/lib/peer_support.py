@@ -7,7 +7,7 @@ it did, replies to commands) and takes JSON commands on stdin; closing stdin sto
 tests wait on those lines instead of sleeping.
 
 The library tests (tests/lib/wot/test_*_peer.py) and the Home Assistant ones
-(tests/test_peers_in_ha.py) start the peers through this module.
+(tests/bridges/wot/test_peers_in_ha.py) start the peers through this module.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from custom_components.thingbridge.const import DOMAIN
 from custom_components.thingbridge.wot.discovery import browse
 from simulator.things import make_lamp, make_sensor
 from simulator.wot import WotSimulator
-from tests.test_init import wait_for
+from tests.bridges.wot.test_init import wait_for
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("THINGBRIDGE_NETNS") != "1",

@@ -6,7 +6,7 @@ exposes a "Counter" Thing. Its stdout carries JSON lines: a ready line with the 
 HTTP request it receives, and a line each time node-wot registers or drops a long-poll observer
 or event subscriber. The tests wait on those lines instead of sleeping.
 
-The peer is started by tests/lib/peer_support.py (shared with tests/test_peers_in_ha.py). Skips
+The peer is started by tests/lib/peer_support.py (shared with tests/bridges/wot/test_peers_in_ha.py). Skips
 when node/npm are not installed or the peer's packages were not installed.
 """
 

@@ -11,7 +11,7 @@ Its stdout carries JSON lines (requests, WebSocket subscribers, action status ch
 to commands); its stdin takes commands that change values or raise events on the device side.
 The tests wait on those lines instead of sleeping.
 
-The peer is started by tests/lib/peer_support.py (shared with tests/test_peers_in_ha.py). Skips
+The peer is started by tests/lib/peer_support.py (shared with tests/bridges/wot/test_peers_in_ha.py). Skips
 when ``webthing`` is not installed or the peer cannot start.
 """
 

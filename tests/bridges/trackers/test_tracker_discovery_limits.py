@@ -28,9 +28,8 @@ from custom_components.thingbridge.bridges.trackers.discovery import (
 )
 from custom_components.thingbridge.bridges.trackers.runtime import TrackerGatewayRuntime
 from custom_components.thingbridge.const import DOMAIN, SUBENTRY_TRACKER
-
-from .conftest import TRANSLATIONS
-from .tracker_support import HOST, gateway_entry, setup_gateway
+from tests.conftest import TRANSLATIONS
+from tests.tracker_support import HOST, gateway_entry, setup_gateway
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

@@ -50,8 +50,7 @@ from custom_components.thingbridge.const import (
     KIND_WOT_THING,
     SCAN_INTERVAL,
 )
-
-from .lib.peer_support import (
+from tests.lib.peer_support import (
     NODEWOT_SKIP_REASON,
     WEBTHING_SKIP_REASON,
     NodeWotPeer,
@@ -61,6 +60,7 @@ from .lib.peer_support import (
     running_webthing,
     stop_peer,
 )
+
 from .test_config_flow import start, submit
 from .test_platforms import StateLog, call, state_of, unload_all, wait_for
 

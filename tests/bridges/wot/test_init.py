@@ -35,8 +35,7 @@ from custom_components.thingbridge.const import (
 )
 from simulator.things import make_lamp, make_plug, make_sensor
 from simulator.wot import WotSimulator
-
-from .conftest import StaticServer
+from tests.conftest import StaticServer
 
 TEMP = "sensor.simulated_temperature_sensor_temperature"
 LAMP = "light.simulated_lamp"

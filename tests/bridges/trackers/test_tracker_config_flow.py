@@ -39,10 +39,9 @@ from custom_components.thingbridge.const import (
     TRACKER_PROTOCOLS,
 )
 from custom_components.thingbridge.m2m import GatewayError
-
-from .conftest import TRANSLATIONS
-from .test_config_flow import check, check_options, fields, suggested
-from .tracker_support import HOST, IDS, gateway_entry, setup_gateway
+from tests.bridges.wot.test_config_flow import check, check_options, fields, suggested
+from tests.conftest import TRANSLATIONS
+from tests.tracker_support import HOST, IDS, gateway_entry, setup_gateway
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

@@ -25,8 +25,8 @@ from custom_components.thingbridge.const import CONF_KIND, DOMAIN, KIND_WOT_THIN
 from custom_components.thingbridge.wot.td import DEPTH_MARKER, MAX_TD_DEPTH
 from simulator.things import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from simulator.wot import WotSimulator
+from tests.conftest import StaticServer
 
-from .conftest import StaticServer
 from .test_init import wait_for
 
 

@@ -36,8 +36,8 @@ from custom_components.thingbridge.const import (
     KIND_WOT_DIRECTORY,
     KIND_WOT_THING,
 )
+from tests.conftest import TRANSLATIONS, StaticServer
 
-from .conftest import TRANSLATIONS, StaticServer
 from .test_init import wait_for
 
 VALUES = 3000

@@ -34,8 +34,7 @@ import pytest
 from custom_components.thingbridge.bridges.trackers.discovery import discovery_unique_id
 from custom_components.thingbridge.bridges.trackers.runtime import TrackerGatewayRuntime
 from custom_components.thingbridge.const import DOMAIN
-
-from .tracker_support import HOST, entity_id, gateway_entry, setup_gateway, state_of, wait_for
+from tests.tracker_support import HOST, entity_id, gateway_entry, setup_gateway, state_of, wait_for
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

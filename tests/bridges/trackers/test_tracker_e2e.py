@@ -47,9 +47,8 @@ from custom_components.thingbridge.m2m.journal import TrackerJournal
 from custom_components.thingbridge.m2m.trackers import Heartbeat, Position
 from custom_components.thingbridge.sensor import TRACKER_SENSORS
 from simulator.trackers import circle_route, make_fixes, teltonika_avl, teltonika_login
-
-from .conftest import REPO, TRANSLATIONS
-from .tracker_support import (
+from tests.conftest import REPO, TRANSLATIONS
+from tests.tracker_support import (
     HOST,
     IDS,
     StateRecorder,

@@ -2,7 +2,7 @@
 
 Things and directories are the simulator's (or a test server's) on 127.0.0.1; the flow talks to
 them over real HTTP through Home Assistant's shared aiohttp session. Only the entry *setup* is
-replaced by a recorder (the flow is the unit here; tests/test_init.py sets entries up for real),
+replaced by a recorder (the flow is the unit here; tests/bridges/wot/test_init.py sets entries up for real),
 so a test can tell that an entry was (re)loaded and with which data.
 """
 
@@ -44,8 +44,7 @@ from simulator.things import (
     make_webthing_switch,
 )
 from simulator.wot import WotSimulator, make_lamp
-
-from .conftest import TRANSLATIONS, StaticServer, assert_translated, thing_url
+from tests.conftest import TRANSLATIONS, StaticServer, assert_translated, thing_url
 
 LAMP_ID = "urn:thingbridge:simulator:lamp"
 SENSOR_ID = "urn:thingbridge:simulator:sensor"

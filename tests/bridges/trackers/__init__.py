@@ -1,0 +1,1 @@
+"""The GPS tracker gateway in Home Assistant: flows, discovery, entities, vendor frames."""

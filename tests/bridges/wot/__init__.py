@@ -1,0 +1,1 @@
+"""The Web of Things glue in Home Assistant: flows, setup, platforms, services, push."""
