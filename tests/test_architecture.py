@@ -513,3 +513,34 @@ def test_translations_have_no_duplicate_keys() -> None:
     assert duplicates == []
     json.loads('{"issues": {}, "issues": {}}', object_pairs_hook=check)
     assert duplicates == ["issues"]  # the check can fail
+
+
+def _newer_syntax(path: Path, root: Path = REPO) -> list[str]:
+    """A library module that Python 3.11's parser refuses, with the reason."""
+    try:
+        ast.parse(path.read_text(), filename=str(path), feature_version=(3, 11))
+    except SyntaxError as err:
+        return [f"{path.relative_to(root)}:{err.lineno}: {err.msg}"]
+    return []
+
+
+def test_libraries_parse_on_python_3_11() -> None:
+    """The libraries are publishable for older Pythons, and tools on the machine read them.
+
+    (The pre-stop check of the repository scans them with the system's Python 3.11.)
+    """
+    modules = [
+        path
+        for name in PROTOCOL_PACKAGES
+        if (INTEGRATION / name).is_dir()
+        for path in sorted((INTEGRATION / name).rglob("*.py"))
+    ]
+    assert len(modules) > 30
+    assert [hit for path in modules for hit in _newer_syntax(path)] == []
+
+
+def test_newer_syntax_check_can_fail(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("try:\n    pass\nexcept OSError, ValueError:\n    pass\ntype X = int\n")
+    [hit] = _newer_syntax(probe, tmp_path)
+    assert hit.startswith("probe.py:")

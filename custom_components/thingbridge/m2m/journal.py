@@ -296,7 +296,7 @@ def _stored_digest(data: object) -> bytes:
         loaded = json.loads(data)  # type: ignore[arg-type]
         if isinstance(loaded, dict):
             return _identified(loaded)[1]
-    except TypeError, ValueError:
+    except (TypeError, ValueError):  # fmt: skip
         pass
     return blake2b(repr(data).encode(), digest_size=16).digest()
 

@@ -288,7 +288,7 @@ class _Printer:
         }
         try:
             _emit(record, self._out)
-        except OSError, ValueError:  # the reader went away (a closed pipe or file)
+        except (OSError, ValueError):  # fmt: skip  # the reader went away (a closed pipe or file)
             self._stop.set()
 
     @staticmethod
@@ -304,7 +304,7 @@ def _stopping_on_signals(stop: asyncio.Event) -> Iterator[None]:
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)
-        except NotImplementedError, RuntimeError, ValueError:  # Windows, or not main thread
+        except (NotImplementedError, RuntimeError, ValueError):  # fmt: skip  # Windows, or not main thread
             continue
         installed.append(sig)
     try:

@@ -70,7 +70,7 @@ STATUS_FIELDS = (
 )
 VALUE_FIELDS = POSITION_FIELDS + STATUS_FIELDS
 
-type Value = bool | int | float
+Value = bool | int | float
 
 
 @dataclass(frozen=True, slots=True)
