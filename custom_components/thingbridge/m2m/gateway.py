@@ -626,10 +626,12 @@ class TrackerGateway:
 
         Replies not yet written are dropped; the devices resend that data.
         """
+        for task in self._accept_tasks:  # first: each has a reader on its socket
+            task.cancel()
+        if self._accept_tasks:
+            await asyncio.wait(self._accept_tasks)
         for sock in self._listeners:
             sock.close()
-        for task in self._accept_tasks:
-            task.cancel()
         for listener in self._udp:
             listener.close()
         tasks = list(self._conn_tasks)
@@ -640,8 +642,10 @@ class TrackerGateway:
         udp_tasks = [t for listener in self._udp for t in listener.tasks]
         for task in udp_tasks:
             task.cancel()
-        if tasks or udp_tasks or self._accept_tasks:
-            await asyncio.wait([*tasks, *udp_tasks, *self._accept_tasks])
+        if tasks or udp_tasks:
+            await asyncio.wait([*tasks, *udp_tasks])
+        if self._udp:  # until their sockets are closed: the ports are free when stop returns
+            await asyncio.wait([listener.closed for listener in self._udp])
         if self._http is not None:
             for conn in list(self._http_conns.values()):
                 if conn.abort is not None:
@@ -1235,10 +1239,15 @@ class _UdpListener(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self._last: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.DatagramTransport)
         self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)  # the socket is closed now
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         stats = self.gateway.stats
