@@ -7,6 +7,7 @@ the only things they replace). Port checks bind real sockets.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping
 import re
 import socket
@@ -228,6 +229,50 @@ def test_protocol_labels_name_no_port() -> None:
     assert set(labels) == set(TRACKER_PROTOCOLS)
     for label in labels.values():
         assert not re.search(r"\bport\b|\d{4}", label), label
+
+
+async def test_abandoned_gateway_form_does_not_block_the_next(hass: HomeAssistant) -> None:
+    """A gateway form left open (browser tab closed) does not answer the next attempt
+    with "already in progress"; still only one gateway can be created."""
+    abandoned = await open_gateway_step(hass)
+    assert abandoned["type"] is FlowResultType.FORM
+    result = await open_gateway_step(hass)
+    assert result["type"] is FlowResultType.FORM, result.get("reason")
+    assert result["step_id"] == KIND_TRACKER_GATEWAY
+    result = check(
+        await hass.config_entries.flow.async_configure(result["flow_id"], gateway_input(["h02"]))
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == TRACKER_GATEWAY_UNIQUE_ID
+    await hass.async_block_till_done()
+    # a third attempt: there is a gateway already
+    result = await open_gateway_step(hass)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "gateway_exists"
+    # the abandoned form, submitted after all, does not make a second gateway
+    result = check(
+        await hass.config_entries.flow.async_configure(
+            abandoned["flow_id"], gateway_input(["teltonika"])
+        )
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "gateway_exists"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+
+
+async def test_two_gateway_forms_submitted_at_once_make_one_gateway(hass: HomeAssistant) -> None:
+    first = await open_gateway_step(hass)
+    second = await open_gateway_step(hass)
+    results = await asyncio.gather(
+        hass.config_entries.flow.async_configure(first["flow_id"], gateway_input(["h02"])),
+        hass.config_entries.flow.async_configure(second["flow_id"], gateway_input(["coban"])),
+    )
+    assert sorted(r["type"] for r in results) == sorted(
+        [FlowResultType.CREATE_ENTRY, FlowResultType.ABORT]
+    )
+    assert {r.get("reason") for r in results} == {None, "gateway_exists"}
+    await hass.async_block_till_done()
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
 
 
 # ------------------------------------------------------------------------------ options

@@ -230,8 +230,11 @@ class TrackerSteps(ConfigFlow):
     async def async_step_tracker_gateway(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Set up the GPS tracker gateway: protocols, their ports, listen address, behaviour."""
-        await self.async_set_unique_id(TRACKER_GATEWAY_UNIQUE_ID)
+        """Set up the GPS tracker gateway: protocols, their ports, listen address, behaviour.
+
+        The gateway's unique ID is set only when the entry is created: a form left open (a
+        closed browser tab) must not block the next attempt until Home Assistant restarts.
+        """
         if self._gateway_entry() is not None:
             return self.async_abort(reason="gateway_exists")
         errors: dict[str, str] = {}
@@ -244,6 +247,9 @@ class TrackerSteps(ConfigFlow):
                 errors = _errors(err)
                 placeholders = err.placeholders
             else:
+                # another form may have created the gateway while the ports were checked
+                await self.async_set_unique_id(TRACKER_GATEWAY_UNIQUE_ID, raise_on_progress=False)
+                self._abort_if_unique_id_configured(error="gateway_exists")
                 return self.async_create_entry(
                     title="GPS trackers",
                     data={CONF_KIND: KIND_TRACKER_GATEWAY},
