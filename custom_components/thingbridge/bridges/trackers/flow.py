@@ -1,9 +1,9 @@
 """The GPS tracker steps of the config flow, the gateway's options flow, the tracker subentry flow.
 
-The gateway is one entry per Home Assistant: the protocols to accept (each on Traccar's port),
-lenient checksums and the silence after which a tracker is offline; the ports it needs are bound
-briefly to check they are free before the entry is created (and again when the options change
-them). Each tracker is a config subentry of the gateway, added by hand (subentry flow) or from
+The gateway is one entry per Home Assistant: the protocols to accept, each on its port (Traccar's
+by default), the listen address, lenient checksums and the silence after which a tracker is
+offline; the ports it needs are bound briefly to check they are free before the entry is created
+(and again when the options change them); its unique ID is set only then. Each tracker is a config subentry of the gateway, added by hand (subentry flow) or from
 discovery: a tracker the gateway does not know raises an ``integration_discovery`` flow whose
 confirmation adds the subentry to the gateway entry (a subentry flow cannot be started by
 discovery, so the config flow adds it with ``async_add_subentry`` and ends with an abort that
