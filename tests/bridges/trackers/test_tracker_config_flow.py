@@ -7,6 +7,7 @@ the only things they replace). Port checks bind real sockets.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping
 import re
 import socket
@@ -109,8 +110,17 @@ async def open_gateway_step(hass: HomeAssistant) -> Result:
     )
 
 
-def gateway_input(protocols: list[str], lenient: bool = False, minutes: int = 10) -> dict[str, Any]:
-    return {"protocols": protocols, "lenient": lenient, "offline_minutes": minutes}
+def gateway_input(
+    protocols: list[str], lenient: bool = False, minutes: int = 10, **ports: int
+) -> dict[str, Any]:
+    """What the gateway step is submitted with: loopback, free ports unless ``ports`` say."""
+    return {
+        "protocols": protocols,
+        **{f"port_{p}": ports.get(p, 0) for p in TRACKER_PROTOCOLS},
+        "listen_host": HOST,
+        "lenient": lenient,
+        "offline_minutes": minutes,
+    }
 
 
 # ------------------------------------------------------------------------------ gateway step
@@ -120,8 +130,16 @@ async def test_gateway_step_creates_the_one_gateway(hass: HomeAssistant) -> None
     result = await open_gateway_step(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == KIND_TRACKER_GATEWAY
-    assert fields(result) == ["protocols", "lenient", "offline_minutes"]
+    assert fields(result) == [
+        "protocols",
+        *(f"port_{p}" for p in TRACKER_PROTOCOLS),
+        "listen_host",
+        "lenient",
+        "offline_minutes",
+    ]
     assert suggested(result, "protocols") == list(TRACKER_PROTOCOLS)
+    assert suggested(result, "listen_host") == HOST
+    assert suggested(result, "port_teltonika") == 0
     assert suggested(result, "lenient") is False
     assert suggested(result, "offline_minutes") == 10
     result = check(
@@ -158,14 +176,17 @@ async def test_gateway_step_creates_the_one_gateway(hass: HomeAssistant) -> None
 async def test_gateway_step_names_the_port_in_use(
     hass: HomeAssistant, loopback_defaults: dict[str, int], busy_port: int
 ) -> None:
+    """A port taken is shown at its field on the same form, where another one can be chosen."""
     loopback_defaults["gt06"] = busy_port
     result = await open_gateway_step(hass)
+    assert suggested(result, "port_gt06") == busy_port
     result = check(
         await hass.config_entries.flow.async_configure(
-            result["flow_id"], gateway_input(["teltonika", "gt06"])
+            result["flow_id"], gateway_input(["teltonika", "gt06"], gt06=busy_port)
         )
     )
-    assert result["errors"] == {"base": "port_in_use"}
+    assert result["errors"] == {"port_gt06": "port_in_use"}
+    assert "in the options" not in TRANSLATIONS["config"]["error"]["port_in_use"]
     placeholders = result["description_placeholders"]
     assert (placeholders["port"], placeholders["protocol"], placeholders["transport"]) == (
         str(busy_port),
@@ -173,14 +194,85 @@ async def test_gateway_step_names_the_port_in_use(
         "TCP",
     )
     assert_placeholders_named(result, "port_in_use")
-    # without that protocol the other one's ports are free
+    # the form still offers what was submitted
+    assert suggested(result, "port_gt06") == busy_port
+    # another port for that protocol, on the same form: the gateway is created with it
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        free = int(sock.getsockname()[1])
     result = check(
         await hass.config_entries.flow.async_configure(
-            result["flow_id"], gateway_input(["teltonika"])
+            result["flow_id"], gateway_input(["teltonika", "gt06"], gt06=free)
         )
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].options["ports"]["gt06"] == free
     await hass.async_block_till_done()
+    assert result["result"].runtime_data.gateway.ports["gt06"] == free
+
+
+async def test_gateway_step_listen_address(hass: HomeAssistant) -> None:
+    result = await open_gateway_step(hass)
+    data = gateway_input(["osmand"]) | {"listen_host": "not an address"}
+    result = check(await hass.config_entries.flow.async_configure(result["flow_id"], data))
+    assert result["errors"] == {"base": "invalid_host"}
+    data = gateway_input(["osmand"]) | {"listen_host": " ::1 "}
+    result = check(await hass.config_entries.flow.async_configure(result["flow_id"], data))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].options["listen_host"] == "::1"
+    await hass.async_block_till_done()
+
+
+def test_protocol_labels_name_no_port() -> None:
+    """The ports can be changed, so the protocols' labels do not state Traccar's."""
+    labels = TRANSLATIONS["selector"]["tracker_protocol"]["options"]
+    assert set(labels) == set(TRACKER_PROTOCOLS)
+    for label in labels.values():
+        assert not re.search(r"\bport\b|\d{4}", label), label
+
+
+async def test_abandoned_gateway_form_does_not_block_the_next(hass: HomeAssistant) -> None:
+    """A gateway form left open (browser tab closed) does not answer the next attempt
+    with "already in progress"; still only one gateway can be created."""
+    abandoned = await open_gateway_step(hass)
+    assert abandoned["type"] is FlowResultType.FORM
+    result = await open_gateway_step(hass)
+    assert result["type"] is FlowResultType.FORM, result.get("reason")
+    assert result["step_id"] == KIND_TRACKER_GATEWAY
+    result = check(
+        await hass.config_entries.flow.async_configure(result["flow_id"], gateway_input(["h02"]))
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == TRACKER_GATEWAY_UNIQUE_ID
+    await hass.async_block_till_done()
+    # a third attempt: there is a gateway already
+    result = await open_gateway_step(hass)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "gateway_exists"
+    # the abandoned form, submitted after all, does not make a second gateway
+    result = check(
+        await hass.config_entries.flow.async_configure(
+            abandoned["flow_id"], gateway_input(["teltonika"])
+        )
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "gateway_exists"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+
+
+async def test_two_gateway_forms_submitted_at_once_make_one_gateway(hass: HomeAssistant) -> None:
+    first = await open_gateway_step(hass)
+    second = await open_gateway_step(hass)
+    results = await asyncio.gather(
+        hass.config_entries.flow.async_configure(first["flow_id"], gateway_input(["h02"])),
+        hass.config_entries.flow.async_configure(second["flow_id"], gateway_input(["coban"])),
+    )
+    assert sorted(r["type"] for r in results) == sorted(
+        [FlowResultType.CREATE_ENTRY, FlowResultType.ABORT]
+    )
+    assert {r.get("reason") for r in results} == {None, "gateway_exists"}
+    await hass.async_block_till_done()
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
 
 
 # ------------------------------------------------------------------------------ options
@@ -235,7 +327,7 @@ async def test_options_change_ports_and_reload(hass: HomeAssistant, busy_port: i
     assert result["description_placeholders"]["port"] == str(busy_port)
     assert_placeholders_named(result, "duplicate_port", "options")
     result = await configure_options(hass, flow_id, options_input(port_osmand=busy_port))
-    assert result["errors"] == {"base": "port_in_use"}
+    assert result["errors"] == {"port_osmand": "port_in_use"}
     assert result["description_placeholders"]["protocol"] == "OsmAnd / Traccar Client"
     assert result["description_placeholders"]["transport"] == "HTTP"
     # an address this host does not have (TEST-NET-1): binding fails, nothing is sent

@@ -1,9 +1,9 @@
 """The GPS tracker steps of the config flow, the gateway's options flow, the tracker subentry flow.
 
-The gateway is one entry per Home Assistant: the protocols to accept (each on Traccar's port),
-lenient checksums and the silence after which a tracker is offline; the ports it needs are bound
-briefly to check they are free before the entry is created (and again when the options change
-them). Each tracker is a config subentry of the gateway, added by hand (subentry flow) or from
+The gateway is one entry per Home Assistant: the protocols to accept, each on its port (Traccar's
+by default), the listen address, lenient checksums and the silence after which a tracker is
+offline; the ports it needs are bound briefly to check they are free before the entry is created
+(and again when the options change them); its unique ID is set only then. Each tracker is a config subentry of the gateway, added by hand (subentry flow) or from
 discovery: a tracker the gateway does not know raises an ``integration_discovery`` flow whose
 confirmation adds the subentry to the gateway entry (a subentry flow cannot be started by
 discovery, so the config flow adds it with ``async_add_subentry`` and ends with an abort that
@@ -54,7 +54,6 @@ from ...const import (
     CONF_PROTOCOL,
     CONF_PROTOCOLS,
     DEFAULT_LISTEN_HOST,
-    DEFAULT_OFFLINE_MINUTES,
     DOMAIN,
     KIND_TRACKER_GATEWAY,
     MAX_OFFLINE_MINUTES,
@@ -115,13 +114,57 @@ def _port_placeholders(placeholders: Mapping[str, str]) -> dict[str, str]:
     return {key: placeholders.get(key, "") for key in ("protocol", "transport", "port", "error")}
 
 
+class PortError(FlowError):
+    """A port cannot be bound: shown at that protocol's port field."""
+
+    def __init__(self, err: GatewayError) -> None:
+        """Name the protocol's port field, the error's key and what its text names."""
+        super().__init__(port_error_key(err), port_error_placeholders(err))
+        self.field = _port_key(err.protocol)
+
+
+def _errors(err: FlowError) -> dict[str, str]:
+    """The form's errors for ``err``: at the port field it names, else for the whole form."""
+    field = err.field if isinstance(err, PortError) and err.key == "port_in_use" else "base"
+    return {field: err.key}
+
+
+def _gateway_settings(user_input: Mapping[str, Any]) -> GatewaySettings:
+    """The settings the gateway form (first step or options) was submitted with."""
+    return GatewaySettings(
+        protocols=_protocols(user_input),
+        ports=MappingProxyType({p: int(user_input[_port_key(p)]) for p in TRACKER_PROTOCOLS}),
+        host=str(user_input[CONF_LISTEN_HOST]).strip(),
+        lenient=bool(user_input[CONF_LENIENT]),
+        offline_minutes=int(user_input[CONF_OFFLINE_MINUTES]),
+    )
+
+
+def _gateway_form(settings: GatewaySettings) -> tuple[probatio.Schema, dict[str, Any]]:
+    """The gateway form's fields (first step and options alike) and their values from ``settings``."""
+    fields: dict[Any, Any] = {probatio.Required(CONF_PROTOCOLS): PROTOCOLS_SELECTOR}
+    fields.update({probatio.Required(_port_key(p)): PORT_SELECTOR for p in TRACKER_PROTOCOLS})
+    fields[probatio.Required(CONF_LISTEN_HOST)] = TextSelector()
+    fields[probatio.Required(CONF_LENIENT)] = BooleanSelector()
+    fields[probatio.Required(CONF_OFFLINE_MINUTES)] = OFFLINE_SELECTOR
+    values = {
+        CONF_PROTOCOLS: list(settings.protocols),
+        **{_port_key(p): settings.ports[p] for p in TRACKER_PROTOCOLS},
+        CONF_LISTEN_HOST: settings.host,
+        CONF_LENIENT: settings.lenient,
+        CONF_OFFLINE_MINUTES: settings.offline_minutes,
+    }
+    return probatio.Schema(fields), values
+
+
 async def _async_validate_gateway(
     settings: GatewaySettings, held: frozenset[int] = frozenset()
 ) -> None:
     """Check the settings and that their ports can be bound.
 
     Raises:
-        FlowError: What is wrong (no protocol, a port twice, a bad address, a port taken).
+        FlowError: What is wrong (no protocol, a port twice, a bad address); a
+            :class:`PortError` when a port cannot be bound.
     """
     if not settings.protocols:
         raise FlowError("no_protocols")
@@ -140,7 +183,7 @@ async def _async_validate_gateway(
     try:
         await async_check_ports(settings.host, settings.listen_ports, held=held)
     except GatewayError as err:
-        raise FlowError(port_error_key(err), port_error_placeholders(err)) from err
+        raise PortError(err) from err
 
 
 def _default_name(protocol: str, device_id: str) -> str:
@@ -187,46 +230,41 @@ class TrackerSteps(ConfigFlow):
     async def async_step_tracker_gateway(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Set up the GPS tracker gateway: which protocols, lenient checksums, offline time."""
-        await self.async_set_unique_id(TRACKER_GATEWAY_UNIQUE_ID)
+        """Set up the GPS tracker gateway: protocols, their ports, listen address, behaviour.
+
+        The gateway's unique ID is set only when the entry is created: a form left open (a
+        closed browser tab) must not block the next attempt until Home Assistant restarts.
+        """
         if self._gateway_entry() is not None:
             return self.async_abort(reason="gateway_exists")
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
-            settings = GatewaySettings(
-                protocols=_protocols(user_input),
-                ports=MappingProxyType(default_ports()),
-                host=DEFAULT_LISTEN_HOST,
-                lenient=bool(user_input[CONF_LENIENT]),
-                offline_minutes=int(user_input[CONF_OFFLINE_MINUTES]),
-            )
+            settings = _gateway_settings(user_input)
             try:
                 await _async_validate_gateway(settings)
             except FlowError as err:
-                errors["base"] = err.key
+                errors = _errors(err)
                 placeholders = err.placeholders
             else:
+                # another form may have created the gateway while the ports were checked
+                await self.async_set_unique_id(TRACKER_GATEWAY_UNIQUE_ID, raise_on_progress=False)
+                self._abort_if_unique_id_configured(error="gateway_exists")
                 return self.async_create_entry(
                     title="GPS trackers",
                     data={CONF_KIND: KIND_TRACKER_GATEWAY},
                     options=settings.as_options(),
                 )
-        schema = probatio.Schema(
-            {
-                probatio.Required(CONF_PROTOCOLS): PROTOCOLS_SELECTOR,
-                probatio.Required(CONF_LENIENT): BooleanSelector(),
-                probatio.Required(CONF_OFFLINE_MINUTES): OFFLINE_SELECTOR,
-            }
+        schema, defaults = _gateway_form(
+            GatewaySettings(
+                protocols=TRACKER_PROTOCOLS,
+                ports=MappingProxyType(default_ports()),
+                host=DEFAULT_LISTEN_HOST,
+            )
         )
-        suggested = user_input or {
-            CONF_PROTOCOLS: list(TRACKER_PROTOCOLS),
-            CONF_LENIENT: False,
-            CONF_OFFLINE_MINUTES: DEFAULT_OFFLINE_MINUTES,
-        }
         return self.async_show_form(
             step_id="tracker_gateway",
-            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or defaults),
             errors=errors,
             description_placeholders=_port_placeholders(placeholders),
         )
@@ -304,41 +342,21 @@ class TrackerGatewayOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change the gateway's settings; the ports that change are checked first."""
-        current = GatewaySettings.from_options(self.config_entry.options)
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
-            settings = GatewaySettings(
-                protocols=_protocols(user_input),
-                ports=MappingProxyType(
-                    {p: int(user_input[_port_key(p)]) for p in TRACKER_PROTOCOLS}
-                ),
-                host=str(user_input[CONF_LISTEN_HOST]).strip(),
-                lenient=bool(user_input[CONF_LENIENT]),
-                offline_minutes=int(user_input[CONF_OFFLINE_MINUTES]),
-            )
+            settings = _gateway_settings(user_input)
             try:
                 await _async_validate_gateway(settings, self._held_ports())
             except FlowError as err:
-                errors["base"] = err.key
+                errors = _errors(err)
                 placeholders = err.placeholders
             else:
                 return self.async_create_entry(data=settings.as_options())
-        fields: dict[Any, Any] = {probatio.Required(CONF_PROTOCOLS): PROTOCOLS_SELECTOR}
-        fields.update({probatio.Required(_port_key(p)): PORT_SELECTOR for p in TRACKER_PROTOCOLS})
-        fields[probatio.Required(CONF_LISTEN_HOST)] = TextSelector()
-        fields[probatio.Required(CONF_LENIENT)] = BooleanSelector()
-        fields[probatio.Required(CONF_OFFLINE_MINUTES)] = OFFLINE_SELECTOR
-        suggested = user_input or {
-            CONF_PROTOCOLS: list(current.protocols),
-            **{_port_key(p): current.ports[p] for p in TRACKER_PROTOCOLS},
-            CONF_LISTEN_HOST: current.host,
-            CONF_LENIENT: current.lenient,
-            CONF_OFFLINE_MINUTES: current.offline_minutes,
-        }
+        schema, current = _gateway_form(GatewaySettings.from_options(self.config_entry.options))
         return self.async_show_form(
             step_id="gateway",
-            data_schema=self.add_suggested_values_to_schema(probatio.Schema(fields), suggested),
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or current),
             errors=errors,
             description_placeholders=_port_placeholders(placeholders),
         )
