@@ -57,6 +57,8 @@ WOT = "_wot._tcp.local."
 WEBTHING = "_webthing._tcp.local."
 
 type Result = Mapping[str, Any]
+# Longer menu labels are cut off in the add-integration dialog.
+MAX_MENU_LABEL = 40
 
 
 # ------------------------------------------------------------------------------------------
@@ -310,6 +312,34 @@ async def test_thing_by_url(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert setups == [{CONF_KIND: KIND_WOT_THING, CONF_URL: url}]
+
+
+def test_menu_labels_fit_the_menu() -> None:
+    """The first step's menu shows each label whole (a long one was cut off, issue 10)."""
+    labels = TRANSLATIONS["config"]["step"]["user"]["menu_options"]
+    assert set(labels) == {KIND_WOT_THING, KIND_WOT_DIRECTORY, KIND_TRACKER_GATEWAY}
+    for key, label in labels.items():
+        assert len(label) <= MAX_MENU_LABEL, f"{key}: {label!r}"
+    # the error that points to the directory option names it as the menu shows it
+    assert f'"{labels[KIND_WOT_DIRECTORY]}"' in TRANSLATIONS["config"]["error"]["is_directory"]
+
+
+def test_example_addresses_are_not_links() -> None:
+    """An example address in a form is text to copy, not a link the frontend makes of it.
+
+    Descriptions are Markdown: a URL outside a code span becomes a link to a made-up address.
+    """
+
+    def texts(node: Any, path: str) -> list[tuple[str, str]]:
+        if isinstance(node, str):
+            return [(path, node)]
+        return [t for key, value in node.items() for t in texts(value, f"{path}.{key}")]
+
+    found = texts(TRANSLATIONS["config"], "config")
+    for path, text in found:
+        outside_code = re.sub(r"`[^`]*`", "", text)
+        assert not re.search(r"https?://[\w\[]", outside_code), f"{path}: {text!r}"
+    assert any("`http://192.168.1.20/" in text for _, text in found)  # the example is still there
 
 
 async def test_thing_errors_then_recovers(
