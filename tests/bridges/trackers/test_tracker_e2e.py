@@ -238,7 +238,9 @@ async def test_unknown_tracker_is_discovered_and_its_resent_data_flows_in(
     assert await runtime.journal.count() == 0
     [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flow["context"]["source"] == SOURCE_INTEGRATION_DISCOVERY
-    assert flow["context"]["title_placeholders"] == {"name": f"{imei} (Teltonika)"}
+    # the discovery card's title, as the frontend renders it, is the one the README promises
+    card = TRANSLATIONS["config"]["flow_title"].format(**flow["context"]["title_placeholders"])
+    assert card == "New GPS tracker 356307042441013 (Teltonika)"
     assert flow["step_id"] == "tracker_confirm"
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"name": "Van 7"})
     assert result["type"] == "abort"
