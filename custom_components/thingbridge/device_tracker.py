@@ -39,6 +39,11 @@ class TrackerLocation(TrackerBaseEntity, TrackerEntity):
     _attr_name = None  # the device's name
     _attr_translation_key = "location"
     _attr_source_type = SourceType.GPS
+    # Home Assistant files trackers under Diagnostic by default (BaseTrackerEntity types the
+    # attribute as EntityCategory only, hence the ignore); for a fleet the location is the
+    # primary entity. The registry takes the category from the entity at every start, so the
+    # locations of existing installations move too.
+    _attr_entity_category = None  # type: ignore[assignment]
 
     def __init__(self, device: TrackerDevice) -> None:
         """Show the tracker's last known fix (restored at startup)."""

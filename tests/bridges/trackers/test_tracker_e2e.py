@@ -19,7 +19,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntryState
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_ON
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_ON, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -238,7 +238,9 @@ async def test_unknown_tracker_is_discovered_and_its_resent_data_flows_in(
     assert await runtime.journal.count() == 0
     [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flow["context"]["source"] == SOURCE_INTEGRATION_DISCOVERY
-    assert flow["context"]["title_placeholders"] == {"name": f"{imei} (Teltonika)"}
+    # the discovery card's title, as the frontend renders it, is the one the README promises
+    card = TRANSLATIONS["config"]["flow_title"].format(**flow["context"]["title_placeholders"])
+    assert card == "New GPS tracker 356307042441013 (Teltonika)"
     assert flow["step_id"] == "tracker_confirm"
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"name": "Van 7"})
     assert result["type"] == "abort"
@@ -763,3 +765,33 @@ def test_device_identifiers_are_those_installations_store() -> None:
         assert device_identifier(kind, "urn:dev:ops:lamp-1") == (DOMAIN, "urn:dev:ops:lamp-1")
     with pytest.raises(KeyError):
         device_identifier("modbus", "1")
+
+
+async def test_the_location_is_a_primary_entity_also_where_it_was_diagnostic(
+    hass: HomeAssistant,
+) -> None:
+    """The device page and dashboards show where a tracker is (issue 10, item 3).
+
+    Home Assistant files device trackers under Diagnostic unless the entity says otherwise. A
+    location registered as diagnostic by an earlier version becomes primary at the next start.
+    """
+    teltonika, h02 = IDS["teltonika"], IDS["h02"]
+    entry = gateway_entry([("teltonika", teltonika, "Van"), ("h02", h02, "Trailer")])
+    entry.add_to_hass(hass)
+    registry = er.async_get(hass)
+    earlier = registry.async_get_or_create(
+        "device_tracker",
+        DOMAIN,
+        f"tracker_h02_{h02}_location",
+        config_entry=entry,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    )
+    assert earlier.entity_category is EntityCategory.DIAGNOSTIC
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    for protocol, device_id in (("teltonika", teltonika), ("h02", h02)):
+        where = entity_id(hass, "device_tracker", protocol, device_id, "location")
+        registered = registry.async_get(where)
+        assert registered is not None
+        assert registered.entity_category is None, protocol
+    assert entity_id(hass, "device_tracker", "h02", h02, "location") == earlier.entity_id

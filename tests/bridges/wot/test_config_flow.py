@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
 from ipaddress import ip_address
+import logging
 import re
 import socket
 from typing import Any
@@ -27,6 +28,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from yarl import URL
 
 import custom_components.thingbridge as integration
+from custom_components.thingbridge.bridges.wot.flow import MAX_REASON_CHARS
 from custom_components.thingbridge.const import (
     CONF_ALLOW_OTHER_HOSTS,
     CONF_KIND,
@@ -55,6 +57,8 @@ WOT = "_wot._tcp.local."
 WEBTHING = "_webthing._tcp.local."
 
 type Result = Mapping[str, Any]
+# Longer menu labels are cut off in the add-integration dialog.
+MAX_MENU_LABEL = 40
 
 
 # ------------------------------------------------------------------------------------------
@@ -310,6 +314,34 @@ async def test_thing_by_url(
     assert setups == [{CONF_KIND: KIND_WOT_THING, CONF_URL: url}]
 
 
+def test_menu_labels_fit_the_menu() -> None:
+    """The first step's menu shows each label whole (a long one was cut off, issue 10)."""
+    labels = TRANSLATIONS["config"]["step"]["user"]["menu_options"]
+    assert set(labels) == {KIND_WOT_THING, KIND_WOT_DIRECTORY, KIND_TRACKER_GATEWAY}
+    for key, label in labels.items():
+        assert len(label) <= MAX_MENU_LABEL, f"{key}: {label!r}"
+    # the error that points to the directory option names it as the menu shows it
+    assert f'"{labels[KIND_WOT_DIRECTORY]}"' in TRANSLATIONS["config"]["error"]["is_directory"]
+
+
+def test_example_addresses_are_not_links() -> None:
+    """An example address in a form is text to copy, not a link the frontend makes of it.
+
+    Descriptions are Markdown: a URL outside a code span becomes a link to a made-up address.
+    """
+
+    def texts(node: Any, path: str) -> list[tuple[str, str]]:
+        if isinstance(node, str):
+            return [(path, node)]
+        return [t for key, value in node.items() for t in texts(value, f"{path}.{key}")]
+
+    found = texts(TRANSLATIONS["config"], "config")
+    for path, text in found:
+        outside_code = re.sub(r"`[^`]*`", "", text)
+        assert not re.search(r"https?://[\w\[]", outside_code), f"{path}: {text!r}"
+    assert any("`http://192.168.1.20/" in text for _, text in found)  # the example is still there
+
+
 async def test_thing_errors_then_recovers(
     hass: HomeAssistant, wot_sim: WotSimulator, http_server: StaticServer
 ) -> None:
@@ -339,6 +371,55 @@ async def test_thing_errors_then_recovers(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Simulated Lamp"
     assert result["result"].unique_id == LAMP_ID
+
+
+async def test_a_rejected_thing_description_names_what_is_wrong(
+    hass: HomeAssistant,
+    wot_sim: WotSimulator,
+    http_server: StaticServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The form and the debug log say which member is wrong, not only that something is.
+
+    Home Assistant's own root page, a JSON dump of property values and a TD without a title
+    were all answered with the same generic text (issue 10).
+    """
+    caplog.set_level(logging.DEBUG, logger="custom_components.thingbridge")
+    http_server.add("/", "<html><body>Home Assistant</body></html>", content_type="text/html")
+    http_server.add("/dump", {"on": True, "brightness": 40})
+    untitled = thing_td()
+    del untitled["title"]
+    http_server.add("/untitled", untitled)
+    flow_id = await start(hass, KIND_WOT_THING)
+    cases = [
+        (http_server.url("/"), f"GET {http_server.url('/')}: body is not valid JSON ("),
+        (http_server.url("/dump"), "$.title: missing or empty"),
+        (http_server.url("/untitled?token=s3cret"), "$.title: missing or empty"),
+    ]
+    for url, reason in cases:
+        caplog.clear()
+        result = await submit(hass, flow_id, {CONF_URL: url})
+        assert_error(result, KIND_WOT_THING, "invalid_td")
+        assert list(result["description_placeholders"]) == ["error"]
+        shown = result["description_placeholders"]["error"]
+        assert shown.startswith(reason)
+        assert repr(shown) in caplog.text
+        assert "s3cret" not in caplog.text
+    assert "{error}" in TRANSLATIONS["config"]["error"]["invalid_td"]
+    # a device-chosen member name cannot make the message long
+    long_name = thing_td()
+    long_name["properties"] = {"x" * 1000: {"type": "number"}}
+    http_server.add("/long", long_name)
+    result = await submit(hass, flow_id, {CONF_URL: http_server.url("/long")})
+    shown = result["description_placeholders"]["error"]
+    assert shown.startswith("$.properties.xxx")
+    assert len(shown) == MAX_REASON_CHARS
+    assert shown.endswith("…")
+    # the directory form names it too
+    flow_id = await start(hass, KIND_WOT_DIRECTORY)
+    result = await submit(hass, flow_id, {CONF_URL: http_server.url("/")})
+    assert_error(result, KIND_WOT_DIRECTORY, "invalid_td")
+    assert result["description_placeholders"]["error"].startswith(cases[0][1])
 
 
 async def test_thing_without_id_is_known_by_its_url(

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 import contextlib
 from dataclasses import dataclass
+import logging
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -69,6 +70,7 @@ from ...wot import (
     explore,
     fetch_thing_description,
     is_directory,
+    safe_url,
     service_from_zeroconf,
 )
 from ..flow import FlowError
@@ -90,6 +92,10 @@ SCHEME_KEYS: dict[str, tuple[str, ...]] = {
 # Without a TD to read schemes from (the TD itself is protected, or a directory), only what a
 # plain GET carries: HTTP basic or a bearer token.
 PLAIN_KEYS = (CONF_USERNAME, CONF_PASSWORD, CONF_TOKEN)
+# How much of the library's reason an ``invalid_td`` error shows (it names the member first).
+MAX_REASON_CHARS = 200
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def _check_url(text: str) -> str:
@@ -119,11 +125,25 @@ def _error_key(err: WotError, creds: Credentials | None) -> str:
     return "cannot_connect"
 
 
-def _flow_error(err: WotError, creds: Credentials | None) -> FlowError:
-    """The form error for a WoT library error (a TD over the affordance cap names both)."""
+def _flow_error(err: WotError, creds: Credentials | None, url: str) -> FlowError:
+    """The form error for a WoT library error at ``url``.
+
+    A TD over the affordance cap names the count and the limit; an unusable answer names what
+    is wrong with it (the library's reason, e.g. ``$.title: missing or empty``, which is also
+    logged at debug level).
+    """
     if isinstance(err, WotLimitError) and err.count is not None:
         return FlowError("too_many_affordances", {"count": str(err.count), "limit": str(err.limit)})
-    return FlowError(_error_key(err, creds))
+    key = _error_key(err, creds)
+    if key != "invalid_td":
+        return FlowError(key)
+    # The library's messages mask secrets in the URLs they name; the member names come from
+    # the device, so the log shows them escaped.
+    reason = str(err)
+    _LOGGER.debug("Not a usable Thing Description at %s: %r", safe_url(url), reason)
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 1] + "…"
+    return FlowError(key, {"error": reason})
 
 
 def _unique_id(td: ThingDescription, url: str) -> str:
@@ -173,7 +193,7 @@ class WotSteps(ConfigFlow):
                 async_get_clientsession(self.hass), url, credentials=creds
             )
         except WotError as err:
-            raise _flow_error(err, creds) from err
+            raise _flow_error(err, creds, url) from err
 
     async def _probe_thing(self, url: str, creds: Credentials | None) -> ThingDescription:
         """Fetch a Thing's TD and prove the credentials on it (or that it needs none)."""
@@ -193,7 +213,7 @@ class WotSteps(ConfigFlow):
                 async_get_clientsession(self.hass), td, credentials=creds
             ).read_property(readable)
         except WotError as err:
-            raise _flow_error(err, creds) from err
+            raise _flow_error(err, creds, url) from err
         return td
 
     async def _probe_directory(self, url: str, creds: Credentials | None) -> str:
@@ -201,7 +221,7 @@ class WotSteps(ConfigFlow):
         try:
             result = await explore(async_get_clientsession(self.hass), url, credentials=creds)
         except WotError as err:
-            raise _flow_error(err, creds) from err
+            raise _flow_error(err, creds, url) from err
         if not result.things:
             raise FlowError("no_things")
         return result.title or URL(url).host or url
