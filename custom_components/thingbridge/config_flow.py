@@ -85,12 +85,5 @@ class ThingBridgeConfigFlow(WotSteps, TrackerSteps, ConfigFlow, domain=DOMAIN):
     async def async_step_integration_discovery(
         self, discovery_info: DiscoveryInfoType
     ) -> ConfigFlowResult:
-        """Discovery from inside the integration: only the gateway raises it, for a tracker.
-
-        The discovery card's title (``flow_title``, one for every kind) says what was found:
-        "New GPS tracker 356307042441013 (Teltonika)", where a Thing's card shows its title.
-        """
-        result = await self._async_tracker_discovery(discovery_info)
-        if (placeholders := self.context.get("title_placeholders")) is not None:
-            self.context["title_placeholders"] = {"name": f"New GPS tracker {placeholders['name']}"}
-        return result
+        """Discovery from inside the integration: only the gateway raises it, for a tracker."""
+        return await self._async_tracker_discovery(discovery_info)

@@ -284,7 +284,9 @@ class TrackerSteps(ConfigFlow):
         self._abort_if_unique_id_configured()  # the user chose to ignore this tracker
         self._trackers = TrackerFlowState(protocol, device_id)
         self.context["title_placeholders"] = {
-            "name": f"{device_id} ({TRACKER_PROTOCOL_LABELS[protocol]})"
+            # the discovery card's title (flow_title is one for every kind; a Thing's shows
+            # its title): "New GPS tracker 356307042441013 (Teltonika)"
+            "name": f"New GPS tracker {device_id} ({TRACKER_PROTOCOL_LABELS[protocol]})"
         }
         return await self.async_step_tracker_confirm()
 
