@@ -180,8 +180,8 @@ class GatewayStats:
     """Counters since :meth:`TrackerGateway.start`.
 
     Attributes:
-        connections: TCP connections open now.
-        connections_total: TCP connections accepted.
+        connections: TCP and HTTP connections open now.
+        connections_total: TCP and HTTP connections admitted.
         refused: Connections closed at once (every slot held by an identified device)
             and UDP datagrams dropped over ``max_connections``.
         evicted: Unidentified connections closed to make room for a new one (the
@@ -323,16 +323,27 @@ def _source(address: object) -> str:
 
 
 class _HttpServer(web.Server):
-    """aiohttp's low-level server, telling the gateway when a connection ends."""
+    """aiohttp's low-level server, telling the gateway when a connection ends.
+
+    It keeps its own loop and handler options rather than reading the base class's private
+    attributes, so an aiohttp release that renames them does not break it.
+    """
 
     def __init__(
         self,
         handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
         on_lost: Callable[[RequestHandler], None],
         on_bad_request: Callable[[], None],
-        **kwargs: Any,
+        **handler_options: Any,
     ) -> None:
-        super().__init__(handler, request_factory=self._bounded_request, **kwargs)
+        super().__init__(
+            handler,
+            request_factory=self._bounded_request,
+            handler_cancellation=True,  # a request whose peer went away stops at once
+            **handler_options,
+        )
+        self._gateway_loop = asyncio.get_running_loop()
+        self._handler_options = handler_options
         self._on_lost = on_lost
         self._on_bad_request = on_bad_request
 
@@ -345,7 +356,7 @@ class _HttpServer(web.Server):
         task: asyncio.Task[None],
     ) -> web.BaseRequest:
         return web.BaseRequest(
-            message, payload, protocol, writer, task, self._loop, client_max_size=MAX_BODY
+            message, payload, protocol, writer, task, self._gateway_loop, client_max_size=MAX_BODY
         )
 
     def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
@@ -353,7 +364,9 @@ class _HttpServer(web.Server):
         self._on_lost(handler)
 
     def __call__(self) -> RequestHandler:
-        return _QuietRequestHandler(self, self._on_bad_request, loop=self._loop, **self._kwargs)
+        return _QuietRequestHandler(
+            self, self._on_bad_request, loop=self._gateway_loop, **self._handler_options
+        )
 
 
 class _QuietRequestHandler(RequestHandler):
@@ -617,7 +630,6 @@ class TrackerGateway:
             # also the time a new connection has to send its request's headers
             keepalive_timeout=min(self.idle_timeout, self.http_timeout),
             lingering_time=0,  # an answered request's unread body is not waited for
-            handler_cancellation=True,
         )
         await self._listen(protocol, "HTTP", port)
 

@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from custom_components.thingbridge.m2m.gateway import TrackerGateway
+from custom_components.thingbridge.m2m.gateway import TrackerGateway, _source
 from custom_components.thingbridge.m2m.journal import TrackerJournal
 from simulator.trackers import (
     circle_route,
@@ -580,3 +580,22 @@ async def test_a_fleet_reconnecting_at_once_from_one_address_is_not_evicted(
             answers = await asyncio.to_thread(fleet_session)
             assert answers == [b"\x01"] * len(fleet)
             assert gw.stats.evicted == 0
+
+
+@pytest.mark.parametrize(
+    ("peer", "source"),
+    [
+        (("203.0.113.7", 40000), "203.0.113.7"),  # an IPv4 address is one source
+        (("2001:db8:1:2:aaaa::1", 40000, 0, 0), "2001:db8:1:2::/64"),  # an IPv6 /64 is one
+        (("2001:db8:1:2:ffff::9", 40001, 0, 0), "2001:db8:1:2::/64"),
+        (("2001:db8:1:3::1", 40000, 0, 0), "2001:db8:1:3::/64"),
+        (("::ffff:198.51.100.4", 40000, 0, 0), "198.51.100.4"),  # IPv4 on a dual-stack socket
+        (("fe80::1%eth0", 40000, 0, 2), "fe80::/64"),
+    ],
+)
+def test_connections_count_per_ipv4_address_and_ipv6_64(
+    peer: tuple[object, ...], source: str
+) -> None:
+    # one IPv6 subscriber holds a whole /64: counted per address, it could open connections
+    # from as many addresses as it likes and never reach the per-source cap
+    assert _source(peer) == source
