@@ -9,10 +9,12 @@ one object of its own:
   reconfiguration, and a Web of Things entry's options flow.
 - ``bridges/trackers/flow.py`` (:class:`TrackerSteps`, ``self._trackers``): the GPS tracker
   gateway, the trackers it discovers, its options flow and the tracker subentry flow.
+- ``bridges/assets/flow.py`` (:class:`AssetSteps`, no state): the asset register, its options
+  flow and the asset and geofence subentry flows.
 
 The steps that Home Assistant starts on an existing entry (reauth, reconfigure) and the options
 and subentry flows go to the pillar of the entry's kind, decided in one place
-(:func:`_is_gateway`).
+(:meth:`ThingBridgeConfigFlow.async_step_reconfigure`, :func:`.kinds.kind_of`).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from homeassistant.config_entries import (
 from homeassistant.core import callback
 from homeassistant.helpers.typing import DiscoveryInfoType
 
+from .bridges.assets.flow import AssetSteps
 from .bridges.trackers.flow import TrackerGatewayOptionsFlow, TrackerSteps, TrackerSubentryFlow
 from .bridges.wot.flow import ThingBridgeOptionsFlow, WotSteps
-from .const import DOMAIN, ENTRY_KINDS
+from .const import DOMAIN, ENTRY_KINDS, KIND_ASSET_REGISTER
 from .kinds import WOT_KINDS, kind_of
 
 __all__ = [
@@ -43,7 +46,7 @@ __all__ = [
 ]
 
 
-class ThingBridgeConfigFlow(WotSteps, TrackerSteps, ConfigFlow, domain=DOMAIN):
+class ThingBridgeConfigFlow(WotSteps, TrackerSteps, AssetSteps, ConfigFlow, domain=DOMAIN):
     """Add a ThingBridge entry."""
 
     VERSION = 1
@@ -78,8 +81,11 @@ class ThingBridgeConfigFlow(WotSteps, TrackerSteps, ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Change an entry's address: a Thing's or directory's URL; the gateway has none."""
         entry = self._get_reconfigure_entry()
-        if kind_of(entry).key in WOT_KINDS:
+        key = kind_of(entry).key
+        if key in WOT_KINDS:
             return await self._async_wot_reconfigure(entry, user_input)
+        if key == KIND_ASSET_REGISTER:
+            return await self._async_register_reconfigure()
         return await self._async_gateway_reconfigure()
 
     async def async_step_integration_discovery(

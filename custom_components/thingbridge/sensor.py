@@ -27,11 +27,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .bridges.assets.entity import AssetBaseEntity, asset_platform
+from .bridges.assets.runtime import STATUSES, Asset, AssetRegisterRuntime
 from .bridges.trackers.entity import TrackerBaseEntity, tracker_platform
 from .bridges.trackers.runtime import TrackerDevice
 from .bridges.wot.coordinator import WotThingCoordinator
 from .bridges.wot.entity import WotThingEntity, is_number, wot_platform
-from .const import KIND_TRACKER_GATEWAY
+from .const import KIND_ASSET_REGISTER, KIND_TRACKER_GATEWAY
 from .kinds import WOT_KINDS, PlatformSetup, ThingBridgeConfigEntry, async_setup_by_kind
 from .m2m import PROTOCOLS
 from .wot import SENSOR, EntitySpec
@@ -258,6 +260,86 @@ class TrackerSensor(TrackerBaseEntity, SensorEntity):
         return self.entity_description.value_fn(self.device)
 
 
+# -- assets -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssetSensorDescription(SensorEntityDescription):
+    """A value of an asset.
+
+    Attributes:
+        value_fn: Reads the value from the register and the asset.
+    """
+
+    value_fn: Callable[[AssetRegisterRuntime, Asset], StateType | datetime]
+
+
+ASSET_SENSORS: tuple[AssetSensorDescription, ...] = (
+    AssetSensorDescription(
+        key="status",
+        translation_key="asset_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(STATUSES),
+        value_fn=lambda runtime, asset: asset.custody.status,
+    ),
+    AssetSensorDescription(
+        key="custodian",
+        translation_key="custodian",
+        value_fn=lambda runtime, asset: asset.custody.custodian,
+    ),
+    AssetSensorDescription(
+        key="home_distance",
+        translation_key="home_distance",
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.METERS,
+        suggested_unit_of_measurement=UnitOfLength.KILOMETERS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda runtime, asset: (
+            None if (d := runtime.home_distance_m(asset)) is None else round(d, 1)
+        ),
+    ),
+    AssetSensorDescription(
+        key="last_seen",
+        translation_key="last_seen",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda runtime, asset: asset.last_seen,
+    ),
+)
+
+
+class AssetSensor(AssetBaseEntity, SensorEntity):
+    """One value of an asset."""
+
+    entity_description: AssetSensorDescription
+
+    def __init__(
+        self, runtime: AssetRegisterRuntime, asset: Asset, description: AssetSensorDescription
+    ) -> None:
+        """Describe the sensor."""
+        super().__init__(runtime, asset, description.key)
+        self.entity_description = description
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """The asset's value now."""
+        return self.entity_description.value_fn(self.runtime, self.asset)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The custodian sensor also names the person and the expected return."""
+        if self.entity_description.key != "custodian":
+            return None
+        custody = self.asset.custody
+        return {
+            "person": custody.custodian_entity,
+            "expected_return": custody.expected_return.isoformat()
+            if custody.expected_return
+            else None,
+            "since": custody.since.isoformat() if custody.since else None,
+        }
+
+
 FACTORIES: Final[Mapping[str, PlatformSetup]] = {
     **dict.fromkeys(WOT_KINDS, wot_platform(SENSOR, WotPropertySensor)),
     KIND_TRACKER_GATEWAY: tracker_platform(
@@ -266,5 +348,8 @@ FACTORIES: Final[Mapping[str, PlatformSetup]] = {
             for description in TRACKER_SENSORS
             if description.shown_for(device.protocol)
         ]
+    ),
+    KIND_ASSET_REGISTER: asset_platform(
+        lambda runtime, asset: [AssetSensor(runtime, asset, d) for d in ASSET_SENSORS]
     ),
 }

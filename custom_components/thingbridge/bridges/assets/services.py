@@ -1,0 +1,143 @@
+"""The asset register's actions: check an asset out to a custodian, check it back in.
+
+``asset`` names the asset by its asset tag (``VAN-0007``), its device or any of its entities;
+``custodian`` is a person entity (``person.anna``) or a name. Every refusal is a translated
+validation error that names what is wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+import re
+from typing import Final
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
+from homeassistant.util import dt as dt_util
+import probatio
+
+from ...const import ASSET_REGISTER_UNIQUE_ID, DOMAIN
+from .runtime import (
+    STATUS_CHECKED_OUT,
+    STATUS_RETIRED,
+    Asset,
+    AssetRegisterConfigEntry,
+    AssetRegisterRuntime,
+)
+
+SERVICE_CHECK_OUT: Final = "check_out"
+SERVICE_CHECK_IN: Final = "check_in"
+ATTR_ASSET: Final = "asset"
+ATTR_CUSTODIAN: Final = "custodian"
+ATTR_EXPECTED_RETURN: Final = "expected_return"
+MAX_CUSTODIAN: Final = 100
+_ENTITY_ID = re.compile(r"[a-z_]+\.[a-z0-9_]+")
+
+CHECK_OUT_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_ASSET): cv.string,
+        probatio.Required(ATTR_CUSTODIAN): cv.string,
+        probatio.Optional(ATTR_EXPECTED_RETURN): cv.datetime,
+    }
+)
+CHECK_IN_SCHEMA = probatio.Schema({probatio.Required(ATTR_ASSET): cv.string})
+
+
+def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
+
+
+def _runtime(hass: HomeAssistant) -> AssetRegisterRuntime:
+    entry: AssetRegisterConfigEntry | None = hass.config_entries.async_entry_for_domain_unique_id(
+        DOMAIN, ASSET_REGISTER_UNIQUE_ID
+    )
+    if entry is None or entry.state is not ConfigEntryState.LOADED:
+        raise _invalid("no_asset_register")
+    return entry.runtime_data
+
+
+def resolve_asset(hass: HomeAssistant, text: str) -> tuple[AssetRegisterRuntime, Asset]:
+    """The asset ``text`` names: its tag, its device ID or one of its entities.
+
+    Raises:
+        ServiceValidationError: ``unknown_asset`` naming ``text``, or no register loaded.
+    """
+    runtime = _runtime(hass)
+    if (asset := runtime.asset_by_tag(text)) is not None:
+        return runtime, asset
+    device_id: str | None = text
+    if (entity := er.async_get(hass).async_get(text)) is not None:
+        device_id = entity.device_id
+    device = dr.async_get(hass).async_get(device_id) if device_id else None
+    if device is not None and (asset := runtime.asset_of_device(device.identifiers)) is not None:
+        return runtime, asset
+    raise _invalid("unknown_asset", asset=text[:100])
+
+
+def _custodian(hass: HomeAssistant, text: str) -> tuple[str, str | None]:
+    """(name, person entity or ``None``) of a custodian given as a person or a name.
+
+    Raises:
+        ServiceValidationError: ``unknown_custodian``: a person (or other entity ID) that does
+            not exist, or an empty name.
+    """
+    text = text.strip()
+    if _ENTITY_ID.fullmatch(text):
+        state = hass.states.get(text)
+        if state is None or state.domain != "person":
+            raise _invalid("unknown_custodian", custodian=text[:100])
+        return str(state.attributes.get("friendly_name", state.name)), text
+    if not text:
+        raise _invalid("unknown_custodian", custodian=text)
+    return text[:MAX_CUSTODIAN], None
+
+
+def _when(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt_util.get_default_time_zone())
+    return dt_util.as_utc(value)
+
+
+async def _async_check_out(call: ServiceCall) -> None:
+    runtime, asset = resolve_asset(call.hass, call.data[ATTR_ASSET])
+    custodian, person = _custodian(call.hass, call.data[ATTR_CUSTODIAN])
+    expected = _when(call.data.get(ATTR_EXPECTED_RETURN))
+    if expected is not None and expected <= dt_util.utcnow():
+        raise _invalid(
+            "expected_return_past", expected_return=dt_util.as_local(expected).isoformat()
+        )
+    status = asset.custody.status
+    if status == STATUS_RETIRED:
+        raise _invalid("asset_retired", asset=asset.name)
+    if status == STATUS_CHECKED_OUT:
+        raise _invalid(
+            "already_checked_out", asset=asset.name, custodian=asset.custody.custodian or ""
+        )
+    runtime.async_check_out(asset, custodian, person, expected, via="action")
+
+
+async def _async_check_in(call: ServiceCall) -> None:
+    runtime, asset = resolve_asset(call.hass, call.data[ATTR_ASSET])
+    if asset.custody.status != STATUS_CHECKED_OUT:
+        raise _invalid("not_checked_out", asset=asset.name)
+    runtime.async_check_in(asset, via="action")
+
+
+@callback
+def async_setup_asset_services(hass: HomeAssistant) -> None:
+    """Register the asset register's actions."""
+    hass.services.async_register(DOMAIN, SERVICE_CHECK_OUT, _async_check_out, CHECK_OUT_SCHEMA)
+    hass.services.async_register(DOMAIN, SERVICE_CHECK_IN, _async_check_in, CHECK_IN_SCHEMA)
+
+
+__all__ = ["async_setup_asset_services", "resolve_asset"]
