@@ -1,0 +1,263 @@
+"""The asset register in a real Home Assistant: polygon zones, geofence events, custody, restarts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import json
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.tag.const import EVENT_TAG_SCANNED
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.thingbridge.bridges.assets.runtime import EVENT_ASSET
+from custom_components.thingbridge.const import DOMAIN
+from tests.bridges.assets.support import (
+    CUSTOMER_A,
+    DEPOT_YARD,
+    add_asset,
+    add_geofence,
+    add_register,
+    setup_zones,
+)
+from tests.conftest import TRANSLATIONS
+
+SOURCE = "device_tracker.gps_van"
+TRACKER = "device_tracker.van_7"
+YARD_POINT = (52.5210, 13.4050)  # inside the depot's circle and its yard polygon
+LANE_POINT = (52.5185, 13.4050)  # inside the circle (167 m from its centre), outside the yard
+
+
+def move(hass: HomeAssistant, point: tuple[float, float], **attributes: Any) -> None:
+    hass.states.async_set(
+        SOURCE,
+        "not_home",
+        {"latitude": point[0], "longitude": point[1], "gps_accuracy": 10, **attributes},
+    )
+
+
+@pytest.fixture
+def asset_events(hass: HomeAssistant) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+
+    @callback
+    def record(event: Event[dict[str, Any]]) -> None:
+        events.append(dict(event.data))
+
+    hass.bus.async_listen(EVENT_ASSET, record)
+    return events
+
+
+async def _setup(hass: HomeAssistant) -> tuple[Any, str, str]:
+    await setup_zones(hass)
+    move(hass, YARD_POINT)
+    entry = await add_register(hass)
+    yard = await add_geofence(hass, entry, "Yard", "zone.depot", json.dumps(DEPOT_YARD))
+    van = await add_asset(
+        hass, entry, name="Van 7", source=SOURCE, geofences=[yard], tag_id="nfc-van-7"
+    )
+    await hass.async_block_till_done()
+    return entry, yard, van
+
+
+async def test_zones_follow_the_polygon_and_home_assistant_triggers_too(
+    hass: HomeAssistant, asset_events: list[dict[str, Any]]
+) -> None:
+    entry, yard, _van = await _setup(hass)
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": [
+                {
+                    "triggers": [
+                        {"trigger": "zone", "entity_id": TRACKER, "zone": "zone.depot",
+                         "event": event}
+                    ],
+                    "actions": [{"event": f"van_{event}_depot"}],
+                }
+                for event in ("enter", "leave")
+            ]
+        },
+    )  # fmt: skip
+    fired: list[str] = []
+    for name in ("van_enter_depot", "van_leave_depot"):
+        hass.bus.async_listen(name, lambda e: fired.append(e.event_type))
+    state = hass.states.get(TRACKER)
+    assert state is not None
+    assert state.state == "Depot"
+    assert state.attributes["in_zones"] == ["zone.depot"]
+    assert hass.states.get("binary_sensor.van_7_outside_allowed_area").state == "off"
+
+    # inside the depot's circle, outside its yard: not in the depot
+    move(hass, LANE_POINT)
+    await hass.async_block_till_done()
+    state = hass.states.get(TRACKER)
+    assert state.state == "not_home"
+    assert state.attributes["in_zones"] == []
+    assert state.attributes["latitude"] == LANE_POINT[0]
+    assert fired == ["van_leave_depot"]
+    assert hass.states.get("binary_sensor.van_7_outside_allowed_area").state == "on"
+    # first seen in the yard (when the asset was added), then out of it
+    assert [(e["type"], e["geofence_name"]) for e in asset_events] == [
+        ("geofence_entered", "Yard"),
+        ("geofence_left", "Yard"),
+    ]
+    event_state = hass.states.get("event.van_7_asset_event")
+    assert event_state.attributes["event_type"] == "geofence_left"
+    assert event_state.attributes["geofence"] == yard
+
+    # a customer's zone has no polygon: Home Assistant's circle decides
+    move(hass, (CUSTOMER_A[0] + 0.0005, CUSTOMER_A[1]))
+    await hass.async_block_till_done()
+    assert hass.states.get(TRACKER).state == "Customer A"
+    assert hass.states.get(TRACKER).attributes["in_zones"] == ["zone.customer_a"]
+
+    move(hass, YARD_POINT)
+    await hass.async_block_till_done()
+    assert hass.states.get(TRACKER).state == "Depot"
+    assert fired == ["van_leave_depot", "van_enter_depot"]
+    assert asset_events[-1]["type"] == "geofence_entered"
+    distance = hass.states.get("sensor.van_7_distance_from_home")
+    assert float(distance.state) == pytest.approx(0.111, abs=0.002)  # km, 111 m north
+    assert hass.states.get("sensor.van_7_last_seen").state != "unknown"
+    # the device tracker is a primary entity on the asset's own device
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, f"asset:{_van}"), entry.entry_id
+    )
+    assert device is not None
+    assert device.name == "Van 7"
+    assert device.serial_number == "VAN-0001"
+
+
+async def test_custody_by_action_yaml_and_tag_with_translated_errors(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, asset_events: list[dict[str, Any]]
+) -> None:
+    _entry, _yard, van = await _setup(hass)
+    hass.states.async_set("person.anna", "home", {"friendly_name": "Anna", "user_id": "user-a"})
+    status = "sensor.van_7_status"
+    assert hass.states.get(status).state == "available"
+
+    async def call(service: str, **data: Any) -> None:
+        await hass.services.async_call(DOMAIN, service, data, blocking=True)
+
+    async def refused(service: str, key: str, **data: Any) -> dict[str, str]:
+        with pytest.raises(ServiceValidationError) as caught:
+            await call(service, **data)
+        assert caught.value.translation_key == key
+        text = TRANSLATIONS["exceptions"][key]["message"]
+        placeholders = caught.value.translation_placeholders or {}
+        assert all(f"{{{name}}}" in text for name in placeholders)
+        return placeholders
+
+    assert await refused("check_out", "unknown_asset", asset="VAN-9999", custodian="Bob") == {
+        "asset": "VAN-9999"
+    }
+    assert await refused(
+        "check_out", "unknown_custodian", asset="VAN-0001", custodian="person.nobody"
+    ) == {"custodian": "person.nobody"}
+    past = dt_util.now() - timedelta(hours=1)
+    assert "expected_return" in await refused(
+        "check_out", "expected_return_past", asset="van-0001", custodian="Bob",
+        expected_return=past.isoformat(),
+    )  # fmt: skip
+    assert await refused("check_in", "not_checked_out", asset="VAN-0001") == {"asset": "Van 7"}
+
+    # by action, to a person, due back in an hour; the asset named by its entity
+    due = dt_util.now() + timedelta(hours=1)
+    await call("check_out", asset=TRACKER, custodian="person.anna", expected_return=due.isoformat())
+    assert hass.states.get(status).state == "checked_out"
+    custodian = hass.states.get("sensor.van_7_custodian")
+    assert custodian.state == "Anna"
+    assert custodian.attributes["person"] == "person.anna"
+    assert asset_events[-1]["type"] == "checked_out"
+    assert await refused("check_out", "already_checked_out", asset="VAN-0001", custodian="Bob")
+    calendar = hass.states.get("calendar.asset_register_due_dates")
+    assert calendar.attributes["message"] == "Van 7 (VAN-0001) due back"
+    assert hass.states.get("binary_sensor.van_7_checked_out_past_due").state == "off"
+
+    # two hours later, without any new position: overdue, and a reminder
+    freezer.tick(timedelta(hours=2))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.van_7_checked_out_past_due").state == "on"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"asset_overdue_{van}")
+    assert issue is not None
+    assert issue.translation_placeholders["custodian"] == "Anna"
+
+    # from YAML: an automation checks it in
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": {
+                "triggers": [{"trigger": "event", "event_type": "van_returned"}],
+                "actions": [{"action": "thingbridge.check_in", "data": {"asset": "VAN-0001"}}],
+            }
+        },
+    )
+    hass.bus.async_fire("van_returned")
+    await hass.async_block_till_done()
+    assert hass.states.get(status).state == "available"
+    assert hass.states.get("binary_sensor.van_7_checked_out_past_due").state == "off"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"asset_overdue_{van}") is None
+
+    # by a scanned tag: the phone's user is Anna
+    phone_entry = MockConfigEntry(domain="mobile_app", data={"user_id": "user-a"})
+    phone_entry.add_to_hass(hass)
+    phone = dr.async_get(hass).async_get_or_create(
+        config_entry_id=phone_entry.entry_id, identifiers={("mobile_app", "anna-phone")},
+        name="Anna's phone",
+    )  # fmt: skip
+    hass.bus.async_fire(EVENT_TAG_SCANNED, {"tag_id": "nfc-van-7", "device_id": phone.id})
+    await hass.async_block_till_done()
+    assert hass.states.get(status).state == "checked_out"
+    assert hass.states.get("sensor.van_7_custodian").state == "Anna"
+    assert asset_events[-1]["via"] == "tag"
+    hass.bus.async_fire(EVENT_TAG_SCANNED, {"tag_id": "nfc-van-7", "device_id": phone.id})
+    await hass.async_block_till_done()
+    assert hass.states.get(status).state == "available"
+    # an unknown tag changes nothing
+    hass.bus.async_fire(EVENT_TAG_SCANNED, {"tag_id": "other", "device_id": phone.id})
+    await hass.async_block_till_done()
+    assert hass.states.get(status).state == "available"
+    # a scan from a device without a person: the device's name is the custodian
+    kiosk = dr.async_get(hass).async_get_or_create(
+        config_entry_id=phone_entry.entry_id, identifiers={("mobile_app", "kiosk")},
+        name="Workshop kiosk",
+    )  # fmt: skip
+    hass.config_entries.async_update_entry(phone_entry, data={})
+    hass.bus.async_fire(EVENT_TAG_SCANNED, {"tag_id": "nfc-van-7", "device_id": kiosk.id})
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.van_7_custodian").state == "Workshop kiosk"
+
+
+async def test_custody_and_position_survive_a_restart(hass: HomeAssistant) -> None:
+    entry, _yard, van = await _setup(hass)
+    due = dt_util.now() + timedelta(days=1)
+    await hass.services.async_call(
+        DOMAIN,
+        "check_out",
+        {"asset": "VAN-0001", "custodian": "Bob", "expected_return": due.isoformat()},
+        blocking=True,
+    )
+    move(hass, LANE_POINT)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass.states.async_remove(SOURCE)  # the source has not reported since the restart
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.van_7_status").state == "checked_out"
+    custodian = hass.states.get("sensor.van_7_custodian")
+    assert custodian.state == "Bob"
+    assert dt_util.parse_datetime(custodian.attributes["expected_return"]) == dt_util.as_utc(due)
+    tracker = hass.states.get(TRACKER)
+    assert tracker.attributes["latitude"] == LANE_POINT[0]
+    assert tracker.state == "not_home"
+    assert entry.runtime_data.assets[van].inside == frozenset()
