@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 import json
+from pathlib import Path
+import shutil
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components import persistent_notification
 from homeassistant.components.tag.const import EVENT_TAG_SCANNED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
@@ -26,7 +30,7 @@ from tests.bridges.assets.support import (
     add_register,
     setup_zones,
 )
-from tests.conftest import TRANSLATIONS
+from tests.conftest import REPO, TRANSLATIONS
 
 SOURCE = "device_tracker.gps_van"
 TRACKER = "device_tracker.van_7"
@@ -261,3 +265,49 @@ async def test_custody_and_position_survive_a_restart(hass: HomeAssistant) -> No
     assert tracker.attributes["latitude"] == LANE_POINT[0]
     assert tracker.state == "not_home"
     assert entry.runtime_data.assets[van].inside == frozenset()
+
+
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """A configuration directory of the test's own (the blueprint is copied there)."""
+    return hass_tmp_config_dir
+
+
+async def test_overdue_blueprint_notifies_with_the_custodian(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The shipped blueprint, run for real: overdue without any new position."""
+    await _setup(hass)
+    source = REPO / "blueprints" / "automation" / "thingbridge" / "checked_out_asset_overdue.yaml"
+    target = Path(hass.config.path("blueprints", "automation", "thingbridge"))
+    await hass.async_add_executor_job(partial(target.mkdir, parents=True, exist_ok=True))
+    await hass.async_add_executor_job(shutil.copy, source, target)
+    assert await async_setup_component(hass, "persistent_notification", {})
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": {
+                "use_blueprint": {
+                    "path": "thingbridge/checked_out_asset_overdue.yaml",
+                    "input": {
+                        "problem_sensor": "binary_sensor.van_7_checked_out_past_due",
+                        "notify_action": "persistent_notification.create",
+                    },
+                }
+            }
+        },
+    )
+    due = dt_util.now() + timedelta(minutes=30)
+    await hass.services.async_call(
+        DOMAIN,
+        "check_out",
+        {"asset": "VAN-0001", "custodian": "Bob", "expected_return": due.isoformat()},
+        blocking=True,
+    )
+    freezer.tick(timedelta(hours=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    notifications = persistent_notification._async_get_or_create_notifications(hass)
+    messages = [n["message"] for n in notifications.values()]
+    assert messages == ["Van 7 is overdue (custodian: Bob)."]
