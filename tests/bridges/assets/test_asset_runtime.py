@@ -311,3 +311,35 @@ async def test_overdue_blueprint_notifies_with_the_custodian(
     notifications = persistent_notification._async_get_or_create_notifications(hass)
     messages = [n["message"] for n in notifications.values()]
     assert messages == ["Van 7 is overdue (custodian: Bob)."]
+
+
+async def test_a_child_follows_its_parent_and_one_moving_alone_is_reported(
+    hass: HomeAssistant,
+) -> None:
+    entry, _yard, van = await _setup(hass)
+    hass.states.async_set(
+        "device_tracker.gps_trailer", "not_home", {"latitude": 52.5212, "longitude": 13.4052}
+    )
+    await add_asset(hass, entry, name="Drill", category="tool", parent=van)
+    await add_asset(
+        hass, entry, name="Trailer", category="trailer", parent=van,
+        source="device_tracker.gps_trailer",
+    )  # fmt: skip
+    await hass.async_block_till_done()
+    drill = hass.states.get("device_tracker.drill")
+    assert (drill.attributes["latitude"], drill.attributes["longitude"]) == YARD_POINT
+    assert drill.state == "Depot"
+    move(hass, (CUSTOMER_A[0], CUSTOMER_A[1]))
+    await hass.async_block_till_done()
+    assert hass.states.get("device_tracker.drill").state == "Customer A"
+    alone = "binary_sensor.trailer_moving_without_its_parent"
+    assert hass.states.get(alone).state == "off"
+    # the trailer drives off on its own (the van is 1.5 km away)
+    hass.states.async_set(
+        "device_tracker.gps_trailer",
+        "not_home",
+        {"latitude": 52.5230, "longitude": 13.4100, "speed": 30},
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get(alone).state == "on"
+    assert hass.states.get("binary_sensor.drill_moving_without_its_parent").state == "off"
