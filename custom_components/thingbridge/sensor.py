@@ -300,6 +300,30 @@ ASSET_SENSORS: tuple[AssetSensorDescription, ...] = (
         ),
     ),
     AssetSensorDescription(
+        key="trip_distance",
+        translation_key="trip_distance",
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.METERS,
+        suggested_unit_of_measurement=UnitOfLength.KILOMETERS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda runtime, asset: (
+            round(trip.distance_m, 1) if (trip := asset.open_trip) is not None else 0.0
+        ),
+    ),
+    AssetSensorDescription(
+        key="trip_duration",
+        translation_key="trip_duration",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_unit_of_measurement=UnitOfTime.MINUTES,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda runtime, asset: (
+            round(trip.duration_s) if (trip := asset.open_trip) is not None else 0
+        ),
+    ),
+    AssetSensorDescription(
         key="last_seen",
         translation_key="last_seen",
         device_class=SensorDeviceClass.TIMESTAMP,

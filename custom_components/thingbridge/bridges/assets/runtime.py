@@ -63,7 +63,19 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import DistanceConverter, SpeedConverter
 
-from ...assets import AssetsError, Geofence, distance_m, parse_geofence
+from ...assets import (
+    AssetsError,
+    Geofence,
+    OpenTrip,
+    TrackFix,
+    Trip,
+    TripDetector,
+    TripEnded,
+    TripEvent,
+    TripsRevised,
+    distance_m,
+    parse_geofence,
+)
 from ...const import (
     ASSET_CHECK_INTERVAL,
     ASSET_REGISTER_DEVICE_KEY,
@@ -136,6 +148,8 @@ FIX_TIME_ATTRIBUTES: Final = ("fix_time", "last_fix", "timestamp")
 UNACCOMPANIED_DISTANCE_M: Final = 200.0
 # Speed above which an asset counts as moving when its source reports speed.
 MOVING_SPEED_KMH: Final = 5.0
+# Ended trips kept per asset (the oldest go first); a year of a busy van.
+MAX_TRIPS: Final = 5000
 # Parents are followed at most this deep (the flow refuses cycles; this bounds old data).
 MAX_PARENT_DEPTH: Final = 8
 
@@ -367,6 +381,9 @@ class Asset:
         self.not_seen: bool | None = None
         self.overdue = False
         self.unaccompanied = False
+        # Trips exist only for an asset with a position source of its own.
+        self.detector: TripDetector | None = TripDetector() if config.source else None
+        self.trips: list[Trip] = []
         self._listeners: list[Callable[[], None]] = []
         self._event_listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
@@ -381,15 +398,36 @@ class Asset:
         return self.config.name
 
     @property
+    def open_trip(self) -> OpenTrip | None:
+        """The trip in progress, if any."""
+        return self.detector.open_trip if self.detector is not None else None
+
+    @property
     def moving(self) -> bool:
-        """Whether the asset moves now (its source's speed says so)."""
+        """Whether the asset moves now: a trip is in progress, or its source's speed says so."""
         position = self.position
-        return (
-            position is not None
-            and not position.from_parent
-            and position.speed_kmh is not None
-            and position.speed_kmh >= MOVING_SPEED_KMH
-        )
+        if position is None or position.from_parent:
+            return False
+        if self.open_trip is not None:
+            return True
+        return position.speed_kmh is not None and position.speed_kmh >= MOVING_SPEED_KMH
+
+    def apply_trip_events(self, events: list[TripEvent]) -> list[Trip]:
+        """Keep the trips the detector's events ended or revised; return the newly ended."""
+        ended: list[Trip] = []
+        for event in events:
+            if isinstance(event, TripEnded):
+                self.trips.append(event.trip)
+                ended.append(event.trip)
+            elif isinstance(event, TripsRevised):
+                for trip in event.removed:
+                    if trip in self.trips:
+                        self.trips.remove(trip)
+                self.trips.extend(event.added)
+                self.trips.sort(key=lambda trip: trip.start)
+                ended.extend(event.added)
+        del self.trips[:-MAX_TRIPS]
+        return ended
 
     @callback
     def async_add_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
@@ -424,6 +462,8 @@ class Asset:
             "position": self.position.to_dict() if self.position else None,
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
             "inside": sorted(self.inside),
+            "detector": self.detector.to_dict() if self.detector is not None else None,
+            "trips": [trip.to_dict() for trip in self.trips],
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -438,6 +478,10 @@ class Asset:
         seen = data.get("last_seen")
         self.last_seen = dt_util.parse_datetime(str(seen)) if seen else None
         self.inside = frozenset(str(g) for g in data.get("inside") or ())
+        self.trips = [Trip.from_dict(trip) for trip in data.get("trips") or ()][-MAX_TRIPS:]
+        detector = data.get("detector")
+        if self.detector is not None and detector:
+            self.detector = TripDetector.from_dict(detector)
 
 
 def read_geofences(entry: ConfigEntry[Any]) -> dict[str, GeofenceConfig]:
@@ -540,7 +584,7 @@ class AssetRegisterRuntime:
             if (data := saved.get(asset.subentry_id)) is not None:
                 try:
                     asset.restore(data)
-                except (ValueError, KeyError, TypeError) as err:  # fmt: skip
+                except (AssetsError, ValueError, KeyError, TypeError) as err:  # fmt: skip
                     _LOGGER.warning("Saved state of asset %r ignored: %s", asset.name, err)
         sources = sorted({a.config.source for a in self.assets.values() if a.config.source})
         for source in sources:
@@ -647,8 +691,31 @@ class AssetRegisterRuntime:
             return
         for asset in self.assets.values():
             if asset.config.source == source:
+                self._feed_trips(asset, position)
                 self._apply_position(asset, position)
         self._schedule_save()
+
+    def _feed_trips(self, asset: Asset, position: AssetPosition) -> None:
+        """Give the fix to the asset's trip detector (late fixes land in time order)."""
+        if asset.detector is None:
+            return
+        try:
+            fix = TrackFix.at(
+                position.time,
+                position.latitude,
+                position.longitude,
+                speed_kmh=position.speed_kmh,
+                ignition=position.ignition,
+                odometer_m=position.odometer_m,
+                accuracy_m=position.accuracy_m or None,
+            )
+        except AssetsError as err:
+            _LOGGER.debug("Fix of %r not used for trips: %s", asset.name, err)
+            return
+        for trip in asset.apply_trip_events(asset.detector.feed(fix)):
+            self._fire(asset, EVENT_TRIP_ENDED, **trip.summary())
+        if position.time < (asset.position.time if asset.position else position.time):
+            asset.async_notify()  # a late fix: only the trips changed
 
     def _apply_position(self, asset: Asset, position: AssetPosition, depth: int = 0) -> None:
         """A new position of ``asset``: zones, geofence events, states; then its children."""
@@ -978,7 +1045,9 @@ def _asset_diagnostics(asset: Asset) -> dict[str, Any]:
         "tag": asset.config.tag,
         "category": asset.config.category,
         "source": asset.config.source,
-        **asset.to_dict(),
+        **{k: v for k, v in asset.to_dict().items() if k not in ("detector", "trips")},
+        "trips": len(asset.trips),
+        "open_trip": asset.open_trip is not None,
         "in_zones": asset.in_zones,
         "outside_allowed": asset.outside_allowed,
         "not_seen": asset.not_seen,

@@ -1,0 +1,221 @@
+"""The issue's scripted day, in a real Home Assistant: zones, geofence events, trips, restarts.
+
+A van leaves the depot's yard, stops at two customers, makes an excursion to the lane
+inside the depot's circle but outside its yard polygon, loses coverage on the way (the
+device sends the buffered fixes late, after a newer one), and returns to the yard. Its
+position source is an ordinary device tracker entity fed through Home Assistant's state
+machine; the clock moves with the fixes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+import json
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+from homeassistant.util.location import vincenty
+import pytest
+
+from custom_components.thingbridge.assets import TrackFix, detect_trips
+from custom_components.thingbridge.bridges.assets.runtime import EVENT_ASSET
+from tests.bridges.assets.support import (
+    CUSTOMER_A,
+    CUSTOMER_B,
+    DEPOT_YARD,
+    add_asset,
+    add_geofence,
+    add_register,
+    setup_zones,
+)
+
+SOURCE = "device_tracker.gps_van"
+TRACKER = "device_tracker.van_7"
+YARD = (52.5210, 13.4050)
+LANE = (52.5185, 13.4050)  # inside the depot's circle, outside the yard polygon
+STEP_S = 10
+SPEED_MS = 10.0
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One fix of the scripted day."""
+
+    time: datetime
+    latitude: float
+    longitude: float
+    speed_kmh: float
+
+
+def _leg(start: datetime, a: tuple[float, float], b: tuple[float, float]) -> list[Fix]:
+    """Fixes every 10 s from ``a`` to ``b`` at 36 km/h (``b`` included, ``a`` not)."""
+    length = vincenty(a, b) * 1000
+    steps = max(1, round(length / (SPEED_MS * STEP_S)))
+    return [
+        Fix(
+            start + timedelta(seconds=STEP_S * i),
+            a[0] + (b[0] - a[0]) * i / steps,
+            a[1] + (b[1] - a[1]) * i / steps,
+            36.0 if i < steps else 0.0,
+        )
+        for i in range(1, steps + 1)
+    ]
+
+
+def _stay(start: datetime, at: tuple[float, float], minutes: int) -> list[Fix]:
+    return [
+        Fix(start + timedelta(seconds=STEP_S * i), at[0], at[1], 0.0)
+        for i in range(1, minutes * 60 // STEP_S + 1)
+    ]
+
+
+def scripted_day(start: datetime) -> tuple[list[Fix], list[tuple[float, float]]]:
+    """The day's fixes in time order, and the stops in between which the trips run."""
+    fixes: list[Fix] = [Fix(start, YARD[0], YARD[1], 0.0)]
+    stops = [YARD, CUSTOMER_A, CUSTOMER_B, LANE, YARD]
+    fixes += _stay(start, YARD, 5)
+    for a, b in pairwise(stops):
+        fixes += _leg(fixes[-1].time, a, b)
+        fixes += _stay(fixes[-1].time, b, 10)
+    return fixes, stops
+
+
+def route_length_m(fixes: list[Fix], first: int, last: int) -> float:
+    """The geodesic length of the fixes ``first`` to ``last`` (Home Assistant's Vincenty)."""
+    return sum(
+        vincenty((a.latitude, a.longitude), (b.latitude, b.longitude)) * 1000
+        for a, b in zip(fixes[first:last], fixes[first + 1 : last + 1], strict=True)
+    )
+
+
+def deliveries(fixes: list[Fix]) -> Iterator[list[Fix]]:
+    """The order in which Home Assistant receives them: a burst arrives late after a gap.
+
+    On the way from customer B to the lane, six fixes (a minute) are buffered by the device
+    and delivered after the first fix that follows them.
+    """
+    gap_start = next(i for i, f in enumerate(fixes) if (f.latitude, f.longitude) == CUSTOMER_B)
+    gap_start = next(i for i in range(gap_start, len(fixes)) if fixes[i].speed_kmh > 0) + 20
+    buffered = fixes[gap_start : gap_start + 6]
+    for i, fix in enumerate(fixes):
+        if gap_start <= i < gap_start + 6:
+            continue
+        yield [fix]
+        if i == gap_start + 6:
+            yield buffered
+
+
+def send(hass: HomeAssistant, fix: Fix) -> None:
+    hass.states.async_set(
+        SOURCE,
+        "not_home",
+        {
+            "latitude": fix.latitude,
+            "longitude": fix.longitude,
+            "gps_accuracy": 8,
+            "speed": fix.speed_kmh,
+            "fix_time": fix.time.isoformat(),
+        },
+    )
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["straight", "restart_in_the_middle"])
+async def test_scripted_day(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, restart: bool
+) -> None:
+    start = dt_util.as_utc(dt_util.start_of_local_day() + timedelta(hours=8)).replace(microsecond=0)
+    freezer.move_to(start)
+    fixes, stops = scripted_day(start)
+    await setup_zones(hass)
+    send(hass, fixes[0])
+    entry = await add_register(hass)
+    yard = await add_geofence(hass, entry, "Yard", "zone.depot", json.dumps(DEPOT_YARD))
+    van = await add_asset(hass, entry, name="Van 7", source=SOURCE, geofences=[yard])
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": [
+                {
+                    "triggers": [{"trigger": "zone", "entity_id": TRACKER,
+                                  "zone": "zone.depot", "event": event}],
+                    "actions": [{"event": "depot_trigger", "event_data": {"event": event}}],
+                }
+                for event in ("enter", "leave")
+            ]
+        },
+    )  # fmt: skip
+    triggers: list[str] = []
+    geofence_events: list[str] = []
+    trip_events: list[dict[str, Any]] = []
+
+    @callback
+    def on_trigger(event: Event[dict[str, Any]]) -> None:
+        triggers.append(event.data["event"])
+
+    @callback
+    def on_asset(event: Event[dict[str, Any]]) -> None:
+        if event.data["type"].startswith("geofence"):
+            geofence_events.append(event.data["type"])
+        elif event.data["type"] == "trip_ended":
+            trip_events.append(event.data)
+
+    hass.bus.async_listen("depot_trigger", on_trigger)
+    hass.bus.async_listen(EVENT_ASSET, on_asset)
+
+    states: dict[tuple[float, float], set[str]] = {}
+    in_progress_seen = False
+    batches = list(deliveries(fixes))
+    for number, batch in enumerate(batches):
+        if restart and number == len(batches) // 2:
+            assert await hass.config_entries.async_unload(entry.entry_id)
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            await hass.async_block_till_done()
+        for fix in batch:
+            freezer.move_to(max(fix.time, dt_util.utcnow()))
+            send(hass, fix)
+        await hass.async_block_till_done()
+        state = hass.states.get(TRACKER)
+        states.setdefault((batch[-1].latitude, batch[-1].longitude), set()).add(state.state)
+        distance = hass.states.get("sensor.van_7_trip_in_progress_distance")
+        if float(distance.state) > 0.5:  # km: a trip is visible before it ends
+            in_progress_seen = True
+
+    # zones: the polygon, not the circle
+    assert states[YARD] == {"Depot"}
+    assert states[CUSTOMER_A] == {"Customer A"}
+    assert states[CUSTOMER_B] == {"Customer B"}
+    assert states[LANE] == {"not_home"}
+    # Home Assistant's zone trigger fired on leaving the yard and on coming back, never
+    # when the van drove into the depot's circle at the lane
+    assert triggers == ["leave", "enter"]
+    assert geofence_events == ["geofence_left", "geofence_entered"]
+    assert in_progress_seen
+
+    # trips: one per leg, each within 2 % of the route's geodesic length
+    runtime = entry.runtime_data
+    trips = runtime.assets[van].trips
+    assert len(trips) == len(stops) - 1 == len(trip_events)
+    index = {(f.latitude, f.longitude, f.time): i for i, f in enumerate(fixes)}
+    ends = [i for i, f in enumerate(fixes) if f.speed_kmh == 0 and i and fixes[i - 1].speed_kmh]
+    starts = [i - 1 for i, f in enumerate(fixes) if f.speed_kmh and not fixes[i - 1].speed_kmh]
+    assert len(starts) == len(ends) == len(trips)
+    for trip, first, last in zip(trips, starts, ends, strict=True):
+        expected = route_length_m(fixes, first, last)
+        assert trip.distance_m == pytest.approx(expected, rel=0.02), (trip, expected)
+    assert trips[2].estimated is False  # the burst filled the gap: nothing is estimated
+    assert index  # every fix is distinct
+
+    # the same day as a batch (no restart, fixes in time order) gives the same trips
+    report = detect_trips(
+        TrackFix.at(f.time, f.latitude, f.longitude, speed_kmh=f.speed_kmh, accuracy_m=8)
+        for f in fixes
+    )
+    assert [t.summary() for t in report.trips] == [t.summary() for t in trips]
+    assert hass.states.get("sensor.van_7_trip_in_progress_distance").state == "0.0"
