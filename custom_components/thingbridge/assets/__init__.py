@@ -54,6 +54,7 @@ from .maintenance import (
     MeasureDue,
     Readings,
 )
+from .report import TripRow, check_file_name, trips_csv, trips_gpx
 from .tracks import read_csv, read_gpx
 from .trips import (
     FixIgnored,
@@ -104,11 +105,13 @@ __all__ = [
     "TripEvent",
     "TripProgress",
     "TripReport",
+    "TripRow",
     "TripStarted",
     "TripsRevised",
     "Usage",
     "UsageConfig",
     "UsageCounter",
+    "check_file_name",
     "check_prefix",
     "check_tag",
     "detect_trips",
@@ -120,4 +123,6 @@ __all__ = [
     "parse_wkt",
     "read_csv",
     "read_gpx",
+    "trips_csv",
+    "trips_gpx",
 ]
