@@ -12,7 +12,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .bridges.assets.entity import RegisterBaseEntity, asset_platform
-from .bridges.assets.runtime import STATUS_CHECKED_OUT, AssetRegisterRuntime
+from .bridges.assets.runtime import AssetRegisterRuntime
 from .const import KIND_ASSET_REGISTER
 from .kinds import PlatformSetup, ThingBridgeConfigEntry, async_setup_by_kind
 
@@ -42,16 +42,15 @@ class AssetDueCalendar(RegisterBaseEntity, CalendarEntity):
     def _events(self) -> list[CalendarEvent]:
         events = []
         for asset in self.runtime.assets.values():
-            custody = asset.custody
-            if custody.status != STATUS_CHECKED_OUT or custody.expected_return is None:
+            if (expected_return := asset.expected_return) is None:
                 continue
-            due = dt_util.as_local(custody.expected_return)
+            due = dt_util.as_local(expected_return)
             events.append(
                 CalendarEvent(
                     start=due - DUE_EVENT_LENGTH,
                     end=due,
                     summary=f"{asset.name} ({asset.config.tag}) due back",
-                    description=custody.custodian,
+                    description=asset.custodian,
                     uid=f"checkout_{asset.subentry_id}",
                 )
             )

@@ -113,7 +113,7 @@ ASSET_REGISTER_DEVICE_KEY: Final = "register"
 CONF_TAG_PREFIX: Final = "tag_prefix"
 CONF_OVERDUE_REMINDERS: Final = "overdue_reminders"
 CONF_NOT_SEEN_HOURS: Final = "not_seen_hours"
-DEFAULT_TAG_PREFIX: Final = "ASSET"
+DEFAULT_TAG_PREFIX: Final = "ASSET-"
 DEFAULT_NOT_SEEN_HOURS: Final = 24
 MAX_NOT_SEEN_HOURS: Final = 24 * 365
 # Asset subentry data.

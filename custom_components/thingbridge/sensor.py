@@ -280,12 +280,12 @@ ASSET_SENSORS: tuple[AssetSensorDescription, ...] = (
         translation_key="asset_status",
         device_class=SensorDeviceClass.ENUM,
         options=list(STATUSES),
-        value_fn=lambda runtime, asset: asset.custody.status,
+        value_fn=lambda runtime, asset: asset.custody.status.value,
     ),
     AssetSensorDescription(
         key="custodian",
         translation_key="custodian",
-        value_fn=lambda runtime, asset: asset.custody.custodian,
+        value_fn=lambda runtime, asset: asset.custodian,
     ),
     AssetSensorDescription(
         key="home_distance",
@@ -354,13 +354,15 @@ class AssetSensor(AssetBaseEntity, SensorEntity):
         """The custodian sensor also names the person and the expected return."""
         if self.entity_description.key != "custodian":
             return None
-        custody = self.asset.custody
+        checkout = self.asset.custody.checkout
+        if checkout is None:
+            return {"person": None, "expected_return": None, "since": None}
         return {
-            "person": custody.custodian_entity,
-            "expected_return": custody.expected_return.isoformat()
-            if custody.expected_return
+            "person": self.asset.custodian_entity,
+            "expected_return": checkout.expected_return.isoformat()
+            if checkout.expected_return
             else None,
-            "since": custody.since.isoformat() if custody.since else None,
+            "since": checkout.since.isoformat(),
         }
 
 

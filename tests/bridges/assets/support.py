@@ -76,7 +76,7 @@ async def add_register(hass: HomeAssistant, **options: Any) -> ConfigEntry[Any]:
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": KIND_ASSET_REGISTER}
     )
-    data = {"tag_prefix": "VAN", "overdue_reminders": True, "not_seen_hours": 24} | options
+    data = {"tag_prefix": "VAN-", "overdue_reminders": True, "not_seen_hours": 24} | options
     result = await hass.config_entries.flow.async_configure(result["flow_id"], data)
     assert result["type"] is FlowResultType.CREATE_ENTRY, result
     await hass.async_block_till_done()

@@ -11,7 +11,7 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
 from custom_components.thingbridge.assets import AssetsError
-from custom_components.thingbridge.bridges.assets.flow import geofence_error, next_asset_tag
+from custom_components.thingbridge.bridges.assets.flow import geofence_error
 from custom_components.thingbridge.config_flow import ThingBridgeConfigFlow
 from custom_components.thingbridge.const import (
     DOMAIN,
@@ -55,21 +55,21 @@ async def test_register_step_creates_the_one_register(hass: HomeAssistant) -> No
     result = await _menu(hass)
     assert result["step_id"] == "asset_register"
     suggested = {str(k): k.description["suggested_value"] for k in result["data_schema"].schema}
-    assert suggested == {"tag_prefix": "ASSET", "overdue_reminders": True, "not_seen_hours": 24}
+    assert suggested == {"tag_prefix": "ASSET-", "overdue_reminders": True, "not_seen_hours": 24}
     result = check_flow(
         await hass.config_entries.flow.async_configure(
             result["flow_id"],
-            {"tag_prefix": "V-1", "overdue_reminders": True, "not_seen_hours": 24},
+            {"tag_prefix": "V 1", "overdue_reminders": True, "not_seen_hours": 24},
         )
     )
     assert result["errors"] == {"tag_prefix": "invalid_tag_prefix"}
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"tag_prefix": " van ", "overdue_reminders": False, "not_seen_hours": 6}
+        result["flow_id"], {"tag_prefix": " VAN- ", "overdue_reminders": False, "not_seen_hours": 6}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Asset register"
     assert result["options"] == {
-        "tag_prefix": "VAN",
+        "tag_prefix": "VAN-",
         "overdue_reminders": False,
         "not_seen_hours": 6,
     }
@@ -82,7 +82,7 @@ async def test_register_step_creates_the_one_register(hass: HomeAssistant) -> No
 async def test_two_register_forms_make_one_register(hass: HomeAssistant) -> None:
     first = await _menu(hass)
     second = await _menu(hass)
-    data = {"tag_prefix": "VAN", "overdue_reminders": True, "not_seen_hours": 24}
+    data = {"tag_prefix": "VAN-", "overdue_reminders": True, "not_seen_hours": 24}
     result = await hass.config_entries.flow.async_configure(first["flow_id"], data)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     result = check_flow(await hass.config_entries.flow.async_configure(second["flow_id"], data))
@@ -96,17 +96,18 @@ async def test_register_options_and_reconfigure(hass: HomeAssistant) -> None:
     assert result["step_id"] == "register"
     result = check_flow(
         await hass.config_entries.options.async_configure(
-            result["flow_id"], {"tag_prefix": "", "overdue_reminders": True, "not_seen_hours": 2}
+            result["flow_id"],
+            {"tag_prefix": "x" * 17, "overdue_reminders": True, "not_seen_hours": 2},
         ),
         "options",
     )
     assert result["errors"] == {"tag_prefix": "invalid_tag_prefix"}
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"tag_prefix": "TOOL", "overdue_reminders": True, "not_seen_hours": 2}
+        result["flow_id"], {"tag_prefix": "TOOL-", "overdue_reminders": True, "not_seen_hours": 2}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert entry.options["tag_prefix"] == "TOOL"
+    assert entry.options["tag_prefix"] == "TOOL-"
     assert entry.state is config_entries.ConfigEntryState.LOADED
     result = check_flow(
         await hass.config_entries.flow.async_init(
@@ -115,11 +116,6 @@ async def test_register_options_and_reconfigure(hass: HomeAssistant) -> None:
         )
     )
     assert result["reason"] == "register_reconfigure"
-
-
-def test_next_asset_tag() -> None:
-    assert next_asset_tag("VAN", set()) == "VAN-0001"
-    assert next_asset_tag("VAN", {"VAN-0007", "van-0002", "TOOL-0100", "VAN-X"}) == "VAN-0008"
 
 
 def test_an_unknown_geofence_code_shows_the_librarys_message() -> None:
@@ -238,7 +234,7 @@ async def test_asset_subentry_add_validate_and_reconfigure(hass: HomeAssistant) 
     assert (await refused(name=" "))["errors"] == {"name": "empty_name"}
     result = await refused(asset_tag="van 9")
     assert result["errors"] == {"asset_tag": "invalid_asset_tag"}
-    assert result["description_placeholders"]["tag"] == "VAN 9"
+    assert result["description_placeholders"]["tag"] == "van 9"
     result = await refused(asset_tag="van-0001")
     assert result["errors"] == {"asset_tag": "asset_tag_taken"}
     assert result["description_placeholders"]["name"] == "Van 7"
@@ -258,7 +254,7 @@ async def test_asset_subentry_add_validate_and_reconfigure(hass: HomeAssistant) 
         hass, entry, name="Trailer", source="person.anna", asset_tag="trl-1", tag_id="nfc-t",
         allowed_from="07:00:00", allowed_until="19:00:00",
     )  # fmt: skip
-    assert entry.subentries[trailer].data["asset_tag"] == "TRL-1"
+    assert entry.subentries[trailer].data["asset_tag"] == "trl-1"
     assert entry.subentries[trailer].data["source"] == "person.anna"
 
     # reconfigure: the van may not become the drill's child (a loop)

@@ -181,7 +181,10 @@ async def test_custody_by_action_yaml_and_tag_with_translated_errors(
     assert custodian.state == "Anna"
     assert custodian.attributes["person"] == "person.anna"
     assert asset_events[-1]["type"] == "checked_out"
-    assert await refused("check_out", "already_checked_out", asset="VAN-0001", custodian="Bob")
+    assert await refused("check_out", "already_checked_out", asset="VAN-0001", custodian="Bob") == {
+        "asset": "Van 7",
+        "custodian": "Anna",
+    }
     calendar = hass.states.get("calendar.asset_register_due_dates")
     assert calendar.attributes["message"] == "Van 7 (VAN-0001) due back"
     assert hass.states.get("binary_sensor.van_7_checked_out_past_due").state == "off"

@@ -19,7 +19,6 @@ own subentry flow:
 from __future__ import annotations
 
 from collections.abc import Mapping
-import re
 from typing import Any, Final
 
 from homeassistant.components import zone
@@ -51,7 +50,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from ...assets import AssetsError, parse_geofence
+from ...assets import AssetsError, check_prefix, check_tag, next_tag, parse_geofence
 from ...const import (
     ASSET_CATEGORIES,
     ASSET_REGISTER_UNIQUE_ID,
@@ -83,8 +82,6 @@ from ...const import (
 from ..flow import FlowError
 from .runtime import RegisterSettings
 
-TAG_PREFIX_PATTERN: Final = re.compile(r"[A-Za-z0-9]{1,12}")
-ASSET_TAG_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 MAX_NAME: Final = 100
 MAX_TAG_ID: Final = 200
 # The placeholders the library's geofence errors use; every one is given (empty when the
@@ -139,11 +136,12 @@ def _register_settings(user_input: Mapping[str, Any]) -> RegisterSettings:
     """The settings the form was submitted with.
 
     Raises:
-        FlowError: The tag prefix is not 1 to 12 letters and digits.
+        FlowError: The library refuses the tag prefix.
     """
-    prefix = str(user_input[CONF_TAG_PREFIX]).strip().upper()
-    if not TAG_PREFIX_PATTERN.fullmatch(prefix):
-        raise FlowError("invalid_tag_prefix")
+    try:
+        prefix = check_prefix(str(user_input[CONF_TAG_PREFIX]).strip())
+    except AssetsError as err:
+        raise FlowError("invalid_tag_prefix") from err
     return RegisterSettings(
         tag_prefix=prefix,
         overdue_reminders=bool(user_input[CONF_OVERDUE_REMINDERS]),
@@ -218,13 +216,6 @@ class AssetRegisterOptionsFlow(OptionsFlow):
 # -- assets -----------------------------------------------------------------------------------
 
 
-def next_asset_tag(prefix: str, taken: set[str]) -> str:
-    """The first ``PREFIX-NNNN`` after the highest number the prefix already has."""
-    pattern = re.compile(rf"{re.escape(prefix)}-(\d{{1,9}})", re.IGNORECASE)
-    numbers = [int(m.group(1)) for tag in taken if (m := pattern.fullmatch(tag))]
-    return f"{prefix}-{max(numbers, default=0) + 1:04d}"
-
-
 def _text(user_input: Mapping[str, Any], key: str) -> str:
     return str(user_input.get(key) or "").strip()
 
@@ -285,18 +276,19 @@ class AssetSubentryFlow(ConfigSubentryFlow):
             raise FlowError("empty_name", {"field": CONF_NAME})
         entry = self._get_entry()
         others = [s for s in entry.get_subentries_of_type(SUBENTRY_ASSET) if s.subentry_id != own]
-        taken = {str(s.data.get(CONF_ASSET_TAG, "")).casefold(): s.title for s in others}
-        tag = _text(user_input, CONF_ASSET_TAG).upper()
+        taken = {str(s.data.get(CONF_ASSET_TAG, "")): s.title for s in others}
+        tag = _text(user_input, CONF_ASSET_TAG)
         if not tag:
-            prefix = RegisterSettings.from_options(entry.options).tag_prefix
-            tag = next_asset_tag(prefix, {str(s.data.get(CONF_ASSET_TAG, "")) for s in others})
-        elif not ASSET_TAG_PATTERN.fullmatch(tag):
-            raise FlowError("invalid_asset_tag", {"field": CONF_ASSET_TAG, "tag": tag[:40]})
-        elif tag.casefold() in taken:
-            raise FlowError(
-                "asset_tag_taken",
-                {"field": CONF_ASSET_TAG, "tag": tag, "name": taken[tag.casefold()]},
-            )
+            tag = next_tag(RegisterSettings.from_options(entry.options).tag_prefix, taken)
+        else:
+            try:
+                tag = check_tag(tag, taken)
+            except AssetsError as err:
+                owner = next((n for t, n in taken.items() if t.casefold() == tag.casefold()), "")
+                key = "asset_tag_taken" if err.code == "duplicate_tag" else "invalid_asset_tag"
+                raise FlowError(
+                    key, {"field": CONF_ASSET_TAG, "tag": tag[:40], "name": owner}
+                ) from err
         parent = _text(user_input, CONF_PARENT)
         if parent and _parent_cycle(entry, own, parent):
             raise FlowError("parent_cycle", {"field": CONF_PARENT})

@@ -64,7 +64,10 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import DistanceConverter, SpeedConverter
 
 from ...assets import (
+    ALLOWED,
     AssetsError,
+    AssetStatus,
+    Custody,
     Geofence,
     OpenTrip,
     TrackFix,
@@ -137,11 +140,7 @@ ASSET_EVENT_TYPES: Final = (
     EVENT_MAINTENANCE_DONE,
 )
 # Custody statuses.
-STATUS_AVAILABLE: Final = "available"
-STATUS_CHECKED_OUT: Final = "checked_out"
-STATUS_IN_MAINTENANCE: Final = "in_maintenance"
-STATUS_RETIRED: Final = "retired"
-STATUSES: Final = (STATUS_AVAILABLE, STATUS_CHECKED_OUT, STATUS_IN_MAINTENANCE, STATUS_RETIRED)
+STATUSES: Final = tuple(status.value for status in AssetStatus)
 # Attributes that may carry the time of a source's fix (else its state's last update counts).
 FIX_TIME_ATTRIBUTES: Final = ("fix_time", "last_fix", "timestamp")
 # How far a child may be from its parent while moving before it moves "without its parent".
@@ -178,7 +177,7 @@ class RegisterSettings:
     """The register's options.
 
     Attributes:
-        tag_prefix: Prefix of the asset tags the register hands out (``VAN`` → ``VAN-0007``).
+        tag_prefix: Prefix of the asset tags the register hands out (``VAN-`` → ``VAN-0007``).
         overdue_reminders: Raise a repair issue for a check-out past its expected return.
         not_seen_hours: An asset whose source was silent this long is "not seen".
     """
@@ -328,51 +327,14 @@ class AssetPosition:
         )
 
 
-@dataclass(slots=True)
-class Custody:
-    """Who has an asset and until when."""
-
-    status: str = STATUS_AVAILABLE
-    custodian: str | None = None
-    custodian_entity: str | None = None
-    expected_return: datetime | None = None
-    since: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "status": self.status,
-            "custodian": self.custodian,
-            "custodian_entity": self.custodian_entity,
-            "expected_return": self.expected_return.isoformat() if self.expected_return else None,
-            "since": self.since.isoformat() if self.since else None,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Custody:
-        """Read :meth:`to_dict`'s output back (unknown values fall back to available)."""
-        status = str(data.get("status", STATUS_AVAILABLE))
-
-        def when(key: str) -> datetime | None:
-            value = data.get(key)
-            return dt_util.parse_datetime(str(value)) if value else None
-
-        return cls(
-            status=status if status in STATUSES else STATUS_AVAILABLE,
-            custodian=data.get("custodian"),
-            custodian_entity=data.get("custodian_entity"),
-            expected_return=when("expected_return"),
-            since=when("since"),
-        )
-
-
 class Asset:
     """One asset while the register is loaded: its configuration, custody, position, states."""
 
     def __init__(self, config: AssetConfig) -> None:
         """Start with nothing known (the runtime restores what was saved)."""
         self.config = config
-        self.custody = Custody()
+        self.custody = Custody()  # the library's: status and the open check-out
+        self.custodian_entity: str | None = None  # the person of the open check-out
         self.position: AssetPosition | None = None
         self.last_seen: datetime | None = None
         self.inside: frozenset[str] = frozenset()
@@ -396,6 +358,18 @@ class Asset:
     def name(self) -> str:
         """The asset's name."""
         return self.config.name
+
+    @property
+    def custodian(self) -> str | None:
+        """Who has the asset (a person's name or a name), when it is checked out."""
+        checkout = self.custody.checkout
+        return checkout.custodian if checkout is not None else None
+
+    @property
+    def expected_return(self) -> datetime | None:
+        """When the asset is due back, when it is checked out with a date."""
+        checkout = self.custody.checkout
+        return checkout.expected_return if checkout is not None else None
 
     @property
     def open_trip(self) -> OpenTrip | None:
@@ -459,6 +433,7 @@ class Asset:
         """What survives a restart, JSON-ready."""
         return {
             "custody": self.custody.to_dict(),
+            "custodian_entity": self.custodian_entity,
             "position": self.position.to_dict() if self.position else None,
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
             "inside": sorted(self.inside),
@@ -472,7 +447,10 @@ class Asset:
         Raises:
             ValueError, KeyError, TypeError: The saved data is damaged.
         """
-        self.custody = Custody.from_dict(data.get("custody") or {})
+        custody = data.get("custody")
+        self.custody = Custody.from_dict(custody) if custody else Custody()
+        entity = data.get("custodian_entity")
+        self.custodian_entity = str(entity) if entity and self.custody.checkout else None
         position = data.get("position")
         self.position = AssetPosition.from_dict(position) if position else None
         seen = data.get("last_seen")
@@ -834,20 +812,15 @@ class AssetRegisterRuntime:
         else:
             limit = timedelta(hours=self.settings.not_seen_hours)
             asset.not_seen = asset.last_seen is None or now - asset.last_seen > limit
-        custody = asset.custody
-        asset.overdue = (
-            custody.status == STATUS_CHECKED_OUT
-            and custody.expected_return is not None
-            and now > custody.expected_return
-        )
+        asset.overdue = asset.custody.overdue(now)
         self._update_unaccompanied(asset)
         self._update_overdue_issue(asset)
         return before != (asset.outside_allowed, asset.not_seen, asset.overdue, asset.unaccompanied)
 
     def _update_overdue_issue(self, asset: Asset) -> None:
         issue_id = f"asset_overdue_{asset.subentry_id}"
-        custody = asset.custody
-        if asset.overdue and self.settings.overdue_reminders and custody.expected_return:
+        expected_return = asset.expected_return
+        if asset.overdue and self.settings.overdue_reminders and expected_return:
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
@@ -858,10 +831,8 @@ class AssetRegisterRuntime:
                 translation_placeholders={
                     "name": asset.name,
                     "tag": asset.config.tag,
-                    "custodian": custody.custodian or "",
-                    "expected_return": dt_util.as_local(custody.expected_return).strftime(
-                        "%Y-%m-%d %H:%M"
-                    ),
+                    "custodian": asset.custodian or "",
+                    "expected_return": dt_util.as_local(expected_return).strftime("%Y-%m-%d %H:%M"),
                 },
             )
         else:
@@ -887,19 +858,18 @@ class AssetRegisterRuntime:
         *,
         via: str,
     ) -> None:
-        """Give ``asset`` to ``custodian`` until ``expected_return``."""
+        """Give ``asset`` to ``custodian`` until ``expected_return``.
+
+        Raises:
+            CustodyError: The library refuses (not available, bad name, return in the past).
+        """
         now = dt_util.utcnow()
-        asset.custody = Custody(
-            status=STATUS_CHECKED_OUT,
-            custodian=custodian,
-            custodian_entity=custodian_entity,
-            expected_return=expected_return,
-            since=now,
-        )
+        asset.custody = asset.custody.check_out(custodian, now, expected_return)
+        asset.custodian_entity = custodian_entity
         self._fire(
             asset,
             EVENT_CHECKED_OUT,
-            custodian=custodian,
+            custodian=asset.custodian,
             custodian_entity=custodian_entity,
             expected_return=expected_return.isoformat() if expected_return else None,
             via=via,
@@ -908,15 +878,20 @@ class AssetRegisterRuntime:
 
     @callback
     def async_check_in(self, asset: Asset, *, via: str) -> None:
-        """Take ``asset`` back."""
+        """Take ``asset`` back.
+
+        Raises:
+            CustodyError: It is not checked out.
+        """
         now = dt_util.utcnow()
-        previous = asset.custody
-        asset.custody = Custody(status=STATUS_AVAILABLE, since=now)
+        asset.custody, record = asset.custody.check_in(now)
+        custodian_entity, asset.custodian_entity = asset.custodian_entity, None
         self._fire(
             asset,
             EVENT_CHECKED_IN,
-            custodian=previous.custodian,
-            custodian_entity=previous.custodian_entity,
+            custodian=record.custodian,
+            custodian_entity=custodian_entity,
+            late=record.late,
             via=via,
         )
         self._custody_changed(asset, now)
@@ -936,11 +911,13 @@ class AssetRegisterRuntime:
         context), else the device's name.
         """
         asset = self.asset_by_tag_id(str(event.data.get(TAG_ID) or ""))
-        if asset is None or asset.custody.status == STATUS_RETIRED:
+        if asset is None:
             return
-        if asset.custody.status == STATUS_CHECKED_OUT:
+        if asset.custody.status in ALLOWED["check_in"]:
             self.async_check_in(asset, via="tag")
             return
+        if asset.custody.status not in ALLOWED["check_out"]:
+            return  # in maintenance or retired: a scan changes nothing
         custodian, person = self._scanner(event.data.get(DEVICE_ID), event.context.user_id)
         self.async_check_out(asset, custodian, person, None, via="tag")
 
@@ -1071,7 +1048,6 @@ __all__ = [
     "AssetPosition",
     "AssetRegisterConfigEntry",
     "AssetRegisterRuntime",
-    "Custody",
     "GeofenceConfig",
     "PlanConfig",
     "RegisterSettings",

@@ -22,10 +22,9 @@ from homeassistant.helpers import (
 from homeassistant.util import dt as dt_util
 import probatio
 
+from ...assets import ALLOWED, CustodyError
 from ...const import ASSET_REGISTER_UNIQUE_ID, DOMAIN
 from .runtime import (
-    STATUS_CHECKED_OUT,
-    STATUS_RETIRED,
     Asset,
     AssetRegisterConfigEntry,
     AssetRegisterRuntime,
@@ -116,19 +115,19 @@ async def _async_check_out(call: ServiceCall) -> None:
         raise _invalid(
             "expected_return_past", expected_return=dt_util.as_local(expected).isoformat()
         )
-    status = asset.custody.status
-    if status == STATUS_RETIRED:
-        raise _invalid("asset_retired", asset=asset.name)
-    if status == STATUS_CHECKED_OUT:
-        raise _invalid(
-            "already_checked_out", asset=asset.name, custodian=asset.custody.custodian or ""
-        )
-    runtime.async_check_out(asset, custodian, person, expected, via="action")
+    if asset.custody.status not in ALLOWED["check_out"]:
+        if asset.custodian is not None:
+            raise _invalid("already_checked_out", asset=asset.name, custodian=asset.custodian)
+        raise _invalid(f"cannot_check_out_{asset.custody.status.value}", asset=asset.name)
+    try:
+        runtime.async_check_out(asset, custodian, person, expected, via="action")
+    except CustodyError as err:  # what the checks above let through: the library's word
+        raise _invalid("custody_refused", asset=asset.name, error=str(err)) from err
 
 
 async def _async_check_in(call: ServiceCall) -> None:
     runtime, asset = resolve_asset(call.hass, call.data[ATTR_ASSET])
-    if asset.custody.status != STATUS_CHECKED_OUT:
+    if asset.custody.status not in ALLOWED["check_in"]:
         raise _invalid("not_checked_out", asset=asset.name)
     runtime.async_check_in(asset, via="action")
 
