@@ -147,6 +147,14 @@ ASSET_BINARY_SENSORS: tuple[AssetBinarySensorDescription, ...] = (
         is_on_fn=lambda asset: asset.overdue,
     ),
     AssetBinarySensorDescription(
+        key="maintenance_due",
+        translation_key="maintenance_due",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda asset: (
+            None if asset.maintenance is None else asset.maintenance.status == "due"
+        ),
+    ),
+    AssetBinarySensorDescription(
         key="unaccompanied",
         translation_key="unaccompanied",
         device_class=BinarySensorDeviceClass.SAFETY,

@@ -1,4 +1,4 @@
-"""Calendar: the asset register's due dates (check-outs' expected returns)."""
+"""Calendar: the asset register's due dates (check-outs' expected returns, maintenance)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ async def async_setup_entry(
 
 
 class AssetDueCalendar(RegisterBaseEntity, CalendarEntity):
-    """When each checked-out asset is expected back."""
+    """When each checked-out asset is expected back, and when maintenance comes due."""
 
     _attr_translation_key = "due_dates"
 
@@ -42,18 +42,32 @@ class AssetDueCalendar(RegisterBaseEntity, CalendarEntity):
     def _events(self) -> list[CalendarEvent]:
         events = []
         for asset in self.runtime.assets.values():
-            if (expected_return := asset.expected_return) is None:
-                continue
-            due = dt_util.as_local(expected_return)
-            events.append(
-                CalendarEvent(
-                    start=due - DUE_EVENT_LENGTH,
-                    end=due,
-                    summary=f"{asset.name} ({asset.config.tag}) due back",
-                    description=asset.custodian,
-                    uid=f"checkout_{asset.subentry_id}",
+            if (expected_return := asset.expected_return) is not None:
+                due = dt_util.as_local(expected_return)
+                events.append(
+                    CalendarEvent(
+                        start=due - DUE_EVENT_LENGTH,
+                        end=due,
+                        summary=f"{asset.name} ({asset.config.tag}) due back",
+                        description=asset.custodian,
+                        uid=f"checkout_{asset.subentry_id}",
+                    )
                 )
-            )
+            due_state, plan = asset.maintenance, asset.plan
+            if due_state is not None and plan is not None:
+                for measure in due_state.measures:
+                    if measure.due_at is None:
+                        continue
+                    due = dt_util.as_local(measure.due_at)
+                    events.append(
+                        CalendarEvent(
+                            start=due - DUE_EVENT_LENGTH,
+                            end=due,
+                            summary=f"{asset.name} ({asset.config.tag}): {plan.name} due",
+                            description=measure.measure,
+                            uid=f"maintenance_{asset.subentry_id}_{measure.measure}",
+                        )
+                    )
         return sorted(events, key=lambda event: event.start_datetime_local)
 
     @property

@@ -136,7 +136,10 @@ async def test_scripted_day(
     send(hass, fixes[0])
     entry = await add_register(hass)
     yard = await add_geofence(hass, entry, "Yard", "zone.depot", json.dumps(DEPOT_YARD))
-    van = await add_asset(hass, entry, name="Van 7", source=SOURCE, geofences=[yard])
+    van = await add_asset(
+        hass, entry, name="Van 7", source=SOURCE, geofences=[yard], every_km=5, every_days=90
+    )
+    assert hass.states.get("binary_sensor.van_7_maintenance_due").state == "off"
     assert await async_setup_component(
         hass,
         "automation",
@@ -219,3 +222,24 @@ async def test_scripted_day(
     )
     assert [t.summary() for t in report.trips] == [t.summary() for t in trips]
     assert hass.states.get("sensor.van_7_trip_in_progress_distance").state == "0.0"
+
+    # utilization: the time between fixes while driving; distance and trips of the day
+    driving_s = sum(
+        (b.time - a.time).total_seconds()
+        for a, b in pairwise(fixes)
+        if a.speed_kmh > 0 or (a.latitude, a.longitude) != (b.latitude, b.longitude)
+    )
+    hours = float(hass.states.get("sensor.van_7_hours_in_use_today").state)
+    assert hours == pytest.approx(driving_s / 3600, abs=1e-4)
+    assert float(hass.states.get("sensor.van_7_hours_in_use").state) == hours
+    total_km = sum(t.distance_m for t in trips) / 1000
+    distance = float(hass.states.get("sensor.van_7_distance_today").state)
+    assert distance == pytest.approx(total_km, abs=0.001)
+    assert hass.states.get("sensor.van_7_trips_today").state == "4"
+    assert float(hass.states.get("sensor.van_7_odometer").state) == pytest.approx(
+        total_km, abs=0.01
+    )
+    # about 8 km driven: the 5 km service is due, the scheduler says so without a new fix
+    assert total_km > 5
+    assert hass.states.get("binary_sensor.van_7_maintenance_due").state == "on"
+    assert hass.states.get("sensor.van_7_next_maintenance").attributes["measure"] == "distance"

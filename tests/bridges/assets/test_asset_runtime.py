@@ -346,3 +346,96 @@ async def test_a_child_follows_its_parent_and_one_moving_alone_is_reported(
     await hass.async_block_till_done()
     assert hass.states.get(alone).state == "on"
     assert hass.states.get("binary_sensor.drill_moving_without_its_parent").state == "off"
+
+
+async def test_maintenance_comes_due_by_the_clock_and_is_recorded(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, asset_events: list[dict[str, Any]]
+) -> None:
+    """A day-based plan comes due without any new position; the to-do list and the action
+    record it; the log survives a restart."""
+    freezer.move_to(dt_util.utcnow().replace(microsecond=0))  # timestamps show whole seconds
+    await setup_zones(hass)
+    move(hass, YARD_POINT)
+    entry = await add_register(hass)
+    van = await add_asset(
+        hass, entry, name="Van 7", source=SOURCE, plan_name="Service", every_days=1,
+        every_km=100,
+    )  # fmt: skip
+    due_sensor = "binary_sensor.van_7_maintenance_due"
+    todo = "todo.asset_register_maintenance"
+    assert hass.states.get(due_sensor).state == "off"
+    assert hass.states.get(todo).state == "0"
+    next_due = hass.states.get("sensor.van_7_next_maintenance")
+    assert dt_util.parse_datetime(next_due.state) == dt_util.utcnow() + timedelta(days=1)
+    assert next_due.attributes["measure"] == "days"
+
+    freezer.tick(timedelta(hours=23))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get(due_sensor).state == "off"
+    assert hass.states.get(todo).state == "1"  # soon: on the list already
+    freezer.tick(timedelta(hours=2))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get(due_sensor).state == "on"
+    events = await hass.services.async_call(
+        "calendar", "get_events",
+        {"entity_id": "calendar.asset_register_due_dates", "duration": {"days": 2},
+         "start_date_time": dt_util.now() - timedelta(days=1)},
+        blocking=True, return_response=True,
+    )  # fmt: skip
+    summaries = [e["summary"] for e in events["calendar.asset_register_due_dates"]["events"]]
+    assert summaries == ["Van 7 (VAN-0001): Service due"]
+
+    async def refused(key: str, **data: Any) -> dict[str, str]:
+        with pytest.raises(ServiceValidationError) as caught:
+            await hass.services.async_call(DOMAIN, "record_maintenance", data, blocking=True)
+        assert caught.value.translation_key == key
+        assert key in TRANSLATIONS["exceptions"]
+        return caught.value.translation_placeholders or {}
+
+    assert (await refused("unknown_asset", asset="TRL-1"))["asset"] == "TRL-1"
+    assert await refused("unknown_plan", asset="VAN-0001", plan="Brakes") == {
+        "asset": "Van 7",
+        "plan": "Brakes",
+        "plans": "Service",
+    }
+    tomorrow = (dt_util.now() + timedelta(days=1)).isoformat()
+    assert "date" in await refused("maintenance_in_future", asset="VAN-0001", date=tomorrow)
+
+    # checking the item off records it
+    items = await hass.services.async_call(
+        "todo", "get_items", {"entity_id": todo}, blocking=True, return_response=True
+    )
+    (item,) = items[todo]["items"]
+    assert item["summary"] == "Van 7 (VAN-0001): Service"
+    await hass.services.async_call(
+        "todo", "update_item", {"entity_id": todo, "item": item["uid"], "status": "completed"},
+        blocking=True,
+    )  # fmt: skip
+    await hass.async_block_till_done()
+    assert hass.states.get(due_sensor).state == "off"
+    assert hass.states.get(todo).state == "0"
+    assert asset_events[-1]["type"] == "maintenance_done"
+    assert asset_events[-1]["via"] == "todo"
+
+    # and by the action, with cost and note
+    freezer.tick(timedelta(hours=1))
+    await hass.services.async_call(
+        DOMAIN, "record_maintenance",
+        {"asset": "VAN-0001", "plan": "service", "cost": 249.9, "note": "Oil", "odometer": 12},
+        blocking=True,
+    )  # fmt: skip
+    plan = entry.runtime_data.assets[van].plan
+    assert [(c.cost, c.note, c.readings.odometer_m) for c in plan.log] == [
+        (None, "", 0.0),
+        (249.9, "Oil", 12000.0),
+    ]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert len(entry.runtime_data.assets[van].plan.log) == 2
+    attributes = hass.states.get("sensor.van_7_next_maintenance").attributes
+    assert attributes["plan"] == "Service"
+    assert attributes["status"] == "ok"
+    assert dt_util.parse_datetime(attributes["last_done"]) == dt_util.utcnow()

@@ -25,7 +25,7 @@ a position.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 import logging
 import math
@@ -69,13 +69,19 @@ from ...assets import (
     AssetStatus,
     Custody,
     Geofence,
+    MaintenanceDue,
+    MaintenancePlan,
     OpenTrip,
+    Readings,
     TrackFix,
     Trip,
     TripDetector,
     TripEnded,
     TripEvent,
     TripsRevised,
+    Usage,
+    UsageConfig,
+    UsageCounter,
     distance_m,
     parse_geofence,
 )
@@ -120,6 +126,7 @@ ASSET_PLATFORMS: Final = (
     Platform.DEVICE_TRACKER,
     Platform.EVENT,
     Platform.SENSOR,
+    Platform.TODO,
 )
 STORE_SAVE_DELAY: Final = 10.0
 # Fired on the bus for every asset event (the event entities show the same).
@@ -330,9 +337,10 @@ class AssetPosition:
 class Asset:
     """One asset while the register is loaded: its configuration, custody, position, states."""
 
-    def __init__(self, config: AssetConfig) -> None:
+    def __init__(self, config: AssetConfig, time_zone: str = "UTC") -> None:
         """Start with nothing known (the runtime restores what was saved)."""
         self.config = config
+        self.time_zone = time_zone
         self.custody = Custody()  # the library's: status and the open check-out
         self.custodian_entity: str | None = None  # the person of the open check-out
         self.position: AssetPosition | None = None
@@ -346,6 +354,12 @@ class Asset:
         # Trips exist only for an asset with a position source of its own.
         self.detector: TripDetector | None = TripDetector() if config.source else None
         self.trips: list[Trip] = []
+        self.usage: UsageCounter | None = (
+            UsageCounter(UsageConfig(time_zone=time_zone)) if config.source else None
+        )
+        # The maintenance plan (made at the first start from the subentry's intervals).
+        self.plan: MaintenancePlan | None = None
+        self.maintenance: MaintenanceDue | None = None
         self._listeners: list[Callable[[], None]] = []
         self._event_listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
@@ -370,6 +384,25 @@ class Asset:
         """When the asset is due back, when it is checked out with a date."""
         checkout = self.custody.checkout
         return checkout.expected_return if checkout is not None else None
+
+    def readings(self) -> Readings:
+        """Engine hours (time in use) and odometer now.
+
+        The odometer is the device's when it reports one, else the distance of the asset's
+        trips; both are ``None`` for an asset without a source of its own.
+        """
+        if self.usage is None:
+            return Readings()
+        total = self.usage.total
+        odometer = self.position.odometer_m if self.position is not None else None
+        return Readings(
+            engine_hours_s=total.in_use_s,
+            odometer_m=odometer if odometer is not None else total.distance_m,
+        )
+
+    def today(self, now: datetime) -> Usage | None:
+        """Today's counters (``None`` without a source of its own)."""
+        return self.usage.today(now) if self.usage is not None else None
 
     @property
     def open_trip(self) -> OpenTrip | None:
@@ -439,6 +472,8 @@ class Asset:
             "inside": sorted(self.inside),
             "detector": self.detector.to_dict() if self.detector is not None else None,
             "trips": [trip.to_dict() for trip in self.trips],
+            "usage": self.usage.to_dict() if self.usage is not None else None,
+            "plan": self.plan.to_dict() if self.plan is not None else None,
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -460,6 +495,42 @@ class Asset:
         detector = data.get("detector")
         if self.detector is not None and detector:
             self.detector = TripDetector.from_dict(detector)
+        usage = data.get("usage")
+        if self.usage is not None and usage:
+            self.usage = UsageCounter.from_dict(usage)
+        plan = data.get("plan")
+        self.plan = MaintenancePlan.from_dict(plan) if plan else None
+
+    def sync_plan(self, now: datetime) -> None:
+        """Make the plan follow the subentry's intervals (its baseline and log stay).
+
+        A plan counting engine hours or km needs those readings: an asset without a source
+        of its own keeps only its days, and none without them.
+        """
+        wanted = self.config.plan
+        if wanted is None:
+            self.plan = None
+            return
+        readings = self.readings()
+        hours = wanted.every_hours if readings.engine_hours_s is not None else None
+        km = wanted.every_km if readings.odometer_m is not None else None
+        days = wanted.every_days
+        if hours is None and km is None and days is None:
+            self.plan = None
+            return
+        try:
+            if self.plan is None:
+                self.plan = MaintenancePlan.create(
+                    wanted.name, start=now, readings=readings,
+                    every_hours=hours, every_km=km, every_days=days,
+                )  # fmt: skip
+            else:
+                self.plan = replace(
+                    self.plan, name=wanted.name, every_hours=hours, every_km=km, every_days=days
+                )
+        except AssetsError as err:
+            _LOGGER.warning("Maintenance plan of %r not kept: %s", self.name, err)
+            self.plan = None
 
 
 def read_geofences(entry: ConfigEntry[Any]) -> dict[str, GeofenceConfig]:
@@ -545,7 +616,7 @@ class AssetRegisterRuntime:
         self.settings = RegisterSettings.from_options(entry.options)
         self.geofences = read_geofences(entry)
         self.assets: dict[str, Asset] = {
-            s.subentry_id: Asset(AssetConfig.from_subentry(s))
+            s.subentry_id: Asset(AssetConfig.from_subentry(s), hass.config.time_zone)
             for s in entry.get_subentries_of_type(SUBENTRY_ASSET)
         }
         self._siblings: dict[str, _Siblings] = {}
@@ -564,6 +635,7 @@ class AssetRegisterRuntime:
                     asset.restore(data)
                 except (AssetsError, ValueError, KeyError, TypeError) as err:  # fmt: skip
                     _LOGGER.warning("Saved state of asset %r ignored: %s", asset.name, err)
+            asset.sync_plan(dt_util.utcnow())
         sources = sorted({a.config.source for a in self.assets.values() if a.config.source})
         for source in sources:
             self._siblings[source] = _siblings(self.hass, source)
@@ -690,7 +762,11 @@ class AssetRegisterRuntime:
         except AssetsError as err:
             _LOGGER.debug("Fix of %r not used for trips: %s", asset.name, err)
             return
-        for trip in asset.apply_trip_events(asset.detector.feed(fix)):
+        events = asset.detector.feed(fix)
+        if asset.usage is not None:
+            asset.usage.feed(fix)
+            asset.usage.apply(events)
+        for trip in asset.apply_trip_events(events):
             self._fire(asset, EVENT_TRIP_ENDED, **trip.summary())
         if position.time < (asset.position.time if asset.position else position.time):
             asset.async_notify()  # a late fix: only the trips changed
@@ -799,7 +875,16 @@ class AssetRegisterRuntime:
 
     def _update_states(self, asset: Asset, now: datetime) -> bool:
         """Re-evaluate the asset's time- and place-dependent states; whether any changed."""
-        before = (asset.outside_allowed, asset.not_seen, asset.overdue, asset.unaccompanied)
+        before = (
+            asset.outside_allowed,
+            asset.not_seen,
+            asset.overdue,
+            asset.unaccompanied,
+            asset.maintenance,
+        )
+        asset.maintenance = (
+            asset.plan.due(asset.readings(), now) if asset.plan is not None else None
+        )
         config = asset.config
         if not config.geofences or asset.position is None:
             asset.outside_allowed = None if config.geofences else False
@@ -815,7 +900,13 @@ class AssetRegisterRuntime:
         asset.overdue = asset.custody.overdue(now)
         self._update_unaccompanied(asset)
         self._update_overdue_issue(asset)
-        return before != (asset.outside_allowed, asset.not_seen, asset.overdue, asset.unaccompanied)
+        return before != (
+            asset.outside_allowed,
+            asset.not_seen,
+            asset.overdue,
+            asset.unaccompanied,
+            asset.maintenance,
+        )
 
     def _update_overdue_issue(self, asset: Asset) -> None:
         issue_id = f"asset_overdue_{asset.subentry_id}"
@@ -842,8 +933,8 @@ class AssetRegisterRuntime:
     def async_tick(self, now: datetime) -> None:
         """Re-evaluate what changes with time alone (runs every minute)."""
         for asset in self.assets.values():
-            if self._update_states(asset, now):
-                asset.async_notify()
+            self._update_states(asset, now)
+            asset.async_notify()  # today's counters and time-based values move with the clock
         self._notify_register()
 
     # -- custody ----------------------------------------------------------------------------
@@ -939,6 +1030,36 @@ class AssetRegisterRuntime:
         if device is not None:
             return device.name_by_user or device.name or str(device_id), None
         return "?", None
+
+    @callback
+    def async_record_maintenance(
+        self,
+        asset: Asset,
+        done_at: datetime,
+        readings: Readings,
+        *,
+        cost: float | None = None,
+        note: str = "",
+        via: str,
+    ) -> None:
+        """Log a maintenance done on ``asset``'s plan; its counts start again from there.
+
+        Raises:
+            MaintenanceError: The library refuses (dated before the plan's last baseline,
+                a reading the plan needs is missing); the asset has a plan (callers check).
+        """
+        assert asset.plan is not None
+        asset.plan = asset.plan.complete(done_at, readings, cost=cost, note=note)
+        self._fire(
+            asset,
+            EVENT_MAINTENANCE_DONE,
+            plan=asset.plan.name,
+            done_at=done_at.isoformat(),
+            cost=cost,
+            note=note,
+            via=via,
+        )
+        self._custody_changed(asset, dt_util.utcnow())
 
     # -- events and persistence ------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The asset register's actions: check an asset out to a custodian, check it back in.
+"""The asset register's actions: check-out, check-in, record maintenance, trip report.
 
 ``asset`` names the asset by its asset tag (``VAN-0007``), its device or any of its entities;
 ``custodian`` is a person entity (``person.anna``) or a name. Every refusal is a translated
@@ -22,7 +22,7 @@ from homeassistant.helpers import (
 from homeassistant.util import dt as dt_util
 import probatio
 
-from ...assets import ALLOWED, CustodyError
+from ...assets import ALLOWED, AssetsError, CustodyError, Readings
 from ...const import ASSET_REGISTER_UNIQUE_ID, DOMAIN
 from .runtime import (
     Asset,
@@ -32,6 +32,13 @@ from .runtime import (
 
 SERVICE_CHECK_OUT: Final = "check_out"
 SERVICE_CHECK_IN: Final = "check_in"
+SERVICE_RECORD_MAINTENANCE: Final = "record_maintenance"
+ATTR_PLAN: Final = "plan"
+ATTR_DATE: Final = "date"
+ATTR_ODOMETER: Final = "odometer"
+ATTR_ENGINE_HOURS: Final = "engine_hours"
+ATTR_COST: Final = "cost"
+ATTR_NOTE: Final = "note"
 ATTR_ASSET: Final = "asset"
 ATTR_CUSTODIAN: Final = "custodian"
 ATTR_EXPECTED_RETURN: Final = "expected_return"
@@ -46,6 +53,21 @@ CHECK_OUT_SCHEMA = probatio.Schema(
     }
 )
 CHECK_IN_SCHEMA = probatio.Schema({probatio.Required(ATTR_ASSET): cv.string})
+RECORD_MAINTENANCE_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_ASSET): cv.string,
+        probatio.Optional(ATTR_PLAN): cv.string,
+        probatio.Optional(ATTR_DATE): cv.datetime,
+        probatio.Optional(ATTR_ODOMETER): probatio.All(
+            probatio.Coerce(float), probatio.Range(min=0)
+        ),
+        probatio.Optional(ATTR_ENGINE_HOURS): probatio.All(
+            probatio.Coerce(float), probatio.Range(min=0)
+        ),
+        probatio.Optional(ATTR_COST): probatio.All(probatio.Coerce(float), probatio.Range(min=0)),
+        probatio.Optional(ATTR_NOTE): probatio.All(cv.string, probatio.Length(max=1000)),
+    }
+)
 
 
 def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
@@ -132,11 +154,52 @@ async def _async_check_in(call: ServiceCall) -> None:
     runtime.async_check_in(asset, via="action")
 
 
+async def _async_record_maintenance(call: ServiceCall) -> None:
+    runtime, asset = resolve_asset(call.hass, call.data[ATTR_ASSET])
+    plan = asset.plan
+    wanted = call.data.get(ATTR_PLAN)
+    if plan is None or (wanted is not None and wanted.strip().casefold() != plan.name.casefold()):
+        raise _invalid(
+            "unknown_plan",
+            asset=asset.name,
+            plan=str(wanted or "")[:100],
+            plans=plan.name if plan is not None else "-",
+        )
+    now = dt_util.utcnow()
+    done_at = _when(call.data.get(ATTR_DATE)) or now
+    if done_at > now:
+        raise _invalid("maintenance_in_future", date=dt_util.as_local(done_at).isoformat())
+    current = asset.readings()
+    odometer = call.data.get(ATTR_ODOMETER)
+    hours = call.data.get(ATTR_ENGINE_HOURS)
+    readings = Readings(
+        engine_hours_s=hours * 3600 if hours is not None else current.engine_hours_s,
+        odometer_m=odometer * 1000 if odometer is not None else current.odometer_m,
+    )
+    try:
+        runtime.async_record_maintenance(
+            asset,
+            done_at,
+            readings,
+            cost=call.data.get(ATTR_COST),
+            note=call.data.get(ATTR_NOTE, ""),
+            via="action",
+        )
+    except AssetsError as err:
+        raise _invalid("maintenance_refused", asset=asset.name, error=str(err)) from err
+
+
 @callback
 def async_setup_asset_services(hass: HomeAssistant) -> None:
     """Register the asset register's actions."""
     hass.services.async_register(DOMAIN, SERVICE_CHECK_OUT, _async_check_out, CHECK_OUT_SCHEMA)
     hass.services.async_register(DOMAIN, SERVICE_CHECK_IN, _async_check_in, CHECK_IN_SCHEMA)
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_RECORD_MAINTENANCE,
+        _async_record_maintenance,
+        RECORD_MAINTENANCE_SCHEMA,
+    )
 
 
 __all__ = ["async_setup_asset_services", "resolve_asset"]
