@@ -10,14 +10,19 @@ machine; the clock moves with the fixes.
 from __future__ import annotations
 
 from collections.abc import Iterator
+import csv
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+import io
 from itertools import pairwise
 import json
+from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from homeassistant.util.location import vincenty
@@ -25,6 +30,7 @@ import pytest
 
 from custom_components.thingbridge.assets import TrackFix, detect_trips
 from custom_components.thingbridge.bridges.assets.runtime import EVENT_ASSET
+from custom_components.thingbridge.const import DOMAIN
 from tests.bridges.assets.support import (
     CUSTOMER_A,
     CUSTOMER_B,
@@ -34,6 +40,7 @@ from tests.bridges.assets.support import (
     add_register,
     setup_zones,
 )
+from tests.conftest import TRANSLATIONS
 
 SOURCE = "device_tracker.gps_van"
 TRACKER = "device_tracker.van_7"
@@ -123,6 +130,61 @@ def send(hass: HomeAssistant, fix: Fix) -> None:
             "fix_time": fix.time.isoformat(),
         },
     )
+
+
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """A configuration directory of the test's own: reports are written there."""
+    return hass_tmp_config_dir
+
+
+async def _report(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
+    response = await hass.services.async_call(
+        DOMAIN, "trip_report", data, blocking=True, return_response=True
+    )
+    assert response is not None
+    return dict(response)
+
+
+async def check_trip_report(hass: HomeAssistant, start: datetime, trips: list[Any]) -> None:
+    """The day's trips by the action, as response data and as CSV and GPX files."""
+    day = {"start": start.isoformat(), "end": (start + timedelta(days=1)).isoformat()}
+    report = await _report(
+        hass, **day, assets=["VAN-0001"], formats=["csv", "gpx"], file_name="day_1"
+    )
+    assert [t["distance_m"] for t in report["trips"]] == [round(t.distance_m, 1) for t in trips]
+    assert report["trips"][0]["asset"] == "Van 7"
+    assert report["trips"][0]["start"] == trips[0].start.isoformat()
+    folder = Path(hass.config.path("thingbridge_reports"))
+    assert report["files"] == [str(folder / "day_1.csv"), str(folder / "day_1.gpx")]
+    rows = list(csv.DictReader(io.StringIO((folder / "day_1.csv").read_text())))
+    assert [r["tag"] for r in rows] == ["VAN-0001"] * len(trips)
+    gpx = ET.fromstring((folder / "day_1.gpx").read_text())
+    assert len(gpx.findall("{http://www.topografix.com/GPX/1/1}rte")) == len(trips)
+    # all assets by default; a tag prefix filters; a later range is empty
+    assert len((await _report(hass, **day))["trips"]) == len(trips)
+    assert (await _report(hass, **day, tag_prefix="TRL-"))["trips"] == []
+    later = {"start": day["end"], "end": (start + timedelta(days=2)).isoformat()}
+    assert (await _report(hass, **later))["trips"] == []
+
+    async def refused(key: str, **data: Any) -> dict[str, str]:
+        with pytest.raises(ServiceValidationError) as caught:
+            await _report(hass, **data)
+        assert caught.value.translation_key == key
+        text = TRANSLATIONS["exceptions"][key]["message"]
+        placeholders = caught.value.translation_placeholders or {}
+        assert all(f"{{{name}}}" in text for name in placeholders)
+        return placeholders
+
+    backwards = {"start": day["end"], "end": day["start"]}
+    assert set(await refused("bad_date_range", **backwards)) == {"start", "end"}
+    assert await refused("unknown_asset", **day, assets=["VAN-0999"]) == {"asset": "VAN-0999"}
+    for name in ("../escape", "a/b", ".hidden", "x" * 70):
+        assert await refused("bad_file_name", **day, formats=["csv"], file_name=name)
+    leaked = await hass.async_add_executor_job(
+        lambda: list(Path(hass.config.path()).rglob("escape*"))
+    )
+    assert leaked == []
 
 
 @pytest.mark.parametrize("restart", [False, True], ids=["straight", "restart_in_the_middle"])
@@ -243,3 +305,4 @@ async def test_scripted_day(
     assert total_km > 5
     assert hass.states.get("binary_sensor.van_7_maintenance_due").state == "on"
     assert hass.states.get("sensor.van_7_next_maintenance").attributes["measure"] == "distance"
+    await check_trip_report(hass, start, trips)

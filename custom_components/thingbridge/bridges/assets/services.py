@@ -7,12 +7,19 @@ validation error that names what is wrong.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 import re
 from typing import Final
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import (
     config_validation as cv,
@@ -20,9 +27,19 @@ from homeassistant.helpers import (
     entity_registry as er,
 )
 from homeassistant.util import dt as dt_util
+from homeassistant.util.json import JsonValueType
 import probatio
 
-from ...assets import ALLOWED, AssetsError, CustodyError, Readings
+from ...assets import (
+    ALLOWED,
+    AssetsError,
+    CustodyError,
+    Readings,
+    TripRow,
+    check_file_name,
+    trips_csv,
+    trips_gpx,
+)
 from ...const import ASSET_REGISTER_UNIQUE_ID, DOMAIN
 from .runtime import (
     Asset,
@@ -39,6 +56,17 @@ ATTR_ODOMETER: Final = "odometer"
 ATTR_ENGINE_HOURS: Final = "engine_hours"
 ATTR_COST: Final = "cost"
 ATTR_NOTE: Final = "note"
+SERVICE_TRIP_REPORT: Final = "trip_report"
+ATTR_ASSETS: Final = "assets"
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+ATTR_TAG_PREFIX: Final = "tag_prefix"
+ATTR_FORMATS: Final = "formats"
+ATTR_FILE_NAME: Final = "file_name"
+# Reports are written here, under the configuration directory; nowhere else.
+REPORT_DIRECTORY: Final = "thingbridge_reports"
+MAX_REPORT_RANGE: Final = timedelta(days=366)
+MAX_REPORT_ASSETS: Final = 500
 ATTR_ASSET: Final = "asset"
 ATTR_CUSTODIAN: Final = "custodian"
 ATTR_EXPECTED_RETURN: Final = "expected_return"
@@ -189,6 +217,83 @@ async def _async_record_maintenance(call: ServiceCall) -> None:
         raise _invalid("maintenance_refused", asset=asset.name, error=str(err)) from err
 
 
+TRIP_REPORT_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional(ATTR_ASSETS): probatio.All(
+            cv.ensure_list, [cv.string], probatio.Length(max=MAX_REPORT_ASSETS)
+        ),
+        probatio.Required(ATTR_START): cv.datetime,
+        probatio.Required(ATTR_END): cv.datetime,
+        probatio.Optional(ATTR_TAG_PREFIX): cv.string,
+        probatio.Optional(ATTR_FORMATS): probatio.All(
+            cv.ensure_list, [probatio.In(["csv", "gpx"])]
+        ),
+        probatio.Optional(ATTR_FILE_NAME): cv.string,
+    }
+)
+
+
+async def _async_trip_report(call: ServiceCall) -> ServiceResponse:
+    """The trips of some assets (or all) that started in a date range; files on request."""
+    hass = call.hass
+    start = _when(call.data[ATTR_START])
+    end = _when(call.data[ATTR_END])
+    assert start is not None
+    assert end is not None
+    if end <= start or end - start > MAX_REPORT_RANGE:
+        raise _invalid(
+            "bad_date_range",
+            start=dt_util.as_local(start).isoformat(),
+            end=dt_util.as_local(end).isoformat(),
+        )
+    runtime = _runtime(hass)
+    if ATTR_ASSETS in call.data:
+        chosen = [resolve_asset(hass, text)[1] for text in call.data[ATTR_ASSETS]]
+    else:
+        chosen = list(runtime.assets.values())
+    prefix = call.data.get(ATTR_TAG_PREFIX, "").strip().casefold()
+    rows = [
+        TripRow(asset.name, asset.config.tag, trip)
+        for asset in dict.fromkeys(chosen)
+        if asset.config.tag.casefold().startswith(prefix)
+        for trip in asset.trips
+        if start <= trip.start < end
+    ]
+    rows.sort(key=lambda row: (row.trip.start, row.tag))
+    files: list[JsonValueType] = []
+    formats = call.data.get(ATTR_FORMATS) or []
+    if formats:
+        name = call.data.get(ATTR_FILE_NAME) or f"trips_{dt_util.now():%Y%m%d_%H%M%S}"
+        try:
+            name = check_file_name(name)
+        except AssetsError as err:
+            raise _invalid("bad_file_name", name=str(name)[:64]) from err
+        directory = Path(hass.config.path(REPORT_DIRECTORY))
+        texts = {
+            "csv": trips_csv(rows) if "csv" in formats else None,
+            "gpx": trips_gpx(rows) if "gpx" in formats else None,
+        }
+        written = await hass.async_add_executor_job(_write_reports, directory, name, texts)
+        files = [str(path) for path in written]
+    trips: list[JsonValueType] = [row.as_dict() for row in rows]
+    return {"trips": trips, "files": files}
+
+
+def _write_reports(directory: Path, name: str, texts: dict[str, str | None]) -> list[Path]:
+    """Write each report as ``directory/name.<format>`` (the name is checked: no path)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix, text in texts.items():
+        if text is None:
+            continue
+        path = directory / f"{name}.{suffix}"
+        if path.resolve().parent != directory.resolve():  # pragma: no cover - name is checked
+            raise ValueError(path)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
 @callback
 def async_setup_asset_services(hass: HomeAssistant) -> None:
     """Register the asset register's actions."""
@@ -199,6 +304,13 @@ def async_setup_asset_services(hass: HomeAssistant) -> None:
         SERVICE_RECORD_MAINTENANCE,
         _async_record_maintenance,
         RECORD_MAINTENANCE_SCHEMA,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_TRIP_REPORT,
+        _async_trip_report,
+        TRIP_REPORT_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
     )
 
 
