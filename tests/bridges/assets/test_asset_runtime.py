@@ -276,12 +276,9 @@ def hass_config_dir(hass_tmp_config_dir: str) -> str:
     return hass_tmp_config_dir
 
 
-async def test_overdue_blueprint_notifies_with_the_custodian(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory
-) -> None:
-    """The shipped blueprint, run for real: overdue without any new position."""
-    await _setup(hass)
-    source = REPO / "blueprints" / "automation" / "thingbridge" / "checked_out_asset_overdue.yaml"
+async def use_blueprint(hass: HomeAssistant, name: str, sensor: str) -> None:
+    """Install a shipped blueprint in the configuration directory and automate with it."""
+    source = REPO / "blueprints" / "automation" / "thingbridge" / name
     target = Path(hass.config.path("blueprints", "automation", "thingbridge"))
     await hass.async_add_executor_job(partial(target.mkdir, parents=True, exist_ok=True))
     await hass.async_add_executor_job(shutil.copy, source, target)
@@ -292,14 +289,29 @@ async def test_overdue_blueprint_notifies_with_the_custodian(
         {
             "automation": {
                 "use_blueprint": {
-                    "path": "thingbridge/checked_out_asset_overdue.yaml",
+                    "path": f"thingbridge/{name}",
                     "input": {
-                        "problem_sensor": "binary_sensor.van_7_checked_out_past_due",
+                        "problem_sensor": sensor,
                         "notify_action": "persistent_notification.create",
                     },
                 }
             }
         },
+    )
+
+
+def notifications(hass: HomeAssistant) -> list[str]:
+    found = persistent_notification._async_get_or_create_notifications(hass)
+    return [n["message"] for n in found.values()]
+
+
+async def test_overdue_blueprint_notifies_with_the_custodian(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The shipped blueprint, run for real: overdue without any new position."""
+    await _setup(hass)
+    await use_blueprint(
+        hass, "checked_out_asset_overdue.yaml", "binary_sensor.van_7_checked_out_past_due"
     )
     due = dt_util.now() + timedelta(minutes=30)
     await hass.services.async_call(
@@ -311,9 +323,21 @@ async def test_overdue_blueprint_notifies_with_the_custodian(
     freezer.tick(timedelta(hours=1))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
-    notifications = persistent_notification._async_get_or_create_notifications(hass)
-    messages = [n["message"] for n in notifications.values()]
-    assert messages == ["Van 7 is overdue (custodian: Bob)."]
+    assert notifications(hass) == ["Van 7 is overdue (custodian: Bob)."]
+
+
+async def test_maintenance_blueprint_names_the_plan(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    await setup_zones(hass)
+    move(hass, YARD_POINT)
+    entry = await add_register(hass)
+    await add_asset(hass, entry, name="Van 7", source=SOURCE, plan_name="MOT", every_days=1)
+    await use_blueprint(hass, "asset_maintenance_due.yaml", "binary_sensor.van_7_maintenance_due")
+    freezer.tick(timedelta(days=1, minutes=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert notifications(hass) == ["Van 7 is due for maintenance (MOT)."]
 
 
 async def test_a_child_follows_its_parent_and_one_moving_alone_is_reported(
