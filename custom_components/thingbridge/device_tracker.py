@@ -63,6 +63,9 @@ class TrackerLocation(TrackerBaseEntity, TrackerEntity):
         self._attr_latitude = fix.latitude
         self._attr_longitude = fix.longitude
         self._attr_location_accuracy = fix.accuracy_m
+        # The device's time of this fix: what follows the tracker (an asset's trips) orders
+        # fixes by it, not by when a batch of them was written.
+        self._attr_extra_state_attributes = {"fix_time": fix.time.isoformat()}
 
     @callback
     def _handle_fix(self, fix: Fix) -> None:
