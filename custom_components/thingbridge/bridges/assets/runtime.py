@@ -620,6 +620,7 @@ class AssetRegisterRuntime:
             for s in entry.get_subentries_of_type(SUBENTRY_ASSET)
         }
         self._siblings: dict[str, _Siblings] = {}
+        self._pending: list[tuple[str, State]] = []
         self._register_listeners: list[Callable[[], None]] = []
         self._stopped = False
 
@@ -694,30 +695,55 @@ class AssetRegisterRuntime:
 
     @callback
     def _async_source_changed(self, event: Event[EventStateChangedData]) -> None:
-        new_state = event.data["new_state"]
-        if new_state is not None:
-            self._apply_source(event.data["entity_id"], new_state)
+        """Collect the source's new state; the batch is used once the loop turns.
 
-    def _read_position(self, source: str, state: State) -> AssetPosition | None:
+        A source can write several fixes at once (a tracker's packet of records) before its
+        sibling sensors (speed, ignition, odometer) are updated once, with the newest
+        record's values: those values belong to the batch's last fix only.
+        """
+        new_state = event.data["new_state"]
+        if new_state is None:
+            return
+        self._pending.append((event.data["entity_id"], new_state))
+        if len(self._pending) == 1:
+            self.hass.loop.call_soon(self._async_apply_pending)
+
+    @callback
+    def _async_apply_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        if self._stopped:
+            return
+        last = {source: index for index, (source, _state) in enumerate(pending)}
+        for index, (source, state) in enumerate(pending):
+            self._apply_source(source, state, siblings=last[source] == index)
+
+    def _read_position(
+        self, source: str, state: State, *, siblings: bool = True
+    ) -> AssetPosition | None:
         latitude = _float_or_none(state.attributes.get(ATTR_LATITUDE))
         longitude = _float_or_none(state.attributes.get(ATTR_LONGITUDE))
         if latitude is None or longitude is None:
             return None
         if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0):
             return None
-        siblings = self._siblings.get(source) or _Siblings()
+        found = self._siblings.get(source) if siblings else None
+        siblings_of = found or _Siblings()
         speed = _float_or_none(state.attributes.get("speed"))
         speed_unit: str | None = UnitOfSpeed.KILOMETERS_PER_HOUR
-        if siblings.speed is not None and (sibling := self.hass.states.get(siblings.speed)):
+        if siblings_of.speed is not None and (sibling := self.hass.states.get(siblings_of.speed)):
             speed = _number(sibling)
             speed_unit = sibling.attributes.get(ATTR_UNIT_OF_MEASUREMENT, speed_unit)
         if speed is not None and speed_unit in SpeedConverter.VALID_UNITS:
             speed = SpeedConverter.convert(speed, speed_unit, UnitOfSpeed.KILOMETERS_PER_HOUR)
         ignition: bool | None = None
-        if siblings.ignition is not None and (sibling := self.hass.states.get(siblings.ignition)):
+        if siblings_of.ignition is not None and (
+            sibling := self.hass.states.get(siblings_of.ignition)
+        ):
             ignition = sibling.state == STATE_ON if sibling.state in ("on", "off") else None
         odometer: float | None = None
-        if siblings.odometer is not None and (sibling := self.hass.states.get(siblings.odometer)):
+        if siblings_of.odometer is not None and (
+            sibling := self.hass.states.get(siblings_of.odometer)
+        ):
             odometer = _number(sibling)
             unit = sibling.attributes.get(ATTR_UNIT_OF_MEASUREMENT, UnitOfLength.METERS)
             if odometer is not None and unit in DistanceConverter.VALID_UNITS:
@@ -735,8 +761,8 @@ class AssetRegisterRuntime:
         )
 
     @callback
-    def _apply_source(self, source: str, state: State) -> None:
-        position = self._read_position(source, state)
+    def _apply_source(self, source: str, state: State, *, siblings: bool = True) -> None:
+        position = self._read_position(source, state, siblings=siblings)
         if position is None:
             return
         for asset in self.assets.values():
