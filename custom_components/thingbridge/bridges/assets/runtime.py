@@ -1169,7 +1169,7 @@ def _asset_diagnostics(asset: Asset) -> dict[str, Any]:
         "tag": asset.config.tag,
         "category": asset.config.category,
         "source": asset.config.source,
-        **{k: v for k, v in asset.to_dict().items() if k not in ("detector", "trips")},
+        **{k: v for k, v in asset.to_dict().items() if k not in ("detector", "trips", "usage")},
         "trips": len(asset.trips),
         "open_trip": asset.open_trip is not None,
         "in_zones": asset.in_zones,
