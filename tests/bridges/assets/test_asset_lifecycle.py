@@ -168,6 +168,7 @@ async def test_diagnostics_devices_and_deleting_the_register(
     assert device is not None
     assert register is not None
     assert (await get_diagnostics_for_device(hass, hass_client, entry, device))["tag"] == "VAN-0001"
+
     # the asset's device and the register's own go with the entry, not by hand
     async def remove(device_id: str) -> bool:
         await client.send_json_auto_id(
