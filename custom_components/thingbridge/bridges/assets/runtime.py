@@ -27,11 +27,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
+from functools import partial
 import logging
 import math
 from typing import Any, Final
 
 from homeassistant.components import zone
+from homeassistant.components.recorder.history import get_significant_states
 from homeassistant.components.tag.const import DEVICE_ID, EVENT_TAG_SCANNED, TAG_ID
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import (
@@ -59,6 +61,7 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 from homeassistant.helpers.event import async_track_state_change_event, async_track_time_interval
+from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import DistanceConverter, SpeedConverter
@@ -154,6 +157,8 @@ FIX_TIME_ATTRIBUTES: Final = ("fix_time", "last_fix", "timestamp")
 UNACCOMPANIED_DISTANCE_M: Final = 200.0
 # Speed above which an asset counts as moving when its source reports speed.
 MOVING_SPEED_KMH: Final = 5.0
+# How far back the recorder's history of a source is read at setup (at most).
+REPLAY_PERIOD: Final = timedelta(days=7)
 # Ended trips kept per asset (the oldest go first); a year of a busy van.
 MAX_TRIPS: Final = 5000
 # Parents are followed at most this deep (the flow refuses cycles; this bounds old data).
@@ -640,6 +645,7 @@ class AssetRegisterRuntime:
         sources = sorted({a.config.source for a in self.assets.values() if a.config.source})
         for source in sources:
             self._siblings[source] = _siblings(self.hass, source)
+            await self._async_replay_history(source)
             if (state := self.hass.states.get(source)) is not None:
                 self._apply_source(source, state)
         for asset in self.assets.values():
@@ -650,6 +656,41 @@ class AssetRegisterRuntime:
                 async_track_state_change_event(self.hass, sources, self._async_source_changed)
             )
         self.async_tick(dt_util.utcnow())
+
+    async def _async_replay_history(self, source: str) -> None:
+        """Feed the trips what the source reported while the register was not loaded.
+
+        The recorder's history of the source since the newest fix the assets' trip detectors
+        used (a reload, a restart of the entry); fixes seen before count once. Without the
+        recorder (or for assets without trips yet) there is nothing to replay.
+        """
+        assets = [a for a in self.assets.values() if a.config.source == source and a.detector]
+        newest = [a.detector.last_fix for a in assets if a.detector and a.detector.last_fix]
+        if not newest or "recorder" not in self.hass.config.components:
+            return
+        since = datetime.fromtimestamp(min(fix.t for fix in newest), dt_util.UTC)
+        since = max(since, dt_util.utcnow() - REPLAY_PERIOD)
+        try:
+            history = await get_instance(self.hass).async_add_executor_job(
+                partial(
+                    get_significant_states,
+                    self.hass,
+                    since,
+                    entity_ids=[source],
+                    include_start_time_state=False,
+                    significant_changes_only=False,  # every fix, not only state changes
+                )
+            )
+        except Exception as err:  # noqa: BLE001 - a recorder that fails costs the replay only
+            _LOGGER.warning("History of %s could not be read: %s", source, err)
+            return
+        for state in history.get(source, ()):
+            if not isinstance(state, State):  # pragma: no cover - full states were asked for
+                continue
+            if (position := self._read_position(source, state, siblings=False)) is None:
+                continue
+            for asset in assets:
+                self._feed_trips(asset, position)
 
     async def async_stop(self) -> None:
         """Save everything now."""
