@@ -95,17 +95,38 @@ class AssetLocation(AssetBaseEntity, TrackerEntity):
         super().__init__(runtime, asset, "location")
         self._show()
 
-    def _show(self) -> None:
+    def _show(self) -> bool:
+        """Take the asset's position and zones; whether they changed."""
         position = self.asset.position
-        self._attr_in_zones = self.asset.in_zones if position is not None else None
-        self._attr_latitude = position.latitude if position else None
-        self._attr_longitude = position.longitude if position else None
-        self._attr_location_accuracy = position.accuracy_m if position else 0
+        shown = (
+            self.asset.in_zones if position is not None else None,
+            position.latitude if position else None,
+            position.longitude if position else None,
+            position.accuracy_m if position else 0,
+        )
+        changed = shown != (
+            self._attr_in_zones,
+            self._attr_latitude,
+            self._attr_longitude,
+            self._attr_location_accuracy,
+        )
+        (
+            self._attr_in_zones,
+            self._attr_latitude,
+            self._attr_longitude,
+            self._attr_location_accuracy,
+        ) = shown
+        return changed
 
     @callback
     def _handle_update(self) -> None:
-        self._show()
-        self.async_write_ha_state()
+        """Write a new state only when the position or the zones changed.
+
+        A tracker's state is written even when it is the same (``force_update``); the asset's
+        other values change every minute (the scheduler), its position does not.
+        """
+        if self._show():
+            self.async_write_ha_state()
 
 
 FACTORIES: Final[Mapping[str, PlatformSetup]] = {

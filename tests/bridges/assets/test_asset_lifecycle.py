@@ -35,6 +35,7 @@ from tests.bridges.assets.support import (
 )
 
 SOURCE = "device_tracker.other_integration"
+TRACKER = "device_tracker.generator"
 YARD = (52.5210, 13.4050)
 LANE = (52.5185, 13.4050)
 
@@ -121,9 +122,15 @@ async def test_allowed_hours_and_not_seen(
     await hass.async_block_till_done()
     assert hass.states.get(outside).state == "off"
     # at 20:00 only the home zone (the depot's yard) is allowed: still in it
+    written: list[Any] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: written.append(event) if event.data["entity_id"] == TRACKER else None,
+    )
     freezer.move_to(dt_util.start_of_local_day() + timedelta(hours=20))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
+    assert written == []  # the scheduler's minute writes no tracker state that did not change
     assert hass.states.get(outside).state == "off"
     assert hass.states.get(not_seen).state == "on"  # 8 h silent, 2 h allowed
 
