@@ -198,3 +198,94 @@ async def test_diagnostics_devices_and_deleting_the_register(
     assert await hass.config_entries.async_remove(entry.entry_id) == {"require_restart": False}
     await hass.async_block_till_done()
     assert await Store(hass, 1, ASSET_STORE_KEY).async_load() is None
+
+
+async def test_plans_and_geofences_follow_their_subentries(hass: HomeAssistant) -> None:
+    """A plan's intervals change with the subentry (its log stays); a plan that needs
+    readings an asset cannot have is not kept; a stored polygon that no longer parses is
+    left out with a warning, not fatal."""
+    await setup_zones(hass)
+    hass.states.async_set(SOURCE, "not_home", {"latitude": YARD[0], "longitude": YARD[1]})
+    entry = await add_register(hass)
+    yard = await add_geofence(hass, entry, "Yard", "zone.depot", json.dumps(DEPOT_YARD))
+    van = await add_asset(hass, entry, name="Van", source=SOURCE, every_days=30)
+    box = await add_asset(hass, entry, name="Box", category="tool", parent=van, every_hours=50)
+    assets = entry.runtime_data.assets
+    assert assets[van].plan is not None
+    assert assets[box].plan is None  # no source of its own: no engine hours to count
+    baseline = assets[van].plan.baseline_at
+    hass.config_entries.async_update_subentry(
+        entry, entry.subentries[van], data={**entry.subentries[van].data, "every_days": 60.0}
+    )
+    await hass.async_block_till_done()
+    plan = entry.runtime_data.assets[van].plan
+    assert (plan.every_days, plan.baseline_at) == (60.0, baseline)
+    hass.config_entries.async_update_subentry(
+        entry, entry.subentries[yard], data={"zone": "zone.depot", "polygon": "POLYGON(("}
+    )
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.geofences == {}
+    # the depot's circle counts again
+    assert hass.states.get("device_tracker.van").attributes["in_zones"] == ["zone.depot"]
+
+
+async def test_fix_times_units_and_scans(hass: HomeAssistant) -> None:
+    await setup_zones(hass)
+    _device_with_siblings(hass)
+    _fix(hass, YARD, 0, "off", 1000.0)
+    entry = await add_register(hass)
+    van = await add_asset(
+        hass, entry, name="Truck", source="device_tracker.other_location", tag_id="nfc-1"
+    )
+    asset = entry.runtime_data.assets[van]
+    when = dt_util.utcnow() + timedelta(seconds=30)
+    hass.states.async_set("sensor.other_mileage", "12", {"unit_of_measurement": "furlong"})
+    hass.states.async_set(
+        "device_tracker.other_location", "x",
+        {"latitude": LANE[0], "longitude": LANE[1], "fix_time": when},
+    )  # fmt: skip
+    await hass.async_block_till_done()
+    assert asset.position.time == when  # a datetime attribute is a fix time too
+    assert asset.position.odometer_m is None  # a unit that is not a distance
+    hass.states.async_set(
+        "device_tracker.other_location", "x",
+        {"latitude": YARD[0], "longitude": YARD[1], "fix_time": "not a time"},
+    )  # fmt: skip
+    await hass.async_block_till_done()
+    # no usable fix time: the state's own, older than the fix shown: a late fix, not shown
+    assert (asset.position.latitude, asset.position.longitude) == LANE
+    # a scan by a user with no person and no device, then one by another integration's device
+    hass.bus.async_fire("tag_scanned", {"tag_id": "nfc-1", "device_id": None})
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.truck_custodian").state == "?"
+    hass.bus.async_fire("tag_scanned", {"tag_id": "nfc-1"})
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.truck_status").state == "available"
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        ("other", "truck"), next(iter(hass.config_entries.async_entries("other"))).entry_id
+    )
+    hass.bus.async_fire("tag_scanned", {"tag_id": "nfc-1", "device_id": device.id})
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.truck_custodian").state == "Truck box"
+
+
+async def test_allowed_hours_across_midnight(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(dt_util.start_of_local_day() + timedelta(hours=23))
+    await setup_zones(hass)
+    hass.states.async_set(SOURCE, "not_home", {"latitude": LANE[0], "longitude": LANE[1]})
+    entry = await add_register(hass)
+    yard = await add_geofence(hass, entry, "Yard", "zone.depot", json.dumps(DEPOT_YARD))
+    await add_asset(
+        hass, entry, name="Sweeper", category="machine", source=SOURCE, geofences=[yard],
+        allowed_from="22:00:00", allowed_until="06:00:00",
+    )  # fmt: skip
+    outside = "binary_sensor.sweeper_outside_allowed_area"
+    assert hass.states.get(outside).state == "on"  # 23:00: the night shift, out of the yard
+    freezer.move_to(dt_util.start_of_local_day() + timedelta(days=1, hours=12))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    # noon: only its home zone (the depot, by its polygon) is allowed; the lane is not in it
+    assert hass.states.get(outside).state == "on"
