@@ -463,3 +463,42 @@ async def test_maintenance_comes_due_by_the_clock_and_is_recorded(
     assert attributes["plan"] == "Service"
     assert attributes["status"] == "ok"
     assert dt_util.parse_datetime(attributes["last_done"]) == dt_util.utcnow()
+
+
+async def test_more_refusals_name_what_is_wrong(hass: HomeAssistant) -> None:
+    async def refused(service: str, key: str, **data: Any) -> dict[str, str]:
+        with pytest.raises(ServiceValidationError) as caught:
+            await hass.services.async_call(DOMAIN, service, data, blocking=True)
+        assert caught.value.translation_key == key
+        assert key in TRANSLATIONS["exceptions"]
+        return caught.value.translation_placeholders or {}
+
+    assert await async_setup_component(hass, DOMAIN, {})
+    # no register yet
+    assert await refused("check_in", "no_asset_register", asset="VAN-0001") == {}
+    await setup_zones(hass)
+    move(hass, YARD_POINT)
+    entry = await add_register(hass)
+    await add_asset(hass, entry, name="Van 7", source=SOURCE, every_days=30)
+    assert await refused("check_out", "unknown_custodian", asset="VAN-0001", custodian="  ")
+    # a time without a zone is local time
+    await hass.services.async_call(
+        DOMAIN, "check_out",
+        {"asset": "VAN-0001", "custodian": "Bob", "expected_return": "2099-01-01 08:00:00"},
+        blocking=True,
+    )  # fmt: skip
+    expected = hass.states.get("sensor.van_7_custodian").attributes["expected_return"]
+    assert dt_util.parse_datetime(expected) == dt_util.as_utc(
+        dt_util.parse_datetime("2099-01-01 08:00:00").replace(
+            tzinfo=dt_util.get_default_time_zone()
+        )
+    )
+    # a maintenance dated before the plan began
+    placeholders = await refused(
+        "record_maintenance", "maintenance_before_plan", asset="VAN-0001",
+        date=(dt_util.now() - timedelta(days=3)).isoformat(),
+    )  # fmt: skip
+    assert placeholders["asset"] == "Van 7"
+    assert dt_util.parse_datetime(placeholders["baseline"]) > dt_util.parse_datetime(
+        placeholders["date"]
+    )

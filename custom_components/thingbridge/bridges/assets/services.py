@@ -214,6 +214,14 @@ async def _async_record_maintenance(call: ServiceCall) -> None:
             via="action",
         )
     except AssetsError as err:
+        if err.code == "before_baseline":
+            baseline = dt_util.parse_datetime(err.placeholders.get("baseline", ""))
+            raise _invalid(
+                "maintenance_before_plan",
+                asset=asset.name,
+                date=dt_util.as_local(done_at).isoformat(),
+                baseline=dt_util.as_local(baseline).isoformat() if baseline else "",
+            ) from err
         raise _invalid("maintenance_refused", asset=asset.name, error=str(err)) from err
 
 
