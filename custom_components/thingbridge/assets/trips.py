@@ -447,7 +447,25 @@ class _Machine:
         elif self.moving:
             closed = self._moving(f, f.t - last.t)
         else:
-            self._stopped(f)
+            # Still parked? The common case, inlined: a cheap upper bound of the distance
+            # from the stop (a degree is at most 111.7 km either way), then the window.
+            anchor = self.anchor
+            assert anchor is not None
+            dlat = f.latitude - anchor.latitude
+            dlon = f.longitude - anchor.longitude
+            if ((dlat if dlat > 0 else -dlat) + (dlon if dlon > 0 else -dlon)) * 111_700 < (
+                self.cfg.min_distance_m
+            ):
+                window = self.window
+                window.append((f, 0.0, 0.0, f.odometer_m))
+                newest = f.t
+                duration = self.cfg.min_duration_s
+                while newest - window[1][0].t >= duration:
+                    window.popleft()
+                    if len(window) == 1:
+                        break
+            else:
+                self._stopped(f)
         if f.ignition is not None:
             self.ignition = f.ignition
         self.last = f
@@ -517,7 +535,6 @@ class _Machine:
         limit = self.cfg.min_distance_m
         dlat = f.latitude - anchor.latitude
         dlon = f.longitude - anchor.longitude
-        # Cheap upper bound first: a degree is at most 111.7 km either way.
         if ((dlat if dlat > 0 else -dlat) + (dlon if dlon > 0 else -dlon)) * 111_700 < limit or (
             distance_m(anchor.latitude, anchor.longitude, f.latitude, f.longitude) < limit
         ):
@@ -1036,11 +1053,18 @@ def detect_trips(
     used = duplicates = too_late = 0
     step = machine.step
     pending = reorder.pending
+    head = 0  # reorder.head, kept here (synced around the slow path)
+    newest = -math.inf
+    released: TrackFix | None = None  # the last fix folded, when compacted away
     for fix in fixes:
-        if fix.t > reorder.newest:  # in order: _Reorder.add's fast path, inlined
+        t = fix.t
+        if t > newest:  # in order: _Reorder.add's fast path, inlined
             pending.append(fix)
-            reorder.newest = fix.t
+            newest = t
         else:
+            reorder.head = head
+            reorder.newest = newest
+            reorder.released = pending[head - 1] if head else released
             status = reorder.add(fix)
             if status == "duplicate":
                 duplicates += 1
@@ -1049,12 +1073,20 @@ def detect_trips(
                 too_late += 1
                 continue
         used += 1
-        if pending[reorder.head].t < reorder.newest - horizon:
-            for ready in reorder.release(horizon):
-                closed = step(ready)
-                if closed:
-                    trips.extend(closed)
-            pending = reorder.pending
+        limit = newest - horizon
+        # The newest fix is never below the limit, so this stops inside the list.
+        while pending[head].t < limit:
+            closed = step(pending[head])
+            head += 1
+            if closed:
+                trips.extend(closed)
+        if head > 65_536:
+            released = pending[head - 1]
+            del pending[:head]
+            head = 0
+    reorder.head = head
+    reorder.newest = newest
+    reorder.released = pending[head - 1] if head else released
     for ready in reorder.drain():
         trips.extend(machine.step(ready))
     if close_open:
