@@ -110,6 +110,10 @@ class TrackFix(NamedTuple):
         odometer_m: The device's odometer in metres, when reported.
         accuracy_m: The fix's horizontal accuracy in metres, when known.
         key: An identity for duplicates (a journal digest); default (time, lat, lon).
+
+    The plain constructor checks nothing (the batch path builds hundreds of thousands);
+    :meth:`at`, :meth:`from_position` and the track readers check every value, and
+    :class:`TripDetector` ignores a fix :func:`check_fix` refuses.
     """
 
     t: float
@@ -380,12 +384,12 @@ class TripsRevised:
 class FixIgnored:
     """A fix that was not used.
 
-    ``reason`` is ``"duplicate"`` (seen before) or ``"too_late"`` (older than the reorder
-    horizon).
+    ``reason`` is ``"duplicate"`` (seen before), ``"too_late"`` (older than the reorder
+    horizon) or ``"invalid"`` (a value :func:`check_fix` refuses: NaN, out of range).
     """
 
     fix: TrackFix
-    reason: Literal["duplicate", "too_late"]
+    reason: Literal["duplicate", "too_late", "invalid"]
 
 
 TripEvent = TripStarted | TripProgress | TripEnded | TripsRevised | FixIgnored
@@ -908,7 +912,15 @@ class TripDetector:
         """Use a burst of fixes (any order); return the events, replaying at most once."""
         events: list[TripEvent] = []
         inserted = False
-        for fix in sorted(fixes, key=_order):
+        valid: list[TrackFix] = []
+        for fix in fixes:
+            try:
+                check_fix(fix)
+            except TrackError:
+                events.append(FixIgnored(fix, "invalid"))
+            else:
+                valid.append(fix)
+        for fix in sorted(valid, key=_order):
             status = self._reorder.add(fix)
             if status in ("duplicate", "too_late"):
                 events.append(FixIgnored(fix, status))

@@ -8,6 +8,7 @@ import json
 import math
 from typing import Any
 
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.thingbridge.assets.errors import StateError, TrackError
@@ -283,6 +284,14 @@ def test_duplicates_count_once_and_too_late_fixes_are_reported() -> None:
     assert detect_trips([a, b, a]).duplicates == 1
 
 
+def test_invalid_fixes_are_ignored_by_the_live_detector() -> None:
+    detector = TripDetector()
+    bad = [TrackFix(math.nan, 1.0, 2.0), TrackFix(T0, 95.0, 2.0), TrackFix(T0, 1.0, 2.0, -5.0)]
+    assert detector.feed_many(bad) == [FixIgnored(f, "invalid") for f in bad]
+    assert detector.last_fix is None
+    json.dumps(detector.to_dict(), allow_nan=False)
+
+
 def test_a_fix_older_than_the_horizon_is_ignored_consistently() -> None:
     fixes = track([(10.0 * k, 100.0 * k) for k in range(50)])
     old = TrackFix(T0 - 10_000, LAT0, LON0)
@@ -402,3 +411,66 @@ def test_a_fresh_detector_round_trips() -> None:
     assert detector.open_trip is not None
     assert detector.open_trip.distance_m == pytest.approx(2900, abs=2)
     assert detector.open_trip.duration_s == 290
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+_legs = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=120),  # fixes in the leg
+        st.sampled_from([1.0, 5, 10, 30, 200, 4000]),  # seconds between them
+        st.floats(min_value=0, max_value=40),  # metres per second
+        st.floats(min_value=0, max_value=2 * math.pi),  # heading
+        st.sampled_from([None, True, False]),  # ignition
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def _random_track(legs: list[tuple[int, float, float, float, bool | None]]) -> list[TrackFix]:
+    fixes = []
+    t, y, x = T0, 0.0, 0.0
+    for count, step, speed, heading, ignition in legs:
+        for _ in range(count):
+            t += step
+            y = max(-1e5, min(1e5, y + speed * step * math.cos(heading)))  # stay on Earth
+            x = max(-1e5, min(1e5, x + speed * step * math.sin(heading)))
+            fixes.append(
+                TrackFix(
+                    t,
+                    LAT0 + y / M_PER_DEG_LAT,
+                    LON0 + x / (M_PER_DEG_LAT * math.cos(math.radians(LAT0))),
+                    speed * 3.6,
+                    ignition,
+                )
+            )
+    return fixes
+
+
+@settings(max_examples=60, deadline=None)
+@given(legs=_legs, seed=st.integers(0, 2**16), cut=st.floats(0, 1))
+def test_live_batch_and_restart_agree_on_random_tracks(
+    legs: list[tuple[int, float, float, float, bool | None]], seed: int, cut: float
+) -> None:
+    """Disordered within the horizon and resent: live, batch and a restart give one answer."""
+    import random  # noqa: PLC0415
+
+    fixes = _random_track(legs)
+    rng = random.Random(seed)
+    arrival = sorted(
+        fixes + rng.sample(fixes, len(fixes) // 5), key=lambda f: f.t + rng.uniform(0, 900)
+    )
+    config = TripConfig(reorder_horizon_s=1200)
+    batch = detect_trips(fixes, config)
+    assert detect_trips(arrival, config).trips == batch.trips
+    live = TripDetector(config)
+    n = int(len(arrival) * cut)
+    events = feed_all(live, arrival[:n])
+    live = TripDetector.from_dict(json.loads(json.dumps(live.to_dict())))
+    events += feed_all(live, arrival[n:])
+    assert ended(events) == list(batch.trips)
+    assert live.open_trip == batch.open_trip
+    for trip in batch.trips:
+        assert trip.start < trip.end or trip.ended_by in ("ignition", "gap")
+        assert trip.distance_m >= 0
