@@ -1092,7 +1092,7 @@ def detect_trips(
             head += 1
             if closed:
                 trips.extend(closed)
-        if head > 65_536:
+        if head > 8192:
             released = pending[head - 1]
             del pending[:head]
             head = 0
