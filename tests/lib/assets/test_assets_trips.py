@@ -12,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.thingbridge.assets.errors import StateError, TrackError
+from custom_components.thingbridge.assets.geo import parse_geofence
 from custom_components.thingbridge.assets.trips import (
     FixIgnored,
     TrackFix,
@@ -27,7 +28,7 @@ from custom_components.thingbridge.assets.trips import (
 )
 from custom_components.thingbridge.m2m import Position
 
-from .synthetic import build_day
+from .synthetic import ALLOWED_WKT, CUSTOMER_A, CUSTOMER_B, DEPOT, LAYBY, build_day
 
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC).timestamp()
 LAT0, LON0 = 48.0, 11.0
@@ -488,3 +489,15 @@ def test_a_long_batch_compacts_its_buffer_and_still_recognises_old_fixes() -> No
     assert report.trips == clean.trips
     assert report.open_trip == clean.open_trip
     assert len(report.trips) == 150
+
+
+def test_scripted_day_leaves_the_allowed_polygon_once_for_the_excursion() -> None:
+    """The day's allowed area (WKT): depot and customers inside, the lay-by outside."""
+    allowed = parse_geofence(ALLOWED_WKT)
+    inside = [allowed.contains(f.latitude, f.longitude) for f in build_day().fixes]
+    assert inside[0]
+    assert inside[-1]
+    changes = [i for i in range(1, len(inside)) if inside[i] != inside[i - 1]]
+    assert len(changes) == 2  # out once (on the way to the lay-by), back once
+    assert not allowed.contains(*LAYBY)
+    assert all(allowed.contains(*p) for p in (DEPOT, CUSTOMER_A, CUSTOMER_B))
