@@ -40,6 +40,7 @@ from .errors import (
 from .geo import (
     MAX_VERTICES,
     Geofence,
+    GeofenceSet,
     Polygon,
     distance_m,
     haversine_m,
@@ -87,6 +88,7 @@ __all__ = [
     "FixIgnored",
     "Geofence",
     "GeofenceError",
+    "GeofenceSet",
     "MaintenanceDue",
     "MaintenanceError",
     "MaintenancePlan",

@@ -33,6 +33,10 @@ are straight in degrees, as in GeoJSON, WKT, Traccar and every map editor), afte
 bounding-box test; each polygon's edges are indexed by latitude band, so a point tests only
 the few edges of its band, not all of them. Points exactly on an edge may fall either way.
 
+:class:`GeofenceSet` holds many geofences (an asset's) and answers which hold a point,
+testing only those whose bounding box does (a grid over the boxes): the cost of a position
+update follows the geofences near it, not their number.
+
 **Antimeridian.** A ring whose consecutive vertices jump more than 180° in longitude is
 taken to cross the antimeridian (``179.9`` to ``-179.9`` is a 0.2° step east), which is
 how people draw such polygons; RFC 7946's recommended form (a ``MultiPolygon`` split at
@@ -639,3 +643,67 @@ def _shape(rings: list[list[tuple[float, float]]]) -> _Shape:
         for band in range(first, last + 1):
             bands[band].append(edge)
     return _Shape(min(xs), south, max(xs), north, height, tuple(tuple(b) for b in bands))
+
+
+class GeofenceSet:
+    """Many geofences (an asset's allowed areas, the zones they refine), tested at once.
+
+    :meth:`containing` answers which of them hold a point; a grid over their bounding
+    boxes picks the few whose box holds the point, so the cost of a position update grows
+    with the geofences near it, not with all of them. A geofence across the antimeridian is
+    tested every time (it is outside the grid).
+    """
+
+    _CELLS = 32
+
+    def __init__(self, fences: Mapping[str, Geofence]) -> None:
+        """Index ``fences`` by their keys (zone entity IDs, say)."""
+        self.fences = dict(fences)
+        self._always: list[tuple[str, Geofence]] = []
+        gridded = []
+        for key, fence in self.fences.items():
+            if fence.bbox[2] > 180:
+                self._always.append((key, fence))
+            else:
+                gridded.append((key, fence))
+        self._grid: list[list[tuple[str, Geofence]]] = []
+        self._west = self._south = 0.0
+        self._cell_w = self._cell_h = 1.0
+        if not gridded:
+            return
+        west = min(f.bbox[0] for _, f in gridded)
+        south = min(f.bbox[1] for _, f in gridded)
+        east = max(f.bbox[2] for _, f in gridded)
+        north = max(f.bbox[3] for _, f in gridded)
+        n = self._CELLS
+        self._west, self._south = west, south
+        self._cell_w = (east - west) / n or 1.0
+        self._cell_h = (north - south) / n or 1.0
+        self._grid = [[] for _ in range(n * n)]
+        for key, fence in gridded:
+            w, s, e, north_ = fence.bbox
+            for row in range(
+                self._cell(s, south, self._cell_h), self._cell(north_, south, self._cell_h) + 1
+            ):
+                for col in range(
+                    self._cell(w, west, self._cell_w), self._cell(e, west, self._cell_w) + 1
+                ):
+                    self._grid[row * n + col].append((key, fence))
+
+    def _cell(self, value: float, origin: float, size: float) -> int:
+        return min(self._CELLS - 1, max(0, int((value - origin) / size)))
+
+    def containing(self, latitude: float, longitude: float) -> list[str]:
+        """The keys of the geofences that hold the point, in the order they were given."""
+        found = [key for key, fence in self._always if fence.contains(latitude, longitude)]
+        if self._grid:
+            col = int((longitude - self._west) / self._cell_w)
+            row = int((latitude - self._south) / self._cell_h)
+            n = self._CELLS
+            if 0 <= col <= n and 0 <= row <= n:
+                cell = self._grid[min(row, n - 1) * n + min(col, n - 1)]
+                found += [key for key, fence in cell if fence.contains(latitude, longitude)]
+        if len(found) > 1:
+            order = {key: i for i, key in enumerate(self.fences)}
+            found.sort(key=order.__getitem__)
+        return found

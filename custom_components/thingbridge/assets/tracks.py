@@ -33,8 +33,11 @@ MAX_LINE = 65_536
 """Longest CSV line accepted (characters)."""
 _CHUNK = 65_536
 _MAX_TEXT = 256  # characters kept of a GPX element's text
-_TRUE = frozenset({"true", "1", "on", "yes", "y", "t"})
-_FALSE = frozenset({"false", "0", "off", "no", "n", "f"})
+_BOOLEAN: dict[str, bool | None] = {
+    **dict.fromkeys(("true", "1", "on", "yes", "y", "t"), True),
+    **dict.fromkeys(("false", "0", "off", "no", "n", "f"), False),
+    "": None,
+}
 _COLUMNS = ("time", "latitude", "longitude", "speed", "ignition", "odometer", "accuracy")
 
 
@@ -101,57 +104,84 @@ def read_csv(stream: IO[str]) -> Iterator[TrackFix]:
     index = {name: names.index(name) for name in _COLUMNS if name in names}
     width = max(index.values()) + 1
     rows = csv.reader(lines, delimiter=delimiter)
+    ti, lai, loi, spi, igi, odi, aci = (index.get(name, -1) for name in _COLUMNS)
+    inf = math.inf
     for row in rows:
-        number = rows.line_num + 1
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
         if len(row) < width:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            number = rows.line_num + 1
             raise TrackError(
                 f"line {number}: {len(row)} fields, the header has {len(names)}",
                 code="short_row",
                 where=f"line {number}",
             )
+        # The fast path: plain values. Anything unusual goes to _row, which either reads it
+        # (spaces around a time) or names the line, the field and the problem.
+        try:
+            when = datetime.fromisoformat(row[ti])
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            t = when.timestamp()
+            lat = float(row[lai])
+            lon = float(row[loi])
+            speed = float(row[spi]) if spi >= 0 and row[spi] else None
+            ignition = _BOOLEAN[row[igi].lower()] if igi >= 0 else None
+            odometer = float(row[odi]) * 1000 if odi >= 0 and row[odi] else None
+            accuracy = float(row[aci]) if aci >= 0 and row[aci] else None
+            if not (
+                -inf < t < inf
+                and -90 <= lat <= 90
+                and -180 <= lon <= 180
+                and (speed is None or 0 <= speed < inf)
+                and (odometer is None or 0 <= odometer < inf)
+                and (accuracy is None or 0 <= accuracy < inf)
+            ):
+                raise ValueError  # noqa: TRY301 - _row names the problem
+            yield TrackFix(t, lat, lon, speed, ignition, odometer, accuracy)
+        except (ValueError, KeyError, OverflowError):  # fmt: skip
+            yield _row(row, index, rows.line_num + 1)
 
-        def where(name: str, line: int = number) -> str:
-            return f"line {line}, field {name!r}"
 
-        def optional(name: str, row: list[str] = row) -> str | None:
-            if name not in index:
-                return None
-            text = row[index[name]].strip()
-            return text or None
+def _row(row: list[str], index: dict[str, int], number: int) -> TrackFix:
+    """One CSV row read slowly: a fix, or a :class:`TrackError` naming line and field."""
 
-        t = parse_time(row[index["time"]], where("time"))
-        lat = _number(row[index["latitude"]], where("latitude"))
-        lon = _number(row[index["longitude"]], where("longitude"))
-        speed = optional("speed")
-        ignition_text = optional("ignition")
-        odometer = optional("odometer")
-        accuracy = optional("accuracy")
-        ignition: bool | None = None
-        if ignition_text is not None:
-            lowered = ignition_text.lower()
-            if lowered in _TRUE:
-                ignition = True
-            elif lowered in _FALSE:
-                ignition = False
-            else:
-                raise TrackError(
-                    f"{where('ignition')}: not true or false: {ignition_text[:40]!r}",
-                    code="bad_boolean",
-                    where=where("ignition"),
-                )
-        fix = TrackFix(
-            t,
-            lat,
-            lon,
-            None if speed is None else _number(speed, where("speed")),
-            ignition,
-            None if odometer is None else _number(odometer, where("odometer")) * 1000,
-            None if accuracy is None else _number(accuracy, where("accuracy")),
-        )
-        _checked(fix, number)
-        yield fix
+    def where(name: str) -> str:
+        return f"line {number}, field {name!r}"
+
+    def optional(name: str) -> str | None:
+        if name not in index:
+            return None
+        text = row[index[name]].strip()
+        return text or None
+
+    t = parse_time(row[index["time"]], where("time"))
+    lat = _number(row[index["latitude"]], where("latitude"))
+    lon = _number(row[index["longitude"]], where("longitude"))
+    speed = optional("speed")
+    ignition_text = optional("ignition")
+    odometer = optional("odometer")
+    accuracy = optional("accuracy")
+    ignition: bool | None = None
+    if ignition_text is not None:
+        ignition = _BOOLEAN.get(ignition_text.lower())
+        if ignition is None:
+            raise TrackError(
+                f"{where('ignition')}: not true or false: {ignition_text[:40]!r}",
+                code="bad_boolean",
+                where=where("ignition"),
+            )
+    fix = TrackFix(
+        t,
+        lat,
+        lon,
+        None if speed is None else _number(speed, where("speed")),
+        ignition,
+        None if odometer is None else _number(odometer, where("odometer")) * 1000,
+        None if accuracy is None else _number(accuracy, where("accuracy")),
+    )
+    _checked(fix, number)
+    return fix
 
 
 def _checked(fix: TrackFix, line: int) -> None:

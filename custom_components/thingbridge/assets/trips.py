@@ -110,6 +110,10 @@ class TrackFix(NamedTuple):
         odometer_m: The device's odometer in metres, when reported.
         accuracy_m: The fix's horizontal accuracy in metres, when known.
         key: An identity for duplicates (a journal digest); default (time, lat, lon).
+
+    The plain constructor checks nothing (the batch path builds hundreds of thousands);
+    :meth:`at`, :meth:`from_position` and the track readers check every value, and
+    :class:`TripDetector` ignores a fix :func:`check_fix` refuses.
     """
 
     t: float
@@ -380,12 +384,12 @@ class TripsRevised:
 class FixIgnored:
     """A fix that was not used.
 
-    ``reason`` is ``"duplicate"`` (seen before) or ``"too_late"`` (older than the reorder
-    horizon).
+    ``reason`` is ``"duplicate"`` (seen before), ``"too_late"`` (older than the reorder
+    horizon) or ``"invalid"`` (a value :func:`check_fix` refuses: NaN, out of range).
     """
 
     fix: TrackFix
-    reason: Literal["duplicate", "too_late"]
+    reason: Literal["duplicate", "too_late", "invalid"]
 
 
 TripEvent = TripStarted | TripProgress | TripEnded | TripsRevised | FixIgnored
@@ -447,7 +451,25 @@ class _Machine:
         elif self.moving:
             closed = self._moving(f, f.t - last.t)
         else:
-            self._stopped(f)
+            # Still parked? The common case, inlined: a cheap upper bound of the distance
+            # from the stop (a degree is at most 111.7 km either way), then the window.
+            anchor = self.anchor
+            assert anchor is not None
+            dlat = f.latitude - anchor.latitude
+            dlon = f.longitude - anchor.longitude
+            if ((dlat if dlat > 0 else -dlat) + (dlon if dlon > 0 else -dlon)) * 111_700 < (
+                self.cfg.min_distance_m
+            ):
+                window = self.window
+                window.append((f, 0.0, 0.0, f.odometer_m))
+                newest = f.t
+                duration = self.cfg.min_duration_s
+                while newest - window[1][0].t >= duration:
+                    window.popleft()
+                    if len(window) == 1:
+                        break
+            else:
+                self._stopped(f)
         if f.ignition is not None:
             self.ignition = f.ignition
         self.last = f
@@ -517,7 +539,6 @@ class _Machine:
         limit = self.cfg.min_distance_m
         dlat = f.latitude - anchor.latitude
         dlon = f.longitude - anchor.longitude
-        # Cheap upper bound first: a degree is at most 111.7 km either way.
         if ((dlat if dlat > 0 else -dlat) + (dlon if dlon > 0 else -dlon)) * 111_700 < limit or (
             distance_m(anchor.latitude, anchor.longitude, f.latitude, f.longitude) < limit
         ):
@@ -891,7 +912,15 @@ class TripDetector:
         """Use a burst of fixes (any order); return the events, replaying at most once."""
         events: list[TripEvent] = []
         inserted = False
-        for fix in sorted(fixes, key=_order):
+        valid: list[TrackFix] = []
+        for fix in fixes:
+            try:
+                check_fix(fix)
+            except TrackError:
+                events.append(FixIgnored(fix, "invalid"))
+            else:
+                valid.append(fix)
+        for fix in sorted(valid, key=_order):
             status = self._reorder.add(fix)
             if status in ("duplicate", "too_late"):
                 events.append(FixIgnored(fix, status))
@@ -936,9 +965,10 @@ class TripDetector:
     def _release(self) -> None:
         for fix in self._reorder.release(self.config.reorder_horizon_s):
             for trip in self._base.step(fix):
-                assert self._live_closed
-                assert self._live_closed[0] == trip
-                del self._live_closed[0]
+                # The live fold went through the same fixes in the same order, so its first
+                # unreleased trip is this one; it is final now.
+                if trip in self._live_closed:
+                    self._live_closed.remove(trip)
 
     def to_dict(self) -> dict[str, Any]:
         """The whole state, JSON-ready."""
@@ -1036,11 +1066,18 @@ def detect_trips(
     used = duplicates = too_late = 0
     step = machine.step
     pending = reorder.pending
+    head = 0  # reorder.head, kept here (synced around the slow path)
+    newest = -math.inf
+    released: TrackFix | None = None  # the last fix folded, when compacted away
     for fix in fixes:
-        if fix.t > reorder.newest:  # in order: _Reorder.add's fast path, inlined
+        t = fix.t
+        if t > newest:  # in order: _Reorder.add's fast path, inlined
             pending.append(fix)
-            reorder.newest = fix.t
+            newest = t
         else:
+            reorder.head = head
+            reorder.newest = newest
+            reorder.released = pending[head - 1] if head else released
             status = reorder.add(fix)
             if status == "duplicate":
                 duplicates += 1
@@ -1049,12 +1086,20 @@ def detect_trips(
                 too_late += 1
                 continue
         used += 1
-        if pending[reorder.head].t < reorder.newest - horizon:
-            for ready in reorder.release(horizon):
-                closed = step(ready)
-                if closed:
-                    trips.extend(closed)
-            pending = reorder.pending
+        limit = newest - horizon
+        # The newest fix is never below the limit, so this stops inside the list.
+        while pending[head].t < limit:
+            closed = step(pending[head])
+            head += 1
+            if closed:
+                trips.extend(closed)
+        if head > 8192:
+            released = pending[head - 1]
+            del pending[:head]
+            head = 0
+    reorder.head = head
+    reorder.newest = newest
+    reorder.released = pending[head - 1] if head else released
     for ready in reorder.drain():
         trips.extend(machine.step(ready))
     if close_open:

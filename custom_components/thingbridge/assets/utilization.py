@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import StateError, TrackError
 from .geo import distance_m
-from .trips import TrackFix, Trip, TripEnded, TripEvent, TripsRevised, _fix_from_list
+from .trips import TrackFix, Trip, TripEnded, TripEvent, TripsRevised, _fix_from_list, check_fix
 
 STATE_VERSION = 1
 
@@ -111,7 +111,11 @@ class UsageCounter:
     # -- input ------------------------------------------------------------------------------
 
     def feed(self, fix: TrackFix) -> bool:
-        """Count one fix; ``False`` when it was ignored (seen before, or too late)."""
+        """Count one fix; ``False`` when it was ignored (seen before, too late, invalid)."""
+        try:
+            check_fix(fix)
+        except TrackError:
+            return False
         fixes = self._fixes
         if not fixes or fix.t > fixes[-1].t:
             if fixes:

@@ -190,6 +190,20 @@ def test_readers_stream_and_bound_their_input() -> None:
     assert first[0].latitude == 52.0
 
 
+def test_csv_values_with_spaces_or_odd_case_are_read_like_plain_ones() -> None:
+    text = (
+        "time;latitude;longitude;speed;ignition;odometer;accuracy\n"
+        "2026-01-01T00:00:00+01:00;52.5;13.4;;;;\n"
+        " 2026-01-01T00:00:10 ; 52.5 ;13.4; 4 ; On ;1.5; 7\n"
+    )
+    first, second = list(read_csv(io.StringIO(text)))
+    assert first == TrackFix(1767222000.0, 52.5, 13.4)
+    assert second == TrackFix(1767225610.0, 52.5, 13.4, 4.0, True, 1500.0, 7.0)
+    bad = "time,latitude,longitude,accuracy\n2026-01-01T00:00:00Z,1,2,inf\n"
+    with pytest.raises(TrackError, match="line 2, field 'accuracy': not a finite number"):
+        list(read_csv(io.StringIO(bad)))
+
+
 def test_gpx_reads_gpx_1_0_speed_and_ignores_waypoints() -> None:
     text = (
         '<gpx version="1.0"><wpt lat="1" lon="1"><time>2026-01-01T00:00:00Z</time></wpt>'

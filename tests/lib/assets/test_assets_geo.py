@@ -14,6 +14,8 @@ from custom_components.thingbridge.assets.errors import GeofenceError
 from custom_components.thingbridge.assets.geo import (
     MAX_TEXT,
     MAX_VERTICES,
+    Geofence,
+    GeofenceSet,
     distance_m,
     haversine_m,
     parse_geofence,
@@ -261,3 +263,28 @@ def test_hostile_input_is_refused_quickly_and_boundedly() -> None:
     assert caught.value.code == "too_many_vertices"
     with pytest.raises(GeofenceError, match="GeoJSON or WKT text"):
         parse_geofence(42)  # type: ignore[arg-type]
+
+
+def test_geofence_set_answers_as_testing_each_fence() -> None:
+    """The grid only picks candidates: the answer is the brute force one, in given order."""
+    rng = random.Random(9)
+    fences: dict[str, Geofence] = {}
+    for n in range(40):
+        lat, lon = 52.5 + rng.uniform(-0.1, 0.1), 13.4 + rng.uniform(-0.15, 0.15)
+        fences[f"zone.z{n}"] = parse_geojson(
+            {"type": "Polygon", "coordinates": [_ring(12, lat, lon, rng.uniform(0.002, 0.03))]}
+        )
+    fences["zone.dateline"] = parse_geofence("POLYGON ((179 -1, -179 -1, -179 1, 179 1, 179 -1))")
+    fences["zone.everything"] = parse_geofence("POLYGON ((13 52, 14 52, 14 53, 13 53, 13 52))")
+    index = GeofenceSet(fences)
+    hits = 0
+    for _ in range(4000):
+        lat, lon = 52.5 + rng.uniform(-0.13, 0.13), 13.4 + rng.uniform(-0.2, 0.2)
+        expected = [key for key, fence in fences.items() if fence.contains(lat, lon)]
+        assert index.containing(lat, lon) == expected
+        hits += len(expected) > 1
+    assert hits > 500
+    assert index.containing(0.0, -179.5) == ["zone.dateline"]
+    assert index.containing(10.0, 10.0) == []
+    assert GeofenceSet({}).containing(1.0, 2.0) == []
+    assert GeofenceSet({"zone.d": fences["zone.dateline"]}).containing(0.0, 179.5) == ["zone.d"]

@@ -8,9 +8,11 @@ import json
 import math
 from typing import Any
 
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.thingbridge.assets.errors import StateError, TrackError
+from custom_components.thingbridge.assets.geo import parse_geofence
 from custom_components.thingbridge.assets.trips import (
     FixIgnored,
     TrackFix,
@@ -26,7 +28,7 @@ from custom_components.thingbridge.assets.trips import (
 )
 from custom_components.thingbridge.m2m import Position
 
-from .synthetic import build_day
+from .synthetic import ALLOWED_WKT, CUSTOMER_A, CUSTOMER_B, DEPOT, LAYBY, build_day
 
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC).timestamp()
 LAT0, LON0 = 48.0, 11.0
@@ -283,6 +285,14 @@ def test_duplicates_count_once_and_too_late_fixes_are_reported() -> None:
     assert detect_trips([a, b, a]).duplicates == 1
 
 
+def test_invalid_fixes_are_ignored_by_the_live_detector() -> None:
+    detector = TripDetector()
+    bad = [TrackFix(math.nan, 1.0, 2.0), TrackFix(T0, 95.0, 2.0), TrackFix(T0, 1.0, 2.0, -5.0)]
+    assert detector.feed_many(bad) == [FixIgnored(f, "invalid") for f in bad]
+    assert detector.last_fix is None
+    json.dumps(detector.to_dict(), allow_nan=False)
+
+
 def test_a_fix_older_than_the_horizon_is_ignored_consistently() -> None:
     fixes = track([(10.0 * k, 100.0 * k) for k in range(50)])
     old = TrackFix(T0 - 10_000, LAT0, LON0)
@@ -402,3 +412,92 @@ def test_a_fresh_detector_round_trips() -> None:
     assert detector.open_trip is not None
     assert detector.open_trip.distance_m == pytest.approx(2900, abs=2)
     assert detector.open_trip.duration_s == 290
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+_legs = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=120),  # fixes in the leg
+        st.sampled_from([1.0, 5, 10, 30, 200, 4000]),  # seconds between them
+        st.floats(min_value=0, max_value=40),  # metres per second
+        st.floats(min_value=0, max_value=2 * math.pi),  # heading
+        st.sampled_from([None, True, False]),  # ignition
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def _random_track(legs: list[tuple[int, float, float, float, bool | None]]) -> list[TrackFix]:
+    fixes = []
+    t, y, x = T0, 0.0, 0.0
+    for count, step, speed, heading, ignition in legs:
+        for _ in range(count):
+            t += step
+            y = max(-1e5, min(1e5, y + speed * step * math.cos(heading)))  # stay on Earth
+            x = max(-1e5, min(1e5, x + speed * step * math.sin(heading)))
+            fixes.append(
+                TrackFix(
+                    t,
+                    LAT0 + y / M_PER_DEG_LAT,
+                    LON0 + x / (M_PER_DEG_LAT * math.cos(math.radians(LAT0))),
+                    speed * 3.6,
+                    ignition,
+                )
+            )
+    return fixes
+
+
+@settings(max_examples=60, deadline=None)
+@given(legs=_legs, seed=st.integers(0, 2**16), cut=st.floats(0, 1))
+def test_live_batch_and_restart_agree_on_random_tracks(
+    legs: list[tuple[int, float, float, float, bool | None]], seed: int, cut: float
+) -> None:
+    """Disordered within the horizon and resent: live, batch and a restart give one answer."""
+    import random  # noqa: PLC0415
+
+    fixes = _random_track(legs)
+    rng = random.Random(seed)
+    arrival = sorted(
+        fixes + rng.sample(fixes, len(fixes) // 5), key=lambda f: f.t + rng.uniform(0, 900)
+    )
+    config = TripConfig(reorder_horizon_s=1200)
+    batch = detect_trips(fixes, config)
+    assert detect_trips(arrival, config).trips == batch.trips
+    live = TripDetector(config)
+    n = int(len(arrival) * cut)
+    events = feed_all(live, arrival[:n])
+    live = TripDetector.from_dict(json.loads(json.dumps(live.to_dict())))
+    events += feed_all(live, arrival[n:])
+    assert ended(events) == list(batch.trips)
+    assert live.open_trip == batch.open_trip
+    for trip in batch.trips:
+        assert trip.start < trip.end or trip.ended_by in ("ignition", "gap")
+        assert trip.distance_m >= 0
+
+
+def test_a_long_batch_compacts_its_buffer_and_still_recognises_old_fixes() -> None:
+    """30,000 fixes (more than the buffer keeps), then resends of old ones."""
+    # 100 fixes driving 50 m apart, then 100 parked, and again: 150 trips.
+    drive = [(10.0 * k, 5000.0 * (k // 200) + 50.0 * min(k % 200, 100)) for k in range(30_000)]
+    fixes = track(drive)
+    config = TripConfig(reorder_horizon_s=60)
+    report = detect_trips([*fixes, fixes[100], fixes[-20], fixes[-1]], config)
+    assert (report.duplicates, report.too_late) == (1, 2)
+    clean = detect_trips(fixes, config)
+    assert report.trips == clean.trips
+    assert report.open_trip == clean.open_trip
+    assert len(report.trips) == 150
+
+
+def test_scripted_day_leaves_the_allowed_polygon_once_for_the_excursion() -> None:
+    """The day's allowed area (WKT): depot and customers inside, the lay-by outside."""
+    allowed = parse_geofence(ALLOWED_WKT)
+    inside = [allowed.contains(f.latitude, f.longitude) for f in build_day().fixes]
+    assert inside[0]
+    assert inside[-1]
+    changes = [i for i in range(1, len(inside)) if inside[i] != inside[i - 1]]
+    assert len(changes) == 2  # out once (on the way to the lay-by), back once
+    assert not allowed.contains(*LAYBY)
+    assert all(allowed.contains(*p) for p in (DEPOT, CUSTOMER_A, CUSTOMER_B))

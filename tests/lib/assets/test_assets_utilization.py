@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 import json
+import math
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -127,6 +128,7 @@ def test_duplicates_and_too_late_fixes_are_ignored() -> None:
     assert all(counter.feed(f) for f in fixes)
     assert not counter.feed(fixes[-1])
     assert not counter.feed(fixes[0])  # older than the horizon
+    assert not counter.feed(TrackFix(math.inf, 52.5, 13.4))
     assert counter.total.in_use_s == 3 * 3600
     late = TrackFix(fixes[-2].t + 30, 52.5, 13.4, ignition=True)
     assert counter.feed(late)
