@@ -72,6 +72,7 @@ from ...assets import (
     AssetStatus,
     Custody,
     Geofence,
+    GeofenceSet,
     MaintenanceDue,
     MaintenancePlan,
     OpenTrip,
@@ -620,6 +621,8 @@ class AssetRegisterRuntime:
         self.store = store
         self.settings = RegisterSettings.from_options(entry.options)
         self.geofences = read_geofences(entry)
+        # One index of every polygon: a position update tests only those near it.
+        self.geofence_set = GeofenceSet({k: g.geofence for k, g in self.geofences.items()})
         self.assets: dict[str, Asset] = {
             s.subentry_id: Asset(AssetConfig.from_subentry(s), hass.config.time_zone)
             for s in entry.get_subentries_of_type(SUBENTRY_ASSET)
@@ -869,16 +872,20 @@ class AssetRegisterRuntime:
                 elif self._update_unaccompanied(child):
                     child.async_notify()
 
-    def zones_containing(self, latitude: float, longitude: float, accuracy: float) -> list[str]:
-        """The zones that contain a point: by polygon where a geofence refines the zone."""
-        refined: dict[str, list[Geofence]] = {}
-        for geofence in self.geofences.values():
-            refined.setdefault(geofence.zone, []).append(geofence.geofence)
+    def zones_containing(
+        self, latitude: float, longitude: float, accuracy: float, geofences: frozenset[str]
+    ) -> list[str]:
+        """The zones that contain a point: by polygon where a geofence refines the zone.
+
+        ``geofences`` are the geofences that hold the point; any other zone is Home
+        Assistant's circle.
+        """
+        refined = {g.zone for g in self.geofences.values()}
+        holding = {self.geofences[g].zone for g in geofences}
         found = []
         for zone_state in self.hass.states.async_all("zone"):
-            shapes = refined.get(zone_state.entity_id)
-            if shapes is not None:
-                inside = any(shape.contains(latitude, longitude) for shape in shapes)
+            if zone_state.entity_id in refined:
+                inside = zone_state.entity_id in holding
             else:
                 inside = zone.in_zone(zone_state, latitude, longitude, accuracy)
             if inside:
@@ -889,13 +896,9 @@ class AssetRegisterRuntime:
         position = asset.position
         if position is None:  # pragma: no cover - callers check
             return
+        inside = frozenset(self.geofence_set.containing(position.latitude, position.longitude))
         asset.in_zones = self.zones_containing(
-            position.latitude, position.longitude, position.accuracy_m
-        )
-        inside = frozenset(
-            g.subentry_id
-            for g in self.geofences.values()
-            if g.geofence.contains(position.latitude, position.longitude)
+            position.latitude, position.longitude, position.accuracy_m, inside
         )
         if fire:
             for subentry_id in sorted(inside - asset.inside):
