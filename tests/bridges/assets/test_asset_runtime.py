@@ -502,3 +502,37 @@ async def test_more_refusals_name_what_is_wrong(hass: HomeAssistant) -> None:
     assert dt_util.parse_datetime(placeholders["baseline"]) > dt_util.parse_datetime(
         placeholders["date"]
     )
+
+
+async def test_maintenance_and_retirement_statuses(hass: HomeAssistant) -> None:
+    await _setup(hass)
+    status = "sensor.van_7_status"
+
+    async def call(service: str, **data: Any) -> None:
+        await hass.services.async_call(DOMAIN, service, data, blocking=True)
+
+    await call("set_asset_status", asset="VAN-0001", status="in_maintenance")
+    assert hass.states.get(status).state == "in_maintenance"
+    await call("set_asset_status", asset="VAN-0001", status="in_maintenance")  # no change
+    with pytest.raises(ServiceValidationError) as caught:
+        await call("check_out", asset="VAN-0001", custodian="Bob")
+    assert caught.value.translation_key == "cannot_check_out_in_maintenance"
+    hass.bus.async_fire(EVENT_TAG_SCANNED, {"tag_id": "nfc-van-7"})
+    await hass.async_block_till_done()
+    assert hass.states.get(status).state == "in_maintenance"  # a scan changes nothing
+    await call("set_asset_status", asset="VAN-0001", status="available")
+    await call("check_out", asset="VAN-0001", custodian="Bob")
+    with pytest.raises(ServiceValidationError) as caught:
+        await call("set_asset_status", asset="VAN-0001", status="available")
+    assert caught.value.translation_key == "status_change_refused"
+    assert caught.value.translation_placeholders == {
+        "asset": "Van 7", "status": "checked_out", "new_status": "available",
+    }  # fmt: skip
+    await call("set_asset_status", asset="VAN-0001", status="retired")  # ends the check-out
+    assert hass.states.get(status).state == "retired"
+    assert hass.states.get("sensor.van_7_custodian").state == "unknown"
+    with pytest.raises(ServiceValidationError) as caught:
+        await call("check_out", asset="VAN-0001", custodian="Bob")
+    assert caught.value.translation_key == "cannot_check_out_retired"
+    await call("set_asset_status", asset="VAN-0001", status="available")
+    assert hass.states.get(status).state == "available"

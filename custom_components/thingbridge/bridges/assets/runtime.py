@@ -1057,6 +1057,27 @@ class AssetRegisterRuntime:
         )
         self._custody_changed(asset, now)
 
+    @callback
+    def async_set_status(self, asset: Asset, status: AssetStatus) -> None:
+        """Send ``asset`` to maintenance (or back to available), retire or reinstate it.
+
+        Raises:
+            CustodyError: The library does not allow that change from the asset's status
+                (a checked-out asset is checked in, not made available).
+        """
+        now = dt_util.utcnow()
+        custody = asset.custody
+        if status is AssetStatus.RETIRED:
+            asset.custody, _record = custody.retire(now)
+            asset.custodian_entity = None
+        elif status is AssetStatus.IN_MAINTENANCE:
+            asset.custody = custody.start_maintenance()
+        elif status is AssetStatus.AVAILABLE and custody.status is AssetStatus.RETIRED:
+            asset.custody = custody.reinstate()
+        else:
+            asset.custody = custody.end_maintenance()
+        self._custody_changed(asset, now)
+
     def _custody_changed(self, asset: Asset, now: datetime) -> None:
         self._update_states(asset, now)
         asset.async_notify()

@@ -33,6 +33,7 @@ import probatio
 from ...assets import (
     ALLOWED,
     AssetsError,
+    AssetStatus,
     CustodyError,
     Readings,
     TripRow,
@@ -57,6 +58,9 @@ ATTR_ENGINE_HOURS: Final = "engine_hours"
 ATTR_COST: Final = "cost"
 ATTR_NOTE: Final = "note"
 SERVICE_TRIP_REPORT: Final = "trip_report"
+SERVICE_SET_STATUS: Final = "set_asset_status"
+ATTR_STATUS: Final = "status"
+SETTABLE_STATUSES: Final = ("available", "in_maintenance", "retired")
 ATTR_ASSETS: Final = "assets"
 ATTR_START: Final = "start"
 ATTR_END: Final = "end"
@@ -225,6 +229,30 @@ async def _async_record_maintenance(call: ServiceCall) -> None:
         raise _invalid("maintenance_refused", asset=asset.name, error=str(err)) from err
 
 
+SET_STATUS_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_ASSET): cv.string,
+        probatio.Required(ATTR_STATUS): probatio.In(SETTABLE_STATUSES),
+    }
+)
+
+
+async def _async_set_status(call: ServiceCall) -> None:
+    runtime, asset = resolve_asset(call.hass, call.data[ATTR_ASSET])
+    status = AssetStatus(call.data[ATTR_STATUS])
+    if asset.custody.status is status:
+        return
+    try:
+        runtime.async_set_status(asset, status)
+    except CustodyError as err:
+        raise _invalid(
+            "status_change_refused",
+            asset=asset.name,
+            status=asset.custody.status.value,
+            new_status=status.value,
+        ) from err
+
+
 TRIP_REPORT_SCHEMA = probatio.Schema(
     {
         probatio.Optional(ATTR_ASSETS): probatio.All(
@@ -313,6 +341,7 @@ def async_setup_asset_services(hass: HomeAssistant) -> None:
         _async_record_maintenance,
         RECORD_MAINTENANCE_SCHEMA,
     )
+    hass.services.async_register(DOMAIN, SERVICE_SET_STATUS, _async_set_status, SET_STATUS_SCHEMA)
     hass.services.async_register(
         DOMAIN,
         SERVICE_TRIP_REPORT,
