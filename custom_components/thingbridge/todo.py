@@ -13,14 +13,12 @@ from typing import Final
 from homeassistant.components.todo.const import TodoItemStatus, TodoListEntityFeature
 from homeassistant.components.todo.entity import TodoItem, TodoListEntity
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .assets import AssetsError
 from .bridges.assets.entity import RegisterBaseEntity, asset_platform
 from .bridges.assets.runtime import AssetRegisterRuntime
-from .const import DOMAIN, KIND_ASSET_REGISTER
+from .const import KIND_ASSET_REGISTER
 from .kinds import PlatformSetup, ThingBridgeConfigEntry, async_setup_by_kind
 
 PARALLEL_UPDATES = 0
@@ -66,26 +64,15 @@ class MaintenanceTodo(RegisterBaseEntity, TodoListEntity):
         return items
 
     async def async_update_todo_item(self, item: TodoItem) -> None:
-        """Checking an item off records the maintenance as done now."""
+        """Checking an item off records the maintenance as done now (with today's readings).
+
+        Home Assistant passes only items of this list; anything but checking one off (a new
+        summary, reopening) changes nothing.
+        """
         asset = self.runtime.assets.get(item.uid or "")
-        if asset is None or asset.plan is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="unknown_asset",
-                translation_placeholders={"asset": str(item.uid)[:100]},
-            )
-        if item.status != TodoItemStatus.COMPLETED:
+        if asset is None or asset.plan is None or item.status != TodoItemStatus.COMPLETED:
             return
-        try:
-            self.runtime.async_record_maintenance(
-                asset, dt_util.utcnow(), asset.readings(), via="todo"
-            )
-        except AssetsError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="maintenance_refused",
-                translation_placeholders={"asset": asset.name, "error": str(err)},
-            ) from err
+        self.runtime.async_record_maintenance(asset, dt_util.utcnow(), asset.readings(), via="todo")
 
 
 FACTORIES: Final[Mapping[str, PlatformSetup]] = {

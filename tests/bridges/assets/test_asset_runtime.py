@@ -434,6 +434,11 @@ async def test_maintenance_comes_due_by_the_clock_and_is_recorded(
     (item,) = items[todo]["items"]
     assert item["summary"] == "Van 7 (VAN-0001): Service"
     await hass.services.async_call(
+        "todo", "update_item", {"entity_id": todo, "item": item["uid"], "rename": "Later"},
+        blocking=True,
+    )  # fmt: skip
+    assert len(entry.runtime_data.assets[van].plan.log) == 0  # only checking off records
+    await hass.services.async_call(
         "todo", "update_item", {"entity_id": todo, "item": item["uid"], "status": "completed"},
         blocking=True,
     )  # fmt: skip
