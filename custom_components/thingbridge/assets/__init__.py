@@ -55,7 +55,7 @@ from .maintenance import (
     MeasureDue,
     Readings,
 )
-from .report import TripRow, check_file_name, trips_csv, trips_gpx
+from .report import PURPOSES, TripRow, check_file_name, trips_csv, trips_gpx
 from .tracks import read_csv, read_gpx
 from .trips import (
     FixIgnored,
@@ -78,6 +78,7 @@ from .utilization import Usage, UsageConfig, UsageCounter
 __all__ = [
     "ALLOWED",
     "MAX_VERTICES",
+    "PURPOSES",
     "AssetStatus",
     "AssetsError",
     "CheckOut",

@@ -32,7 +32,10 @@ CSV_COLUMNS = (
     "odometer_start_km",
     "odometer_end_km",
     "estimated",
+    "purpose",
 )
+PURPOSES = ("business", "private")
+"""What a trip was for, as a logbook records it (business by default)."""
 MAX_FILE_NAME = 64
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -44,6 +47,7 @@ class TripRow:
     asset: str
     tag: str
     trip: Trip
+    purpose: str = "business"
 
     def as_dict(self) -> dict[str, Any]:
         """The row as JSON-ready data (the action's response)."""
@@ -63,6 +67,7 @@ class TripRow:
             "odometer_start_m": trip.odometer_start_m,
             "odometer_end_m": trip.odometer_end_m,
             "estimated": trip.estimated,
+            "purpose": self.purpose,
         }
 
 
@@ -93,6 +98,7 @@ def trips_csv(rows: Iterable[TripRow]) -> str:
                 _km(trip.odometer_start_m),
                 _km(trip.odometer_end_m),
                 "yes" if trip.estimated else "no",
+                row.purpose,
             ]
         )
     return out.getvalue()

@@ -38,7 +38,9 @@ TRIP = Trip(
 
 
 def test_csv_is_a_logbook() -> None:
-    text = trips_csv([TripRow("Van 7", "VAN-0007", TRIP), TripRow("=cmd()", "X-1", TRIP)])
+    text = trips_csv(
+        [TripRow("Van 7", "VAN-0007", TRIP), TripRow("=cmd()", "X-1", TRIP, purpose="private")]
+    )
     rows = list(csv.DictReader(io.StringIO(text)))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert rows[0]["distance_km"] == "12.346"
@@ -46,6 +48,8 @@ def test_csv_is_a_logbook() -> None:
     assert rows[0]["odometer_start_km"] == "1000.000"
     assert rows[0]["estimated"] == "no"
     assert rows[1]["asset"] == "'=cmd()"  # never a formula in a spreadsheet
+    assert [r["purpose"] for r in rows] == ["business", "private"]
+    assert TripRow("Van 7", "VAN-0007", TRIP).as_dict()["purpose"] == "business"
 
 
 def test_gpx_has_a_route_per_trip() -> None:
