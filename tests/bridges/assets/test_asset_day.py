@@ -159,6 +159,7 @@ async def check_trip_report(hass: HomeAssistant, start: datetime, trips: list[An
     assert report["files"] == [str(folder / "day_1.csv"), str(folder / "day_1.gpx")]
     rows = list(csv.DictReader(io.StringIO((folder / "day_1.csv").read_text())))
     assert [r["tag"] for r in rows] == ["VAN-0001"] * len(trips)
+    assert {r["purpose"] for r in rows} == {"business"}
     gpx = ET.fromstring((folder / "day_1.gpx").read_text())
     assert len(gpx.findall("{http://www.topografix.com/GPX/1/1}rte")) == len(trips)
     # all assets by default; a tag prefix filters; a later range is empty
@@ -175,6 +176,28 @@ async def check_trip_report(hass: HomeAssistant, start: datetime, trips: list[An
         placeholders = caught.value.translation_placeholders or {}
         assert all(f"{{{name}}}" in text for name in placeholders)
         return placeholders
+
+    # the second trip was private: marked so, it stays so after a reload
+    second = report["trips"][1]["start"]
+    await hass.services.async_call(
+        DOMAIN, "tag_trip",
+        {"asset": "VAN-0001", "trip_start": second, "purpose": "private"}, blocking=True,
+    )  # fmt: skip
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    private = (await _report(hass, **day, purpose="private"))["trips"]
+    assert [t["start"] for t in private] == [second]
+    assert private[0]["purpose"] == "private"
+    assert len((await _report(hass, **day, purpose="business"))["trips"]) == len(trips) - 1
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            DOMAIN, "tag_trip",
+            {"asset": "VAN-0001", "trip_start": day["start"], "purpose": "private"},
+            blocking=True,
+        )  # fmt: skip
+    assert caught.value.translation_key == "unknown_trip"
+    assert set(caught.value.translation_placeholders or {}) == {"asset", "start"}
 
     backwards = {"start": day["end"], "end": day["start"]}
     assert set(await refused("bad_date_range", **backwards)) == {"start", "end"}

@@ -360,6 +360,8 @@ class Asset:
         # Trips exist only for an asset with a position source of its own.
         self.detector: TripDetector | None = TripDetector() if config.source else None
         self.trips: list[Trip] = []
+        # Trips marked private (by their start, ISO); every other trip is business.
+        self.private_trips: set[str] = set()
         self.usage: UsageCounter | None = (
             UsageCounter(UsageConfig(time_zone=time_zone)) if config.source else None
         )
@@ -406,6 +408,10 @@ class Asset:
             odometer_m=odometer if odometer is not None else total.distance_m,
         )
 
+    def trip_purpose(self, trip: Trip) -> str:
+        """``private`` for a trip marked so, else ``business``."""
+        return "private" if trip.start.isoformat() in self.private_trips else "business"
+
     def today(self, now: datetime) -> Usage | None:
         """Today's counters (``None`` without a source of its own)."""
         return self.usage.today(now) if self.usage is not None else None
@@ -440,6 +446,8 @@ class Asset:
                 self.trips.sort(key=lambda trip: trip.start)
                 ended.extend(event.added)
         del self.trips[:-MAX_TRIPS]
+        starts = {trip.start.isoformat() for trip in self.trips}
+        self.private_trips &= starts
         return ended
 
     @callback
@@ -478,6 +486,7 @@ class Asset:
             "inside": sorted(self.inside),
             "detector": self.detector.to_dict() if self.detector is not None else None,
             "trips": [trip.to_dict() for trip in self.trips],
+            "private_trips": sorted(self.private_trips),
             "usage": self.usage.to_dict() if self.usage is not None else None,
             "plan": self.plan.to_dict() if self.plan is not None else None,
         }
@@ -498,6 +507,7 @@ class Asset:
         self.last_seen = dt_util.parse_datetime(str(seen)) if seen else None
         self.inside = frozenset(str(g) for g in data.get("inside") or ())
         self.trips = [Trip.from_dict(trip) for trip in data.get("trips") or ()][-MAX_TRIPS:]
+        self.private_trips = {str(start) for start in data.get("private_trips") or ()}
         detector = data.get("detector")
         if self.detector is not None and detector:
             self.detector = TripDetector.from_dict(detector)
@@ -1056,6 +1066,15 @@ class AssetRegisterRuntime:
             via=via,
         )
         self._custody_changed(asset, now)
+
+    @callback
+    def async_set_trip_purpose(self, asset: Asset, trip: Trip, purpose: str) -> None:
+        """Mark one of ``asset``'s trips as business or private (for the logbook)."""
+        if purpose == "private":
+            asset.private_trips.add(trip.start.isoformat())
+        else:
+            asset.private_trips.discard(trip.start.isoformat())
+        self._schedule_save()
 
     @callback
     def async_set_status(self, asset: Asset, status: AssetStatus) -> None:

@@ -32,6 +32,7 @@ import probatio
 
 from ...assets import (
     ALLOWED,
+    PURPOSES,
     AssetsError,
     AssetStatus,
     CustodyError,
@@ -59,6 +60,9 @@ ATTR_COST: Final = "cost"
 ATTR_NOTE: Final = "note"
 SERVICE_TRIP_REPORT: Final = "trip_report"
 SERVICE_SET_STATUS: Final = "set_asset_status"
+SERVICE_TAG_TRIP: Final = "tag_trip"
+ATTR_PURPOSE: Final = "purpose"
+ATTR_TRIP_START: Final = "trip_start"
 ATTR_STATUS: Final = "status"
 SETTABLE_STATUSES: Final = ("available", "in_maintenance", "retired")
 ATTR_ASSETS: Final = "assets"
@@ -253,6 +257,29 @@ async def _async_set_status(call: ServiceCall) -> None:
         ) from err
 
 
+TAG_TRIP_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_ASSET): cv.string,
+        probatio.Required(ATTR_TRIP_START): cv.datetime,
+        probatio.Required(ATTR_PURPOSE): probatio.In(PURPOSES),
+    }
+)
+
+
+async def _async_tag_trip(call: ServiceCall) -> None:
+    """Mark a trip (named by its start, as the report gives it) business or private."""
+    runtime, asset = resolve_asset(call.hass, call.data[ATTR_ASSET])
+    start = _when(call.data[ATTR_TRIP_START])
+    trip = next((t for t in asset.trips if t.start == start), None)
+    if trip is None:
+        raise _invalid(
+            "unknown_trip",
+            asset=asset.name,
+            start=dt_util.as_local(start).isoformat() if start else "",
+        )
+    runtime.async_set_trip_purpose(asset, trip, call.data[ATTR_PURPOSE])
+
+
 TRIP_REPORT_SCHEMA = probatio.Schema(
     {
         probatio.Optional(ATTR_ASSETS): probatio.All(
@@ -261,6 +288,7 @@ TRIP_REPORT_SCHEMA = probatio.Schema(
         probatio.Required(ATTR_START): cv.datetime,
         probatio.Required(ATTR_END): cv.datetime,
         probatio.Optional(ATTR_TAG_PREFIX): cv.string,
+        probatio.Optional(ATTR_PURPOSE): probatio.In(PURPOSES),
         probatio.Optional(ATTR_FORMATS): probatio.All(
             cv.ensure_list, [probatio.In(["csv", "gpx"])]
         ),
@@ -288,12 +316,13 @@ async def _async_trip_report(call: ServiceCall) -> ServiceResponse:
     else:
         chosen = list(runtime.assets.values())
     prefix = call.data.get(ATTR_TAG_PREFIX, "").strip().casefold()
+    purpose = call.data.get(ATTR_PURPOSE)
     rows = [
-        TripRow(asset.name, asset.config.tag, trip)
+        TripRow(asset.name, asset.config.tag, trip, asset.trip_purpose(trip))
         for asset in dict.fromkeys(chosen)
         if asset.config.tag.casefold().startswith(prefix)
         for trip in asset.trips
-        if start <= trip.start < end
+        if start <= trip.start < end and purpose in (None, asset.trip_purpose(trip))
     ]
     rows.sort(key=lambda row: (row.trip.start, row.tag))
     files: list[JsonValueType] = []
@@ -342,6 +371,7 @@ def async_setup_asset_services(hass: HomeAssistant) -> None:
         RECORD_MAINTENANCE_SCHEMA,
     )
     hass.services.async_register(DOMAIN, SERVICE_SET_STATUS, _async_set_status, SET_STATUS_SCHEMA)
+    hass.services.async_register(DOMAIN, SERVICE_TAG_TRIP, _async_tag_trip, TAG_TRIP_SCHEMA)
     hass.services.async_register(
         DOMAIN,
         SERVICE_TRIP_REPORT,
