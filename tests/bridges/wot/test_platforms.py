@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
+import logging
 from typing import Any
 
 from homeassistant.components.climate.const import HVACAction, HVACMode
@@ -408,7 +409,9 @@ async def test_thermostat_pushes_temperature_and_action(
 # plug (bearer token): switch and energy sensors
 
 
-async def test_plug_switch_and_energy_sensors(hass: HomeAssistant, sim: WotSimulator) -> None:
+async def test_plug_switch_and_energy_sensors(
+    hass: HomeAssistant, sim: WotSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
     await add_thing(hass, sim, "plug")
     plug = thing_id("plug")
     switch = entity_id(hass, Platform.SWITCH, plug, "switch")
@@ -442,6 +445,17 @@ async def test_plug_switch_and_energy_sensors(hass: HomeAssistant, sim: WotSimul
 
     sim.set_property("plug", "energy", 12.75)
     await wait_for(hass, lambda: state_of(hass, energy).state == "12.75", "the meter pushed")
+    # A meter that goes back to zero (replaced, or reset by its owner) is shown as it is: for a
+    # total_increasing sensor Home Assistant's statistics start a new cycle by themselves, and
+    # ThingBridge has nothing to add (no warning, no error, the sensor stays available).
+    sim.set_property("plug", "energy", 0.0)
+    await wait_for(hass, lambda: state_of(hass, energy).state == "0.0", "the reset pushed")
+    assert state_of(hass, energy).attributes["state_class"] == SensorStateClass.TOTAL_INCREASING
+    assert [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("custom_components.thingbridge") and r.levelno >= logging.WARNING
+    ] == []
     sim.set_property("plug", "on", False)
     await wait_for(hass, lambda: state_of(hass, switch).state == STATE_OFF, "off pushed")
 
