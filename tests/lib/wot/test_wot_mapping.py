@@ -356,6 +356,7 @@ def test_every_action_is_an_entity_or_a_service_with_its_reason() -> None:
             "upload": _act(input={"type": "array"}),
             "blob": _act(input={"type": "object", "required": ["x"]}),
             "anything": _act(input={"description": "implied by the content type"}),
+            "vague": _act(input={"type": "object", "properties": {"x": {}}, "required": ["x"]}),
         }
     )  # fmt: skip
     by_key = {s.key: s for s in plan.entities}
@@ -376,6 +377,7 @@ def test_every_action_is_an_entity_or_a_service_with_its_reason() -> None:
         {"affordance": "upload", "kind": "action", "reason": "an input of type array"},
         {"affordance": "blob", "kind": "action",
          "reason": "an object input whose members are not described"},
+        {"affordance": "vague", "kind": "action", "reason": "an input of no stated type"},
     ]  # fmt: skip
     # An input of no stated type is sent as given: a button (as before), not a service.
     assert by_key["action:anything"].platform == "button"
