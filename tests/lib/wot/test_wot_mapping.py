@@ -435,6 +435,11 @@ def test_webthings_dimmer_is_a_dimmable_light() -> None:
     assert [(s.platform, s.key, dict(s.roles)) for s in dimmer] == [
         ("light", "light", {"on": "on", "brightness": "level"})
     ]
+    # Without a level to dim by, it is the switch it says it is.
+    bare = _map(
+        **{"@type": ["OnOffSwitch", "MultiLevelSwitch"]}, properties={"on": properties["on"]}
+    )
+    assert [(s.platform, s.key) for s in bare] == [("switch", "switch")]
     plug = _map(
         **{"@type": ["OnOffSwitch", "SmartPlug", "MultiLevelSwitch"]}, properties=properties
     )
