@@ -149,7 +149,8 @@ def test_cli_help_documents_the_options() -> None:
 
 
 EXPECTED_PLATFORMS: dict[str, list[tuple[str, str | None]]] = {
-    "lamp": [("light", None), ("button", None), ("event", None)],
+    # Their "toggle" action repeats the light's on/off: a service, not a button (issue 10).
+    "lamp": [("light", None), ("event", None)],
     "sensor": [
         ("sensor", "temperature"),
         ("sensor", "humidity"),
@@ -165,7 +166,8 @@ EXPECTED_PLATFORMS: dict[str, list[tuple[str, str | None]]] = {
     ],
     "lock": [("lock", None), ("event", None)],
     "blinds": [("cover", None)],
-    "webthing-switch": [("switch", "switch"), ("number", None), ("button", None), ("event", None)],
+    # OnOffSwitch + MultiLevelSwitch: one dimmable light (issue 10).
+    "webthing-switch": [("light", None), ("event", None)],
 }
 
 
