@@ -429,7 +429,10 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Parse each Thing Description and print, per TD, one JSON line: "
             '{"source", "title", "entities": [{"platform", "name", "affordance", ...}], '
-            '"skipped"}. "name" is null for a Thing\'s main entity, which takes the device '
+            '"skipped", "services": [{"affordance", "kind", "reason"}]}: every affordance '
+            "is an entity, a service (reached only through Home Assistant's thingbridge "
+            "actions) or skipped with its reason. "
+            '"name" is null for a Thing\'s main entity, which takes the device '
             "name (the Thing's title). A rejected TD prints "
             '{"source", "error"}, the error naming the JSON path of the offending member. '
             "URLs are fetched; a directory or WebThings server expands to its Things. "
