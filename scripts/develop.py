@@ -7,37 +7,117 @@ aiohttp (from the venv) so it runs with the project's interpreter.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
-import os
 from pathlib import Path
-import secrets
-import signal
 import sys
-import time
-from typing import Any
 
-import aiohttp
 
-from simulator.things import DEFAULT_PASSWORD, DEFAULT_TOKEN, DEFAULT_USERNAME
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; standard library only, so ``--help`` needs no set-up environment."""
+    parser = argparse.ArgumentParser(
+        prog="scripts/develop",
+        description="Start the simulator and a real Home Assistant with ThingBridge loaded, "
+        "onboarded with a local development account, and print the URL and the credentials.",
+    )
+    parser.add_argument("--check", action="store_true", help="start, set up, verify, then stop")
+    parser.add_argument(
+        "--config", type=Path, default=Path(__file__).resolve().parent.parent / "config",
+        help="Home Assistant config directory (default: config/)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--port", type=int, default=8123, help="Home Assistant's port on 127.0.0.1 (8123)"
+    )
+    parser.add_argument("--sim-port", type=int, default=8580, help="the simulator's port (8580)")
+    return parser
+
+
+if __name__ == "__main__":
+    # Parsed before the imports below, which need the environment scripts/develop sets up.
+    ARGS = build_parser().parse_args()
+
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+import aiohttp  # noqa: E402
+
+from simulator.things import DEFAULT_PASSWORD, DEFAULT_TOKEN, DEFAULT_USERNAME  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
 URL = "http://127.0.0.1:8123"
 CLIENT_ID = f"{URL}/"
+PORT = 8123
 SIM_PORT = 8580
 CREDENTIALS = CONFIG / ".dev_credentials.json"
 
 
 def configure(config: Path, port: int, sim_port: int) -> None:
     """Point the module at another config dir and ports (``--config``, ``--port``, ``--sim-port``)."""
-    global CONFIG, URL, CLIENT_ID, SIM_PORT, CREDENTIALS  # noqa: PLW0603
+    global CONFIG, URL, CLIENT_ID, PORT, SIM_PORT, CREDENTIALS  # noqa: PLW0603
     CONFIG = config.resolve()
+    PORT = port
     URL = f"http://127.0.0.1:{port}"
     CLIENT_ID = f"{URL}/"
     SIM_PORT = sim_port
     CREDENTIALS = CONFIG / ".dev_credentials.json"
+
+
+def log_path() -> str:
+    """Home Assistant's log file in the config dir, relative to the working dir when inside it."""
+    path = CONFIG / "home-assistant.log"
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def write_http_storage() -> None:
+    """Make Home Assistant serve on 127.0.0.1:PORT, the way Home Assistant 2026.10 stores it.
+
+    Since 2026.10 the ``http:`` settings live in ``.storage/http`` (the YAML block is migrated
+    once, then ignored with a repair). The store is written before start with Home Assistant's
+    own schema and version; settings other than host and port that are already stored are kept.
+    """
+    from homeassistant.components.http import config as http_config  # noqa: PLC0415
+
+    path = CONFIG / ".storage" / http_config.STORAGE_KEY
+    stable: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        stored = json.loads(path.read_text())
+        if stored["version"] == http_config.STORAGE_VERSION:
+            stable = {
+                k: v
+                for k, v in stored["data"]["stable"].items()
+                if k not in ("created_at", "error", "error_message")
+            }
+    stable.update(server_host=["127.0.0.1"], server_port=PORT)
+    data = {
+        "stable": {
+            **http_config.HTTP_STORAGE_SCHEMA(stable),
+            "created_at": datetime.now(UTC).isoformat(),
+            "error": None,
+            "error_message": None,
+        },
+        "pending": None,
+        "yaml_migration_done": True,
+    }
+    path.write_text(
+        json.dumps(
+            {
+                "version": http_config.STORAGE_VERSION,
+                "minor_version": http_config.STORAGE_MINOR_VERSION,
+                "key": http_config.STORAGE_KEY,
+                "data": data,
+            },
+            indent=4,
+        )
+    )
+    path.chmod(0o600)
 
 
 def prepare_config() -> dict[str, str]:
@@ -55,6 +135,7 @@ def prepare_config() -> dict[str, str]:
                 {"version": 1, "key": "core.network", "data": {"configured_adapters": ["lo"]}}
             )
         )
+    write_http_storage()
     if not CREDENTIALS.exists():
         creds = {"username": "dev", "password": secrets.token_urlsafe(12)}
         CREDENTIALS.write_text(json.dumps(creds))
@@ -76,9 +157,7 @@ async def wait_for_hass(
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.returncode is not None:
-            raise RuntimeError(
-                f"Home Assistant exited with {proc.returncode}; see config/home-assistant.log"
-            )
+            raise RuntimeError(f"Home Assistant exited with {proc.returncode}; see {log_path()}")
         with contextlib.suppress(aiohttp.ClientError, TimeoutError):
             async with asyncio.timeout(5), session.get(f"{URL}/api/onboarding") as resp:
                 if resp.status in (200, 401, 404):
@@ -223,7 +302,7 @@ async def main(check: bool) -> int:
         print(f"\nHome Assistant is up at {URL} ({time.monotonic() - started:.0f} s)")
         print(f"  username: {creds['username']}\n  password: {creds['password']}")
         print(f"  simulator Things: http://127.0.0.1:{SIM_PORT}/things/ ({'; '.join(added)})")
-        print("  log: config/home-assistant.log   stop: Ctrl-C\n", flush=True)
+        print(f"  log: {log_path()}   stop: Ctrl-C\n", flush=True)
         if not check:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -245,13 +324,5 @@ async def main(check: bool) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="start, set up, print, then stop")
-    parser.add_argument("--config", type=Path, default=CONFIG, help="Home Assistant config dir")
-    parser.add_argument(
-        "--port", type=int, default=8123, help="Home Assistant's port (as in configuration.yaml)"
-    )
-    parser.add_argument("--sim-port", type=int, default=SIM_PORT, help="the simulator's port")
-    args = parser.parse_args()
-    configure(args.config, args.port, args.sim_port)
-    sys.exit(asyncio.run(main(args.check)))
+    configure(ARGS.config, ARGS.port, ARGS.sim_port)
+    sys.exit(asyncio.run(main(ARGS.check)))
