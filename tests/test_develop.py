@@ -1,7 +1,8 @@
 """scripts/develop: a real Home Assistant process, onboarded, with ThingBridge and the simulator.
 
-Runs the script as a user would (it installs the frontend into .venv the first time), in a
-copy of config/ that listens on free ports so it never collides with a running dev instance.
+Runs the script as a user would (it installs the frontend and what the integrations Home
+Assistant sets up need into .venv the first time), in a copy of config/ on free ports, so it
+never collides with a running development instance.
 """
 
 from __future__ import annotations
@@ -10,10 +11,19 @@ import json
 import os
 from pathlib import Path
 import shutil
+import signal
 import socket
 import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import pytest_socket
 
 from .conftest import REPO
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
 def _free_port() -> int:
@@ -22,38 +32,156 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_develop_check(tmp_path: Path, socket_enabled: None) -> None:
-    config = tmp_path / "config"
+def _config_copy(path: Path) -> Path:
+    config = path / "config"
     config.mkdir()
     for name in ("configuration.yaml", "automations.yaml", "scripts.yaml", "scenes.yaml"):
         shutil.copy(REPO / "config" / name, config / name)
-    # No http: block to edit: --port alone must move Home Assistant (2026.10 keeps the HTTP
-    # settings in .storage/http and would ignore a YAML block after migrating it once).
-    assert "\nhttp:" not in (config / "configuration.yaml").read_text()
-    port, sim_port = _free_port(), _free_port()
+    return config
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
+
+
+@pytest.fixture(scope="module")
+def develop_check(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
+    """One ``scripts/develop --check`` run: its config dir, Home Assistant's port, its output."""
+    # Module-scoped, so set up before the tests' socket_enabled: the free ports need a socket.
+    # (Home Assistant's test plugin disables sockets again before each test.)
+    pytest_socket.enable_socket()
+    config = _config_copy(tmp_path_factory.mktemp("develop"))
+    port, sim_port = _free_port(), _free_port()
     result = subprocess.run(
         [str(REPO / "scripts" / "develop"), "--check", "--config", str(config),
          "--port", str(port), "--sim-port", str(sim_port)],
-        capture_output=True, text=True, timeout=600, env=env, check=False,
+        capture_output=True, text=True, timeout=900, env=_env(), check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Home Assistant is up at http://127.0.0.1:{port}" in result.stdout
-    assert "username: dev" in result.stdout
-    assert f"log: {config / 'home-assistant.log'}" in result.stdout
-    assert "lamp: create_entry Simulated Lamp" in result.stdout
-    assert "check: ThingBridge offered under Add integration" in result.stdout
-    assert "sensor.simulated_temperature_sensor_temperature" in result.stdout
+    return config, port, result.stdout
 
+
+def test_develop_check(develop_check: tuple[Path, int, str]) -> None:
+    config, _, out = develop_check
+    assert "username: dev" in out
+    assert "lamp: create_entry Simulated Lamp" in out
+    assert "check: ThingBridge offered under Add integration" in out
+    assert "sensor.simulated_temperature_sensor_temperature" in out
     log = (config / "home-assistant.log").read_text()
     ours = [line for line in log.splitlines() if "ERROR" in line and "thingbridge" in line.lower()]
     assert ours == []
-    http = json.loads((config / ".storage" / "http").read_text())
-    assert http["data"]["stable"]["server_port"] == port
-    assert http["data"]["yaml_migration_done"] is True
     # mDNS stayed on loopback: the network integration was told to use "lo" only.
     assert '"configured_adapters": ["lo"]' in (config / ".storage" / "core.network").read_text()
+
+
+def test_port_is_honoured_without_http_yaml(develop_check: tuple[Path, int, str]) -> None:
+    """--port alone moves Home Assistant: 2026.10 reads the HTTP settings from .storage/http."""
+    config, port, out = develop_check
+    # No http: block: 2026.10 would migrate it once, then ignore it and raise a repair.
+    assert "\nhttp:" not in (REPO / "config" / "configuration.yaml").read_text()
+    assert f"Home Assistant is up at http://127.0.0.1:{port}" in out
+    http = json.loads((config / ".storage" / "http").read_text())
+    assert http["data"]["stable"]["server_port"] == port
+    assert http["data"]["stable"]["server_host"] == ["127.0.0.1"]
+    assert http["data"]["yaml_migration_done"] is True
+    assert "no repairs" in out  # --check fails on any repair (the YAML one among them)
+
+
+def test_log_path_follows_config(develop_check: tuple[Path, int, str]) -> None:
+    config, _, out = develop_check
+    assert f"log: {config / 'home-assistant.log'}" in out
+
+
+def test_web_ui_calls_answer(develop_check: tuple[Path, int, str]) -> None:
+    """The frontend's websocket get_services/get_config answer and nothing failed to set up."""
+    config, _, out = develop_check
+    assert "check: get_services (" in out
+    assert "none failed; no repairs" in out
+    log = (config / "home-assistant.log").read_text()
+    assert "Setup failed for 'assist_pipeline'" not in log
+    # Onboarding's defaults (google_translate, met, radio_browser) are not set up at all.
+    entries = json.loads((config / ".storage" / "core.config_entries").read_text())
+    domains = {entry["domain"] for entry in entries["data"]["entries"]}
+    assert domains.isdisjoint({"google_translate", "met", "radio_browser", "shopping_list"})
+    assert "thingbridge" in domains
+
+
+def test_log_has_no_errors(develop_check: tuple[Path, int, str]) -> None:
+    """No ERROR line at startup but the documented unavoidable one (no ffmpeg binary)."""
+    config, _, out = develop_check
+    assert f"check: no ERROR lines in {config / 'home-assistant.log'}" in out
+    errors = [
+        line
+        for line in (config / "home-assistant.log").read_text().splitlines()
+        if " ERROR (" in line
+        and not (shutil.which("ffmpeg") is None and "No such file or directory: 'ffmpeg'" in line)
+    ]
+    assert errors == []
+
+
+def test_tracker_on_the_map(develop_check: tuple[Path, int, str]) -> None:
+    """The gateway listens on loopback and the simulated tracker's device_tracker has a position."""
+    config, _, out = develop_check
+    assert "GPS tracker gateway on 127.0.0.1: teltonika " in out
+    assert "check: device_tracker.simulated_van has a position: 52.5" in out
+    entries = json.loads((config / ".storage" / "core.config_entries").read_text())
+    (gateway,) = [e for e in entries["data"]["entries"] if e["title"] == "GPS trackers"]
+    assert gateway["options"]["listen_host"] == "127.0.0.1"
+    assert [s["data"]["device_id"] for s in gateway["subentries"]] == ["356307042441013"]
+
+
+def test_ready_file_and_clean_stop(tmp_path: Path) -> None:
+    """--ready-file describes the running instance; SIGTERM stops everything cleanly."""
+    config = _config_copy(tmp_path)
+    port, sim_port = _free_port(), _free_port()
+    ready = tmp_path / "ready.json"
+    proc = subprocess.Popen(
+        [str(REPO / "scripts" / "develop"), "--config", str(config), "--port", str(port),
+         "--sim-port", str(sim_port), "--ready-file", str(ready)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 900
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert ready.exists(), proc.stdout.read() if proc.poll() is not None else "not ready"
+        info = json.loads(ready.read_text())
+        assert info["url"] == f"http://127.0.0.1:{port}"
+        assert info["username"] == "dev"
+        assert (
+            info["password"]
+            == json.loads((config / ".dev_credentials.json").read_text())["password"]
+        )
+        assert info["config"] == str(config)
+        assert info["sim_url"] == f"http://127.0.0.1:{sim_port}/"
+        assert info["tracker"]["protocol"] == "teltonika"
+        assert info["tracker"]["device_id"] == "356307042441013"
+        assert info["tracker"]["entity_id"] == "device_tracker.simulated_van"
+        with socket.create_connection(("127.0.0.1", info["tracker"]["port"]), timeout=5):
+            pass  # the gateway listens where the file says
+        with urllib.request.urlopen(f"{info['sim_url']}things/lamp", timeout=10) as resp:
+            assert json.load(resp)["title"] == "Simulated Lamp"
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{info['url']}/api/", timeout=10)
+        assert err.value.code == 401  # Home Assistant's API, asking for the token
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out
+    assert not ready.exists()
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection(("127.0.0.1", port), timeout=5),
+    ):
+        pass  # Home Assistant stopped
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection(("127.0.0.1", sim_port), timeout=5),
+    ):
+        pass  # and the simulator
 
 
 def test_develop_help_runs_no_setup(tmp_path: Path) -> None:
@@ -73,6 +201,6 @@ def test_develop_help_runs_no_setup(tmp_path: Path) -> None:
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.startswith("usage: scripts/develop")
-        for option in ("--check", "--config", "--port", "--sim-port"):
+        for option in ("--check", "--config", "--port", "--sim-port", "--ready-file"):
             assert option in result.stdout
         assert not marker.exists()
