@@ -24,7 +24,9 @@ import pytest_socket
 
 from .conftest import REPO
 
-pytestmark = pytest.mark.usefixtures("socket_enabled")
+# The first run installs the development requirements (building two of them from source), so
+# each test may take minutes on a fresh machine: beyond the suite's default timeout.
+pytestmark = [pytest.mark.usefixtures("socket_enabled"), pytest.mark.timeout(900)]
 
 
 def _free_port() -> int:
