@@ -516,6 +516,15 @@ UNAVOIDABLE_ERRORS: tuple[tuple[str, Callable[[], bool]], ...] = (
 ERROR_LINE = re.compile(r"^\S+ \S+ ERROR ")
 
 
+async def wait_until_running(ws: WebSocket, limit: float) -> None:
+    """Wait until Home Assistant has started: until then base platforms may still set up."""
+    deadline = time.monotonic() + limit
+    while (state := (await ws.call("get_config"))["state"]) != "RUNNING":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Home Assistant did not finish starting: {state}")
+        await asyncio.sleep(1)
+
+
 def log_errors() -> list[str]:
     """The ERROR lines of Home Assistant's log, but for the documented unavoidable ones."""
     errors = []
@@ -557,10 +566,10 @@ async def verify(session: aiohttp.ClientSession, token: str, ws: WebSocket, trac
         raise RuntimeError(f"the simulator Things have no states in Home Assistant: {ours}")
     print(f"check: ThingBridge offered under Add integration; states: {ours}")
 
+    config = await ws.call("get_config")
     services = await ws.call("get_services")
     if "thingbridge" not in services or "homeassistant" not in services:
         raise RuntimeError(f"get_services lacks thingbridge or homeassistant: {sorted(services)}")
-    config = await ws.call("get_config")
     missing = sorted(set(FRONTEND_NEEDS) - set(config["components"]))
     if missing:
         raise RuntimeError(f"integrations the web UI needs did not set up: {missing}")
@@ -650,6 +659,7 @@ async def run(check: bool, ready_file: Path | None, procs: list[Process]) -> int
             driver = asyncio.create_task(drive_tracker(ports[TRACKER_PROTOCOL], env, tracker_procs))
             async with WebSocket.connect(session, token) as ws:
                 tracker = await add_tracker(session, token, ws, 120)
+                await wait_until_running(ws, 180)
                 if check:
                     await verify(session, token, ws, tracker)
         gateway = ", ".join(f"{protocol} {port}" for protocol, port in ports.items())
