@@ -654,6 +654,8 @@ async def run(check: bool, ready_file: Path | None, procs: list[Process]) -> int
             await wait_for_hass(session, hass, 180)
             token = await onboard_or_login(session, creds)
             removed = await remove_failed_onboarding_defaults(session, token)
+            if removed:
+                print(f"removed onboarding defaults that cannot set up here: {', '.join(removed)}")
             added = await add_simulator_things(session, token)
             ports = await setup_tracker_gateway(session, token)
             driver = asyncio.create_task(drive_tracker(ports[TRACKER_PROTOCOL], env, tracker_procs))
@@ -671,8 +673,6 @@ async def run(check: bool, ready_file: Path | None, procs: list[Process]) -> int
             f"  simulated {TRACKER_PROTOCOL} tracker {TRACKER_DEVICE_ID} ({tracker}) drives laps "
             f"around {HOME[0]}, {HOME[1]}"
         )
-        if removed:
-            print(f"  removed onboarding defaults that cannot set up here: {', '.join(removed)}")
         print(f"  log: {log_path()}   stop: Ctrl-C\n", flush=True)
         if ready_file is not None:
             write_ready_file(
