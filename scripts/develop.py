@@ -636,7 +636,8 @@ async def run(check: bool, ready_file: Path | None, procs: list[Process]) -> int
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(pythonpath))}
     python = sys.executable
     sim = await asyncio.create_subprocess_exec(
-        python, "-m", "simulator", "--wot-port", str(SIM_PORT), cwd=ROOT, env=env,
+        python, "-m", "simulator", "--wot-port", str(SIM_PORT),
+        "--state-dir", str(CONFIG / ".simulator"), cwd=ROOT, env=env,
         stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     procs.append(sim)

@@ -95,6 +95,13 @@ def test_log_path_follows_config(develop_check: tuple[Path, int, str, int]) -> N
     assert f"log: {config / 'home-assistant.log'}" in out
 
 
+def test_simulator_state_is_kept_with_the_config(develop_check: tuple[Path, int, str, int]) -> None:
+    """The plug's meter is saved beside the config it belongs to, not in the checkout."""
+    config, _, _, _ = develop_check
+    plug = json.loads((config / ".simulator" / "plug.json").read_text())
+    assert plug
+
+
 def test_web_ui_calls_answer(develop_check: tuple[Path, int, str, int]) -> None:
     """The frontend's websocket get_services/get_config answer and nothing failed to set up."""
     config, _, out, _ = develop_check
