@@ -179,3 +179,16 @@ def test_map_shows_the_simulated_tracker(browser: Browser, instance: DevInstance
     )
     state = browser.js("return hass().states[arguments[0]];", tracker)
     assert isinstance(state["attributes"].get("latitude"), float), state
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)]
+)
+def test_missing_browser_skips_but_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
+) -> None:
+    """Without Chromium the module skips naming what is missing; under CI it fails instead."""
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="chromium and chromedriver not found: scripts/setup"):
+        _require_browser()
