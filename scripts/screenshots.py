@@ -30,7 +30,7 @@ from tests.browser_support import (
     DevInstance,
     browser_missing,
     dev_instance,
-    open_map,
+    show_on_map,
 )
 
 OUT = REPO / "docs" / "images"
@@ -76,13 +76,7 @@ def device_page(chrome: Browser) -> None:
 
 def tracker_map(chrome: Browser, tracker: str) -> None:
     """The map panel's Devices tab, with the simulated tracker's marker."""
-    open_map(chrome)
-    chrome.settle(
-        f"the map with a marker for {tracker}",
-        'return deepAll(document, "ha-entity-marker")'
-        '.some((m) => m.getAttribute("entity-id") === arguments[0] && visible(m));',
-        tracker,
-    )
+    show_on_map(chrome, tracker)
     park_mouse(chrome)
     save(chrome.driver.get_screenshot_as_png(), OUT / "tracker-map.png")
 

@@ -375,11 +375,24 @@ class Browser:
 # -- pages shared by the test and the screenshots ----------------------------------------------
 
 
-def open_map(chrome: Browser) -> None:
-    """The map panel with its "Devices" tab chosen (where trackers are listed)."""
-    tab_js = (
-        'return [...(deepAll(document, "hui-map-overview")[0]?.shadowRoot'
-        '.querySelectorAll(".tablist button") ?? [])].find((b) => b.textContent.trim() === "Devices");'
+def show_on_map(chrome: Browser, entity_id: str) -> None:
+    """Open the map panel and wait until ``entity_id``'s marker shows.
+
+    The map's side panel (People / Devices / Zones), when the frontend draws it, shows only the
+    chosen tab's markers: then its "Devices" tab, where trackers are, is chosen.
+    """
+    chrome.open(
+        "/map",
+        f"the map with a marker for {entity_id}",
+        """
+        const marker = deepAll(document, "ha-entity-marker")
+          .find((m) => m.getAttribute("entity-id") === arguments[0] && visible(m));
+        if (marker) return true;
+        const overview = deepAll(document, "hui-map-overview")[0];
+        const tab = [...(overview?.shadowRoot.querySelectorAll(".tablist button") ?? [])]
+          .find((b) => b.textContent.trim() === "Devices");
+        if (tab) tab.click();
+        return false;
+        """,
+        entity_id,
     )
-    chrome.open("/map", "the map panel with its Devices tab", tab_js)
-    chrome.js(tab_js).click()

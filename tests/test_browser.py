@@ -25,7 +25,7 @@ from .browser_support import (
     DevInstance,
     browser_missing,
     dev_instance,
-    open_map,
+    show_on_map,
 )
 
 # The first check also waits for scripts/develop (which installs the frontend on a first run).
@@ -164,21 +164,12 @@ def test_lamp_device_page_switches_the_simulated_lamp(
 
 
 def test_map_shows_the_simulated_tracker(browser: Browser, instance: DevInstance) -> None:
-    """The map panel's "Devices" tab lists the simulated tracker and the map shows its marker."""
+    """The map panel shows the simulated tracker's marker at the position it reported."""
     tracker = instance.info["tracker"]["entity_id"]
-    name = browser.js("return hass().states[arguments[0]]?.attributes.friendly_name;", tracker)
-    assert name, f"{tracker} has no state in the browser"
-    open_map(browser)
-    browser.settle(
-        f"the map with a marker for {tracker} and {name!r} under Devices",
-        'return deepAll(document, "ha-entity-marker")'
-        '.some((m) => m.getAttribute("entity-id") === arguments[0] && visible(m))'
-        ' && deepText(deepAll(document, "hui-map-overview")[0].shadowRoot).includes(arguments[1]);',
-        tracker,
-        name,
-    )
+    show_on_map(browser, tracker)
     state = browser.js("return hass().states[arguments[0]];", tracker)
     assert isinstance(state["attributes"].get("latitude"), float), state
+    assert isinstance(state["attributes"].get("longitude"), float), state
 
 
 @pytest.mark.parametrize(
