@@ -70,6 +70,28 @@ ALLOWED_CONSOLE: tuple[tuple[str, str], ...] = (
 """Console errors that are not the frontend's fault: (regular expression, reason)."""
 
 
+def sort_console(entries: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Split console entries into errors and allowed errors (these with their reason).
+
+    Errors are what Chrome logs as SEVERE: ``console.error``, uncaught exceptions, failed
+    requests. Warnings and info are not errors.
+    """
+    errors: list[str] = []
+    allowed: list[str] = []
+    for entry in entries:
+        if entry.get("level") != "SEVERE":
+            continue
+        message = str(entry.get("message", ""))
+        reason = next(
+            (why for pattern, why in ALLOWED_CONSOLE if re.search(pattern, message)), None
+        )
+        if reason is None:
+            errors.append(message)
+        else:
+            allowed.append(f"{message} (allowed: {reason})")
+    return errors, allowed
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -325,18 +347,8 @@ class Browser:
         """Fetch new console entries; return the errors that are not allowed."""
         entries = self.driver.get_log("browser")
         self.console.extend(entries)
-        errors = []
-        for entry in entries:
-            if entry.get("level") != "SEVERE":
-                continue
-            message = str(entry.get("message", ""))
-            reason = next(
-                (why for pattern, why in ALLOWED_CONSOLE if re.search(pattern, message)), None
-            )
-            if reason is None:
-                errors.append(message)
-            else:
-                self.allowed_seen.append(f"{message} (allowed: {reason})")
+        errors, allowed = sort_console(entries)
+        self.allowed_seen.extend(allowed)
         return errors
 
     def assert_no_console_errors(self, where: str) -> None:

@@ -14,6 +14,7 @@ what is missing, except under CI (``CI`` set), where it fails instead: CI must r
 from __future__ import annotations
 
 from collections.abc import Iterator
+import logging
 import os
 import shutil
 
@@ -26,7 +27,10 @@ from .browser_support import (
     browser_missing,
     dev_instance,
     show_on_map,
+    sort_console,
 )
+
+_LOGGER = logging.getLogger(__name__)
 
 # The first check also waits for scripts/develop (which installs the frontend on a first run).
 pytestmark = pytest.mark.timeout(STARTUP_TIMEOUT + 180)
@@ -78,6 +82,9 @@ def browser(instance: DevInstance) -> Iterator[Browser]:
         yield chrome
     finally:
         chrome.quit()
+        # Not silent: the tolerated console messages are logged, each with its reason.
+        for message in dict.fromkeys(chrome.allowed_seen):
+            _LOGGER.warning("console message allowed: %s", message)
 
 
 @pytest.fixture(autouse=True)
@@ -183,3 +190,46 @@ def test_missing_browser_skips_but_fails_under_ci(
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="chromium and chromedriver not found: scripts/setup"):
         _require_browser()
+
+
+def test_console_allowlist_is_narrow() -> None:
+    """Only the listed offline artefacts are tolerated; ThingBridge's own images and every
+    script error still fail the check."""
+    port = "http://127.0.0.1:8123"
+    errors, allowed = sort_console(
+        [
+            {"level": "SEVERE", "message": f"{port}/api/brands/integration/sun/icon.png?token=a"
+             " - Failed to load resource: the server responded with a status of 404 (Not Found)"},
+            {"level": "SEVERE", "message": f"{port}/api/map_tiles/tilejson.json - Failed to load"
+             " resource: the server responded with a status of 502 (Bad Gateway)"},
+            {"level": "SEVERE", "message": "https://tile.example.org/1/2/3.png - Failed to load"
+             " resource: net::ERR_NAME_NOT_RESOLVED"},
+            {"level": "SEVERE", "message": f"{port}/api/brands/integration/thingbridge/icon.png"
+             "?token=a - Failed to load resource: the server responded with a status of 404"
+             " (Not Found)"},
+            {"level": "SEVERE", "message": f"{port}/api/config/config_entries/entry - Failed to"
+             " load resource: the server responded with a status of 500 (Internal Server Error)"},
+            {"level": "SEVERE", "message": f"{port}/ 0:0 Uncaught Object: Unknown error"},
+            {"level": "SEVERE", "message": f"{port}/x 12:3 Uncaught TypeError: a is undefined"},
+            {"level": "WARNING", "message": f"{port}/ 1:1 a deprecation warning"},
+        ]
+    )  # fmt: skip
+    assert len(allowed) == 3
+    assert [e.split(" - ")[0].split(" 0:0")[0] for e in errors] == [
+        f"{port}/api/brands/integration/thingbridge/icon.png?token=a",
+        f"{port}/api/config/config_entries/entry",
+        f"{port}/",
+        f"{port}/x 12:3 Uncaught TypeError: a is undefined",
+    ]
+
+
+def test_console_error_on_the_page_fails_the_check(browser: Browser) -> None:
+    """An error the page itself logs reaches the check (the console is really read)."""
+    browser.js('console.error("ThingBridge browser test: a deliberate console error");')
+    found: list[str] = []
+    browser.wait(
+        "the deliberate error in the console",
+        lambda: found.extend(browser.collect_console()) or found,
+        timeout=10,
+    )
+    assert any("a deliberate console error" in message for message in found), found
