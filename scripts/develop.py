@@ -41,8 +41,9 @@ if __name__ == "__main__":
 
 import asyncio  # noqa: E402
 from asyncio.subprocess import Process  # noqa: E402
-from collections.abc import AsyncIterator  # noqa: E402
+from collections.abc import AsyncIterator, Callable  # noqa: E402
 import contextlib  # noqa: E402
+import ctypes.util  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
@@ -498,10 +499,19 @@ FRONTEND_NEEDS = (
 )  # fmt: skip
 # ERROR lines Home Assistant logs at startup that are documented as unavoidable here (README,
 # "What the development instance leaves out"), each only while its cause holds.
-UNAVOIDABLE_ERRORS = (
+UNAVOIDABLE_ERRORS: tuple[tuple[str, Callable[[], bool]], ...] = (
     # tts (a base platform) sets up ffmpeg, which logs this without an ffmpeg binary; the
     # binary (about 80 packages on Debian) is left out.
-    ("[haffmpeg.core] FFmpeg fails [Errno 2] No such file or directory: 'ffmpeg'", "ffmpeg"),
+    (
+        "[haffmpeg.core] FFmpeg fails [Errno 2] No such file or directory: 'ffmpeg'",
+        lambda: shutil.which("ffmpeg") is None,
+    ),
+    # camera (a base platform) loads libturbojpeg; scripts/develop installs it as root on
+    # Debian, elsewhere it may be missing.
+    (
+        "[homeassistant.components.camera.img_util] Error loading libturbojpeg",
+        lambda: ctypes.util.find_library("turbojpeg") is None,
+    ),
 )
 ERROR_LINE = re.compile(r"^\S+ \S+ ERROR ")
 
@@ -512,9 +522,7 @@ def log_errors() -> list[str]:
     for line in (CONFIG / "home-assistant.log").read_text(errors="replace").splitlines():
         if not ERROR_LINE.match(line):
             continue
-        if any(
-            text in line and shutil.which(binary) is None for text, binary in UNAVOIDABLE_ERRORS
-        ):
+        if any(text in line and missing() for text, missing in UNAVOIDABLE_ERRORS):
             continue
         errors.append(line)
     return errors
@@ -615,7 +623,8 @@ async def run(check: bool, ready_file: Path | None, procs: list[Process]) -> int
     put in ``procs`` for the caller to stop, Home Assistant first.
     """
     creds = prepare_config()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    pythonpath = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(pythonpath))}
     python = sys.executable
     sim = await asyncio.create_subprocess_exec(
         python, "-m", "simulator", "--wot-port", str(SIM_PORT), cwd=ROOT, env=env,
@@ -696,7 +705,11 @@ async def main(check: bool, ready_file: Path | None) -> int:
     try:
         await asyncio.wait([runner, stopper], return_when=asyncio.FIRST_COMPLETED)
         if runner.done():
-            return runner.result()
+            try:
+                return runner.result()
+            except RuntimeError as err:  # what went wrong, said without a traceback
+                print(f"scripts/develop: {err}", file=sys.stderr, flush=True)
+                return 1
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await runner
