@@ -388,23 +388,30 @@ class Browser:
 
 
 def show_on_map(chrome: Browser, entity_id: str) -> None:
-    """Open the map panel and wait until ``entity_id``'s marker shows.
+    """Open the map panel and wait until it is drawn with ``entity_id``'s marker at rest.
 
     The map's side panel (People / Devices / Zones), when the frontend draws it, shows only the
-    chosen tab's markers: then its "Devices" tab, where trackers are, is chosen.
+    chosen tab's markers: then its "Devices" tab, where trackers are, is chosen. "Drawn" is the
+    map element's own flag (``_mapDrawn``, when it has one); "at rest" is the marker at the same
+    place in two polls in a row, so no zoom or fit animation is under way.
     """
     chrome.open(
         "/map",
-        f"the map with a marker for {entity_id}",
+        f"the map drawn with a marker for {entity_id}",
         """
+        const map = deepAll(document, "ha-map").find(visible);
         const marker = deepAll(document, "ha-entity-marker")
           .find((m) => m.getAttribute("entity-id") === arguments[0] && visible(m));
-        if (marker) return true;
         const overview = deepAll(document, "hui-map-overview")[0];
         const tab = [...(overview?.shadowRoot.querySelectorAll(".tablist button") ?? [])]
           .find((b) => b.textContent.trim() === "Devices");
-        if (tab) tab.click();
-        return false;
+        if (!marker && tab) tab.click();
+        if (!map || map._mapDrawn === false || !marker) return false;
+        const r = marker.getBoundingClientRect();
+        const place = `${r.x},${r.y}`;
+        const still = window.__thingbridgeMarkerPlace === place;
+        window.__thingbridgeMarkerPlace = place;
+        return still;
         """,
         entity_id,
     )
