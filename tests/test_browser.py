@@ -125,12 +125,12 @@ def test_integrations_page(browser: Browser) -> None:
 
 
 def test_thingbridge_integration_page(browser: Browser) -> None:
-    """ThingBridge's own page lists every simulated Thing and the tracker gateway."""
+    """ThingBridge's own page lists every simulated Thing, the tracker gateway and its tracker."""
     browser.open(
         "/config/integrations/integration/thingbridge",
         "ThingBridge's integration page listing the simulated Things",
         "const t = deepText(document.body); return arguments[0].every((n) => t.includes(n));",
-        list(SIMULATED_THINGS),
+        [*SIMULATED_THINGS, "GPS trackers", "Simulated van"],
     )
     _assert_no_failed_setup(browser, "ThingBridge's integration page")
 
