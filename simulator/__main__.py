@@ -5,6 +5,13 @@ Serves each Thing's TD at http://HOST:PORT/things/<name> (the WebThings-dialect 
 WebThings list at /webthings/. The plug needs the bearer token (--token); the lock needs HTTP
 Basic credentials (--user/--password); each option shows its default.
 
+State that a real device keeps across a power cycle survives a restart of the simulator: the
+plug's energy meter is saved in --state-dir (default: config/.simulator/ in this checkout, next
+to the development instance's Home Assistant configuration, which records the meter's history),
+so after a restart it counts on instead of starting again at 12.5 kWh; its sensor is
+`total_increasing`, and Home Assistant warns about a meter that goes back a little. Delete the
+directory (or pass --no-state) to start from 12.5 kWh.
+
 `python -m simulator trackers PROTOCOL ...` instead drives a simulated GPS tracker around a
 lap to a tracker server (`python -m simulator trackers --help`).
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from pathlib import Path
 import signal
 import sys
 
@@ -27,6 +35,9 @@ from .things import (
     build_things,
 )
 from .wot import WotSimulator
+
+DEFAULT_STATE_DIR = Path(__file__).resolve().parent.parent / "config" / ".simulator"
+"""Where the simulator keeps state across restarts: next to the development instance's config."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,6 +98,19 @@ def _parser() -> argparse.ArgumentParser:
         "_webthing._tcp) on --host; only on an address and network you own (default off)",
     )
     parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        metavar="DIR",
+        help="directory that keeps the plug's energy meter reading across restarts "
+        f"(default {DEFAULT_STATE_DIR})",
+    )
+    parser.add_argument(
+        "--no-state",
+        action="store_true",
+        help="keep no state: the plug's meter starts at 12.5 kWh on every start",
+    )
+    parser.add_argument(
         "things",
         nargs="*",
         metavar="THING",
@@ -102,6 +126,7 @@ async def _run(args: argparse.Namespace) -> None:
         username=args.user,
         password=args.password,
         travel_time=args.travel_time,
+        state_dir=None if args.no_state else args.state_dir,
     )
     sim = WotSimulator(things, tick_interval=args.tick, protect_tds=args.protect_tds)
     await sim.start(args.host, args.port, advertise=args.mdns)

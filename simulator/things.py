@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import json
+import logging
+import math
+from pathlib import Path
 from typing import Any
 
 from .model import (
@@ -32,6 +36,12 @@ DEFAULT_USERNAME = "admin"
 DEFAULT_PASSWORD = "simulator"  # noqa: S105 - a documented default, not a secret
 DEFAULT_TRAVEL_TIME = 10.0
 PLUG_LOAD_WATTS = 100.0
+PLUG_INITIAL_KWH = 12.5
+"""The plug's meter reading when it has no saved state."""
+PLUG_STATE_FILE = "plug.json"
+"""The file in the state directory that keeps the plug's meter reading across restarts."""
+
+_LOGGER = logging.getLogger(__name__)
 
 CELSIUS = "degree celsius"
 
@@ -348,10 +358,57 @@ def _plug_tick(thing: SimThing, seconds: float) -> None:
 def _plug_changed(thing: SimThing, name: str, value: Any) -> None:
     if name == "on":
         thing.properties["power"].value = PLUG_LOAD_WATTS if value else 0.0
+    elif name == "energy":
+        _save_energy(thing, value)
 
 
-def make_plug(*, token: str = DEFAULT_TOKEN) -> SimThing:
-    """A smart plug with an energy meter, behind a bearer token; SSE."""
+def load_energy(path: Path) -> float:
+    """The meter reading saved in ``path``; :data:`PLUG_INITIAL_KWH` when there is none.
+
+    A file that cannot be read or holds no non-negative number is reported and ignored.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        value = float(data["energy_kwh"])
+    except FileNotFoundError:
+        return PLUG_INITIAL_KWH
+    except (OSError, ValueError, KeyError, TypeError) as err:  # fmt: skip
+        _LOGGER.warning("ignoring the plug's saved state %s: %s", path, err)
+        return PLUG_INITIAL_KWH
+    if not math.isfinite(value) or value < 0:
+        _LOGGER.warning("ignoring the plug's saved state %s: energy_kwh %r", path, value)
+        return PLUG_INITIAL_KWH
+    return value
+
+
+def _save_energy(thing: SimThing, reading: Any) -> None:
+    """Write the meter reading to the plug's state file (atomically), if it has one."""
+    path: Path | None = thing.state.get("state_file")
+    if path is None:
+        return
+    total = thing.state.get("energy_kwh")
+    if total is None or round(total, 4) != reading:
+        total = float(reading)
+    temporary = path.with_name(f"{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps({"energy_kwh": total}), encoding="utf-8")
+        temporary.replace(path)
+    except OSError as err:
+        if not thing.state.get("save_failed"):  # once: the meter keeps counting in memory
+            _LOGGER.warning("cannot save the plug's meter reading to %s: %s", path, err)
+        thing.state["save_failed"] = True
+
+
+def make_plug(*, token: str = DEFAULT_TOKEN, state_dir: Path | None = None) -> SimThing:
+    """A smart plug with an energy meter, behind a bearer token; SSE.
+
+    With ``state_dir`` the meter reading is kept in ``state_dir/plug.json``: a plug made again
+    with the same directory (a restarted simulator) counts on from there, as a real meter does,
+    instead of starting again at :data:`PLUG_INITIAL_KWH`.
+    """
+    state_file = state_dir / PLUG_STATE_FILE if state_dir is not None else None
+    energy_kwh = load_energy(state_file) if state_file is not None else PLUG_INITIAL_KWH
     return SimThing(
         slug="plug",
         title="Simulated Smart Plug",
@@ -380,7 +437,7 @@ def make_plug(*, token: str = DEFAULT_TOKEN) -> SimThing:
                     "minimum": 0,
                     "readOnly": True,
                 },
-                12.5,
+                round(energy_kwh, 4),
             ),
             "voltage": SimProperty(
                 {
@@ -396,6 +453,7 @@ def make_plug(*, token: str = DEFAULT_TOKEN) -> SimThing:
         tick=_plug_tick,
         on_change=_plug_changed,
         security=BearerAuth(token),
+        state={"state_file": state_file, "energy_kwh": energy_kwh},
     )
 
 
@@ -614,8 +672,13 @@ def build_things(
     username: str = DEFAULT_USERNAME,
     password: str = DEFAULT_PASSWORD,
     travel_time: float = DEFAULT_TRAVEL_TIME,
+    state_dir: Path | None = None,
 ) -> list[SimThing]:
-    """Make the Things ``names`` (keys of :data:`THING_FACTORIES`) with these settings."""
+    """Make the Things ``names`` (keys of :data:`THING_FACTORIES`) with these settings.
+
+    ``state_dir`` keeps state that must survive a restart (the plug's meter reading);
+    ``None`` keeps nothing.
+    """
     unknown = [name for name in names if name not in THING_FACTORIES]
     if unknown:
         raise ValueError(
@@ -624,7 +687,7 @@ def build_things(
     made: list[SimThing] = []
     for name in names:
         if name == "plug":
-            made.append(make_plug(token=token))
+            made.append(make_plug(token=token, state_dir=state_dir))
         elif name == "lock":
             made.append(make_lock(username=username, password=password))
         elif name == "blinds":

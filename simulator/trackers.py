@@ -12,16 +12,24 @@ teltonika  IMEI login (waits for ``01``), Codec 8 AVL packets of         the rec
            ``batch`` records with CRC-16/IBM (TCP); or UDP datagrams     (``00000005`` …);
            ``[len][packet id][01][AVL id][IMEI] codec 8 …``              UDP ``0005 id 01 …``
 gt06       login 0x01 (waits for the echo), then 0x12 GPS+LBS frames     each frame's echo
-           with CRC-16/X-25; every reply's CRC and serial are checked    ``7878 05 12 serial``
-h02        ``*HQ,<id>,V1,…#`` (TCP or UDP)                               ``*HQ,<id>,V4,V1,…#``
-tk103      ``(<id>BP00…)`` handshake, ``BR00`` positions, handshake      the second handshake
-           again (TK103 has no record ACK: the answer to the closing     answer (a barrier)
-           handshake shows the server read everything before it)
+           with CRC-16/X-25, then a 0x13 status (voltage level); every   ``7878 05 12 serial``
+           reply's CRC and serial are checked
+h02        ``*HQ,<id>,V1,…#`` (TCP or UDP), then a ``HTBT`` heartbeat    ``*HQ,<id>,V4,V1,…#``
+           with the battery level (echoed ``*HQ,<id>,HTBT#``)
+tk103      ``(<id>BP00…)`` handshake, ``BR00`` positions, a ``ZC20``     the second handshake
+           battery report, handshake again (TK103 has no record ACK:     answer (a barrier)
+           the answer to the closing handshake shows the server read
+           everything before it)
 coban      ``##,imei:…,A;`` logon, ``imei:…,tracker,…;`` positions,      ``ON`` (a barrier,
            then a heartbeat ``<imei>;``                                  as for TK103)
 osmand     HTTP POST ``/?id=…&lat=…`` (empty body, knots), or a JSON     HTTP 2xx
            or form body (``osmand_format``)
 ========== ============================================================ =====================
+
+Teltonika records carry the battery level (IO 113) and voltage (IO 67) besides ignition,
+movement, GSM signal, external voltage and odometer. Fix times are the device's clock: by
+default the route is recorded so that its last fix is "now" (the device uploads what it
+recorded), so no fix is dated in the future.
 
 Frame encoders are written here from the vendors' descriptions (``gps-trackers.md`` §2)
 and independently of ThingBridge's decoders: the simulator is a separate peer and never
@@ -57,6 +65,10 @@ DEFAULT_PORTS = {
 """Traccar's default ports, which device configurations assume."""
 UDP_PROTOCOLS = frozenset({"teltonika", "h02"})
 KMH_PER_KNOT = 1.852
+BATTERY_PERCENT = 92
+"""The internal battery's charge the simulated trackers report, where the protocol carries it."""
+BATTERY_MV = 4_100
+"""The internal battery's voltage (Teltonika IO 67, TK103 ``ZC20``)."""
 EARTH_RADIUS_M = 6_371_008.8
 
 
@@ -188,13 +200,16 @@ def teltonika_login(imei: str) -> bytes:
 
 
 def teltonika_record(fix: Fix) -> bytes:
-    """One Codec 8 AVL record: time, priority, GPS element, IO (239, 240, 66, 16)."""
+    """One Codec 8 AVL record: time, priority, GPS element, IO (239, 240, 21, 113, 66, 67, 16)."""
     moving = fix.speed_kmh > 0.5
     io = (
-        b"\x00\x05"  # event IO ID 0, 5 IO values
-        + bytes((3, 239, 1, 240, int(moving), 21, 4))  # N1: ignition, movement, GSM signal
-        + bytes((1, 66))
+        b"\x00\x07"  # event IO ID 0, 7 IO values
+        # N1: ignition, movement, GSM signal, battery level (%)
+        + bytes((4, 239, 1, 240, int(moving), 21, 4, 113, BATTERY_PERCENT))
+        + bytes((2, 66))
         + (12_800).to_bytes(2, "big")  # N2: external voltage 12.8 V
+        + bytes((67,))
+        + BATTERY_MV.to_bytes(2, "big")  # N2: battery voltage (mV)
         + bytes((1, 16))
         + round(fix.odometer_m).to_bytes(4, "big")  # N4: odometer
         + b"\x00"  # N8: none
@@ -322,6 +337,16 @@ def tk103_position(device_id: str, fix: Fix) -> bytes:
     ).encode("ascii")
 
 
+def tk103_battery(device_id: str, fix: Fix) -> bytes:
+    """A ``ZC20`` battery report (the server does not answer it).
+
+    Date ddmmyy, time, level code (5: 80 %), battery voltage (1/100 V), power voltage (1/10 V),
+    installed.
+    """
+    t = fix.time
+    return f"({device_id},ZC20,{t:%d%m%y},{t:%H%M%S},5,{BATTERY_MV // 10},128,1)".encode("ascii")
+
+
 def coban_logon(imei: str) -> bytes:
     """``##,imei:<imei>,A;``; the answer is ``LOAD``."""
     return f"##,imei:{imei},A;".encode("ascii")
@@ -352,6 +377,11 @@ def h02_position(device_id: str, fix: Fix) -> bytes:
         f"{_ddmm(fix.longitude, 3)},{'E' if fix.longitude >= 0 else 'W'},"
         f"{fix.speed_kmh / KMH_PER_KNOT:06.2f},{fix.course_deg:03.0f},{t:%d%m%y},FFFFFBFF#"
     ).encode("ascii")
+
+
+def h02_heartbeat(device_id: str) -> bytes:
+    """``*HQ,<id>,HTBT,<battery %>#``; the server echoes ``*HQ,<id>,HTBT#``."""
+    return f"*HQ,{device_id},HTBT,{BATTERY_PERCENT}#".encode("ascii")
 
 
 def osmand_params(device_id: str, fix: Fix) -> dict[str, str]:
@@ -412,7 +442,9 @@ class VirtualTracker:
         host: The server's address.
         port: The server's port (TCP, UDP or HTTP as the transport needs).
         transport: ``"tcp"`` (``"http"`` for OsmAnd) or ``"udp"`` (Teltonika, H02).
-        start: The device time of the first fix (default: now, whole seconds).
+        start: The device time of the first fix (default: so that the last fix is now, in
+            whole seconds: the device recorded the route and uploads its buffer, as a real one
+            does; no fix is dated in the future).
         interval: Device seconds between fixes.
         batch: Records per Teltonika packet.
         ack_timeout: Seconds to wait for a reply before giving up on the connection.
@@ -469,7 +501,10 @@ class VirtualTracker:
         self.ack_timeout = ack_timeout
         self.pace = pace
         self.osmand_format = osmand_format
-        begin = start or datetime.now(UTC).replace(microsecond=0)
+        begin = start or (
+            datetime.now(UTC).replace(microsecond=0)
+            - timedelta(seconds=round(max(len(route) - 1, 0) * interval))
+        )
         self.pending: deque[Fix] = deque(make_fixes(route, start=begin, interval=interval))
         self.acked: list[Fix] = []
         self.replies: list[bytes] = []
@@ -611,6 +646,8 @@ class VirtualTracker:
             self._check_h02(await self._read_until(reader, b"#"))
             self._ack(1)
             await self._pause()
+        await self._send(writer, h02_heartbeat(self.device_id))
+        self._expect(await self._read_until(reader, b"#"), self._h02_echo, "heartbeat")
         return "done"
 
     async def _tk103_tcp(
@@ -625,6 +662,8 @@ class VirtualTracker:
             self.sent += 1
             count += 1
             await self._pause()
+        if count:
+            await self._send(writer, tk103_battery(self.device_id, self.pending[count - 1]))
         await self._send(writer, tk103_handshake(self.device_id))  # barrier: no record ACK
         self._expect(await self._read_until(reader, b")"), expected, "handshake")
         self._ack(count)
@@ -651,6 +690,10 @@ class VirtualTracker:
             raise TrackerProtocolError(
                 f"{self.protocol} {what} answer {got.hex()}, expected {expected.hex()}"
             )
+
+    @property
+    def _h02_echo(self) -> bytes:
+        return f"*HQ,{self.device_id},HTBT#".encode("ascii")
 
     def _check_h02(self, answer: bytes) -> None:
         prefix = f"*HQ,{self.device_id},V4,V1,".encode("ascii")
@@ -692,6 +735,15 @@ class VirtualTracker:
                     self._check_h02(answer)
                 self._ack(len(fixes))
                 await self._pause()
+            if self.protocol == "h02":
+                transport.sendto(h02_heartbeat(self.device_id))
+                try:
+                    async with asyncio.timeout(self.ack_timeout):
+                        answer = await queue.get()
+                except TimeoutError:
+                    return "no_ack"
+                self.replies.append(answer)
+                self._expect(answer, self._h02_echo, "heartbeat")
             return "done"
         finally:
             transport.close()

@@ -420,10 +420,29 @@ def test_manifest_keys_sorted_and_complete() -> None:
     assert keys[2:] == sorted(keys[2:])
     for key in ("codeowners", "documentation", "issue_tracker", "iot_class", "version"):
         assert manifest[key], key
-    assert manifest["integration_type"] == "hub"
     assert manifest["iot_class"] == "local_push"
     assert set(manifest["zeroconf"]) == {"_wot._tcp.local.", "_webthing._tcp.local."}
     assert not any("==" in req for req in manifest["requirements"])
+
+
+def test_the_add_button_says_what_an_entry_adds() -> None:
+    """Issue 10: single devices were added with a button labelled "Add hub".
+
+    The integration page labels its button as the frontend does: the integration's own
+    ``config.initiate_flow.user`` translation, else "Add <integration_type>" ("Add hub" for
+    ``hub``), and heads the entries with the type ("Hubs"). Most entries are one Thing (a
+    directory and the tracker gateway are one endpoint too), so the type is ``device``, as
+    core's homekit_controller and shelly are although some of their entries are bridges; the
+    label names all three kinds the menu offers.
+    """
+    manifest = json.loads((INTEGRATION / "manifest.json").read_text())
+    assert manifest["integration_type"] == "device"
+    config = TRANSLATIONS["config"]
+    label = config.get("initiate_flow", {}).get("user") or f"Add {manifest['integration_type']}"
+    assert label == "Add device or gateway"
+    assert set(config["step"]["user"]["menu_options"]) == {
+        "wot_thing", "wot_directory", "tracker_gateway"
+    }  # fmt: skip
 
 
 def test_hacs_json() -> None:

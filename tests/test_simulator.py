@@ -29,10 +29,13 @@ from simulator.things import (
     DEFAULT_PASSWORD,
     DEFAULT_TOKEN,
     DEFAULT_USERNAME,
+    PLUG_INITIAL_KWH,
+    PLUG_STATE_FILE,
     THING_FACTORIES,
     build_things,
     make_blinds,
     make_lamp,
+    make_plug,
     make_sensor,
 )
 from simulator.wot import WotSimulator
@@ -124,7 +127,10 @@ def test_cli_help_documents_the_options() -> None:
         [sys.executable, "-m", "simulator", "--help"],
         cwd=REPO, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
-    for option in ("--host", "--port", "--tick", "--token", "--user", "--password", "--mdns"):
+    for option in (
+        "--host", "--port", "--tick", "--token", "--user", "--password", "--mdns", "--state-dir",
+        "--no-state",
+    ):  # fmt: skip
         assert option in result.stdout
     assert DEFAULT_TOKEN in result.stdout
     assert DEFAULT_USERNAME in result.stdout
@@ -143,7 +149,8 @@ def test_cli_help_documents_the_options() -> None:
 
 
 EXPECTED_PLATFORMS: dict[str, list[tuple[str, str | None]]] = {
-    "lamp": [("light", None), ("button", None), ("event", None)],
+    # Their "toggle" action repeats the light's on/off: a service, not a button (issue 10).
+    "lamp": [("light", None), ("event", None)],
     "sensor": [
         ("sensor", "temperature"),
         ("sensor", "humidity"),
@@ -159,7 +166,8 @@ EXPECTED_PLATFORMS: dict[str, list[tuple[str, str | None]]] = {
     ],
     "lock": [("lock", None), ("event", None)],
     "blinds": [("cover", None)],
-    "webthing-switch": [("switch", "switch"), ("number", None), ("button", None), ("event", None)],
+    # OnOffSwitch + MultiLevelSwitch: one dimmable light (issue 10).
+    "webthing-switch": [("light", None), ("event", None)],
 }
 
 
@@ -659,6 +667,70 @@ async def test_ticks_drive_state(wot_sim_all: WotSimulator) -> None:
     energy = wot_sim_all.get_property("plug", "energy")
     wot_sim_all.tick(3600)
     assert wot_sim_all.get_property("plug", "energy") == energy
+
+
+async def test_the_plug_meter_counts_on_after_a_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The energy sensor is ``total_increasing``: a restarted simulator must not go back to its
+    first reading (Home Assistant warns about a meter that dips)."""
+    state_dir = tmp_path / "state"
+    first = WotSimulator(build_things(["plug"], state_dir=state_dir), tick_interval=3600)
+    assert first.get_property("plug", "energy") == PLUG_INITIAL_KWH  # nothing saved yet
+    first.tick(3600)  # one hour at about 100 W
+    reading = first.get_property("plug", "energy")
+    assert reading > PLUG_INITIAL_KWH
+    assert json.loads((state_dir / PLUG_STATE_FILE).read_text())["energy_kwh"] > reading - 1e-4
+
+    again = WotSimulator(build_things(["plug"], state_dir=state_dir), tick_interval=3600)
+    assert again.get_property("plug", "energy") == reading
+    again.tick(3600)
+    assert again.get_property("plug", "energy") > reading
+    again.set_property("plug", "energy", 40.0)  # a value set from outside is kept too
+    assert make_plug(state_dir=state_dir).properties["energy"].value == 40.0
+
+    # no state directory: every start begins at the same reading, as before
+    assert make_plug().properties["energy"].value == PLUG_INITIAL_KWH
+    # a damaged file is reported and ignored
+    for bad in ("{", '{"energy_kwh": -1}', '{"energy_kwh": "NaN"}', "[]"):
+        (state_dir / PLUG_STATE_FILE).write_text(bad)
+        assert make_plug(state_dir=state_dir).properties["energy"].value == PLUG_INITIAL_KWH
+    assert caplog.text.count("ignoring the plug's saved state") == 4
+
+
+def test_the_plug_meter_keeps_counting_when_its_state_cannot_be_saved(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    plug = make_plug(state_dir=blocker / "state")  # a directory below a file cannot exist
+    sim = WotSimulator([plug], tick_interval=3600)
+    sim.tick(3600)
+    sim.tick(3600)
+    assert sim.get_property("plug", "energy") > PLUG_INITIAL_KWH + 0.15
+    assert caplog.text.count("cannot save the plug's meter reading") == 1
+
+
+async def test_simulator_process_reads_the_plug_state(tmp_path: Path, socket_enabled: None) -> None:
+    (tmp_path / PLUG_STATE_FILE).write_text(json.dumps({"energy_kwh": 20.25}))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "simulator", "--wot-port", "0", "--tick", "3600",
+        "--state-dir", str(tmp_path), "plug",
+        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        match = re.fullmatch(r"Thing plug: (http://127\.0\.0\.1:\d+/things/plug)\n", line)
+        assert match, line
+        async with (
+            aiohttp.ClientSession(headers=BEARER) as session,
+            session.get(f"{match[1]}/properties/energy") as resp,
+        ):
+            assert await resp.json() == 20.25
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
 
 
 async def test_sensor_drifts_within_bounds(socket_enabled: None) -> None:

@@ -1,4 +1,4 @@
-"""Switches: writable boolean properties."""
+"""Switches: writable boolean properties, and actions whose one input is a boolean."""
 
 from __future__ import annotations
 
@@ -27,7 +27,12 @@ async def async_setup_entry(
 
 
 class WotSwitch(WotThingEntity, SwitchEntity):
-    """A writable boolean property (a plug's or switch's own on/off is the device's main one)."""
+    """A writable boolean property (a plug's or switch's own on/off is the device's main one).
+
+    One that invokes an action with a boolean input sends ``true`` when turned on and
+    ``false`` when turned off; its state is the value it last sent (an assumed state, which
+    the frontend shows as two buttons).
+    """
 
     def __init__(self, coordinator: WotThingCoordinator, spec: EntitySpec) -> None:
         """Outlet or switch, as the Thing's type says."""
@@ -37,17 +42,17 @@ class WotSwitch(WotThingEntity, SwitchEntity):
 
     @property
     def is_on(self) -> bool | None:
-        """The property's value."""
-        value = self.prop_value()
+        """The property's value (or the value last sent to the action)."""
+        value = self.current_value()
         return value if isinstance(value, bool) else None
 
     async def async_turn_on(self, **kwargs: Any) -> None:
-        """Write ``true``."""
-        await self.write(None, True)
+        """Write (or send) ``true``."""
+        await self.apply_value(True)
 
     async def async_turn_off(self, **kwargs: Any) -> None:
-        """Write ``false``."""
-        await self.write(None, False)
+        """Write (or send) ``false``."""
+        await self.apply_value(False)
 
 
 FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(SWITCH, WotSwitch))

@@ -4,13 +4,18 @@
 per Thing Description::
 
     {"source": ..., "title": ..., "entities": [{"platform": ..., "name": ..., "affordance": ...}, ...],
-     "skipped": [...]}
+     "skipped": [...], "services": [{"affordance": ..., "kind": ..., "reason": ...}, ...]}
 
 ``name`` is ``null`` for a Thing's main entity (a light, lock, climate ... built from several
 affordances): in Home Assistant that entity takes the device's name, which is the Thing's
 ``title``. Entities may carry ``roles``, ``device_class``, ``unit`` and ``enabled_default``
 too. ``skipped`` lists the affordances that were left out, each with the JSON path of what is
-wrong. A TD that is rejected gives ``{"source": ..., "error": ...}`` instead; the error names
+wrong. ``services`` lists the affordances no entity plays (an action taking several inputs,
+or one that repeats what an entity does, such as a ``toggle`` beside a light): they are
+reachable only through the ``thingbridge.invoke_action``, ``read_property`` and
+``write_property`` actions; ``kind`` is ``property``, ``action`` or ``event`` and ``reason``
+says why. Every affordance is in exactly one of ``entities``, ``services`` and ``skipped``.
+A TD that is rejected gives ``{"source": ..., "error": ...}`` instead; the error names
 the JSON path of the offending member. A URL is explored (a directory or a WebThings server
 expands to its Things). The exit status is 0 when every TD was usable and 2 otherwise.
 
@@ -66,7 +71,7 @@ from yarl import URL
 from .client import Credentials, WotClient
 from .discovery import browse, explore
 from .errors import WotError, WotValidationError
-from .mapping import map_thing
+from .mapping import plan_thing
 from .security import safe_url
 from .td import MAX_TD_BYTES, ThingDescription, parse_td
 from .transport import ANY_HOST
@@ -109,11 +114,13 @@ def load_json_file(path: str | Path, *, stdin: TextIO | None = None) -> Any:
 
 def describe_td(td: ThingDescription, source: str) -> dict[str, Any]:
     """The ``describe`` line for one parsed TD."""
+    plan = plan_thing(td)
     return {
         "source": source,
         "title": td.title,
-        "entities": [spec.as_dict() for spec in map_thing(td)],
+        "entities": [spec.as_dict() for spec in plan.entities],
         "skipped": [str(err) for err in td.skipped],
+        "services": [service.as_dict() for service in plan.services],
     }
 
 
@@ -422,7 +429,10 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Parse each Thing Description and print, per TD, one JSON line: "
             '{"source", "title", "entities": [{"platform", "name", "affordance", ...}], '
-            '"skipped"}. "name" is null for a Thing\'s main entity, which takes the device '
+            '"skipped", "services": [{"affordance", "kind", "reason"}]}: every affordance '
+            "is an entity, a service (reached only through Home Assistant's thingbridge "
+            "actions) or skipped with its reason. "
+            '"name" is null for a Thing\'s main entity, which takes the device '
             "name (the Thing's title). A rejected TD prints "
             '{"source", "error"}, the error naming the JSON path of the offending member. '
             "URLs are fetched; a directory or WebThings server expands to its Things. "

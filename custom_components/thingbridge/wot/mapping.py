@@ -10,11 +10,15 @@ Order of evidence:
    SAREF (``saref:OnOffState``, ...) and ECHONET-style names; prefixes are ignored;
 2. composite devices built from several affordances: light, lock, climate, cover, fan;
 3. the data schema of what is left: booleans, numbers, enums, strings, objects;
-4. actions without input become buttons; an action whose input is one string, number or
-   choice becomes a text, number or select that invokes it; events become event entities.
+4. actions without input become buttons; an action whose input is one string, number,
+   boolean or choice becomes a text, number, switch or select that invokes it; events become
+   event entities.
 
 Nothing is dropped: a property no rule recognises still becomes a diagnostic sensor that is
-disabled by default.
+disabled by default, and an action no entity can invoke (several inputs, an array, a URI
+variable to fill in) or that only repeats what an entity already does (a ``toggle`` beside a
+light) is a *service*: reachable through ``thingbridge.invoke_action`` and listed with the
+reason (:func:`plan_thing`). Every affordance of a parsed TD is in exactly one of the two.
 """
 
 from __future__ import annotations
@@ -105,6 +109,44 @@ class EntitySpec:
             if self.action_input.member is not None:
                 out["input_member"] = self.action_input.member
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """An affordance no entity plays: reachable only through the integration's actions.
+
+    ``kind`` is ``property``, ``action`` or ``event``; ``affordance`` its name in the TD, as
+    entities name theirs; ``reason`` says, for a person, why it has no entity.
+    """
+
+    kind: str
+    affordance: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``describe`` tool's entry."""
+        return {"affordance": self.affordance, "kind": self.kind, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class ThingPlan:
+    """What a Thing becomes: its entities and the affordances left to the services."""
+
+    entities: list[EntitySpec]
+    services: list[ServiceSpec]
+
+
+# Roles that actions (rather than properties) play in composite entities.
+ACTION_ROLES = frozenset({"turn_on", "turn_off", "lock", "unlock", "open", "close", "stop"})
+
+
+def spec_affordances(spec: EntitySpec) -> set[tuple[str, str]]:
+    """The ``(kind, name)`` of every affordance ``spec`` plays (kind: property/action/event)."""
+    kind, _, name = spec.key.partition(":")
+    out = {("action" if role in ACTION_ROLES else "property", n) for role, n in spec.roles.items()}
+    if name and kind in ("property", "action", "event"):
+        out.add((kind, spec.affordance))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,6 +394,40 @@ def thing_kinds(td: ThingDescription) -> set[str]:
     return kinds
 
 
+# Thing types that name a capability rather than what the device is, least specific first:
+# the device's model names another type beside them when there is one.
+CAPABILITY_TYPES = ("thing", "device", "colorcontrol", "energymonitor", "binarysensor",
+                    "multilevelsensor", "onoffswitch", "multilevelswitch")  # fmt: skip
+TYPE_MODELS = {"onoffswitch": "On/off switch", "multilevelswitch": "Dimmer switch"}
+
+
+def _humanised(semantic_type: str) -> str:
+    """``s4bldg:ShadingDevice`` -> ``Shading device``, ``CO2Sensor`` -> ``CO2 sensor``."""
+    local = re.split(r"[#/:]", semantic_type)[-1]
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", local)
+    words = [w if w.isupper() else w.lower() for w in re.split(r"[_\-\s]+", spaced) if w]
+    if not words:
+        return semantic_type
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
+
+
+def device_model(td: ThingDescription) -> str | None:
+    """What the device registry shows as the Thing's model.
+
+    The TD's own model when it names one, else the most specific of its ``@type`` in words:
+    ``["Light", "OnOffSwitch", "ColorControl"]`` is a ``Light``, ``s4bldg:ShadingDevice`` a
+    ``Shading device``, ``["OnOffSwitch", "MultiLevelSwitch"]`` a ``Dimmer switch``.
+    """
+    if td.model:
+        return td.model
+    types = [t for t in td.semantic_types if _term(t) not in CAPABILITY_TYPES[:2]]
+    if not types:
+        return None
+    specific = [t for t in types if _term(t) not in CAPABILITY_TYPES]
+    chosen = specific[0] if specific else max(types, key=lambda t: CAPABILITY_TYPES.index(_term(t)))
+    return TYPE_MODELS.get(_term(chosen)) or _humanised(chosen)
+
+
 # --------------------------------------------------------------------------------------------
 # composite devices
 
@@ -407,9 +483,32 @@ def _needs_input(action: ActionAffordance) -> bool:
     return schema.type is not None and schema.type != "null"
 
 
+# A WebThings ``MultiLevelSwitch`` ("a switch with multiple levels such as a dimmer") dims
+# with its ``LevelProperty``: it is a dimmable light, as a Z-Wave multilevel switch is in
+# Home Assistant. A smart plug that dims as well stays an outlet (with a level number).
+DIMMER_TERMS = frozenset({"multilevelswitch"})
+LEVEL_TERMS = frozenset({"levelproperty"})
+OUTLET_TERMS = frozenset({"smartplug", "plug", "outlet", "poweroutlet"})
+
+
+def _dimmer_level(td: ThingDescription, props: _Props) -> str | None:
+    """A dimmer's writable numeric level property, when the Thing says it is a dimmer."""
+    terms = _terms(td.semantic_types)
+    if not terms & DIMMER_TERMS or terms & OUTLET_TERMS:
+        return None
+    for name, prop in props.free.items():
+        terms = _terms(prop.semantic_types) | _terms(prop.schema.semantic_types)
+        if terms & LEVEL_TERMS and prop.writable and prop.schema.is_numeric:
+            return name
+    return None
+
+
 def _light(td: ThingDescription, props: _Props, kinds: set[str]) -> EntitySpec | None:
     on = props.find("on", writable=True, types=("boolean",))
     brightness = props.find("brightness", writable=True, types=("integer", "number"))
+    if brightness is None and (level := _dimmer_level(td, props)) is not None:
+        brightness = level
+        kinds = kinds | {LIGHT}
     color = props.find("color", writable=True, types=("string",))
     color_temp = props.find("color_temp", writable=True, types=("integer", "number"))
     turn_on = turn_off = None
@@ -521,7 +620,7 @@ def _switch(td: ThingDescription, props: _Props, kinds: set[str]) -> EntitySpec 
     if on is None:
         return None
     props.take([on])
-    outlet = bool(_terms(td.semantic_types) & {"smartplug", "plug", "outlet", "poweroutlet"})
+    outlet = bool(_terms(td.semantic_types) & OUTLET_TERMS)
     return EntitySpec(
         SWITCH, "switch", None, on, {"on": on}, device_class="outlet" if outlet else "switch"
     )
@@ -606,7 +705,7 @@ def _property_entity(
 
 
 def _input_slot(action: ActionAffordance) -> ActionInput | None:
-    """The one value an action needs, when its input is a single string, number or choice.
+    """The one value an action needs, when its input is a single string, number, boolean or choice.
 
     That is a scalar input, or an object input with exactly one member (required or not).
     Actions with path variables or several inputs have no entity: the
@@ -622,9 +721,25 @@ def _input_slot(action: ActionAffordance) -> ActionInput | None:
         if len(schema.properties) != 1 or len(schema.required) > 1:
             return None
         member, schema = next(iter(schema.properties.items()))
-    if schema.type in ("string", "number", "integer") or schema.enum:
+    if schema.type in ("string", "number", "integer", "boolean") or schema.enum:
         return ActionInput(schema, member)
     return None
+
+
+def _service_reason(action: ActionAffordance) -> str:
+    """Why an action that needs input has no entity (:func:`_input_slot` found no one value)."""
+    if any(_REQUIRED_VARIABLE.search(form.href) for form in action.forms):
+        return "its address takes URI variables"
+    schema = action.input
+    if schema is not None and schema.type == "object":
+        if len(schema.properties) > 1:
+            return "several inputs"
+        if not schema.properties:
+            return "an object input whose members are not described"
+        schema = next(iter(schema.properties.values()))
+    if schema is None or schema.type is None:
+        return "an input of no stated type"
+    return f"an input of type {schema.type}"
 
 
 def _input_action_entity(name: str, action: ActionAffordance) -> EntitySpec | None:
@@ -638,6 +753,9 @@ def _input_action_entity(name: str, action: ActionAffordance) -> EntitySpec | No
     if enum and all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in enum):
         options = tuple(str(v) for v in enum)
         return EntitySpec(SELECT, key, action.label, name, options=options, action_input=slot)
+    if schema.type == "boolean":
+        # Turning it on sends true, off false; its state is the value last sent (assumed).
+        return EntitySpec(SWITCH, key, action.label, name, action_input=slot)
     if schema.is_numeric:
         step = schema.multiple_of or (1.0 if schema.type == "integer" else None)
         return EntitySpec(
@@ -652,8 +770,40 @@ def _input_action_entity(name: str, action: ActionAffordance) -> EntitySpec | No
     return None
 
 
+# Actions without input that only repeat what an entity's role already does, by role: a
+# ``toggle`` or ``turnOn`` beside a light's on/off, ``lock`` beside a lock.
+DUPLICATE_ACTIONS: dict[str, frozenset[str]] = {
+    "on": frozenset({"toggle", "toggleaction", "turnon", "turnonaction", "turnoff",
+                     "turnoffaction", "switchon", "switchoff", "on", "off", "poweron",
+                     "poweroff"}),
+    "locked": frozenset({"lock", "lockaction", "unlock", "unlockaction"}),
+    "position": frozenset({"open", "openaction", "close", "closeaction"}),
+}  # fmt: skip
+ROLE_NOUNS = {"on": "on/off", "locked": "locked state", "position": "position"}
+
+
+def _duplicated_role(action_name: str, action: ActionAffordance, specs: list[EntitySpec]) -> str:
+    """The reason an input-less action repeats a role an entity already plays, else ``""``."""
+    candidates = _terms(action.semantic_types) | {_words(action_name).replace(" ", "")}
+    for spec in specs:
+        for role, terms in DUPLICATE_ACTIONS.items():
+            if role in spec.roles and candidates & terms:
+                return f"repeats the {spec.platform}'s {ROLE_NOUNS[role]}"
+    return ""
+
+
 def map_thing(td: ThingDescription) -> list[EntitySpec]:
     """Every entity ThingBridge creates for ``td``, main entities first."""
+    return plan_thing(td).entities
+
+
+def plan_thing(td: ThingDescription) -> ThingPlan:
+    """The entities ThingBridge creates for ``td`` (main ones first) and what is left to services.
+
+    Every property, action and event of ``td`` is played by an entity or listed as a service,
+    never both.
+    """
+    services: list[ServiceSpec] = []
     kinds = thing_kinds(td)
     props = _Props(td)
     specs: list[EntitySpec] = []
@@ -662,17 +812,23 @@ def map_thing(td: ThingDescription) -> list[EntitySpec]:
         if spec is not None:
             specs.append(spec)
     used_actions = {
-        name for spec in specs for role, name in spec.roles.items() if name in td.actions
+        name for spec in specs for role, name in spec.roles.items() if role in ACTION_ROLES
     }
     for name, prop in props.free.items():
         specs.append(_property_entity(prop, props.roles[name], td))
+    composites = list(specs)
     for name, action in td.actions.items():
         if name in used_actions:
             continue
         if not _needs_input(action):
-            specs.append(EntitySpec(BUTTON, f"action:{name}", action.label, name))
+            if reason := _duplicated_role(name, action, composites):
+                services.append(ServiceSpec("action", name, reason))
+            else:
+                specs.append(EntitySpec(BUTTON, f"action:{name}", action.label, name))
         elif (spec := _input_action_entity(name, action)) is not None:
             specs.append(spec)
+        else:
+            services.append(ServiceSpec("action", name, _service_reason(action)))
     for name, event in td.events.items():
         specs.append(EntitySpec(EVENT, f"event:{name}", event.label, name))
-    return specs
+    return ThingPlan(specs, services)

@@ -60,6 +60,9 @@ MAX_AFFORDANCES = 256
 # recursive walkers of the document (redaction, serialisation) run into.
 MAX_TD_DEPTH = 100
 DEPTH_MARKER = "<nested too deep>"
+# Longest manufacturer, model, serial number or version kept from a TD (the device registry
+# shows them; a hostile TD could make them megabytes long).
+MAX_METADATA_LENGTH = 100
 ALLOWED_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 DEFAULT_CONTENT_TYPE = "application/json"
 # Security schemes of TD 1.1 (section 5.3.3) and of the 2018-2019 drafts (public, cert, pop).
@@ -284,6 +287,7 @@ class ThingDescription:
     model: str | None = None
     serial_number: str | None = None
     sw_version: str | None = None
+    hw_version: str | None = None
     support: str | None = None
     skipped: tuple[WotValidationError, ...] = ()
     raw: JSONObject = field(default_factory=dict, repr=False, compare=False)
@@ -1009,15 +1013,44 @@ def _websocket_link(raw: JSONObject, base: URL | None) -> URL | None:
     return None
 
 
-def _metadata(raw: JSONObject, *keys: str) -> str | None:
-    for key in keys:
+SCHEMA_ORG = (
+    "https://schema.org/",
+    "http://schema.org/",
+    "https://schema.org",
+    "http://schema.org",
+)
+
+
+def _schema_prefixes(raw: JSONObject) -> tuple[str, ...]:
+    """The prefixes the TD's ``@context`` binds to schema.org (``schema`` and ``s`` always)."""
+    prefixes = ["schema", "s"]
+    context = raw.get("@context")
+    for item in context if isinstance(context, list) else [context]:
+        if isinstance(item, dict):
+            prefixes += [
+                key
+                for key, value in item.items()
+                if isinstance(value, str) and value in SCHEMA_ORG and key not in prefixes
+            ]
+    return tuple(prefixes)
+
+
+def _metadata(raw: JSONObject, *terms: str, plain: tuple[str, ...] = ()) -> str | None:
+    """A Thing's metadata text: a schema.org ``term`` (any prefix or IRI) or a ``plain`` key.
+
+    The value may be a string or an object naming it (``{"name": "ACME"}``).
+    """
+    prefixes = _schema_prefixes(raw)
+    keys = [f"{prefix}:{term}" for term in terms for prefix in prefixes]
+    keys += [f"{iri}{term}" for term in terms for iri in SCHEMA_ORG[:2]]
+    # Members of an object value that name it: {"name": "ACME"}, {"schema:name": ...}, ...
+    names = ("name", *(f"{prefix}:name" for prefix in prefixes), "@value", "@id", "instance")
+    for key in (*keys, *plain):
         value = raw.get(key)
-        if isinstance(value, str) and value:
-            return value
         if isinstance(value, dict):
-            nested = value.get("name") or value.get("@id") or value.get("instance")
-            if isinstance(nested, str):
-                return nested
+            value = next((value[k] for k in names if isinstance(value.get(k), str)), None)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:MAX_METADATA_LENGTH]
     return None
 
 
@@ -1146,10 +1179,11 @@ def parse_td(raw: Any, source_url: str | URL | None = None) -> ThingDescription:
         uri_variables=_uri_variables(raw.get("uriVariables"), "$.uriVariables"),
         dialect=dialect,
         websocket=_websocket_link(raw, base),
-        manufacturer=_metadata(raw, "schema:manufacturer", "manufacturer", "s:manufacturer"),
-        model=_metadata(raw, "schema:model", "model", "schema:mpn", "s:mpn"),
-        serial_number=_metadata(raw, "schema:serialNumber", "serialNumber"),
-        sw_version=_metadata(raw, "schema:softwareVersion", "version"),
+        manufacturer=_metadata(raw, "manufacturer", "brand", plain=("manufacturer",)),
+        model=_metadata(raw, "model", "mpn", plain=("model", "productName")),
+        serial_number=_metadata(raw, "serialNumber", plain=("serialNumber",)),
+        sw_version=_metadata(raw, "softwareVersion", plain=("version",)),
+        hw_version=_metadata(raw, "hardwareVersion", plain=("hardwareVersion",)),
         support=raw["support"] if isinstance(raw.get("support"), str) else None,
         skipped=tuple(skipped),
         raw=raw,

@@ -452,7 +452,7 @@ async def test_webthing_lamp_through_home_assistant(
 
     device = device_of(hass, entry, LAMP_ID)
     assert device.name == "Lamp"
-    assert device.model == "OnOffSwitch, Light"
+    assert device.model == "Light"  # the device it is, not its @type list (issue 10)
     assert device.configuration_url == url.rstrip("/")
     assert entities_of(hass, LAMP_ID) == {
         "light": "light.lamp",

@@ -202,6 +202,17 @@ def make_things() -> list[SimThing]:
                     {"title": "Voice", "input": {"type": "string", "enum": ["alto", "bass"]}},
                     _record_input,
                 ),
+                "mute": SimAction(
+                    {
+                        "title": "Mute",
+                        "input": {
+                            "type": "object",
+                            "properties": {"muted": {"type": "boolean"}},
+                            "required": ["muted"],
+                        },
+                    },
+                    _record_input,
+                ),
                 "beep": SimAction(
                     {
                         "title": "Beep",
@@ -595,20 +606,29 @@ async def test_select_text_and_numbers(hass: HomeAssistant, sim: WotSimulator) -
 
 
 async def test_actions_with_one_input(hass: HomeAssistant, sim: WotSimulator) -> None:
-    """An action taking one string, number or choice is a text, number or select."""
+    """An action taking one string, number, boolean or choice is a text, number, switch or select.
+
+    Issue 10: one boolean input made no entity and was listed nowhere; now it is a switch
+    whose turning on sends ``true`` and off ``false``. The two-input action is listed as a
+    service, with why.
+    """
     SENT.clear()
     await add_thing(hass, sim, "speaker")  # nothing to observe: no push channel to wait for
     speaker = thing_id("speaker")
     say = entity_id(hass, Platform.TEXT, speaker, "action:say")
     volume = entity_id(hass, Platform.NUMBER, speaker, "action:volume")
     voice = entity_id(hass, Platform.SELECT, speaker, "action:voice")
+    mute = entity_id(hass, Platform.SWITCH, speaker, "action:mute")
     # The two-input action has no entity (thingbridge.invoke_action takes it).
     registry = er.async_get(hass)
-    entry_id = hass.config_entries.async_entries("thingbridge")[-1].entry_id
-    unique_ids = {e.unique_id for e in er.async_entries_for_config_entry(registry, entry_id)}
+    entry = hass.config_entries.async_entries("thingbridge")[-1]
+    unique_ids = {e.unique_id for e in er.async_entries_for_config_entry(registry, entry.entry_id)}
     assert {u.rsplit("_", 1)[-1] for u in unique_ids} == {
-        "action:say", "action:volume", "action:voice"
+        "action:say", "action:volume", "action:voice", "action:mute"
     }  # fmt: skip
+    assert [s.as_dict() for s in entry.runtime_data.things[speaker].services] == [
+        {"affordance": "beep", "kind": "action", "reason": "several inputs"}
+    ]
 
     # Nothing was sent yet: the state is unknown, and assumed (the Thing cannot be read).
     assert state_of(hass, say).state == STATE_UNKNOWN
@@ -630,8 +650,21 @@ async def test_actions_with_one_input(hass: HomeAssistant, sim: WotSimulator) ->
     await call(hass, "select", "select_option", voice, option="bass")
     assert state_of(hass, voice).state == "bass"
 
+    assert state_of(hass, mute).state == STATE_UNKNOWN
+    assert state_of(hass, mute).attributes["assumed_state"] is True
+    await call(hass, "switch", "turn_on", mute)
+    assert state_of(hass, mute).state == STATE_ON
+    await call(hass, "switch", "turn_off", mute)
+    assert state_of(hass, mute).state == STATE_OFF
+
     # The object input carries the value under its one member; the others go as they are.
-    assert SENT == [("say", {"text": "hello"}), ("volume", 7), ("voice", "bass")]
+    assert SENT == [
+        ("say", {"text": "hello"}),
+        ("volume", 7),
+        ("voice", "bass"),
+        ("mute", {"muted": True}),
+        ("mute", {"muted": False}),
+    ]
 
 
 async def test_read_only_sensors(hass: HomeAssistant, sim: WotSimulator) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
+import logging
 from typing import Any
 
 from homeassistant.components.climate.const import HVACAction, HVACMode
@@ -19,6 +20,7 @@ from homeassistant.components.cover import CoverEntityFeature, CoverState
 from homeassistant.components.light.const import ColorMode
 from homeassistant.components.lock.const import LockState
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.const import (
     ATTR_ENTITY_ID,
     STATE_OFF,
@@ -29,7 +31,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
 import pytest
@@ -274,30 +276,41 @@ async def test_lamp_changes_are_pushed(hass: HomeAssistant, sim: WotSimulator) -
     await wait_for(hass, lambda: state_of(hass, light).attributes["brightness"] == 1, "dim")
 
 
-async def test_lamp_toggle_button_and_overheated_event(
+async def test_lamp_toggle_is_a_service_and_overheated_event(
     hass: HomeAssistant, sim: WotSimulator
 ) -> None:
-    await add_thing(hass, sim, "lamp")
+    """Issue 10: the lamp's light already toggles; its ``toggle`` action is no extra button.
+
+    It stays reachable through ``thingbridge.invoke_action``, and the device's model is what
+    the lamp is ("Light"), not its ``@type`` list.
+    """
+    entry = await add_thing(hass, sim, "lamp")
     light = entity_id(hass, Platform.LIGHT, thing_id("lamp"), "light")
-    button = entity_id(hass, Platform.BUTTON, thing_id("lamp"), "action:toggle")
     event = entity_id(hass, Platform.EVENT, thing_id("lamp"), "event:overheated")
-    assert state_of(hass, button).attributes["friendly_name"] == "Simulated Lamp Toggle"
-    # "fade" needs input: it is no button.
-    assert (
-        er.async_get(hass).async_get_entity_id(
-            Platform.BUTTON, DOMAIN, f"{thing_id('lamp')}_action:fade"
+    registry = er.async_get(hass)
+    assert hass.states.async_entity_ids(Platform.BUTTON) == []
+    for key in ("action:toggle", "action:fade"):
+        assert (
+            registry.async_get_entity_id(Platform.BUTTON, DOMAIN, f"{thing_id('lamp')}_{key}")
+            is None
         )
-        is None
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, thing_id("lamp")), entry.entry_id
     )
+    assert device is not None
+    assert device.model == "Light"
+    assert [s.as_dict() for s in entry.runtime_data.things[thing_id("lamp")].services] == [
+        {"affordance": "fade", "kind": "action", "reason": "several inputs"},
+        {"affordance": "toggle", "kind": "action", "reason": "repeats the light's on/off"},
+    ]
     await wait_for_push(hass, sim, "lamp")
 
-    await call(hass, "button", "press", button)
+    await hass.services.async_call(
+        DOMAIN, "invoke_action", {"device_id": device.id, "action": "toggle"}, blocking=True,
+        return_response=True,
+    )  # fmt: skip
     assert sim.get_property("lamp", "on") is True
     await wait_for(hass, lambda: state_of(hass, light).state == STATE_ON, "toggled on")
-    assert state_of(hass, button).state != STATE_UNKNOWN  # the time of the last press
-    await call(hass, "button", "press", button)
-    assert sim.get_property("lamp", "on") is False
-    await wait_for(hass, lambda: state_of(hass, light).state == STATE_OFF, "toggled off")
 
     assert state_of(hass, event).state == STATE_UNKNOWN
     assert state_of(hass, event).attributes["event_types"] == ["overheated"]
@@ -408,7 +421,9 @@ async def test_thermostat_pushes_temperature_and_action(
 # plug (bearer token): switch and energy sensors
 
 
-async def test_plug_switch_and_energy_sensors(hass: HomeAssistant, sim: WotSimulator) -> None:
+async def test_plug_switch_and_energy_sensors(
+    hass: HomeAssistant, sim: WotSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
     await add_thing(hass, sim, "plug")
     plug = thing_id("plug")
     switch = entity_id(hass, Platform.SWITCH, plug, "switch")
@@ -442,6 +457,17 @@ async def test_plug_switch_and_energy_sensors(hass: HomeAssistant, sim: WotSimul
 
     sim.set_property("plug", "energy", 12.75)
     await wait_for(hass, lambda: state_of(hass, energy).state == "12.75", "the meter pushed")
+    # A meter that goes back to zero (replaced, or reset by its owner) is shown as it is: for a
+    # total_increasing sensor Home Assistant's statistics start a new cycle by themselves, and
+    # ThingBridge has nothing to add (no warning, no error, the sensor stays available).
+    sim.set_property("plug", "energy", 0.0)
+    await wait_for(hass, lambda: state_of(hass, energy).state == "0.0", "the reset pushed")
+    assert state_of(hass, energy).attributes["state_class"] == SensorStateClass.TOTAL_INCREASING
+    assert [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("custom_components.thingbridge") and r.levelno >= logging.WARNING
+    ] == []
     sim.set_property("plug", "on", False)
     await wait_for(hass, lambda: state_of(hass, switch).state == STATE_OFF, "off pushed")
 
@@ -620,44 +646,49 @@ async def test_blinds_stop_while_opening(hass: HomeAssistant, socket_enabled: No
 # webthing-switch (WebThings dialect, WebSocket push)
 
 
-async def test_webthings_dimmer(hass: HomeAssistant, sim: WotSimulator) -> None:
-    await add_thing(hass, sim, "webthing-switch")
+async def test_webthings_dimmer_is_one_dimmable_light(
+    hass: HomeAssistant, sim: WotSimulator
+) -> None:
+    """Issue 10: ``OnOffSwitch`` + ``MultiLevelSwitch`` is one light dimmed by its level.
+
+    Not a switch beside a "Level" number and a "Toggle" button; brightness is the level
+    scaled from the property's 0-100 to 0-255.
+    """
+    entry = await add_thing(hass, sim, "webthing-switch")
     dimmer = thing_id("webthing-switch")
-    switch = entity_id(hass, Platform.SWITCH, dimmer, "switch")
-    level = entity_id(hass, Platform.NUMBER, dimmer, "property:level")
-    toggle = entity_id(hass, Platform.BUTTON, dimmer, "action:toggle")
-    assert state_of(hass, switch).state == STATE_OFF
-    state = state_of(hass, level)
-    assert state.state == "50"
-    assert (state.attributes["min"], state.attributes["max"], state.attributes["step"]) == (
-        0,
-        100,
-        1,
-    )
-    assert state.attributes["unit_of_measurement"] == "%"
+    light = entity_id(hass, Platform.LIGHT, dimmer, "light")
+    assert light == "light.simulated_webthings_dimmer"
+    for platform in (Platform.SWITCH, Platform.NUMBER, Platform.BUTTON):
+        assert hass.states.async_entity_ids(platform) == [], platform
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, dimmer), entry.entry_id)
+    assert device is not None
+    assert device.model == "Dimmer switch"
+    state = state_of(hass, light)
+    assert state.state == STATE_OFF
+    assert state.attributes["supported_color_modes"] == [ColorMode.BRIGHTNESS]
     await wait_for_push(hass, sim, "webthing-switch")
 
-    await call(hass, "switch", "turn_on", switch)
+    await call(hass, "light", "turn_on", light)
     assert sim.get_property("webthing-switch", "on") is True
-    assert state_of(hass, switch).state == STATE_ON
-    await call(hass, "number", "set_value", level, value=75)
+    assert state_of(hass, light).attributes["brightness"] == 128  # level 50 of 100
+    await call(hass, "light", "turn_on", light, brightness=191)
     assert sim.get_property("webthing-switch", "level") == 75
-    assert state_of(hass, level).state == "75"
+    assert state_of(hass, light).attributes["brightness"] == 191
 
     # Pushed over the WebSocket.
-    sim.set_property("webthing-switch", "on", False)
-    await wait_for(hass, lambda: state_of(hass, switch).state == STATE_OFF, "off pushed")
     sim.set_property("webthing-switch", "level", 10)
-    await wait_for(hass, lambda: state_of(hass, level).state == "10", "level pushed")
+    await wait_for(
+        hass, lambda: state_of(hass, light).attributes.get("brightness") == 26, "level pushed"
+    )
+    sim.set_property("webthing-switch", "on", False)
+    await wait_for(hass, lambda: state_of(hass, light).state == STATE_OFF, "off pushed")
 
-    await call(hass, "button", "press", toggle)
-    assert sim.get_property("webthing-switch", "on") is True
-    await wait_for(hass, lambda: state_of(hass, switch).state == STATE_ON, "toggled")
-
-    # Out of the schema's range: refused before anything is sent.
-    with pytest.raises(ServiceValidationError):
-        await call(hass, "number", "set_value", level, value=150)
-    assert sim.get_property("webthing-switch", "level") == 10
+    # The toggle action is a service only.
+    await hass.services.async_call(
+        DOMAIN, "invoke_action", {"device_id": device.id, "action": "toggle"}, blocking=True,
+        return_response=True,
+    )  # fmt: skip
+    await wait_for(hass, lambda: state_of(hass, light).state == STATE_ON, "toggled")
 
 
 # --------------------------------------------------------------------------------------------
@@ -671,10 +702,9 @@ async def test_entities_follow_the_device_away_and_back(
         await add_thing(hass, sim, slug)
         await wait_for_push(hass, sim, slug)
     light = entity_id(hass, Platform.LIGHT, thing_id("lamp"), "light")
-    button = entity_id(hass, Platform.BUTTON, thing_id("lamp"), "action:toggle")
     event = entity_id(hass, Platform.EVENT, thing_id("lamp"), "event:overheated")
     cover = entity_id(hass, Platform.COVER, thing_id("blinds"), "cover")
-    entities = (light, button, event, cover)
+    entities = (light, event, cover)
     assert all(state_of(hass, e).state != STATE_UNAVAILABLE for e in entities)
 
     port = sim.port
@@ -705,3 +735,80 @@ async def test_entities_follow_the_device_away_and_back(
     await wait_for_push(hass, sim, "lamp")
     sim.set_property("lamp", "on", False)
     await wait_for(hass, lambda: state_of(hass, light).state == STATE_OFF, "push after return")
+
+
+# --------------------------------------------------------------------------------------------
+# entities an earlier version made
+
+
+async def test_entities_the_mapping_no_longer_makes_are_removed(
+    hass: HomeAssistant, sim: WotSimulator
+) -> None:
+    """Issue 10: an installation's toggle buttons, and the dimmer's switch and level number.
+
+    They were registered by the version before; now the lamp's light toggles and the dimmer
+    is one light, so they are removed from the registry at setup rather than left "no longer
+    provided". What the mapping still makes keeps its registry entry (a user's choice to
+    disable it included), and another entry's entities are left alone.
+    """
+    registry = er.async_get(hass)
+    devices = dr.async_get(hass)
+    old = {
+        "lamp": [(Platform.BUTTON, "action:toggle")],
+        "webthing-switch": [
+            (Platform.SWITCH, "switch"),
+            (Platform.NUMBER, "property:level"),
+            (Platform.BUTTON, "action:toggle"),
+        ],
+    }
+    entries: dict[str, MockConfigEntry] = {}
+    for slug, entities in old.items():
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=sim.thing(slug).title,
+            unique_id=thing_id(slug),
+            data={CONF_KIND: KIND_WOT_THING, "url": sim.url_of(slug)},
+        )
+        entry.add_to_hass(hass)
+        entries[slug] = entry
+        device = devices.async_get_or_create(
+            config_entry_id=entry.entry_id, identifiers={(DOMAIN, thing_id(slug))}
+        )
+        for platform, key in entities:
+            registry.async_get_or_create(
+                platform, DOMAIN, f"{thing_id(slug)}_{key}", config_entry=entry, device_id=device.id
+            )
+    kept = registry.async_get_or_create(
+        Platform.EVENT,
+        DOMAIN,
+        f"{thing_id('lamp')}_event:overheated",
+        config_entry=entries["lamp"],
+        device_id=devices.async_get_device_by_identifier(
+            (DOMAIN, thing_id("lamp")), entries["lamp"].entry_id
+        ).id,  # type: ignore[union-attr]
+        disabled_by=er.RegistryEntryDisabler.USER,
+    )
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="urn:other",
+        data={CONF_KIND: KIND_WOT_THING, "url": sim.url_of("lamp")},
+        disabled_by=ConfigEntryDisabler.USER,
+    )
+    other.add_to_hass(hass)
+    foreign = registry.async_get_or_create(
+        Platform.BUTTON, DOMAIN, "urn:other_action:toggle", config_entry=other
+    )
+
+    # Setting one entry up sets the integration up, and with it every entry.
+    assert await hass.config_entries.async_setup(entries["lamp"].entry_id)
+    await hass.async_block_till_done()
+    assert all(entry.state is ConfigEntryState.LOADED for entry in entries.values())
+
+    for slug, entities in old.items():
+        for platform, key in entities:
+            assert registry.async_get_entity_id(platform, DOMAIN, f"{thing_id(slug)}_{key}") is None
+    assert entity_id(hass, Platform.LIGHT, thing_id("webthing-switch"), "light")
+    still = registry.async_get(kept.entity_id)
+    assert still is not None
+    assert still.disabled_by is er.RegistryEntryDisabler.USER
+    assert registry.async_get(foreign.entity_id) is not None

@@ -209,6 +209,7 @@ async def test_cli_subprocess(
         "title": "Desk Lamp",
         "entities": LAMP_ENTITIES,
         "skipped": [],
+        "services": [],
     }
     assert sensor["title"] == "Boiler"
     assert sensor["entities"] == [
@@ -261,6 +262,7 @@ async def test_cli_subprocess(
         "title": "Desk Lamp",
         "entities": LAMP_ENTITIES,
         "skipped": [],
+        "services": [],
     }
     assert [line.get("title") for line in lines[1:]] == ["Boiler", "Second page", None, None]
     assert lines[1]["source"] == f"{base}/things#0"

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from custom_components.thingbridge.wot import parse_td
-from custom_components.thingbridge.wot.mapping import EntitySpec, map_thing, property_roles
+from custom_components.thingbridge.wot.mapping import (
+    EntitySpec,
+    ThingPlan,
+    device_model,
+    map_thing,
+    plan_thing,
+    property_roles,
+    spec_affordances,
+)
 from custom_components.thingbridge.wot.validation import schema_error
 
 BASE = "http://thing.test/"
@@ -321,3 +329,143 @@ def test_actions_taking_one_value_become_text_number_and_select() -> None:
     assert by_key["action:reset"].platform == "button"
     # Two inputs, a path variable, an array: only thingbridge.invoke_action can fill them in.
     assert not {"action:beep", "action:goto", "action:upload"} & set(by_key)
+
+
+def _plan(**td: Any) -> ThingPlan:
+    return plan_thing(parse_td({"title": "T", "base": BASE, **td}))
+
+
+def test_every_action_is_an_entity_or_a_service_with_its_reason() -> None:
+    """Issue 10: several inputs, a path variable, an array were listed nowhere; a boolean too.
+
+    One boolean input is a switch that invokes the action; what no entity can invoke is a
+    service, named as entities name their affordance, with why.
+    """
+    plan = _plan(
+        actions={
+            "mute": _act(input={"type": "boolean"}),
+            "night": _act(
+                input={"type": "object", "properties": {"on": {"type": "boolean"}},
+                       "required": ["on"]}
+            ),
+            "beep": _act(
+                input={"type": "object", "required": ["hz", "ms"],
+                       "properties": {"hz": {"type": "integer"}, "ms": {"type": "integer"}}}
+            ),
+            "goto": _act(href="go/{target}", input={"type": "string"}),
+            "upload": _act(input={"type": "array"}),
+            "blob": _act(input={"type": "object", "required": ["x"]}),
+            "anything": _act(input={"description": "implied by the content type"}),
+            "vague": _act(input={"type": "object", "properties": {"x": {}}, "required": ["x"]}),
+        }
+    )  # fmt: skip
+    by_key = {s.key: s for s in plan.entities}
+    mute = by_key["action:mute"]
+    assert mute.platform == "switch"
+    assert mute.action_input is not None
+    assert mute.action_input.build(True) is True
+    assert mute.as_dict() == {
+        "platform": "switch", "name": "mute", "affordance": "mute", "invokes_action": True
+    }  # fmt: skip
+    night = by_key["action:night"]
+    assert night.platform == "switch"
+    assert night.action_input is not None
+    assert night.action_input.build(False) == {"on": False}
+    assert [s.as_dict() for s in plan.services] == [
+        {"affordance": "beep", "kind": "action", "reason": "several inputs"},
+        {"affordance": "goto", "kind": "action", "reason": "its address takes URI variables"},
+        {"affordance": "upload", "kind": "action", "reason": "an input of type array"},
+        {"affordance": "blob", "kind": "action",
+         "reason": "an object input whose members are not described"},
+        {"affordance": "vague", "kind": "action", "reason": "an input of no stated type"},
+    ]  # fmt: skip
+    # An input of no stated type is sent as given: a button (as before), not a service.
+    assert by_key["action:anything"].platform == "button"
+
+
+def test_actions_repeating_a_mapped_role_are_services() -> None:
+    """Issue 10: a light that toggles gets no "Toggle" button beside it (nor turnOn/turnOff).
+
+    Without such a light, the same action is still a button.
+    """
+    light = {
+        "@type": ["Light"],
+        "properties": {"on": _prop("boolean", **{"@type": "OnOffProperty"})},
+        "actions": {
+            "toggle": _act(**{"@type": "ToggleAction"}),
+            "turnOn": _act(),
+            "flash": _act(),
+        },
+    }
+    plan = _plan(**light)
+    assert [(s.platform, s.key) for s in plan.entities] == [
+        ("light", "light"), ("button", "action:flash")
+    ]  # fmt: skip
+    assert [s.as_dict() for s in plan.services] == [
+        {"affordance": "toggle", "kind": "action", "reason": "repeats the light's on/off"},
+        {"affordance": "turnOn", "kind": "action", "reason": "repeats the light's on/off"},
+    ]
+    sensor = _plan(properties={"t": _prop("number", ro=True)}, actions={"toggle": _act()})
+    assert [s.key for s in sensor.entities] == ["property:t", "action:toggle"]
+    assert sensor.services == []
+
+
+def test_a_property_and_an_action_of_the_same_name_are_both_accounted_for() -> None:
+    """A lamp's ``on`` property plays the light; its ``on`` action is not taken as used."""
+    plan = _plan(
+        **{"@type": ["Light"]},
+        properties={"on": _prop("boolean"), "brightness": _prop("integer")},
+        actions={"on": _act(input={"type": "integer"}, title="On for seconds")},
+    )
+    places = [a for s in plan.entities for a in spec_affordances(s)]
+    assert sorted(places) == [("action", "on"), ("property", "brightness"), ("property", "on")]
+    assert plan.services == []
+
+
+def test_webthings_dimmer_is_a_dimmable_light() -> None:
+    """Issue 10: ``OnOffSwitch`` + ``MultiLevelSwitch`` with a ``LevelProperty``: one light.
+
+    A smart plug that also dims stays an outlet with a level number.
+    """
+    properties = {
+        "on": _prop("boolean", **{"@type": "OnOffProperty"}),
+        "level": _prop("integer", minimum=0, maximum=100, **{"@type": "LevelProperty"}),
+    }
+    dimmer = _map(**{"@type": ["OnOffSwitch", "MultiLevelSwitch"]}, properties=properties)
+    assert [(s.platform, s.key, dict(s.roles)) for s in dimmer] == [
+        ("light", "light", {"on": "on", "brightness": "level"})
+    ]
+    # Without a level to dim by, it is the switch it says it is.
+    bare = _map(
+        **{"@type": ["OnOffSwitch", "MultiLevelSwitch"]}, properties={"on": properties["on"]}
+    )
+    assert [(s.platform, s.key) for s in bare] == [("switch", "switch")]
+    plug = _map(
+        **{"@type": ["OnOffSwitch", "SmartPlug", "MultiLevelSwitch"]}, properties=properties
+    )
+    assert [(s.platform, s.key, s.device_class) for s in plug] == [
+        ("switch", "switch", "outlet"), ("number", "property:level", None)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("td", "model"),
+    [
+        ({"@type": ["Light", "OnOffSwitch", "ColorControl"]}, "Light"),
+        ({"@type": "s4bldg:ShadingDevice"}, "Shading device"),
+        ({"@type": ["OnOffSwitch", "MultiLevelSwitch"]}, "Dimmer switch"),
+        ({"@type": ["OnOffSwitch", "SmartPlug", "EnergyMonitor"]}, "Smart plug"),
+        ({"@type": ["OnOffSwitch"]}, "On/off switch"),
+        ({"@type": ["Thermostat", "TemperatureSensor"]}, "Thermostat"),
+        ({"@type": "saref:CO2Sensor"}, "CO2 sensor"),
+        ({"@type": "Thing"}, None),
+        ({}, None),
+        # The TD's own model wins.
+        ({"@type": ["Light"], "schema:model": "Hue A19"}, "Hue A19"),
+        ({"@type": ["Light"], "productName": "Bulb 9"}, "Bulb 9"),
+    ],
+)
+def test_device_model_is_readable(td: dict[str, Any], model: str | None) -> None:
+    """Issue 10: never the raw ``@type`` list."""
+    thing = parse_td({"title": "T", "base": BASE, "properties": {"x": _prop("string")}, **td})
+    assert device_model(thing) == model

@@ -8,6 +8,7 @@ import pytest
 from yarl import URL
 
 from custom_components.thingbridge.wot import WotValidationError, parse_td
+from custom_components.thingbridge.wot.td import MAX_METADATA_LENGTH
 
 BASE = "http://thing.test/"
 
@@ -303,3 +304,41 @@ def test_credentials_needed_only_when_no_branch_works_without() -> None:
     for security, needed in (("either", False), ("both", True), ("basic_sc", True)):
         td = parse_td(_td(securityDefinitions=defs, security=security, properties=prop))
         assert td.requires_credentials is needed, security
+
+
+def test_device_metadata_under_any_schema_org_prefix() -> None:
+    """Issue 10: the manufacturer a TD states, whatever prefix its ``@context`` gives schema.org.
+
+    Objects name it by ``name`` under any of those prefixes; full IRIs work too; overlong
+    values are cut to :data:`MAX_METADATA_LENGTH`.
+    """
+    properties = {"x": {"type": "string", "forms": [{"href": "http://h.test/x"}]}}
+    td = parse_td(
+        {
+            "@context": ["https://www.w3.org/2022/wot/td/v1.1", {"sdo": "https://schema.org/"}],
+            "title": "T",
+            "sdo:manufacturer": {"sdo:name": "ACME"},
+            "https://schema.org/model": "X-1",
+            "sdo:softwareVersion": "2.0.1",
+            "hardwareVersion": "rev B",
+            "properties": properties,
+        }
+    )
+    assert (td.manufacturer, td.model, td.sw_version, td.hw_version) == (
+        "ACME",
+        "X-1",
+        "2.0.1",
+        "rev B",
+    )
+    long = parse_td({"title": "T", "manufacturer": "M" * 10_000, "properties": properties})
+    assert long.manufacturer == "M" * MAX_METADATA_LENGTH
+    # A prefix bound to something else is not schema.org.
+    other = parse_td(
+        {
+            "@context": ["https://www.w3.org/2022/wot/td/v1.1", {"sdo": "https://example.com/"}],
+            "title": "T",
+            "sdo:manufacturer": "Nope",
+            "properties": properties,
+        }
+    )
+    assert other.manufacturer is None

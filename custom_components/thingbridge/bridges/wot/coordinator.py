@@ -42,7 +42,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -52,20 +52,23 @@ from ...const import (
     CONF_VERIFY_SSL,
     DOMAIN,
     EVENT_THING_EVENT,
+    KIND_WOT_THING,
     LOGGER,
     SCAN_INTERVAL,
     SIGNAL_THING_EVENT,
+    device_identifier,
 )
 from ...wot import (
     ActionResult,
     Credentials,
     EntitySpec,
+    ServiceSpec,
     ThingDescription,
     WotAuthError,
     WotClient,
     WotConnectionError,
     WotError,
-    map_thing,
+    plan_thing,
 )
 
 if TYPE_CHECKING:
@@ -143,7 +146,9 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
             allowed_hosts=None if not entry.options.get(CONF_ALLOW_OTHER_HOSTS) else _any_host(),
             ssl=entry.data.get(CONF_VERIFY_SSL, True),
         )
-        self.specs: list[EntitySpec] = map_thing(td)
+        plan = plan_thing(td)
+        self.specs: list[EntitySpec] = plan.entities
+        self.services: list[ServiceSpec] = plan.services
         self.watcher: Watcher | None = None
         self._push_connected = False
         self._remove_stop_listener: CALLBACK_TYPE | None = None
@@ -415,9 +420,39 @@ async def async_start_thing(
 ) -> WotThingCoordinator:
     """Create a Thing's coordinator, read it once and open its push channels."""
     coordinator = WotThingCoordinator(hass, entry, td, key, async_get_clientsession(hass))
+    async_remove_stale_entities(hass, entry, coordinator)
     if first:
         await coordinator.async_config_entry_first_refresh()
     else:
         await coordinator.async_refresh()
     await coordinator.async_start_push()
     return coordinator
+
+
+@callback
+def async_remove_stale_entities(
+    hass: HomeAssistant, entry: WotConfigEntry, coordinator: WotThingCoordinator
+) -> None:
+    """Remove the Thing's registered entities that its mapping no longer makes.
+
+    An entity of an earlier version (the ``toggle`` button beside a light, a dimmer's switch
+    and level number now one light) would otherwise stay in the registry as "no longer
+    provided". Only this entry's entities on this Thing's device are looked at.
+    """
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        device_identifier(KIND_WOT_THING, coordinator.key), entry.entry_id
+    )
+    if device is None:
+        return
+    registry = er.async_get(hass)
+    wanted = {f"{coordinator.key}_{spec.key}" for spec in coordinator.specs}
+    for entity in er.async_entries_for_device(registry, device.id, include_disabled_entities=True):
+        if (
+            entity.config_entry_id == entry.entry_id
+            and entity.platform == DOMAIN
+            and entity.unique_id not in wanted
+        ):
+            LOGGER.info(
+                "Removing %s: %s no longer maps to it", entity.entity_id, coordinator.td.title
+            )
+            registry.async_remove(entity.entity_id)

@@ -14,7 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from ...const import DOMAIN, KIND_WOT_THING, device_identifier
-from ...wot import ActionResult, DataSchema, EntitySpec, schema_error
+from ...wot import ActionResult, DataSchema, EntitySpec, device_model, schema_error
 from .coordinator import WotConfigEntry, WotThingCoordinator
 
 MAX_ERROR_LENGTH = 200
@@ -94,9 +94,10 @@ class WotThingEntity(CoordinatorEntity[WotThingCoordinator]):
             identifiers={device_identifier(KIND_WOT_THING, coordinator.key)},
             name=td.title,
             manufacturer=td.manufacturer,
-            model=td.model or (", ".join(td.semantic_types) or None),
+            model=device_model(td),
             serial_number=td.serial_number,
             sw_version=td.sw_version,
+            hw_version=td.hw_version,
             configuration_url=str(base.origin())
             if base is not None and base.scheme in ("http", "https")
             else None,

@@ -302,6 +302,7 @@ def _thing(coordinator: WotThingCoordinator) -> dict[str, Any]:
         # redaction and serialisation (both recursive) cannot run out of stack.
         "values": clip_depth(coordinator.data),
         "entities": [spec.as_dict() for spec in coordinator.specs],
+        "services": [service.as_dict() for service in coordinator.services],
         "skipped_affordances": [str(err) for err in td.skipped],
         "thing_description": async_redact_data(clip_depth(td.raw), TO_REDACT),
     }
