@@ -433,15 +433,15 @@ def test_the_add_button_says_what_an_entry_adds() -> None:
     ``hub``), and heads the entries with the type ("Hubs"). Most entries are one Thing (a
     directory and the tracker gateway are one endpoint too), so the type is ``device``, as
     core's homekit_controller and shelly are although some of their entries are bridges; the
-    label names all three kinds the menu offers.
+    label names the kinds the menu offers (the asset register is the fourth).
     """
     manifest = json.loads((INTEGRATION / "manifest.json").read_text())
     assert manifest["integration_type"] == "device"
     config = TRANSLATIONS["config"]
     label = config.get("initiate_flow", {}).get("user") or f"Add {manifest['integration_type']}"
-    assert label == "Add device or gateway"
+    assert label == "Add device, gateway or register"
     assert set(config["step"]["user"]["menu_options"]) == {
-        "wot_thing", "wot_directory", "tracker_gateway"
+        "wot_thing", "wot_directory", "tracker_gateway", "asset_register"
     }  # fmt: skip
 
 
