@@ -1,4 +1,4 @@
-"""The asset register inside Home Assistant: assets, geofences, custody, positions, due states.
+"""The asset register inside Home Assistant: assets, geofences, custody, trips, usage, service.
 
 One register entry per Home Assistant holds every asset and every polygon geofence as config
 subentries (an added, changed or removed subentry reloads the entry: what it stored stays in
@@ -7,19 +7,24 @@ storage). Each asset follows its location source, any entity with ``latitude`` a
 integration's tracker), or its parent asset's position when it has none of its own. Speed,
 ignition and odometer come from the source's siblings on the same device when it has such
 sensors (the device registry says which: a speed sensor, an ignition binary sensor, a
-total-increasing distance sensor), so nothing here knows any one integration.
+total-increasing distance sensor), so nothing here knows any one integration. A fix's time is
+the source's ``fix_time`` attribute when it has one (a ThingBridge tracker's location does),
+else the time its state was written.
 
 Zone membership is computed here and published through ``TrackerEntity.in_zones``: a zone
 that a polygon geofence refines contains the asset if and only if the polygon does; any
 other zone uses Home Assistant's own circle test (:func:`homeassistant.components.zone.in_zone`).
 Home Assistant's zone triggers and conditions read ``in_zones``, so they follow the polygon.
 
-Custody (status, custodian, expected return), the last position and the due states live in
-:class:`Asset`; what must survive a restart is saved in Home Assistant storage
-(``.storage/thingbridge.assets``) a few seconds after it changes and when the entry unloads.
-A scheduler (every minute) re-evaluates what changes with time alone: a check-out that runs
-past its expected return, an asset not seen for too long, allowed hours; none of it waits for
-a position.
+The pure logic is the assets library's: custody transitions (:class:`.assets.Custody`), trips
+(:class:`.assets.TripDetector`, late and resent fixes in time order), usage counters per local
+day (:class:`.assets.UsageCounter`) and maintenance plans (:class:`.assets.MaintenancePlan`).
+This module feeds them and keeps their state in Home Assistant storage
+(``.storage/thingbridge.assets``), saved a few seconds after a change and when the entry
+unloads; at setup, what a source reported while the register was not loaded is read back
+from the recorder. A scheduler (every minute) re-evaluates what changes with time alone: a
+check-out past its expected return, an asset not seen for too long, allowed hours,
+maintenance due by date, today's counters; none of it waits for a position.
 """
 
 from __future__ import annotations
