@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 from homeassistant.util.location import vincenty
 import pytest
@@ -13,6 +14,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
+from custom_components.thingbridge.const import DOMAIN
 from tests.bridges.assets.support import CUSTOMER_A, add_asset, add_register, setup_zones
 
 SOURCE = "device_tracker.phone_van"
@@ -69,3 +71,26 @@ async def test_a_trip_made_while_the_register_was_unloaded(hass: HomeAssistant) 
     (trip,) = entry.runtime_data.assets[van].trips
     assert trip.distance_m == pytest.approx(vincenty(YARD, CUSTOMER_A) * 1000, rel=0.02)
     assert hass.states.get("sensor.van_7_trips_today").state == "1"
+
+    # the raw fixes are the recorder's: the trips can be detected again from them
+    asset = entry.runtime_data.assets[van]
+    asset.trips.clear()  # as if they had been lost
+    day = {"start": (start - timedelta(hours=1)).isoformat(), "end": dt_util.now().isoformat()}
+    response = await hass.services.async_call(
+        DOMAIN, "recompute_trips", {"asset": "VAN-0001", **day},
+        blocking=True, return_response=True,
+    )  # fmt: skip
+    assert response is not None
+    assert response["removed"] == 0
+    assert response["fixes"] >= steps + 48
+    assert [t["distance_m"] for t in response["trips"]] == [round(trip.distance_m, 1)]
+    assert asset.trips == [trip]
+    # refusals: an asset without a source of its own, a range backwards
+    await add_asset(hass, entry, name="Drill", category="tool", parent=van)
+    for data, key in (
+        ({"asset": "VAN-0002", **day}, "asset_without_source"),
+        ({"asset": "VAN-0001", "start": day["end"], "end": day["start"]}, "bad_date_range"),
+    ):
+        with pytest.raises(ServiceValidationError) as caught:
+            await hass.services.async_call(DOMAIN, "recompute_trips", data, blocking=True)
+        assert caught.value.translation_key == key

@@ -507,6 +507,11 @@ async def test_more_refusals_name_what_is_wrong(hass: HomeAssistant) -> None:
     assert dt_util.parse_datetime(placeholders["baseline"]) > dt_util.parse_datetime(
         placeholders["date"]
     )
+    # without the recorder there are no raw fixes to recompute trips from
+    day = {"start": (dt_util.now() - timedelta(days=1)).isoformat(), "end": dt_util.now()}
+    assert await refused("recompute_trips", "no_history", asset="VAN-0001", **day) == {
+        "asset": "Van 7"
+    }
 
 
 async def test_maintenance_and_retirement_statuses(hass: HomeAssistant) -> None:

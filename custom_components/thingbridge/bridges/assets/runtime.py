@@ -679,36 +679,69 @@ class AssetRegisterRuntime:
         """Feed the trips what the source reported while the register was not loaded.
 
         The recorder's history of the source since the newest fix the assets' trip detectors
-        used (a reload, a restart of the entry); fixes seen before count once. Without the
-        recorder (or for assets without trips yet) there is nothing to replay.
+        used (a reload, a restart of the entry; at most :data:`REPLAY_PERIOD`); fixes seen
+        before count once. Without the recorder, or for assets without trips yet, there is
+        nothing to replay.
         """
         assets = [a for a in self.assets.values() if a.config.source == source and a.detector]
         newest = [a.detector.last_fix for a in assets if a.detector and a.detector.last_fix]
-        if not newest or "recorder" not in self.hass.config.components:
+        if not newest:
             return
         since = datetime.fromtimestamp(min(fix.t for fix in newest), dt_util.UTC)
         since = max(since, dt_util.utcnow() - REPLAY_PERIOD)
+        for position in await self.async_history(source, since, None):
+            for asset in assets:
+                self._feed_trips(asset, position)
+
+    async def async_history(
+        self, source: str, start: datetime, end: datetime | None
+    ) -> list[AssetPosition]:
+        """The positions the recorder kept of ``source`` from ``start`` to ``end``.
+
+        Every state written, not only state changes (a tracker that stays ``not_home``
+        while it moves changes only its attributes); empty without the recorder or when it
+        cannot be read.
+        """
+        if "recorder" not in self.hass.config.components:
+            return []
         try:
             history = await get_instance(self.hass).async_add_executor_job(
                 partial(
                     get_significant_states,
                     self.hass,
-                    since,
+                    start,
+                    end,
                     entity_ids=[source],
                     include_start_time_state=False,
-                    significant_changes_only=False,  # every fix, not only state changes
+                    significant_changes_only=False,
                 )
             )
-        except Exception as err:  # noqa: BLE001 - a recorder that fails costs the replay only
+        except Exception as err:  # noqa: BLE001 - a recorder that fails costs the history only
             _LOGGER.warning("History of %s could not be read: %s", source, err)
-            return
+            return []
+        positions = []
         for state in history.get(source, ()):
             if not isinstance(state, State):  # pragma: no cover - full states were asked for
                 continue
-            if (position := self._read_position(source, state, siblings=False)) is None:
-                continue
-            for asset in assets:
-                self._feed_trips(asset, position)
+            if (position := self._read_position(source, state, siblings=False)) is not None:
+                positions.append(position)
+        return positions
+
+    @callback
+    def async_replace_trips(
+        self, asset: Asset, start: datetime, end: datetime, trips: list[Trip]
+    ) -> int:
+        """Put ``trips`` in place of the asset's trips that started from ``start`` to ``end``.
+
+        Private marks stay with the trips that keep their start. Returns how many were removed.
+        """
+        kept = [t for t in asset.trips if not start <= t.start < end]
+        removed = len(asset.trips) - len(kept)
+        asset.trips = sorted(kept + trips, key=lambda trip: trip.start)[-MAX_TRIPS:]
+        asset.private_trips &= {trip.start.isoformat() for trip in asset.trips}
+        asset.async_notify()
+        self._schedule_save()
+        return removed
 
     async def async_stop(self) -> None:
         """Save everything now."""

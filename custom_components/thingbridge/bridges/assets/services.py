@@ -37,8 +37,10 @@ from ...assets import (
     AssetStatus,
     CustodyError,
     Readings,
+    TrackFix,
     TripRow,
     check_file_name,
+    detect_trips,
     trips_csv,
     trips_gpx,
 )
@@ -61,6 +63,7 @@ ATTR_NOTE: Final = "note"
 SERVICE_TRIP_REPORT: Final = "trip_report"
 SERVICE_SET_STATUS: Final = "set_asset_status"
 SERVICE_TAG_TRIP: Final = "tag_trip"
+SERVICE_RECOMPUTE_TRIPS: Final = "recompute_trips"
 ATTR_PURPOSE: Final = "purpose"
 ATTR_TRIP_START: Final = "trip_start"
 ATTR_STATUS: Final = "status"
@@ -257,6 +260,70 @@ async def _async_set_status(call: ServiceCall) -> None:
         ) from err
 
 
+RECOMPUTE_TRIPS_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_ASSET): cv.string,
+        probatio.Required(ATTR_START): cv.datetime,
+        probatio.Required(ATTR_END): cv.datetime,
+    }
+)
+
+
+def _date_range(call: ServiceCall) -> tuple[datetime, datetime]:
+    """The call's start and end, UTC.
+
+    Raises:
+        ServiceValidationError: ``bad_date_range``: the end is not after the start, or is
+            more than :data:`MAX_REPORT_RANGE` later.
+    """
+    start = _when(call.data[ATTR_START])
+    end = _when(call.data[ATTR_END])
+    assert start is not None
+    assert end is not None
+    if end <= start or end - start > MAX_REPORT_RANGE:
+        raise _invalid(
+            "bad_date_range",
+            start=dt_util.as_local(start).isoformat(),
+            end=dt_util.as_local(end).isoformat(),
+        )
+    return start, end
+
+
+async def _async_recompute_trips(call: ServiceCall) -> ServiceResponse:
+    """Detect an asset's trips again from the recorder's history of its source.
+
+    The raw fixes are the recorder's: the trips that started in the range are replaced by
+    what the library finds in them (the usage counters are not recounted).
+    """
+    start, end = _date_range(call)
+    runtime, asset = resolve_asset(call.hass, call.data[ATTR_ASSET])
+    source = asset.config.source
+    if source is None or asset.detector is None:
+        raise _invalid("asset_without_source", asset=asset.name)
+    if "recorder" not in call.hass.config.components:
+        raise _invalid("no_history", asset=asset.name)
+    positions = await runtime.async_history(source, start, end)
+    fixes = []
+    for position in positions:
+        try:
+            fixes.append(
+                TrackFix.at(
+                    position.time, position.latitude, position.longitude,
+                    speed_kmh=position.speed_kmh, accuracy_m=position.accuracy_m or None,
+                )
+            )  # fmt: skip
+        except AssetsError:
+            continue
+    report = detect_trips(fixes, asset.detector.config)
+    trips = [trip for trip in report.trips if start <= trip.start < end]
+    removed = runtime.async_replace_trips(asset, start, end, trips)
+    found: list[JsonValueType] = [
+        TripRow(asset.name, asset.config.tag, trip, asset.trip_purpose(trip)).as_dict()
+        for trip in trips
+    ]
+    return {"fixes": report.fixes, "removed": removed, "trips": found}
+
+
 TAG_TRIP_SCHEMA = probatio.Schema(
     {
         probatio.Required(ATTR_ASSET): cv.string,
@@ -300,16 +367,7 @@ TRIP_REPORT_SCHEMA = probatio.Schema(
 async def _async_trip_report(call: ServiceCall) -> ServiceResponse:
     """The trips of some assets (or all) that started in a date range; files on request."""
     hass = call.hass
-    start = _when(call.data[ATTR_START])
-    end = _when(call.data[ATTR_END])
-    assert start is not None
-    assert end is not None
-    if end <= start or end - start > MAX_REPORT_RANGE:
-        raise _invalid(
-            "bad_date_range",
-            start=dt_util.as_local(start).isoformat(),
-            end=dt_util.as_local(end).isoformat(),
-        )
+    start, end = _date_range(call)
     runtime = _runtime(hass)
     if ATTR_ASSETS in call.data:
         chosen = [resolve_asset(hass, text)[1] for text in call.data[ATTR_ASSETS]]
@@ -372,6 +430,13 @@ def async_setup_asset_services(hass: HomeAssistant) -> None:
     )
     hass.services.async_register(DOMAIN, SERVICE_SET_STATUS, _async_set_status, SET_STATUS_SCHEMA)
     hass.services.async_register(DOMAIN, SERVICE_TAG_TRIP, _async_tag_trip, TAG_TRIP_SCHEMA)
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_RECOMPUTE_TRIPS,
+        _async_recompute_trips,
+        RECOMPUTE_TRIPS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
     hass.services.async_register(
         DOMAIN,
         SERVICE_TRIP_REPORT,
