@@ -43,6 +43,20 @@ from .mapping import (
     map_thing,
     plan_thing,
 )
+from .modbus import (
+    TBM_NAMESPACE,
+    ModbusForm,
+    ModbusLink,
+    is_modbus_scheme,
+    parse_modbus_form,
+)
+from .modbus.client import (
+    ModbusThingClient,
+    ReadResult,
+    check_write,
+    open_unit,
+    thing_endpoint,
+)
 from .security import safe_url
 from .td import DataSchema, Form, PropertyAffordance, ThingDescription, clip_depth, parse_td
 from .units import canonical_unit
@@ -63,6 +77,7 @@ __all__ = [
     "SELECT",
     "SENSOR",
     "SWITCH",
+    "TBM_NAMESPACE",
     "TEXT",
     "ActionResult",
     "Credentials",
@@ -70,7 +85,11 @@ __all__ = [
     "EntitySpec",
     "ExploreResult",
     "Form",
+    "ModbusForm",
+    "ModbusLink",
+    "ModbusThingClient",
     "PropertyAffordance",
+    "ReadResult",
     "ServiceSpec",
     "ThingDescription",
     "ThingPlan",
@@ -84,16 +103,21 @@ __all__ = [
     "WotTimeoutError",
     "WotValidationError",
     "canonical_unit",
+    "check_write",
     "clip_depth",
     "device_model",
     "explore",
     "fetch_json",
     "fetch_thing_description",
     "is_directory",
+    "is_modbus_scheme",
     "map_thing",
+    "open_unit",
+    "parse_modbus_form",
     "parse_td",
     "plan_thing",
     "safe_url",
     "schema_error",
     "service_from_zeroconf",
+    "thing_endpoint",
 ]
