@@ -57,6 +57,7 @@ from .modbus.client import (
     open_unit,
     thing_endpoint,
 )
+from .modbus.sunspec import SunSpecDevice, detect_sunspec, sunspec_td
 from .security import safe_url
 from .td import DataSchema, Form, PropertyAffordance, ThingDescription, clip_depth, parse_td
 from .units import canonical_unit
@@ -91,6 +92,7 @@ __all__ = [
     "PropertyAffordance",
     "ReadResult",
     "ServiceSpec",
+    "SunSpecDevice",
     "ThingDescription",
     "ThingPlan",
     "Watcher",
@@ -105,6 +107,7 @@ __all__ = [
     "canonical_unit",
     "check_write",
     "clip_depth",
+    "detect_sunspec",
     "device_model",
     "explore",
     "fetch_json",
@@ -119,5 +122,6 @@ __all__ = [
     "safe_url",
     "schema_error",
     "service_from_zeroconf",
+    "sunspec_td",
     "thing_endpoint",
 ]
