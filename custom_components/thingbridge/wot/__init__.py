@@ -45,6 +45,15 @@ from .mapping import (
 )
 from .security import safe_url
 from .td import DataSchema, Form, PropertyAffordance, ThingDescription, clip_depth, parse_td
+from .thing_model import (
+    SHIPPED_PROFILES,
+    ProfileLibrary,
+    ThingModel,
+    ThingModelError,
+    instantiate,
+    load_thing_model,
+    placeholders,
+)
 from .units import canonical_unit
 from .validation import schema_error
 from .watch import Watcher
@@ -62,6 +71,7 @@ __all__ = [
     "NUMBER",
     "SELECT",
     "SENSOR",
+    "SHIPPED_PROFILES",
     "SWITCH",
     "TEXT",
     "ActionResult",
@@ -70,9 +80,12 @@ __all__ = [
     "EntitySpec",
     "ExploreResult",
     "Form",
+    "ProfileLibrary",
     "PropertyAffordance",
     "ServiceSpec",
     "ThingDescription",
+    "ThingModel",
+    "ThingModelError",
     "ThingPlan",
     "Watcher",
     "WotAuthError",
@@ -89,9 +102,12 @@ __all__ = [
     "explore",
     "fetch_json",
     "fetch_thing_description",
+    "instantiate",
     "is_directory",
+    "load_thing_model",
     "map_thing",
     "parse_td",
+    "placeholders",
     "plan_thing",
     "safe_url",
     "schema_error",
