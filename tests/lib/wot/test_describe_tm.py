@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from custom_components.thingbridge.wot import SHIPPED_PROFILES
 from custom_components.thingbridge.wot.__main__ import EXIT_OK, EXIT_REJECTED, main
 from custom_components.thingbridge.wot.thing_model import parse_assignment, td_from_document
 
@@ -108,3 +109,37 @@ def test_set_rejects(text: str, capsys: pytest.CaptureFixture[str]) -> None:
         main(["describe", "x.json", "--set", text])
     assert failed.value.code == 2
     assert "is not NAME=VALUE" in capsys.readouterr().err
+
+
+def test_describe_a_shipped_profile() -> None:
+    """The SDM630 profile as Home Assistant entities: device classes from units and titles."""
+    path = SHIPPED_PROFILES / "eastron-sdm630.tm.json"
+    values = ["--set", "HOST=192.0.2.5", "--set", "PORT=502", "--set", "UNIT_ID=1"]
+    status, [line] = _describe(str(path), *values)
+    assert status == EXIT_OK
+    assert line["title"] == "Eastron SDM630"
+    assert line["skipped"] == []
+    entities = {e["affordance"]: e for e in line["entities"]}
+    assert len(entities) == 45
+    expected = {
+        "voltage_l1": ("sensor", "voltage", "V"),
+        "current_neutral": ("sensor", "current", "A"),
+        "active_power_total": ("sensor", "power", "W"),
+        "apparent_power_l2": ("sensor", "apparent_power", "VA"),
+        "reactive_power_total": ("sensor", "reactive_power", "var"),
+        "power_factor_l3": ("sensor", "power_factor", None),
+        "frequency": ("sensor", "frequency", "Hz"),
+        "import_energy": ("sensor", "energy", "kWh"),
+        "export_energy_l1": ("sensor", "energy", "kWh"),
+        "import_reactive_energy": ("sensor", "reactive_energy", "kvarh"),
+    }
+    for name, (platform, device_class, unit) in expected.items():
+        entity = entities[name]
+        assert (entity["platform"], entity.get("device_class"), entity.get("unit")) == (
+            platform,
+            device_class,
+            unit,
+        ), name
+    status, [line] = _describe(str(path), *values, "--include", "demand_period")
+    period = next(e for e in line["entities"] if e["affordance"] == "demand_period")
+    assert (period["platform"], period["unit"]) == ("number", "min")

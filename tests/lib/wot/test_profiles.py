@@ -15,6 +15,7 @@ from custom_components.thingbridge.wot import (
     ProfileLibrary,
     ThingModel,
     instantiate,
+    parse_td,
     placeholders,
 )
 
@@ -259,3 +260,32 @@ def test_generic_register_from_ui_fields(library: ProfileLibrary) -> None:
     assert prop["unit"] == "°C"
     assert td["title"] == "Boiler flow temperature"
     assert _schema_errors(TD_SCHEMA, td) == []
+
+
+@pytest.mark.parametrize("profile_id", SHIPPED)
+def test_generated_td_parses_with_the_modbus_binding(
+    library: ProfileLibrary, profile_id: str
+) -> None:
+    """Every form of every TD a shipped TM generates is a Modbus form the binding reads."""
+    tm = library.get(profile_id)
+    raw = instantiate(tm, _values(profile_id), include=_all_optional(tm))
+    td = parse_td(raw)
+    assert td.skipped == ()
+    assert set(td.properties) == set(raw["properties"])
+    for name, prop in td.properties.items():
+        assert prop.forms
+        for form in prop.forms:
+            assert form.modbus is not None, name
+            declared = raw["properties"][name]["forms"][0]
+            assert form.modbus.link.host == "192.0.2.10"
+            assert form.modbus.link.port == 502
+            assert form.modbus.unit_id == 7
+            assert form.modbus.entity == declared["modv:entity"]
+            assert form.modbus.most_significant_word is declared["modv:mostSignificantWord"]
+            assert form.modbus.scale == declared.get("tbm:scale", 1.0)
+            assert form.modbus.offset == declared.get("tbm:offset", 0.0)
+            assert (form.modbus.address, form.modbus.quantity) == tuple(
+                int(n)
+                for n in HREF.match(declared["href"]).groups()  # type: ignore[union-attr]
+            )
+        assert prop.writable is (not raw["properties"][name]["readOnly"])
