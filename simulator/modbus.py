@@ -89,7 +89,11 @@ SDM630_HOLDING = {0x14: 1.0, 0x1C: 2.0}
 
 def sdm630_tables(t: float = 0.0) -> Tables:
     """The SDM630's registers at time ``t`` seconds (values move with ``t``)."""
-    tables = Tables(holding=dict.fromkeys(range(64), 0), input=dict.fromkeys(range(384), 0))
+    tables = Tables(
+        holding=dict.fromkeys(range(64), 0),
+        input=dict.fromkeys(range(384), 0),
+        coils={0: False},  # not an Eastron register: a relay output to test FC05 writes on
+    )
     for address, value in SDM630_HOLDING.items():
         tables.holding[address], tables.holding[address + 1] = float32_words(value)
     tables.holding[0xFC00], tables.holding[0xFC01] = 0x0001, 0xE240  # serial 123456
@@ -367,6 +371,7 @@ class SimModbusDevice:
         self.writes: list[tuple[int, int, list[int] | list[bool]]] = []
         self._started = time.monotonic()
         self._stopping = asyncio.Event()
+        self._held = 0
         self.server: ModbusTcpServer | None = None
         self.port = 0
         self.frozen = False
@@ -390,10 +395,10 @@ class SimModbusDevice:
     ) -> ExcCodes | None:
         behaviour = self.behaviour
         if behaviour.drop_every and self.requests % behaviour.drop_every == 0:
-            await self._stopping.wait()  # never answered
+            await self._hold(None)  # never answered (until the simulator stops)
             return ExcCodes.DEVICE_FAILURE
         if behaviour.delay:
-            await asyncio.sleep(behaviour.delay)
+            await self._hold(behaviour.delay)
         for code, first, last in behaviour.refuse:
             if code == function_code and address <= last and address + count - 1 >= first:
                 return ExcCodes.ILLEGAL_ADDRESS
@@ -416,6 +421,15 @@ class SimModbusDevice:
                 if word is not None and 0 <= offset < len(registers):
                     registers[offset] = word
         return None
+
+    async def _hold(self, seconds: float | None) -> None:
+        """Wait ``seconds`` (None: until :meth:`stop`), counted so that stop can wait for it."""
+        self._held += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+        finally:
+            self._held -= 1
 
     def sim_device(self) -> SimDevice:
         """The pymodbus datastore of this device."""
@@ -448,6 +462,11 @@ class SimModbusDevice:
     async def stop(self) -> None:
         """Stop listening and release the requests held back."""
         self._stopping.set()
+        for _ in range(100):  # let the held requests finish (their answers go nowhere)
+            if not self._held:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)
         if self.server is not None:
             await self.server.shutdown()  # type: ignore[no-untyped-call]
             self.server = None

@@ -313,7 +313,7 @@ def modbus_url(href: str, base: URL | None) -> URL | None:
         url = URL(href.strip())
     except (TypeError, ValueError):  # fmt: skip
         return None
-    if url.is_absolute():
+    if url.scheme:  # a serial URL (modbus+rtu:///dev/ttyUSB0/...) has no host
         return url if is_modbus_scheme(url.scheme) else None
     if base is None or not is_modbus_scheme(base.scheme):
         return None

@@ -452,6 +452,8 @@ class ModbusThingClient:
             raise WotValidationError(path, "no such property")
         form = modbus_form(prop, "writeproperty")
         if form is None:
+            if prop.schema.read_only:
+                raise WotValidationError(path, "the property is read-only")
             raise WotValidationError(path, "the property has no Modbus write form")
         if not form.writable_table:
             raise WotValidationError(path, f"a {form.entity} cannot be written")
