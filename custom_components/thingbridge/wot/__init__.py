@@ -60,6 +60,15 @@ from .modbus.client import (
 from .modbus.sunspec import SunSpecDevice, detect_sunspec, sunspec_td
 from .security import safe_url
 from .td import DataSchema, Form, PropertyAffordance, ThingDescription, clip_depth, parse_td
+from .thing_model import (
+    SHIPPED_PROFILES,
+    ProfileLibrary,
+    ThingModel,
+    ThingModelError,
+    instantiate,
+    load_thing_model,
+    placeholders,
+)
 from .units import canonical_unit
 from .validation import schema_error
 from .watch import Watcher
@@ -77,6 +86,7 @@ __all__ = [
     "NUMBER",
     "SELECT",
     "SENSOR",
+    "SHIPPED_PROFILES",
     "SWITCH",
     "TBM_NAMESPACE",
     "TEXT",
@@ -89,11 +99,14 @@ __all__ = [
     "ModbusForm",
     "ModbusLink",
     "ModbusThingClient",
+    "ProfileLibrary",
     "PropertyAffordance",
     "ReadResult",
     "ServiceSpec",
     "SunSpecDevice",
     "ThingDescription",
+    "ThingModel",
+    "ThingModelError",
     "ThingPlan",
     "Watcher",
     "WotAuthError",
@@ -112,12 +125,15 @@ __all__ = [
     "explore",
     "fetch_json",
     "fetch_thing_description",
+    "instantiate",
     "is_directory",
     "is_modbus_scheme",
+    "load_thing_model",
     "map_thing",
     "open_unit",
     "parse_modbus_form",
     "parse_td",
+    "placeholders",
     "plan_thing",
     "safe_url",
     "schema_error",
