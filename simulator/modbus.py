@@ -130,7 +130,14 @@ def _phase_values(t: float) -> dict[int, float]:
     values[0xCA] = 399.0
     values[0xCC] = 401.0 - wave
     values[0xE0] = 0.4
+    values[0x2E] = sum(amps) / 3
+    values[0xCE] = (values[0xC8] + values[0xCA] + values[0xCC]) / 3
     values[0x156] = values[0x48] + values[0x4A]
+    values[0x158] = values[0x4C] + values[0x4E]
+    for i in range(3):  # per-phase energies: a third of the totals each
+        values[0x15A + 2 * i] = values[0x48] / 3
+        values[0x160 + 2 * i] = values[0x4A] / 3
+        values[0x166 + 2 * i] = values[0x156] / 3
     return values
 
 
@@ -142,7 +149,7 @@ def sdm630_update(tables: Tables, t: float) -> None:
 
 def em24_tables(t: float = 0.0) -> Tables:
     """The EM24's registers at time ``t``: int32 CDAB, volts x10, amps x1000, watts x10."""
-    tables = Tables(input=dict.fromkeys(range(96), 0), holding=dict.fromkeys(range(4), 0))
+    tables = Tables(input=dict.fromkeys(range(0x80), 0), holding=dict.fromkeys(range(4), 0))
     em24_update(tables, t)
     return tables
 
@@ -163,7 +170,22 @@ def em24_update(tables: Tables, t: float) -> None:
         0x12: round(values[0x0C] * 10),
         0x14: round(values[0x0E] * 10),
         0x16: round(values[0x10] * 10),
+        0x18: round(values[0x12] * 10),
+        0x1A: round(values[0x14] * 10),
+        0x1C: round(values[0x16] * 10),
+        0x1E: round(values[0x18] * 10),
+        0x20: round(values[0x1A] * 10),
+        0x22: round(values[0x1C] * 10),
+        0x24: round(values[0x2A] * 10),
+        0x26: round(values[0xCE] * 10),
         0x28: round(values[0x34] * 10),
+        0x2A: round(values[0x38] * 10),
+        0x2C: round(values[0x3C] * 10),
+        0x36: round(values[0x4C] * 10),
+        0x40: round(values[0x15A] * 10),
+        0x42: round(values[0x15C] * 10),
+        0x44: round(values[0x15E] * 10),
+        0x50: round(values[0x4E] * 10),
         0x34: round(values[0x48] * 10),
         0x4E: round(values[0x4A] * 10),
     }
