@@ -36,6 +36,7 @@ import time
 from typing import Any
 
 from pymodbus.constants import ExcCodes
+from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -472,10 +473,17 @@ class SimModbusDevice:
             action=self._action,
         )
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Listen on ``host:port`` (0 picks a free port, then :attr:`port` says which)."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, rtu: bool = False) -> None:
+        """Listen on ``host:port`` (0 picks a free port, then :attr:`port` says which).
+
+        ``rtu`` frames the answers as Modbus RTU on the TCP socket (an RS-485 gateway in
+        transparent mode: ``modbus+rtu-tcp://``) instead of Modbus TCP's MBAP.
+        """
         self.server = ModbusTcpServer(
-            self.sim_device(), address=(host, port), trace_pdu=self._trace
+            self.sim_device(),
+            address=(host, port),
+            trace_pdu=self._trace,
+            framer=FramerType.RTU if rtu else FramerType.SOCKET,
         )
         await self.server.serve_forever(background=True)
         listener: Any = self.server.transport
@@ -495,13 +503,13 @@ class SimModbusDevice:
 
 
 async def start_devices(
-    names: Iterable[str], host: str = "127.0.0.1", port_base: int = 0
+    names: Iterable[str], host: str = "127.0.0.1", port_base: int = 0, *, rtu: bool = False
 ) -> list[SimModbusDevice]:
     """Start the named devices, each on its own port (``port_base + i``, or free ports)."""
     devices = []
     for index, name in enumerate(names):
         device = SimModbusDevice(name, DEVICES[name])
-        await device.start(host, port_base + index if port_base else 0)
+        await device.start(host, port_base + index if port_base else 0, rtu=rtu)
         devices.append(device)
     return devices
 
@@ -521,6 +529,11 @@ def main(argv: list[str]) -> int:
         help="port of the first device, the next ones count up; 0 picks free ports (default 5020)",
     )
     parser.add_argument(
+        "--rtu-over-tcp",
+        action="store_true",
+        help="frame as Modbus RTU on the TCP sockets (a transparent RS-485 gateway)",
+    )
+    parser.add_argument(
         "devices",
         nargs="*",
         metavar="DEVICE",
@@ -532,11 +545,14 @@ def main(argv: list[str]) -> int:
         parser.error(f"unknown device(s) {', '.join(unknown)}; choose from {', '.join(DEVICES)}")
 
     async def run() -> None:
-        devices = await start_devices(args.devices or list(DEVICES), args.host, args.port_base)
+        devices = await start_devices(
+            args.devices or list(DEVICES), args.host, args.port_base, rtu=args.rtu_over_tcp
+        )
+        scheme = "modbus+rtu-tcp" if args.rtu_over_tcp else "modbus+tcp"
         for device in devices:
             print(
                 f"Modbus {device.name} ({device.spec.description}): "
-                f"modbus+tcp://{args.host}:{device.port}/{device.unit_id}/",
+                f"{scheme}://{args.host}:{device.port}/{device.unit_id}/",
                 flush=True,
             )
         stop = asyncio.Event()
