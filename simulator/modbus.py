@@ -315,7 +315,9 @@ class Behaviour:
     drop_every: int = 0
     """Drop (never answer) every Nth request; 0 never."""
     refuse: tuple[tuple[int, int, int], ...] = ()
-    """(function code, first, last) address ranges a read answers with exception 2."""
+    """(function code, first, last) address ranges a read answers with ``exception``."""
+    exception: int = ExcCodes.ILLEGAL_ADDRESS
+    """The exception code of a refused read (2; 4 is "server device failure")."""
 
 
 @dataclass
@@ -424,7 +426,7 @@ class SimModbusDevice:
             await self._hold(behaviour.delay)
         for code, first, last in behaviour.refuse:
             if code == function_code and address <= last and address + count - 1 >= first:
-                return ExcCodes.ILLEGAL_ADDRESS
+                return ExcCodes(behaviour.exception)
         if function_code in WRITE_FUNCTIONS and set_values is not None:
             span = range(address, address + count)
             if function_code in (6, 16) and any(a not in self.tables.writable for a in span):

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.thingbridge.wot import (
@@ -441,6 +442,11 @@ def test_serial_rtu_form() -> None:
         ({"href": "modbus+tcp://h/x/y/1/7"}, "href", "must be /unitID/address"),
         ({"href": "modbus+tcp://h/1"}, "href", "no address"),
         (
+            {"href": "modbus+tcp://h/1/7", "contentType": "application/octet-stream;length=1000"},
+            "contentType",
+            "outside 1..125",
+        ),
+        (
             {"href": "modbus+tcp://h/1/7", "contentType": "application/octet-stream;byteSeq=UP"},
             "contentType",
             "unknown byteSeq",
@@ -521,3 +527,80 @@ def test_context_document_defines_every_term() -> None:
         "bytesize",
     ):
         assert context[term]["@id"] == f"tbm:{term}"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_TERMS = st.sampled_from(
+    [
+        "modv:entity",
+        "modv:function",
+        "modv:type",
+        "modv:mostSignificantByte",
+        "modv:mostSignificantWord",
+        "modv:pollingTime",
+        "modv:timeout",
+        "modbus:unitID",
+        "modbus:address",
+        "modbus:quantity",
+        "modbus:offset",
+        "tbm:scale",
+        "tbm:offset",
+        "tbm:scaleFactor",
+        "tbm:notAvailable",
+        "tbm:bitOffset",
+        "tbm:bitLength",
+        "tbm:stringEncoding",
+        "tbm:framing",
+        "tbm:baudrate",
+        "tbm:parity",
+        "contentType",
+    ]
+)
+_HREFS = st.sampled_from(
+    [
+        "modbus+tcp://h:502/1/7",
+        "modbus://h",
+        "modbus+rtu:///dev/x/1/2",
+        "/",
+        "3?quantity=2",
+        "modbus+rtu-tcp://[::1]:5020/1/",
+        "modbus+tcp://h:99999/1/1",
+        "modbus+tcp://h/1/1?quantity=x",
+    ]
+) | st.text(max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    href=_HREFS,
+    members=st.dictionaries(_TERMS, _JSON, max_size=6),
+    schema_type=st.sampled_from(["number", "integer", "boolean", "string", "int16", None]),
+)
+def test_hostile_modbus_forms_raise_only_named_errors(
+    href: str, members: dict[str, Any], schema_type: str | None
+) -> None:
+    prop: dict[str, Any] = {"forms": [{"href": href, **members}]}
+    if schema_type is not None:
+        prop["type"] = schema_type
+    td = {"title": "T", "base": "modbus+tcp://h:502/1/", "properties": {"p": prop}}
+    try:
+        parsed = parse_td(td)
+    except WotValidationError as err:
+        path = err.path
+        parsed = None
+    else:
+        path = "$"
+    assert path.startswith("$.") or path == "$"
+    if parsed is None:
+        return
+    form = parsed.properties["p"].forms[0].modbus
+    if form is not None:
+        assert 0 <= form.address <= 0xFFFF
+        assert 1 <= form.quantity <= 125
+        assert 0 <= form.unit_id <= 255

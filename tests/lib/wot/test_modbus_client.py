@@ -340,3 +340,22 @@ async def test_rtu_over_tcp(started: list[SimModbusDevice], socket_enabled: None
         result = await client.read_all()
     assert result.errors == {}
     assert result.values["frequency"] == pytest.approx(_float(device.tables.input, 0x46))
+
+
+async def test_a_failing_device_fails_one_poll_and_is_not_split(
+    started: list[SimModbusDevice],
+) -> None:
+    device = await _device(started, "sdm630")
+    async with _client(sdm630_td(device.port)) as client:
+        healthy = await client.read_all()
+        # Exception 4, not 6: modbus_connection retries "busy" for up to a minute itself.
+        device.behaviour = Behaviour(refuse=((4, 0x48, 0x4F),), exception=4)
+        busy = await client.read_all()
+        device.behaviour = Behaviour()
+        again = await client.read_all()
+    # A device failure is not "this register does not exist": the poll fails, the plan
+    # stays whole.
+    assert "exception 4 (server device failure)" in busy.errors["import_energy"]
+    assert "total_power" in busy.errors
+    assert again.errors == {}
+    assert again.requests == healthy.requests

@@ -64,6 +64,12 @@ _EXCEPTION_NAMES = {
 }
 
 
+# Exception codes that say the request itself is wrong for this device (illegal function,
+# data address, data value): its block is split for good. Others (busy, device failure, a
+# gateway's) may pass, so they fail one poll only.
+_PERMANENT = frozenset({1, 2, 3})
+
+
 def _swap_bytes(words: list[int]) -> list[int]:
     return [((w & 0xFF) << 8) | ((w >> 8) & 0xFF) for w in words]
 
@@ -375,7 +381,8 @@ class ModbusThingClient:
             try:
                 raw = await self._run(component, len(pooled))
             except ModbusExceptionError as err:
-                if err.block is None:
+                if err.block is None or err.exception_code not in _PERMANENT:
+                    # Busy, failed, a gateway without its target: this poll only.
                     self._fail(result, pooled, err)
                     break
                 refused = _in_block(pooled, self._forms, err)
