@@ -604,3 +604,45 @@ def test_hostile_modbus_forms_raise_only_named_errors(
         assert 0 <= form.address <= 0xFFFF
         assert 1 <= form.quantity <= 125
         assert 0 <= form.unit_id <= 255
+
+
+def test_read_only_tables_are_not_written() -> None:
+    td = parse_td(
+        {
+            "title": "Meter",
+            "base": "modbus+tcp://h:502/1/",
+            "properties": {
+                # No readOnly: the default ops are read and write, but an input register
+                # cannot be written, so it is a sensor, not a number.
+                "power": {
+                    "type": "number",
+                    "forms": [{"href": "52?quantity=2", "modv:function": "readInputRegisters"}],
+                },
+                "alarm": {
+                    "type": "boolean",
+                    "forms": [{"href": "3", "modv:entity": "DiscreteInput"}],
+                },
+            },
+        }
+    )
+    assert not td.properties["power"].writable
+    assert {spec.affordance: spec.platform for spec in map_thing(td)} == {
+        "power": "sensor",
+        "alarm": "binary_sensor",
+    }
+    with pytest.raises(WotValidationError) as err:
+        parse_td(
+            _one(
+                {
+                    "type": "number",
+                    "forms": [
+                        {
+                            "href": "modbus+tcp://h/1/4",
+                            "op": "writeproperty",
+                            "modv:entity": "InputRegister",
+                        }
+                    ],
+                }
+            )
+        )
+    assert err.value.path == "$.properties.p.forms[0].op"
