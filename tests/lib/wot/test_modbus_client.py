@@ -359,3 +359,48 @@ async def test_a_failing_device_fails_one_poll_and_is_not_split(
     assert "total_power" in busy.errors
     assert again.errors == {}
     assert again.requests == healthy.requests
+
+
+def _holding(address: int, **form: Any) -> dict[str, Any]:
+    return {
+        "type": "number",
+        "forms": [{"href": str(address), "modv:entity": "HoldingRegister", **form}],
+    }
+
+
+async def test_scaled_word_swapped_and_bit_field_writes(
+    started: list[SimModbusDevice],
+) -> None:
+    device = await _device(started, "sdm630")
+    td = parse_td(
+        {
+            "title": "Writes",
+            "base": f"modbus+tcp://127.0.0.1:{device.port}/1/",
+            "properties": {
+                "setpoint": _holding(
+                    20,
+                    **{
+                        "modv:type": "xsd:int",
+                        "modv:mostSignificantWord": False,
+                        "tbm:scale": 0.5,
+                    },
+                ),
+                "limit": _holding(28, **{"modv:type": "xsd:short", "tbm:scale": 0.1}),
+                "mode": _holding(29, **{"tbm:bitOffset": 4, "tbm:bitLength": 3}),
+            },
+        }
+    )
+    device.tables.holding[29] = 0b1000_0000_0000_1111
+    async with _client(td) as client:
+        await client.write_property("setpoint", 10)  # raw 20, low word first, FC16
+        await client.write_property("limit", 1.5)  # raw 15, one register, FC06
+        with pytest.raises(WotValidationError) as err:
+            await client.write_property("limit", 4000)  # raw 40000 does not fit int16
+        assert "does not fit int16" in err.value.reason
+        await client.write_property("mode", 5)  # read, change bits 4-6 only, write
+        assert await client.read_property("mode") == 5
+    assert device.writes == [
+        (16, 20, [20, 0]),
+        (6, 28, [15]),
+        (6, 29, [0b1000_0000_0101_1111]),
+    ]

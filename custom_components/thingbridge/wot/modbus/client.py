@@ -510,7 +510,12 @@ class ModbusThingClient:
             return merge
         exponent: int | None = None
         if form.scale_factor is not None:
-            words = await unit.read_holding_registers(form.scale_factor.address, 1)
+            read_sf = (
+                unit.read_input_registers
+                if form.scale_factor.entity == "InputRegister"
+                else unit.read_holding_registers
+            )
+            words = await read_sf(form.scale_factor.address, 1)
             exponent = words[0] - 0x10000 if words[0] >= 0x8000 else words[0]
         try:
             out = target.encode(value, exponent)
