@@ -141,3 +141,53 @@ async def test_not_json_exits_2(tmp_path: Path) -> None:
     assert (status, line) == (2, None)
     assert str(bad) in err
     assert "not JSON" in err
+
+
+async def test_simulator_process_serves_modbus(socket_enabled: None, tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "simulator",
+        "modbus",
+        "--port-base",
+        "0",
+        "sdm630",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert process.stdout is not None
+        banner = (await asyncio.wait_for(process.stdout.readline(), WAIT)).decode()
+        assert banner.startswith("Modbus sdm630 (Eastron SDM630 meter): modbus+tcp://127.0.0.1:")
+        base = banner.split(": ", 1)[1].strip()
+        td = tmp_path / "sdm630.td.json"
+        td.write_text(
+            json.dumps(
+                {
+                    "title": "SDM630",
+                    "base": base,
+                    "properties": {
+                        "frequency": {
+                            "type": "number",
+                            "readOnly": True,
+                            "forms": [
+                                {
+                                    "href": "70?quantity=2",
+                                    "modv:entity": "InputRegister",
+                                    "modv:type": "xsd:float",
+                                }
+                            ],
+                        }
+                    },
+                }
+            )
+        )
+        status, line, err = await read(str(td))
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), WAIT)
+    assert status == 0, err
+    assert line is not None
+    assert 49.9 < line["values"]["frequency"] < 50.1
