@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from custom_components.thingbridge.wot import (
@@ -15,6 +18,14 @@ from custom_components.thingbridge.wot import (
 from custom_components.thingbridge.wot.modbus import ModbusLink
 from custom_components.thingbridge.wot.modbus.sunspec import detect_sunspec, sunspec_td
 from simulator.modbus import DEVICES, SimModbusDevice
+
+TD_SCHEMA = jsonschema.Draft7Validator(
+    json.loads(
+        (
+            Path(__file__).resolve().parents[2] / "schemas" / "td-json-schema-validation.json"
+        ).read_text()
+    )
+)
 
 
 @pytest.fixture
@@ -39,7 +50,10 @@ async def test_sunspec_inverter_is_detected_and_scaled(inverter: SimModbusDevice
             "SN-0042",
         )
         assert device.mppt_modules == 2
-        td = parse_td(sunspec_td(device, link, 1))
+        raw = sunspec_td(device, link, 1)
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in TD_SCHEMA.iter_errors(raw)]
+        assert errors == []  # a W3C TD 1.1 document
+        td = parse_td(raw)
         assert td.title == "ThingBridge SimInverter 5000"
         assert (td.manufacturer, td.serial_number, td.sw_version) == (
             "ThingBridge",
