@@ -57,6 +57,7 @@ from .modbus.client import (
     open_unit,
     thing_endpoint,
 )
+from .modbus.sunspec import SunSpecDevice, detect_sunspec, sunspec_td
 from .security import safe_url
 from .td import DataSchema, Form, PropertyAffordance, ThingDescription, clip_depth, parse_td
 from .thing_model import (
@@ -102,6 +103,7 @@ __all__ = [
     "PropertyAffordance",
     "ReadResult",
     "ServiceSpec",
+    "SunSpecDevice",
     "ThingDescription",
     "ThingModel",
     "ThingModelError",
@@ -118,6 +120,7 @@ __all__ = [
     "canonical_unit",
     "check_write",
     "clip_depth",
+    "detect_sunspec",
     "device_model",
     "explore",
     "fetch_json",
@@ -135,5 +138,6 @@ __all__ = [
     "safe_url",
     "schema_error",
     "service_from_zeroconf",
+    "sunspec_td",
     "thing_endpoint",
 ]

@@ -45,6 +45,10 @@ usable TD, or offers nothing to watch. A TD file needs an origin for the host ru
 requests go to HOST too (``*`` for any), as the integration's "allow requests to other hosts"
 option does.
 
+``python -m custom_components.thingbridge.wot read SOURCE [--set NAME=VALUE ...]`` reads every
+readable property of a Thing once, HTTP and Modbus alike, and prints one JSON object
+``{"title": ..., "values": {...}, "errors": {...}}`` (see :mod:`.read_tool`).
+
 ``python -m custom_components.thingbridge.wot browse`` prints one JSON line per service found
 on the local network.
 
@@ -85,6 +89,7 @@ from .core_modbus_yaml import ConversionError, convert_file
 from .discovery import browse, explore
 from .errors import WotError, WotValidationError
 from .mapping import plan_thing
+from .read_tool import run_read
 from .security import safe_url
 from .td import MAX_TD_BYTES, ThingDescription, parse_td
 from .thing_model import ThingModelError, is_thing_model, parse_assignment, td_from_document
@@ -597,6 +602,49 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
 
+    read_cmd = commands.add_parser(
+        "read",
+        help="read every readable property of a Thing once (HTTP and Modbus)",
+        description=(
+            "Read every readable property of the Thing at SOURCE once and print one JSON "
+            'object: {"title", "values": {property: value}, "errors": {property: reason}}. '
+            "SOURCE is a TD or Thing Model file, an http(s) URL, or the name of a shipped "
+            "Thing Model (e.g. eastron-sdm630). Modbus properties are read as one plan over "
+            "a connection of the command's own."
+        ),
+        epilog=(
+            "Exit status: 0 when every property was read, 1 when some could not be (see "
+            '"errors"), 2 when SOURCE cannot be used (named on standard error).'
+        ),
+    )
+    read_cmd.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a TD or Thing Model file (- for standard input), an http(s) URL, or the name "
+        "of a shipped Thing Model",
+    )
+    read_cmd.add_argument(
+        "--set",
+        action="append",
+        type=_assignment,
+        metavar="NAME=VALUE",
+        help="a Thing Model placeholder's value, e.g. HOST=192.0.2.5, PORT=502, UNIT_ID=1 "
+        "(JSON when it is JSON, else text; repeatable)",
+    )
+    read_cmd.add_argument(
+        "--include",
+        action="append",
+        metavar="NAME",
+        help="keep this optional affordance of a Thing Model (repeatable; * for all)",
+    )
+    read_cmd.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="timeout of each request (default: %(default)s)",
+    )
+
     browse_cmd = commands.add_parser(
         "browse",
         help="list Things, directories and WebThings servers advertised over mDNS",
@@ -651,7 +699,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         stream.reconfigure(encoding="utf-8")
     if args.command == "convert-modbus-yaml":
         return _convert_modbus_yaml(args, stream)
-    runner = {"describe": _describe, "watch": _watch}.get(args.command, _browse)
+    runner = {"describe": _describe, "watch": _watch, "read": run_read}.get(args.command, _browse)
     try:
         return asyncio.run(runner(args, stream))
     except KeyboardInterrupt:

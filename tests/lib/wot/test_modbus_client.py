@@ -309,3 +309,34 @@ def test_decoding_shapes() -> None:
         _field(value_type="string", quantity=4, string_encoding="utf-8").decode(words) == "Zähler"
     )
     assert _field(value_type="int8").decode([0x00FE]) == -2
+
+
+async def test_rtu_over_tcp(started: list[SimModbusDevice], socket_enabled: None) -> None:
+    device = SimModbusDevice("sdm630", DEVICES["sdm630"])
+    device.frozen = True
+    await device.start("127.0.0.1", 0, rtu=True)
+    started.append(device)
+    td = parse_td(
+        {
+            "title": "SDM630 behind a gateway",
+            "base": f"modbus+rtu-tcp://127.0.0.1:{device.port}/1/",
+            "properties": {
+                "frequency": {
+                    "type": "number",
+                    "readOnly": True,
+                    "forms": [
+                        {
+                            "href": "70?quantity=2",
+                            "modv:entity": "InputRegister",
+                            "modv:type": "xsd:float",
+                        }
+                    ],
+                }
+            },
+        }
+    )
+    assert thing_endpoint(td)[0].framing == "rtu-over-tcp"
+    async with _client(td) as client:
+        result = await client.read_all()
+    assert result.errors == {}
+    assert result.values["frequency"] == pytest.approx(_float(device.tables.input, 0x46))

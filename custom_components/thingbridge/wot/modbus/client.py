@@ -388,8 +388,8 @@ class ModbusThingClient:
                 self._component = None
                 continue
             except (ModbusError, TimeoutError, OSError) as err:  # fmt: skip
-                self._fail(result, pooled, err)
-                await self._drop_link()
+                # The link itself failed: the properties read alone would fail the same way.
+                self._fail(result, list(self._fields), err)
                 break
             values = component.values
             for name in pooled:
@@ -404,8 +404,6 @@ class ModbusThingClient:
                 raw = await self._run(component, 1)
             except (ModbusError, TimeoutError, OSError) as err:  # fmt: skip
                 result.errors[name] = _describe(err)
-                if not isinstance(err, ModbusExceptionError):
-                    await self._drop_link()
                 continue
             result.values[name] = component.values.get(name)
             _merge(result.raw, raw)
@@ -418,11 +416,6 @@ class ModbusThingClient:
         reason = _describe(err)
         for name in names:
             result.errors[name] = reason
-
-    async def _drop_link(self) -> None:
-        """After a timeout the answer may still come: a new link keeps it from desyncing the next."""
-        with contextlib.suppress(Exception):
-            await self._unit.disconnect()
 
     async def read_property(self, name: str) -> Any:
         """Read one property. Raises :class:`WotResponseError` / :class:`WotConnectionError`."""
