@@ -183,7 +183,10 @@ def load_thing_model(
     else:
         raw = path_or_dict
     loader = _Loader(library, MAX_EXTENDS)
-    document, extends = loader.resolve(raw, source, base_dir, chain)
+    try:
+        document, extends = loader.resolve(raw, source, base_dir, chain)
+    except RecursionError as err:  # a Python built with a small stack; the limits come first
+        raise ThingModelLimitError(source, "$", "nested too deeply", limit=MAX_TM_DEPTH) from err
     return ThingModel(
         document=document,
         source=source,
@@ -673,8 +676,15 @@ def instantiate(
         )
     for name in sorted(needed):
         _check_value(name, values[name])
-    td: dict[str, Any] = _Substituter(values, tm.source).apply(document, "$")
-    td = _strip_tm_terms(td)
+    try:
+        td: dict[str, Any] = _strip_tm_terms(_Substituter(values, tm.source).apply(document, "$"))
+    except RecursionError as err:  # a placeholder value nested deeply inside a deep model
+        raise ThingModelLimitError(
+            tm.source,
+            "$",
+            "the generated Thing Description is nested too deeply",
+            limit=MAX_TM_DEPTH,
+        ) from err
     types = [t for t in _as_list(td.get("@type")) if t not in (TM_TYPE, TM_TYPE_IRI)]
     if not types:
         td.pop("@type", None)

@@ -262,6 +262,11 @@ def test_hostile_size_and_depth(tmp_path: Path) -> None:
         instantiate(tm, {"BIG": "x" * 70_000})
     with pytest.raises(ThingModelError, match="not JSON"):
         instantiate(tm, {"BIG": float("nan")})
+    nested: Any = []
+    for _ in range(MAX_TM_DEPTH):
+        nested = [nested]
+    with pytest.raises(ThingModelLimitError, match="nested deeper"):
+        instantiate(tm, {"BIG": nested})
 
 
 def test_profile_library_user_overrides_and_broken_files(tmp_path: Path) -> None:
