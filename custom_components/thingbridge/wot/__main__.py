@@ -52,6 +52,13 @@ readable property of a Thing once, HTTP and Modbus alike, and prints one JSON ob
 ``python -m custom_components.thingbridge.wot browse`` prints one JSON line per service found
 on the local network.
 
+``python -m custom_components.thingbridge.wot convert-modbus-yaml FILE...`` turns Home
+Assistant core ``modbus:`` YAML into Thing Descriptions, one JSON line per (hub, unit)::
+
+    {"source": ..., "hub": ..., "unit_id": 1, "td": {...}, "unsupported": ["$.modbus[0]..."]}
+
+(see :mod:`.core_modbus_yaml` for what maps to what; nothing is guessed).
+
 Credentials for URLs come from the environment, so they stay out of shell history and process
 listings: ``THINGBRIDGE_USERNAME``, ``THINGBRIDGE_PASSWORD``, ``THINGBRIDGE_TOKEN``.
 """
@@ -78,6 +85,7 @@ import aiohttp
 from yarl import URL
 
 from .client import Credentials, WotClient
+from .core_modbus_yaml import ConversionError, convert_file
 from .discovery import browse, explore
 from .errors import WotError, WotValidationError
 from .mapping import plan_thing
@@ -263,6 +271,22 @@ def _assignment(text: str) -> tuple[str, Any]:
         return parse_assignment(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def _convert_modbus_yaml(args: argparse.Namespace, out: TextIO) -> int:
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            things = convert_file(path)
+        except ConversionError as err:
+            _emit(error_line(path, err), out)
+            status = EXIT_REJECTED
+            continue
+        for thing in things:
+            if thing.unsupported or thing.td is None:
+                status = EXIT_REJECTED
+            _emit(thing.as_dict(path), out)
+    return status
 
 
 def _warn(text: str) -> None:
@@ -643,6 +667,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="IP address of an interface to use (repeatable; default: all interfaces)",
     )
+
+    convert = commands.add_parser(
+        "convert-modbus-yaml",
+        help="turn Home Assistant core modbus: YAML into Thing Descriptions",
+        description=(
+            "Read a configuration.yaml (its modbus: key), a modbus: block or one hub, and "
+            "print one JSON line per (hub, unit): "
+            '{"source", "hub", "unit_id", "td", "unsupported": [...]}. "td" is a Thing '
+            "Description with the sensors, binary sensors and switches of that unit as "
+            "properties (W3C Modbus binding modv: terms, ThingBridge tbm: terms); "
+            '"unsupported" lists, with their YAML paths, the keys and entities that were '
+            'not converted and why. A hub that cannot be converted prints "td": null.'
+        ),
+        epilog=(
+            "Exit status: 0 when everything was converted, 2 when anything was left out or "
+            "a file could not be read. !secret and !include values are not resolved."
+        ),
+    )
+    convert.add_argument(
+        "files", nargs="+", metavar="YAML_FILE", help="a YAML file (at most 1 MiB)"
+    )
     return parser
 
 
@@ -652,6 +697,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     if isinstance(stream, io.TextIOWrapper):
         stream.reconfigure(encoding="utf-8")
+    if args.command == "convert-modbus-yaml":
+        return _convert_modbus_yaml(args, stream)
     runner = {"describe": _describe, "watch": _watch, "read": run_read}.get(args.command, _browse)
     try:
         return asyncio.run(runner(args, stream))
