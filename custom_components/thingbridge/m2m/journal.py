@@ -72,6 +72,7 @@ import math
 import operator
 import os
 from pathlib import Path
+import re
 import sqlite3
 import time
 from typing import Any, Self, TypeVar
@@ -95,17 +96,14 @@ _ONE_US = timedelta(microseconds=1)
 _POSITION_FIELDS = tuple(f.name for f in fields(Position) if f.name != "raw")
 _POSITION_FIELD_SET = frozenset(_POSITION_FIELDS)
 _get_fields = operator.attrgetter(*_POSITION_FIELDS)
-_get_scalars = operator.attrgetter(
-    *(name for name in _POSITION_FIELDS if name not in {"fix_time", "io"})
-)
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-_STR = frozenset({str})
-_FIX_TIME = _POSITION_FIELDS.index("fix_time")
-_IO = _POSITION_FIELDS.index("io")
+_ZIP = zip  # a builtin bound once for the hot loop
 _json_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
 _TRANSMISSION_FIELDS = ("checksum_ok", "archive")
-_JSON_BOOLS = {True: b"true", False: b"false"}
 """How a record travelled, not what it says: left out of its identity."""
+_TAILS = tuple((name, f',"{name}":'.encode()) for name in _TRANSMISSION_FIELDS)
+_JSON_BOOLS = {True: b"true", False: b"false"}
+_MISSING = object()
+_LONG_NUMBER = re.compile(r"\d{20}")  # 2**64 has 20 digits: orjson reads it as a float
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS positions (
@@ -272,23 +270,14 @@ def _position_json(position: Position) -> tuple[str, bytes]:
     journal encodes every stored record and the generic version costs several times more.
     Non-finite numbers are stored as unknown rather than refusing the record.
     """
-    values = _get_fields(position)
-    fix_time = values[_FIX_TIME]
-    io = values[_IO]
-    if (
-        type(fix_time) is datetime
-        and type(io) is dict
-        and set(map(type, _get_scalars(position))) <= _SCALARS
-        and set(map(type, io)) <= _STR
-        and set(map(type, io.values())) <= _SCALARS
-    ):
-        # only plain values: what the general code below writes, without its dispatch
-        data = {k: v for k, v in zip(_POSITION_FIELDS, values, strict=True) if v is not None}
-        data["fix_time"] = fix_time.isoformat()
-        try:
-            return _identified(data)
-        except ValueError:  # a non-finite number: the general code leaves it out
-            pass
+    # The usual record (what the decoders produce) goes to orjson as it is: it writes
+    # datetimes as isoformat() does, refuses bytes and non-text keys (TypeError) and turns
+    # non-finite numbers into null (_identified's ValueError); the general code handles those.
+    data = {k: v for k, v in _ZIP(_POSITION_FIELDS, _get_fields(position)) if v is not None}
+    try:
+        return _identified(data)
+    except (TypeError, ValueError):  # fmt: skip
+        pass
     return _identified(_position_dict_general(position))
 
 
@@ -298,6 +287,13 @@ def _dumps(data: object) -> bytes:
         return orjson.dumps(data)
     except TypeError:  # orjson.JSONEncodeError: the same value always takes the same path
         return _json_encode(data).encode()
+
+
+def _loads(text: str | bytes) -> Any:
+    """Parse stored JSON; text with an integer orjson would turn into a float the standard way."""
+    if _LONG_NUMBER.search(text if isinstance(text, str) else text.decode()) is None:
+        return orjson.loads(text)
+    return json.loads(text)
 
 
 def _identified(data: dict[str, object]) -> tuple[str, bytes]:
@@ -311,11 +307,10 @@ def _identified(data: dict[str, object]) -> tuple[str, bytes]:
         ValueError: A non-finite number (orjson would write it as ``null``).
     """
     tail = b""
-    for name in _TRANSMISSION_FIELDS:
-        if name in data:
-            value = data.pop(name)
-            encoded = _JSON_BOOLS[value] if type(value) is bool else _dumps(value)
-            tail += b',"' + name.encode() + b'":' + encoded
+    for name, key in _TAILS:
+        value = data.pop(name, _MISSING)
+        if value is not _MISSING:
+            tail += key + (_JSON_BOOLS[value] if type(value) is bool else _dumps(value))
     text = _dumps(data)
     if b"null" in text and _has_non_finite(data):
         raise ValueError("non-finite number")
@@ -336,7 +331,7 @@ def _has_non_finite(value: object) -> bool:
 def _stored_digest(data: object) -> bytes:
     """The digest of a row stored without one (schema version 1); a damaged row is kept too."""
     try:
-        loaded = orjson.loads(data)  # type: ignore[arg-type]
+        loaded = _loads(data)  # type: ignore[arg-type]
         if isinstance(loaded, dict):
             return _identified(loaded)[1]
     except (TypeError, ValueError):  # fmt: skip
@@ -380,9 +375,7 @@ def _row(position: Position, received_us: int) -> tuple[str, str, int, int, int,
 
 
 def _record(seq: int, received_us: int, data: str) -> JournalRecord:
-    values: dict[str, Any] = {
-        k: v for k, v in orjson.loads(data).items() if k in _POSITION_FIELD_SET
-    }
+    values: dict[str, Any] = {k: v for k, v in _loads(data).items() if k in _POSITION_FIELD_SET}
     values["fix_time"] = datetime.fromisoformat(values["fix_time"])
     return JournalRecord(seq, _from_micros(received_us), Position(**values))
 

@@ -14,6 +14,7 @@ import threading
 
 import pytest
 
+from custom_components.thingbridge.m2m import journal as journal_module
 from custom_components.thingbridge.m2m.journal import (
     SCHEMA_VERSION,
     JournalError,
@@ -597,3 +598,27 @@ async def test_version_2_file_is_migrated_and_still_recognises_resends(tmp_path:
     async with TrackerJournal(path, retention_days=None) as journal:  # reopening is a no-op
         assert await journal.append([*old, changed]) == [False] * 5
         assert await journal.count() == 6
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        pos(1, checksum_ok=True, archive=False, ignition=True, satellites=9),
+        pos(2, io={"239": 1, "66": 12800, "name": "Überdrehzahl"}, alarm="Zündung"),
+        pos(3, io={"blob": b"\x00\xff", "nan": float("nan")}, altitude_m=float("inf")),
+        pos(4, io={"big": 2**70}, odometer_m=1e16, hdop=1e-05),
+        pos(5, event="ALM", archive=True),
+    ],
+)
+def test_the_fast_encoding_is_the_general_one_and_survives_a_round_trip(
+    position: Position,
+) -> None:
+    # the orjson fast path and the field-by-field code give the same text and digest, and a
+    # stored row's text, read back, gives its digest again (the migration relies on it)
+    text, digest = journal_module._position_json(position)
+    assert (text, digest) == journal_module._identified(
+        journal_module._position_dict_general(position)
+    )
+    assert journal_module._stored_digest(text) == digest
+    assert "NaN" not in text
+    assert "Infinity" not in text
