@@ -53,9 +53,10 @@ Speed: a group commit inserts its rows with multi-row ``INSERT`` statements of a
 per row: the event loop is not made to hand the GIL back and forth with this thread for
 every record); when SQLite reports fewer changes than rows (resends), the rows that were new
 are found by their ``seq`` (above the largest before the insert). JSON is encoded and
-decoded with ``orjson`` (bundled with Home Assistant). Each row's JSON is built without
-per-field dispatch when the position holds only plain values (what the decoders produce), and by the
-general code otherwise; both give the same text.
+decoded with ``orjson`` (bundled with Home Assistant): a decoded record goes to it as it is,
+and only what it refuses (``bytes`` in ``io``, non-finite numbers) takes the field-by-field
+code; both give the same text. Integers beyond 64 bits, which orjson cannot write and would
+read back as floats, go through the standard library's :mod:`json` (a test checks both).
 """
 
 from __future__ import annotations
