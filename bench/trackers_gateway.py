@@ -1,13 +1,18 @@
 """Benchmark: the tracker gateway against a plain asyncio TCP echo server, same bytes.
 
 1,000 concurrent Teltonika connections (loopback only) each log in (IMEI) and then send
-pre-built Codec 8 AVL packets (5 records each by default, every record distinct), one at a
+pre-built Codec 8 AVL packets (5 records each by default, every record distinct, fixes
+10 s apart ending just before the run, as a live fleet sends them), one at a
 time: like a real device, a connection sends its next packet only once the previous one
-was answered. Two servers get exactly the same connections, packets and bytes, in the
+was answered. Three servers get exactly the same connections, packets and bytes, in the
 same run:
 
 - **echo**: a plain asyncio streams server that writes back what it reads (the client
   waits for the whole packet to come back) — the cost of asyncio TCP alone;
+- **durable echo**: the same echo server, but each packet's raw bytes are first
+  group-committed to SQLite (WAL, ``synchronous=FULL``; whatever arrived while a commit was
+  being written goes into the next one, on one writer thread) and only then written back —
+  the floor for any server that stores before it answers;
 - **gateway**: :class:`TrackerGateway` decoding each packet (CRC-16 included), journaling
   its records in SQLite (WAL, ``synchronous=FULL``, group commit, a fresh database file
   per phase) and only then writing the 4-byte ACK.
@@ -33,7 +38,7 @@ The load generator runs in its own process (``--client``) on plain asyncio proto
 (no stream objects, so that it costs as little as possible); server and client share the
 2 cores of the machine. Each phase reports the CPU time both processes used, as a
 fraction of one core, to show which side was the bottleneck. Phases alternate echo /
-gateway; the tables show medians over ``--rounds`` rounds. Run on demand:
+durable echo / gateway; the tables show medians over ``--rounds`` rounds. Run on demand:
 
     .venv/bin/python -m bench.trackers_gateway [--connections 1000] [--packets 40]
         [--records 5] [--rounds 3] [--paced-seconds 10] [--paced-interval 1,2]
@@ -43,11 +48,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import random
 import resource
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -57,8 +64,12 @@ from typing import Any
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
 CLIENT_TIMEOUT = 300.0
-MODES = ("echo", "gateway")
-LABELS = {"echo": "plain asyncio echo", "gateway": "TrackerGateway + journal"}
+MODES = ("echo", "durable", "gateway")
+LABELS = {
+    "echo": "plain asyncio echo",
+    "durable": "asyncio echo + SQLite group commit",
+    "gateway": "TrackerGateway + journal",
+}
 
 
 def _raise_fd_limit() -> int:
@@ -92,10 +103,12 @@ def _build(connections: int, packets: int, records: int) -> list[tuple[bytes, li
     )
 
     route = circle_route((54.6872, 25.2797), 500.0, packets * records)
-    start = datetime(2026, 11, 1, tzinfo=UTC)
+    # a live fleet: every device's fixes are 10 s apart and end just before now
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(seconds=10 * packets * records)
     out = []
     for c in range(connections):
-        fixes = make_fixes(route, start=start + timedelta(days=c), interval=10)
+        fixes = make_fixes(route, start=start + timedelta(milliseconds=7 * c), interval=10)
         chunks = [fixes[i : i + records] for i in range(0, len(fixes), records)]
         out.append((teltonika_login(_imei(c)), [teltonika_avl(chunk) for chunk in chunks]))
     return out
@@ -137,7 +150,7 @@ class _Device(asyncio.Protocol):
     def __init__(self, login: bytes, packets: list[bytes], mode: str, records: int) -> None:
         self.login = login
         self.packets = packets
-        self.echo = mode == "echo"
+        self.echo = mode in {"echo", "durable"}
         self.ack = records.to_bytes(4, "big")
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
@@ -297,6 +310,63 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     writer.close()
 
 
+class _DurableEcho:
+    """An echo server that group-commits each packet's bytes to SQLite before echoing it."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.executor = ThreadPoolExecutor(max_workers=1)
+        self.conn: sqlite3.Connection | None = None
+        self.queue: list[tuple[bytes, asyncio.Future[None]]] = []
+        self.writer: asyncio.Task[None] | None = None
+        self.commits = 0
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(self.db, autocommit=True, check_same_thread=True)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE packets (seq INTEGER PRIMARY KEY, raw BLOB NOT NULL)")
+        self.conn = conn
+
+    def _commit(self, packets: list[bytes]) -> None:
+        assert self.conn is not None
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.executemany("INSERT INTO packets (raw) VALUES (?)", [(p,) for p in packets])
+        self.conn.execute("COMMIT")
+        self.commits += 1
+
+    def _count(self) -> int:
+        assert self.conn is not None
+        return int(self.conn.execute("SELECT COUNT(*) FROM packets").fetchone()[0])
+
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.queue:
+            batch, self.queue = self.queue, []
+            await loop.run_in_executor(self.executor, self._commit, [p for p, _ in batch])
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def store(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self.queue.append((data, future))
+        if self.writer is None or self.writer.done():
+            self.writer = loop.create_task(self._write_loop())
+        await future
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self.store(data)
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        writer.close()
+
+
 async def _load(port: int, mode: str, phase: str, args: argparse.Namespace) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -340,6 +410,26 @@ async def _echo_phase(phase: str, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def _durable_phase(phase: str, args: argparse.Namespace, db: Path) -> dict[str, Any]:
+    durable = _DurableEcho(db)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(durable.executor, durable._open)  # noqa: SLF001
+    server = await asyncio.start_server(durable.handle, HOST, 0, backlog=4096)
+    try:
+        result = await _load(server.sockets[0].getsockname()[1], "durable", phase, args)
+    finally:
+        server.close()
+        await server.wait_closed()
+    packets = await loop.run_in_executor(durable.executor, durable._count)  # noqa: SLF001
+    assert durable.conn is not None
+    await loop.run_in_executor(durable.executor, durable.conn.close)
+    durable.executor.shutdown()
+    result["commits"] = durable.commits
+    if packets * args.records < result["records"]:
+        raise RuntimeError(f"durable echo stored {packets} packets for {result['records']} records")
+    return result
 
 
 async def _gateway_phase(phase: str, args: argparse.Namespace, db: Path) -> dict[str, Any]:
@@ -398,6 +488,8 @@ async def run(args: argparse.Namespace) -> None:
                 for mode in MODES:
                     if mode == "echo":
                         r = await _echo_phase(phase, args)
+                    elif mode == "durable":
+                        r = await _durable_phase(phase, args, Path(tmp) / f"echo-{phase}{n}.db")
                     else:
                         r = await _gateway_phase(phase, args, Path(tmp) / f"{phase}{n}.db")
                     results.setdefault((phase, mode), []).append(r)
@@ -416,10 +508,11 @@ async def run(args: argparse.Namespace) -> None:
             f"{med('saturation', mode, 'client_cpu'):.2f} | "
             f"{med('saturation', mode, 'server_cpu_us_per_record'):.1f} µs |"
         )
-    ratio = med("saturation", "gateway", "records_per_s") / med(
-        "saturation", "echo", "records_per_s"
-    )
-    print(f"\nthroughput ratio (gateway / echo): {ratio:.2f}")
+    gateway_rate = med("saturation", "gateway", "records_per_s")
+    for mode in ("echo", "durable"):
+        ratio = gateway_rate / med("saturation", mode, "records_per_s")
+        print(f"\nthroughput ratio (gateway / {LABELS[mode]}): {ratio:.2f}", end="")
+    print()
     rate = statistics.median(
         r["records"] / r["elapsed"] / args.records for r in results["paced", "gateway"]
     )

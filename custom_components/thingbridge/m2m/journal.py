@@ -19,9 +19,11 @@ fix that carries no time at all, which was never recognisable as a resend). The 
 gateway received a record is a column, not part of the identity.
 
 Schema versions (``PRAGMA user_version``): 1 keyed records by (device, fix time, latitude,
-longitude, protocol); 2 adds ``digest`` and keys by it. Opening a version 1 file migrates
-it in place in one transaction: every row gets its digest (a damaged row one of its text),
-no row is lost; if the conversion fails the file stays as it was.
+longitude, protocol); 2 adds ``digest`` and keys by it; 3 writes the JSON with ``orjson``
+(UTF-8 text rather than escape sequences, its float notation), so digests are taken over that
+text. Opening an older file migrates it in place in one transaction: every row gets its
+digest (a damaged row one of its text), no row is lost, a resend of a record stored before
+the upgrade is still recognised; if the conversion fails the file stays as it was.
 
 Threading: every SQLite call runs on one dedicated worker thread that owns the single
 connection (``ThreadPoolExecutor(max_workers=1)``; sqlite3's ``check_same_thread`` stays
@@ -46,17 +48,21 @@ Written by hand on the standard library's :mod:`sqlite3`: ``aiosqlite`` would ad
 requirement and turn each statement into a separate loop round trip, while the journal needs
 whole transactions (dedupe, insert, commit) run as one job on its thread — about twenty lines.
 
-Speed: a group commit inserts all its rows with one ``executemany``; when SQLite reports
-fewer changes than rows (resends), the rows that were new are found by their ``seq``
-(above the largest before the insert). Each row's JSON is built without per-field
-dispatch when the position holds only plain values (what the decoders produce), and by the
-general code otherwise; both give the same text.
+Speed: a group commit inserts its rows with multi-row ``INSERT`` statements of at most
+:data:`INSERT_CHUNK` rows (one SQLite call, so one release of the GIL, per chunk rather than
+per row: the event loop is not made to hand the GIL back and forth with this thread for
+every record); when SQLite reports fewer changes than rows (resends), the rows that were new
+are found by their ``seq`` (above the largest before the insert). JSON is encoded and
+decoded with ``orjson`` (bundled with Home Assistant): a decoded record goes to it as it is,
+and only what it refuses (``bytes`` in ``io``, non-finite numbers) takes the field-by-field
+code; both give the same text. Integers beyond 64 bits, which orjson cannot write and would
+read back as floats, go through the standard library's :mod:`json` (a test checks both).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -67,16 +73,21 @@ import math
 import operator
 import os
 from pathlib import Path
+import re
 import sqlite3
 import time
 from typing import Any, Self, TypeVar
+
+import orjson
 
 from .errors import M2MError
 from .trackers.model import Position
 
 _LOGGER = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+INSERT_CHUNK = 256
+"""Rows per ``INSERT`` statement (8 parameters each, far below SQLite's limit of 32,766)."""
 DEFAULT_RETENTION_DAYS = 30.0
 DEFAULT_PRUNE_INTERVAL = 3600.0
 PRUNE_CHUNK = 5000
@@ -86,17 +97,14 @@ _ONE_US = timedelta(microseconds=1)
 _POSITION_FIELDS = tuple(f.name for f in fields(Position) if f.name != "raw")
 _POSITION_FIELD_SET = frozenset(_POSITION_FIELDS)
 _get_fields = operator.attrgetter(*_POSITION_FIELDS)
-_get_scalars = operator.attrgetter(
-    *(name for name in _POSITION_FIELDS if name not in {"fix_time", "io"})
-)
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-_STR = frozenset({str})
-_FIX_TIME = _POSITION_FIELDS.index("fix_time")
-_IO = _POSITION_FIELDS.index("io")
-_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_ZIP = zip  # a builtin bound once for the hot loop
+_json_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
 _TRANSMISSION_FIELDS = ("checksum_ok", "archive")
-_JSON_BOOLS = {True: "true", False: "false"}
 """How a record travelled, not what it says: left out of its identity."""
+_TAILS = tuple((name, f',"{name}":'.encode()) for name in _TRANSMISSION_FIELDS)
+_JSON_BOOLS = {True: b"true", False: b"false"}
+_MISSING = object()
+_LONG_NUMBER = re.compile(r"\d{20}")  # 2**64 has 20 digits: orjson reads it as a float
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS positions (
@@ -127,17 +135,27 @@ CREATE INDEX IF NOT EXISTS frames_received ON frames (received_us);
 """
 # The identity index also serves the per-device reads (device, protocol, fix time order).
 
-# Version 1 -> 2, inside the open transaction; the digests are filled in between.
+# Version 1 -> 3, inside the open transaction; the digests are filled in between.
 _MIGRATE_1_ADD = "ALTER TABLE positions ADD COLUMN digest BLOB NOT NULL DEFAULT x''"
-_MIGRATE_1_ROWS = "SELECT seq, data FROM positions WHERE seq > ? ORDER BY seq LIMIT 5000"
-_MIGRATE_1_SET = "UPDATE positions SET digest = ? WHERE seq = ?"
+_MIGRATE_ROWS = "SELECT seq, data, digest FROM positions WHERE seq > ? ORDER BY seq LIMIT 5000"
+_MIGRATE_SET = "UPDATE OR IGNORE positions SET digest = ? WHERE seq = ?"
 _MIGRATE_1_INDEX = "DROP INDEX IF EXISTS positions_identity"
 
-_INSERT = (
+_INSERT_HEAD = (
     "INSERT OR IGNORE INTO positions"
-    " (protocol, device_id, fix_time_us, lat_e7, lon_e7, received_us, data, digest)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " (protocol, device_id, fix_time_us, lat_e7, lon_e7, received_us, data, digest) VALUES "
 )
+_INSERT_ROW = "(?,?,?,?,?,?,?,?)"
+_INSERT_SQL: dict[int, str] = {}
+
+
+def _insert_sql(rows: int) -> str:
+    """The ``INSERT`` statement of ``rows`` rows (its text is cached, and so is SQLite's plan)."""
+    sql = _INSERT_SQL.get(rows)
+    if sql is None:
+        sql = _INSERT_SQL[rows] = _INSERT_HEAD + ",".join([_INSERT_ROW] * rows)
+    return sql
+
 
 _MAX_SEQ = "SELECT MAX(seq) FROM positions"
 _SEQ_OF = (
@@ -253,24 +271,30 @@ def _position_json(position: Position) -> tuple[str, bytes]:
     journal encodes every stored record and the generic version costs several times more.
     Non-finite numbers are stored as unknown rather than refusing the record.
     """
-    values = _get_fields(position)
-    fix_time = values[_FIX_TIME]
-    io = values[_IO]
-    if (
-        type(fix_time) is datetime
-        and type(io) is dict
-        and set(map(type, _get_scalars(position))) <= _SCALARS
-        and set(map(type, io)) <= _STR
-        and set(map(type, io.values())) <= _SCALARS
-    ):
-        # only plain values: what the general code below writes, without its dispatch
-        data = {k: v for k, v in zip(_POSITION_FIELDS, values, strict=True) if v is not None}
-        data["fix_time"] = fix_time.isoformat()
-        try:
-            return _identified(data)
-        except ValueError:  # a non-finite number: the general code leaves it out
-            pass
+    # The usual record (what the decoders produce) goes to orjson as it is: it writes
+    # datetimes as isoformat() does, refuses bytes and non-text keys (TypeError) and turns
+    # non-finite numbers into null (_identified's ValueError); the general code handles those.
+    data = {k: v for k, v in _ZIP(_POSITION_FIELDS, _get_fields(position)) if v is not None}
+    try:
+        return _identified(data)
+    except (TypeError, ValueError):  # fmt: skip
+        pass
     return _identified(_position_dict_general(position))
+
+
+def _dumps(data: object) -> bytes:
+    """Compact JSON; what orjson cannot encode (an integer beyond 64 bits) the standard way."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # orjson.JSONEncodeError: the same value always takes the same path
+        return _json_encode(data).encode()
+
+
+def _loads(text: str | bytes) -> Any:
+    """Parse stored JSON; text with an integer orjson would turn into a float the standard way."""
+    if _LONG_NUMBER.search(text if isinstance(text, str) else text.decode()) is None:
+        return orjson.loads(text)
+    return json.loads(text)
 
 
 def _identified(data: dict[str, object]) -> tuple[str, bytes]:
@@ -279,26 +303,46 @@ def _identified(data: dict[str, object]) -> tuple[str, bytes]:
     The digest hashes the JSON without :data:`_TRANSMISSION_FIELDS`, which are appended
     after it (``data`` loses them). A stored row's JSON, loaded and passed here again,
     gives the same digest: the key order and the values survive the round trip.
+
+    Raises:
+        ValueError: A non-finite number (orjson would write it as ``null``).
     """
-    tail = ""
-    for name in _TRANSMISSION_FIELDS:
-        if name in data:
-            value = data.pop(name)
-            tail += f',"{name}":{_JSON_BOOLS[value] if type(value) is bool else _encode(value)}'
-    text = _encode(data)
-    digest = blake2b(text.encode(), digest_size=16).digest()
-    return (f"{text[:-1]}{tail}}}" if tail else text), digest
+    tail = b""
+    for name, key in _TAILS:
+        value = data.pop(name, _MISSING)
+        if value is not _MISSING:
+            tail += key + (_JSON_BOOLS[value] if type(value) is bool else _dumps(value))
+    text = _dumps(data)
+    if b"null" in text and _has_non_finite(data):
+        raise ValueError("non-finite number")
+    digest = blake2b(text, digest_size=16).digest()
+    return (text[:-1] + tail + b"}" if tail else text).decode(), digest
+
+
+def _has_non_finite(value: object) -> bool:
+    if type(value) is float:
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
+    return False
 
 
 def _stored_digest(data: object) -> bytes:
     """The digest of a row stored without one (schema version 1); a damaged row is kept too."""
     try:
-        loaded = json.loads(data)  # type: ignore[arg-type]
+        loaded = _loads(data)  # type: ignore[arg-type]
         if isinstance(loaded, dict):
             return _identified(loaded)[1]
     except (TypeError, ValueError):  # fmt: skip
         pass
     return blake2b(repr(data).encode(), digest_size=16).digest()
+
+
+def _chunks(rows: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    for start in range(0, len(rows), INSERT_CHUNK):
+        yield rows[start : start + INSERT_CHUNK]
 
 
 def _position_dict_general(position: Position) -> dict[str, object]:
@@ -332,7 +376,7 @@ def _row(position: Position, received_us: int) -> tuple[str, str, int, int, int,
 
 
 def _record(seq: int, received_us: int, data: str) -> JournalRecord:
-    values: dict[str, Any] = {k: v for k, v in json.loads(data).items() if k in _POSITION_FIELD_SET}
+    values: dict[str, Any] = {k: v for k, v in _loads(data).items() if k in _POSITION_FIELD_SET}
     values["fix_time"] = datetime.fromisoformat(values["fix_time"])
     return JournalRecord(seq, _from_micros(received_us), Position(**values))
 
@@ -650,7 +694,9 @@ class TrackerJournal:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 _check_version(version)
                 if version == 1:
-                    self._migrate_from_1(conn)
+                    conn.execute(_MIGRATE_1_ADD)
+                if version in {1, 2}:
+                    self._migrate_digests(conn, version)
                 conn.executescript(f"{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};")
                 conn.execute("COMMIT")
             except BaseException:
@@ -662,15 +708,33 @@ class TrackerJournal:
             raise
         self._conn = conn
 
-    def _migrate_from_1(self, conn: sqlite3.Connection) -> None:
-        """Give every version 1 row its digest and swap the identity index (in place)."""
-        conn.execute(_MIGRATE_1_ADD)
+    def _migrate_digests(self, conn: sqlite3.Connection, version: int) -> None:
+        """Give every row of an older version the digest of today's JSON (in place).
+
+        Version 1 rows have none; version 2 digests hash the standard library's JSON,
+        which differs from orjson's for non-ASCII text and some floats. A row whose new
+        digest is another row's (two stored copies of one record) keeps its old one:
+        nothing is deleted. The version 1 identity index goes.
+        """
         last = 0
-        while rows := conn.execute(_MIGRATE_1_ROWS, (last,)).fetchall():
-            conn.executemany(_MIGRATE_1_SET, [(_stored_digest(data), seq) for seq, data in rows])
+        changed = 0
+        while rows := conn.execute(_MIGRATE_ROWS, (last,)).fetchall():
+            updates = []
+            for seq, data, old in rows:
+                digest = _stored_digest(data)
+                if digest != old:
+                    updates.append((digest, seq))
+            conn.executemany(_MIGRATE_SET, updates)
+            changed += len(updates)
             last = rows[-1][0]
         conn.execute(_MIGRATE_1_INDEX)
-        _LOGGER.info("tracker journal %s: converted to schema version 2", self.path)
+        _LOGGER.info(
+            "tracker journal %s: converted from schema version %d to %d (%d digest(s) updated)",
+            self.path,
+            version,
+            SCHEMA_VERSION,
+            changed,
+        )
 
     def _close_sync(self) -> None:
         if self._conn is not None:
@@ -684,7 +748,8 @@ class TrackerJournal:
         rows = [row for batch in batches for row in batch]
         before_seq = conn.execute(_MAX_SEQ).fetchone()[0] or 0
         before = conn.total_changes
-        conn.executemany(_INSERT, rows)
+        for chunk in _chunks(rows):
+            conn.execute(_insert_sql(len(chunk)), [value for row in chunk for value in row])
         if conn.total_changes - before == len(rows):  # no resends: every row is new
             return [[True] * len(batch) for batch in batches]
         # Some rows were already stored (or repeat an earlier row of this transaction):

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from pathlib import Path
 import sqlite3
@@ -24,7 +25,7 @@ from custom_components.thingbridge.m2m.gateway import TrackerGateway
 from custom_components.thingbridge.m2m.journal import TrackerJournal
 from custom_components.thingbridge.m2m.trackers import Position, ProtocolError, teltonika
 from custom_components.thingbridge.m2m.trackers.checksum import crc16_ibm
-from custom_components.thingbridge.m2m.trackers.model import IoValue
+from custom_components.thingbridge.m2m.trackers.model import IoValue, new_position
 from simulator.trackers import circle_route, make_fixes, teltonika_avl, teltonika_login
 
 HOST = "127.0.0.1"
@@ -211,3 +212,24 @@ async def test_waiting_for_the_journal_is_not_idle_time(tmp_path: Path) -> None:
             assert gateway.connected_devices() == {("teltonika", IMEI)}
             writer.close()
         assert await journal.count() == 2
+
+
+def test_new_position_builds_the_same_position_as_the_dataclass() -> None:
+    # every field, positionally in declaration order, distinct values so a swap shows
+    values: dict[str, object] = {}
+    for number, f in enumerate(dataclass_fields(Position)):
+        values[f.name] = {
+            "protocol": "teltonika",
+            "device_id": "356307042441013",
+            "raw": b"\x00\x01",
+            "fix_time": datetime(2026, 11, 1, 8, tzinfo=UTC),
+            "valid": True,
+            "io": {"239": 1},
+            "alarm": "sos",
+            "event": 7,
+        }.get(f.name, float(number) if "bool" not in str(f.type) else number % 2 == 0)
+    made = new_position(*values.values())  # type: ignore[arg-type]
+    expected = Position(**values)  # type: ignore[arg-type]
+    assert made == expected
+    assert hash(made) == hash(expected)
+    assert [getattr(made, name) for name in values] == list(values.values())

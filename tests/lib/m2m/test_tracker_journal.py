@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
 import json
 from pathlib import Path
 import sqlite3
@@ -13,6 +14,7 @@ import threading
 
 import pytest
 
+from custom_components.thingbridge.m2m import journal as journal_module
 from custom_components.thingbridge.m2m.journal import (
     SCHEMA_VERSION,
     JournalError,
@@ -159,7 +161,7 @@ async def test_durable_across_reopen(tmp_path: Path) -> None:
         assert await second.append([pos(4), pos(5)]) == [False, True]
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.close()
 
 
@@ -423,7 +425,7 @@ async def test_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
         assert await journal.append([other]) == [True]
         assert await journal.count() == 4
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert "positions_identity" not in indexes
         assert conn.execute("SELECT COUNT(*) FROM positions WHERE digest = x''").fetchone()[0] == 0
@@ -483,3 +485,140 @@ async def test_undecodable_frames_are_kept_once_and_pruned_with_the_positions(
         assert await journal.frames() == []
     async with TrackerJournal(tmp_path / "j.db") as journal:  # the table survives a reopen
         assert await journal.store_frames([first]) == [True]
+
+
+# -- schema version 2 (the journal before orjson): written as that code wrote it -------------
+
+_V2_SCHEMA = """
+CREATE TABLE positions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    protocol TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    fix_time_us INTEGER NOT NULL,
+    lat_e7 INTEGER NOT NULL,
+    lon_e7 INTEGER NOT NULL,
+    received_us INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    digest BLOB NOT NULL DEFAULT x''
+);
+CREATE UNIQUE INDEX positions_record ON positions (device_id, protocol, fix_time_us, digest);
+CREATE INDEX positions_received ON positions (received_us);
+CREATE TABLE frames (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    protocol TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    received_us INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    digest BLOB NOT NULL
+);
+CREATE UNIQUE INDEX frames_record ON frames (device_id, protocol, digest);
+CREATE INDEX frames_received ON frames (received_us);
+PRAGMA user_version=2;
+"""
+
+
+def _v2_row(p: Position, received: datetime) -> tuple[object, ...]:
+    """A row as schema version 2 wrote it: the standard library's JSON, digest without the
+    transmission fields (``checksum_ok``, ``archive``), which follow at the end."""
+    data: dict[str, object] = {
+        f.name: getattr(p, f.name)
+        for f in fields(Position)
+        if f.name != "raw" and getattr(p, f.name) is not None
+    }
+    data["fix_time"] = p.fix_time.isoformat()
+    tail = "".join(
+        f',"{name}":{json.dumps(data.pop(name))}'
+        for name in ("checksum_ok", "archive")
+        if name in data
+    )
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    digest = blake2b(text.encode(), digest_size=16).digest()
+
+    def micros(t: datetime) -> int:
+        return (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+    return (
+        p.protocol, p.device_id, micros(p.fix_time), round(p.latitude * 1e7),
+        round(p.longitude * 1e7), micros(received),
+        f"{text[:-1]}{tail}}}" if tail else text, digest,
+    )  # fmt: skip
+
+
+async def test_version_2_file_is_migrated_and_still_recognises_resends(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    old = [
+        pos(1, checksum_ok=True, archive=False),
+        # text the standard library escaped and floats it wrote differently from orjson
+        pos(2, alarm="Überdrehzahl", io={"239": 1, "raw": "00ff", "tiny": 1e-05}),
+        pos(3, odometer_m=1e16, event="Zündung"),
+        pos(3, device="other", protocol="gt06", archive=True),
+    ]
+    received = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    frame = ("gt06", "other", "0x8C", b"\x78\x78\x05\x8c\x00\x02")
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V2_SCHEMA)
+        conn.executemany(
+            "INSERT INTO positions (protocol, device_id, fix_time_us, lat_e7, lon_e7,"
+            " received_us, data, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [_v2_row(p, received) for p in old],
+        )
+        conn.execute(
+            "INSERT INTO frames (protocol, device_id, received_us, kind, raw, digest)"
+            " VALUES (?, ?, 0, ?, ?, ?)",
+            (*frame, blake2b(frame[3], digest_size=16).digest()),
+        )
+        # a damaged row (as a disk error leaves one) is kept through the migration too
+        conn.execute(
+            "INSERT INTO positions (protocol, device_id, fix_time_us, lat_e7, lon_e7,"
+            " received_us, data) VALUES ('teltonika', 'damaged', 1, 0, 0, 0, '{not json')"
+        )
+    conn.close()
+    async with TrackerJournal(path, retention_days=None) as journal:
+        assert await journal.count() == 5
+        records = await journal.positions("356307042441013")
+        assert [r.position for r in records] == [replace(p, raw=b"") for p in old[:3]]
+        assert {r.received_at for r in records} == {received}
+        assert [r.seq for r in records] == [1, 2, 3]
+        latest = await journal.latest("other", protocol="gt06")
+        assert latest is not None
+        assert latest.position == replace(old[3], raw=b"")
+        # resends of records stored before the upgrade are recognised, whatever their text
+        assert await journal.append(old) == [False, False, False, False]
+        changed = replace(old[1], alarm="Überdrehzahl!")
+        assert await journal.append([changed, changed]) == [True, False]
+        assert await journal.count() == 6
+        # the undecodable frames stayed, and so did their identities
+        assert [(f.kind, f.raw) for f in await journal.frames("other")] == [frame[2:]]
+        assert await journal.store_frames([frame]) == [False]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("SELECT COUNT(*) FROM positions").fetchone()[0] == 6
+    conn.close()
+    async with TrackerJournal(path, retention_days=None) as journal:  # reopening is a no-op
+        assert await journal.append([*old, changed]) == [False] * 5
+        assert await journal.count() == 6
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        pos(1, checksum_ok=True, archive=False, ignition=True, satellites=9),
+        pos(2, io={"239": 1, "66": 12800, "name": "Überdrehzahl"}, alarm="Zündung"),
+        pos(3, io={"blob": b"\x00\xff", "nan": float("nan")}, altitude_m=float("inf")),
+        pos(4, io={"big": 2**70}, odometer_m=1e16, hdop=1e-05),
+        pos(5, event="ALM", archive=True),
+    ],
+)
+def test_the_fast_encoding_is_the_general_one_and_survives_a_round_trip(
+    position: Position,
+) -> None:
+    # the orjson fast path and the field-by-field code give the same text and digest, and a
+    # stored row's text, read back, gives its digest again (the migration relies on it)
+    text, digest = journal_module._position_json(position)
+    assert (text, digest) == journal_module._identified(
+        journal_module._position_dict_general(position)
+    )
+    assert journal_module._stored_digest(text) == digest
+    assert "NaN" not in text
+    assert "Infinity" not in text

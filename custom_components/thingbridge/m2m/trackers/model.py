@@ -17,7 +17,7 @@ several alarms in one message are joined with ``","``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 IoValue = int | float | str | bool | bytes
@@ -229,3 +229,91 @@ class Frame:
     def positions(self) -> list[Position]:
         """The frame's positions."""
         return [m for m in self.messages if isinstance(m, Position)]
+
+
+# -- a fast constructor for the decoders' hot loops ------------------------------------------
+
+_POSITION_ORDER = (
+    "protocol", "device_id", "raw", "checksum_ok", "fix_time", "latitude", "longitude",
+    "valid", "altitude_m", "speed_kmh", "course_deg", "satellites", "hdop", "accuracy_m",
+    "ignition", "motion", "charging", "external_voltage_v", "battery_v", "battery_percent",
+    "gsm_signal", "odometer_m", "trip_odometer_m", "engine_hours_s", "alarm", "event",
+    "archive", "io",
+)  # fmt: skip
+if tuple(f.name for f in fields(Position)) != _POSITION_ORDER:  # pragma: no cover
+    raise RuntimeError("new_position's field list does not match Position")
+(
+    _protocol, _device_id, _raw, _checksum_ok, _fix_time, _latitude, _longitude, _valid,
+    _altitude_m, _speed_kmh, _course_deg, _satellites, _hdop, _accuracy_m, _ignition,
+    _motion, _charging, _external_voltage_v, _battery_v, _battery_percent, _gsm_signal,
+    _odometer_m, _trip_odometer_m, _engine_hours_s, _alarm, _event, _archive, _io,
+) = (getattr(Position, name).__set__ for name in _POSITION_ORDER)  # fmt: skip
+_new = object.__new__
+
+
+def new_position(  # noqa: PLR0917 - every field, in declaration order
+    protocol: str,
+    device_id: str,
+    raw: bytes,
+    checksum_ok: bool | None,
+    fix_time: datetime,
+    latitude: float,
+    longitude: float,
+    valid: bool,
+    altitude_m: float | None,
+    speed_kmh: float | None,
+    course_deg: float | None,
+    satellites: int | None,
+    hdop: float | None,
+    accuracy_m: float | None,
+    ignition: bool | None,
+    motion: bool | None,
+    charging: bool | None,
+    external_voltage_v: float | None,
+    battery_v: float | None,
+    battery_percent: float | None,
+    gsm_signal: int | None,
+    odometer_m: float | None,
+    trip_odometer_m: float | None,
+    engine_hours_s: float | None,
+    alarm: str | None,
+    event: int | str | None,
+    archive: bool | None,
+    io: dict[str, IoValue],
+) -> Position:
+    """``Position(...)`` with every field given positionally, at about half the cost.
+
+    A frozen dataclass's ``__init__`` sets each of its 28 fields through
+    ``object.__setattr__`` by name; this sets the slots directly (the same object, equal and
+    with the same hash). For decoders that build thousands of positions a second.
+    """
+    self: Position = _new(Position)
+    _protocol(self, protocol)
+    _device_id(self, device_id)
+    _raw(self, raw)
+    _checksum_ok(self, checksum_ok)
+    _fix_time(self, fix_time)
+    _latitude(self, latitude)
+    _longitude(self, longitude)
+    _valid(self, valid)
+    _altitude_m(self, altitude_m)
+    _speed_kmh(self, speed_kmh)
+    _course_deg(self, course_deg)
+    _satellites(self, satellites)
+    _hdop(self, hdop)
+    _accuracy_m(self, accuracy_m)
+    _ignition(self, ignition)
+    _motion(self, motion)
+    _charging(self, charging)
+    _external_voltage_v(self, external_voltage_v)
+    _battery_v(self, battery_v)
+    _battery_percent(self, battery_percent)
+    _gsm_signal(self, gsm_signal)
+    _odometer_m(self, odometer_m)
+    _trip_odometer_m(self, trip_odometer_m)
+    _engine_hours_s(self, engine_hours_s)
+    _alarm(self, alarm)
+    _event(self, event)
+    _archive(self, archive)
+    _io(self, io)
+    return self

@@ -70,6 +70,7 @@ from .model import (
     Position,
     StatusReport,
     join_alarms,
+    new_position,
 )
 from .stream import DEFAULT_MAX_BUFFER, Item, Step, StreamDecoder
 
@@ -324,32 +325,35 @@ def _decode_records_fast(  # noqa: PLR0915, PLR0917 - one hot loop
         if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
             raise _FallbackError
         messages.append(
-            Position(
-                protocol=PROTOCOL,
-                device_id=device_id,
-                raw=raw,
-                checksum_ok=checksum_ok,
-                fix_time=from_timestamp(millis / 1000.0, utc),
-                latitude=lat,
-                longitude=lon,
-                valid=satellites != 0,
-                altitude_m=float(altitude),
-                speed_kmh=float(speed),
-                course_deg=float(angle),
-                satellites=satellites,
-                hdop=hdop,
-                ignition=ignition,
-                motion=motion,
-                external_voltage_v=ext_v,
-                battery_v=battery_v,
-                battery_percent=battery_pct,
-                gsm_signal=gsm,
-                odometer_m=odometer,
-                trip_odometer_m=trip,
-                engine_hours_s=engine,
-                alarm=join_alarms(alarms) if alarms else None,
-                event=event_id,
-                io=io,
+            new_position(
+                PROTOCOL,
+                device_id,
+                raw,
+                checksum_ok,
+                from_timestamp(millis / 1000.0, utc),
+                lat,
+                lon,
+                satellites != 0,  # valid
+                float(altitude),
+                float(speed),
+                float(angle),  # course
+                satellites,
+                hdop,
+                None,  # accuracy
+                ignition,
+                motion,
+                None,  # charging
+                ext_v,
+                battery_v,
+                battery_pct,
+                gsm,
+                odometer,
+                trip,
+                engine,
+                join_alarms(alarms) if alarms else None,
+                event_id,
+                None,  # archive
+                io,
             )
         )
     if pos > end or (strict and pos != end):
