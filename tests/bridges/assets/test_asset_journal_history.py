@@ -73,8 +73,10 @@ async def test_a_trip_driven_while_the_register_was_unloaded_comes_from_the_jour
     await tracker.run()
     await wait_for(
         hass,
-        lambda: (position := register.runtime_data.assets[van].position) is not None
-        and position.time == tracker.acked[-1].time,
+        lambda: (
+            (position := register.runtime_data.assets[van].position) is not None
+            and position.time == tracker.acked[-1].time
+        ),
         "the asset in the yard",
     )
     assert register.runtime_data.assets[van].trips == []
