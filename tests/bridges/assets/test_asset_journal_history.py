@@ -80,6 +80,15 @@ async def test_a_trip_driven_while_the_register_was_unloaded_comes_from_the_jour
         "the asset in the yard",
     )
     assert register.runtime_data.assets[van].trips == []
+    live = register.runtime_data.assets[van].position
+    assert live is not None
+    # the journal's record of the fix seen live is the same fix (time and place): it counts once
+    history = async_get_position_history(hass, location)
+    assert history is not None
+    (stored,) = await history(live.time, live.time + timedelta(seconds=1), 10)
+    assert (stored.time, stored.latitude, stored.longitude) == (
+        live.time, live.latitude, live.longitude,
+    )  # fmt: skip
     assert await hass.config_entries.async_unload(register.entry_id)
 
     # the van drives to customer A while the register is not loaded
