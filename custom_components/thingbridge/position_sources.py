@@ -5,13 +5,15 @@ every record its trackers sent, buffered history included, kept past the recorde
 safe from a crash) registers a :class:`PositionHistoryProvider` while its entry is loaded;
 another pillar (the asset register) asks :func:`async_get_position_history` for an entity's
 history and falls back to Home Assistant's recorder when no provider has that entity. Neither
-pillar imports the other: this module is the neutral meeting point.
+pillar imports the other: this module is the neutral meeting point. Config entries start in
+no set order, so a reader that found no provider for an entity can
+:func:`async_listen_position_history` and read again once one registers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Final, Protocol
@@ -24,7 +26,14 @@ from .const import DATA_POSITION_HISTORY
 # The most fixes one history call returns (a week of a tracker reporting every 6 s).
 MAX_HISTORY_FIXES: Final = 100_000
 
-_PROVIDERS: Final[HassKey[list[PositionHistoryProvider]]] = HassKey(DATA_POSITION_HISTORY)
+
+@dataclass(slots=True)
+class _Registry:
+    providers: list[PositionHistoryProvider] = field(default_factory=list)
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+
+
+_REGISTRY: Final[HassKey[_Registry]] = HassKey(DATA_POSITION_HISTORY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +87,12 @@ class PositionHistoryProvider(Protocol):
 def async_register_position_history(
     hass: HomeAssistant, provider: PositionHistoryProvider
 ) -> CALLBACK_TYPE:
-    """Offer ``provider``'s history; returns the callback that withdraws it."""
-    providers = hass.data.setdefault(_PROVIDERS, [])
+    """Offer ``provider``'s history (and tell the listeners); returns the withdrawing callback."""
+    registry = hass.data.setdefault(_REGISTRY, _Registry())
+    providers = registry.providers
     providers.append(provider)
+    for listener in list(registry.listeners):
+        listener()
 
     @callback
     def unregister() -> None:
@@ -96,10 +108,27 @@ def async_get_position_history(hass: HomeAssistant, entity_id: str) -> PositionH
 
     The returned callable takes ``(start, end, limit)``.
     """
-    for provider in reversed(hass.data.get(_PROVIDERS, ())):
+    registry = hass.data.get(_REGISTRY)
+    for provider in reversed(registry.providers if registry is not None else ()):
         if provider.handles(entity_id):
             return partial(provider.history, entity_id)
     return None
+
+
+@callback
+def async_listen_position_history(
+    hass: HomeAssistant, listener: Callable[[], None]
+) -> CALLBACK_TYPE:
+    """Call ``listener`` whenever a provider registers; returns the remover."""
+    listeners = hass.data.setdefault(_REGISTRY, _Registry()).listeners
+    listeners.append(listener)
+
+    @callback
+    def remove() -> None:
+        if listener in listeners:
+            listeners.remove(listener)
+
+    return remove
 
 
 __all__ = [
@@ -108,5 +137,6 @@ __all__ = [
     "PositionHistory",
     "PositionHistoryProvider",
     "async_get_position_history",
+    "async_listen_position_history",
     "async_register_position_history",
 ]

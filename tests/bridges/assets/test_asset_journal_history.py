@@ -155,3 +155,52 @@ async def test_the_journal_history_is_paged_and_bounded(hass: HomeAssistant) -> 
 def tracker_points(route: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """The route as the tracker sends it (Teltonika: 1e-7 degrees)."""
     return [(round(lat, 7), round(lon, 7)) for lat, lon in route]
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_the_journal_is_read_when_the_gateway_starts_after_the_register(
+    hass: HomeAssistant,
+) -> None:
+    """Entries start in no set order: a provider that comes later is replayed from then."""
+    await setup_zones(hass)
+    runtime = await setup_gateway(
+        hass, gateway_entry([("teltonika", IMEI, "Van tracker")], protocols=("teltonika",))
+    )
+    gateway = runtime.entry
+    location = entity_id(hass, "device_tracker", "teltonika", IMEI, "location")
+    register = await add_register(hass)
+    van = await add_asset(hass, register, name="Van 7", source=location)
+    start = (dt_util.utcnow() - timedelta(hours=1)).replace(microsecond=0)
+    route = leg()
+    tracker = virtual_tracker(
+        runtime, "teltonika", [YARD] * 6 + route, start=start, interval=10, batch=4
+    )
+    later = [tracker.pending.pop() for _ in route][::-1]
+    await tracker.run()
+    await wait_for(
+        hass,
+        lambda: (
+            (position := register.runtime_data.assets[van].position) is not None
+            and position.time == tracker.acked[-1].time
+        ),
+        "the asset in the yard",
+    )
+    assert await hass.config_entries.async_unload(register.entry_id)
+    tracker.pending.extend(later)
+    await tracker.run()
+    await hass.async_block_till_done()
+
+    # Home Assistant restarts; the register happens to start before the gateway
+    assert await hass.config_entries.async_unload(gateway.entry_id)
+    assert await hass.config_entries.async_setup(register.entry_id)
+    await hass.async_block_till_done()
+    assert register.runtime_data.assets[van].trips == []  # no history to read yet
+    assert await hass.config_entries.async_setup(gateway.entry_id)
+    await hass.async_block_till_done()
+
+    asset = register.runtime_data.assets[van]
+    (trip,) = asset.trips
+    assert trip.start == start + timedelta(seconds=50)
+    assert trip.distance_m == pytest.approx(vincenty(YARD, CUSTOMER_A) * 1000, rel=0.02)
+    assert asset.position is not None
+    assert (asset.position.latitude, asset.position.longitude) == CUSTOMER_A

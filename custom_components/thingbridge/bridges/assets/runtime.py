@@ -128,7 +128,12 @@ from ...const import (
     SUBENTRY_GEOFENCE,
     device_identifier,
 )
-from ...position_sources import MAX_HISTORY_FIXES, HistoricalFix, async_get_position_history
+from ...position_sources import (
+    MAX_HISTORY_FIXES,
+    HistoricalFix,
+    async_get_position_history,
+    async_listen_position_history,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -675,6 +680,9 @@ class AssetRegisterRuntime:
         self._register_listeners: list[Callable[[], None]] = []
         self._stopped = False
         self._history_failed: set[str] = set()  # sources whose provider failed (logged once)
+        self._provider_replayed: set[str] = set()  # sources replayed from their provider
+        # Sources whose provider came after setup: their new states wait for its replay.
+        self._held: dict[str, list[State]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -702,7 +710,41 @@ class AssetRegisterRuntime:
             self.entry.async_on_unload(
                 async_track_state_change_event(self.hass, sources, self._async_source_changed)
             )
+            self.entry.async_on_unload(
+                async_listen_position_history(self.hass, self._async_provider_added)
+            )
         self.async_tick(dt_util.utcnow())
+
+    @callback
+    def _async_provider_added(self) -> None:
+        """A pillar offers position history now (its entry started after this one): replay.
+
+        The source's new states wait until the replay is done, so the trips get the missed
+        fixes before the newer ones.
+        """
+        for source in self._siblings:
+            if source in self._provider_replayed or source in self._held:
+                continue
+            if async_get_position_history(self.hass, source) is None:
+                continue
+            self._held[source] = []
+            self.entry.async_create_background_task(
+                self.hass, self._async_late_replay(source), f"{DOMAIN} history of {source}"
+            )
+
+    async def _async_late_replay(self, source: str) -> None:
+        try:
+            await self._async_replay_history(source)
+        finally:
+            held = self._held.pop(source, [])
+        if self._stopped:
+            return
+        for index, state in enumerate(held):
+            self._apply_source(source, state, siblings=index == len(held) - 1)
+        for asset in self.assets.values():
+            if asset.config.source == source:
+                asset.async_notify()
+        self._schedule_save()
 
     async def _async_replay_history(self, source: str) -> None:
         """Feed the trips what the source reported while the register was not loaded.
@@ -712,6 +754,8 @@ class AssetRegisterRuntime:
         before count once (a fix is its time and coordinates, live or read back). Without a
         history, or for assets without trips yet, there is nothing to replay.
         """
+        if async_get_position_history(self.hass, source) is not None:
+            self._provider_replayed.add(source)
         assets = [a for a in self.assets.values() if a.config.source == source and a.detector]
         newest = [a.detector.last_fix for a in assets if a.detector and a.detector.last_fix]
         if not newest:
@@ -871,6 +915,9 @@ class AssetRegisterRuntime:
             return
         last = {source: index for index, (source, _state) in enumerate(pending)}
         for index, (source, state) in enumerate(pending):
+            if (held := self._held.get(source)) is not None:
+                held.append(state)  # after the replay of its history
+                continue
             self._apply_source(source, state, siblings=last[source] == index)
 
     def _read_position(
