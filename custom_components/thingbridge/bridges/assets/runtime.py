@@ -24,9 +24,10 @@ This module feeds them and keeps their state in Home Assistant storage
 unloads; at setup, what a source reported while the register was not loaded is read back
 from the source's own history when a pillar offers one (a ThingBridge GPS tracker's position
 journal, through :mod:`..position_sources`: every record, kept past the recorder's purge and
-through a crash), else from the recorder. A scheduler (every minute) re-evaluates what changes with time alone: a
-check-out past its expected return, an asset not seen for too long, allowed hours,
-maintenance due by date, today's counters; none of it waits for a position.
+through a crash), else from the recorder. A scheduler (every minute) re-evaluates what
+changes with time alone: a check-out past its expected return, an asset not seen for too
+long, allowed hours, maintenance due by date, today's counters; none of it waits for a
+position.
 """
 
 from __future__ import annotations
@@ -749,9 +750,9 @@ class AssetRegisterRuntime:
     async def _async_replay_history(self, source: str) -> None:
         """Feed the trips what the source reported while the register was not loaded.
 
-        The source's history (:meth:`async_history`: its provider's, else the recorder's) since the newest fix the assets' trip detectors
-        used (a reload, a restart of the entry; at most :data:`REPLAY_PERIOD`); fixes seen
-        before count once (a fix is its time and coordinates, live or read back). Without a
+        The source's history (:meth:`async_history`: its provider's, else the recorder's)
+        since the newest fix the assets' trip detectors used (a reload, a restart of the
+        entry; at most :data:`REPLAY_PERIOD`); fixes seen before count once (a fix is its time and coordinates, live or read back). Without a
         history, or for assets without trips yet, there is nothing to replay.
         """
         if async_get_position_history(self.hass, source) is not None:
