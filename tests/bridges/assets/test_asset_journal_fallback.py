@@ -1,4 +1,4 @@
-"""A tracker's journal that cannot be read: the register falls back to the recorder, says so once."""
+"""A tracker journal that cannot be read: the register reads the recorder, and says so once."""
 
 from __future__ import annotations
 
