@@ -753,7 +753,8 @@ class AssetRegisterRuntime:
         The source's history (:meth:`async_history`: its provider's, else the recorder's)
         since the newest fix the assets' trip detectors used (a reload, a restart of the
         entry; at most :data:`REPLAY_PERIOD`); fixes seen before count once (a fix is its
-        time and coordinates, live or read back). Without a history, or for assets without trips yet, there is nothing to replay.
+        time and coordinates, live or read back). Without a history, or for assets without
+        trips yet, there is nothing to replay.
         """
         if async_get_position_history(self.hass, source) is not None:
             self._provider_replayed.add(source)
