@@ -140,3 +140,5 @@ ASSET_STORE_KEY: Final = f"{DOMAIN}.assets"
 ASSET_STORE_VERSION: Final = 1
 # Due states (maintenance, overdue check-outs, not seen, day rollover) are re-evaluated this often.
 ASSET_CHECK_INTERVAL: Final = timedelta(minutes=1)
+# hass.data key of the position-history providers (see position_sources.py).
+DATA_POSITION_HISTORY: Final = f"{DOMAIN}_position_history"

@@ -24,7 +24,7 @@ from .trackers import (
     check_device_id,
     valid_device_id,
 )
-from .trackers.state import Fix, TrackerState
+from .trackers.state import Fix, TrackerState, fix_of
 
 __all__ = [
     "ALIASES",
@@ -45,5 +45,6 @@ __all__ = [
     "TrackerJournal",
     "TrackerState",
     "check_device_id",
+    "fix_of",
     "valid_device_id",
 ]

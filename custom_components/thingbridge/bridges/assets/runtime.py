@@ -22,9 +22,12 @@ day (:class:`.assets.UsageCounter`) and maintenance plans (:class:`.assets.Maint
 This module feeds them and keeps their state in Home Assistant storage
 (``.storage/thingbridge.assets``), saved a few seconds after a change and when the entry
 unloads; at setup, what a source reported while the register was not loaded is read back
-from the recorder. A scheduler (every minute) re-evaluates what changes with time alone: a
-check-out past its expected return, an asset not seen for too long, allowed hours,
-maintenance due by date, today's counters; none of it waits for a position.
+from the source's own history when a pillar offers one (a ThingBridge GPS tracker's position
+journal, through :mod:`..position_sources`: every record, kept past the recorder's purge and
+through a crash), else from the recorder. A scheduler (every minute) re-evaluates what
+changes with time alone: a check-out past its expected return, an asset not seen for too
+long, allowed hours, maintenance due by date, today's counters; none of it waits for a
+position.
 """
 
 from __future__ import annotations
@@ -125,6 +128,12 @@ from ...const import (
     SUBENTRY_ASSET,
     SUBENTRY_GEOFENCE,
     device_identifier,
+)
+from ...position_sources import (
+    MAX_HISTORY_FIXES,
+    HistoricalFix,
+    async_get_position_history,
+    async_listen_position_history,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -613,6 +622,31 @@ def _number(state: State | None) -> float | None:
     return _float_or_none(state.state)
 
 
+def _historical_positions(fixes: list[HistoricalFix]) -> list[AssetPosition]:
+    """A provider's fixes as positions, in time order, each stored record once."""
+    positions = []
+    seen: set[str] = set()
+    for fix in sorted(fixes, key=lambda fix: fix.time):
+        if fix.key is not None:
+            if fix.key in seen:
+                continue
+            seen.add(fix.key)
+        if not (-90.0 <= fix.latitude <= 90.0 and -180.0 <= fix.longitude <= 180.0):
+            continue
+        positions.append(
+            AssetPosition(
+                time=dt_util.as_utc(fix.time),
+                latitude=fix.latitude,
+                longitude=fix.longitude,
+                accuracy_m=max(0.0, fix.accuracy_m or 0.0),
+                speed_kmh=fix.speed_kmh,
+                ignition=fix.ignition,
+                odometer_m=fix.odometer_m,
+            )
+        )
+    return positions
+
+
 def _fix_time(state: State) -> datetime:
     """When the source's fix was taken: a time attribute when it has one, else its update."""
     for name in FIX_TIME_ATTRIBUTES:
@@ -646,6 +680,10 @@ class AssetRegisterRuntime:
         self._pending: list[tuple[str, State]] = []
         self._register_listeners: list[Callable[[], None]] = []
         self._stopped = False
+        self._history_failed: set[str] = set()  # sources whose provider failed (logged once)
+        self._provider_replayed: set[str] = set()  # sources replayed from their provider
+        # Sources whose provider came after setup: their new states wait for its replay.
+        self._held: dict[str, list[State]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -673,16 +711,53 @@ class AssetRegisterRuntime:
             self.entry.async_on_unload(
                 async_track_state_change_event(self.hass, sources, self._async_source_changed)
             )
+            self.entry.async_on_unload(
+                async_listen_position_history(self.hass, self._async_provider_added)
+            )
         self.async_tick(dt_util.utcnow())
+
+    @callback
+    def _async_provider_added(self) -> None:
+        """A pillar offers position history now (its entry started after this one): replay.
+
+        The source's new states wait until the replay is done, so the trips get the missed
+        fixes before the newer ones.
+        """
+        for source in self._siblings:
+            if source in self._provider_replayed or source in self._held:
+                continue
+            if async_get_position_history(self.hass, source) is None:
+                continue
+            self._held[source] = []
+            self.entry.async_create_background_task(
+                self.hass, self._async_late_replay(source), f"{DOMAIN} history of {source}"
+            )
+
+    async def _async_late_replay(self, source: str) -> None:
+        try:
+            await self._async_replay_history(source)
+        finally:
+            held = self._held.pop(source, [])
+        if self._stopped:
+            return
+        for index, state in enumerate(held):
+            self._apply_source(source, state, siblings=index == len(held) - 1)
+        for asset in self.assets.values():
+            if asset.config.source == source:
+                asset.async_notify()
+        self._schedule_save()
 
     async def _async_replay_history(self, source: str) -> None:
         """Feed the trips what the source reported while the register was not loaded.
 
-        The recorder's history of the source since the newest fix the assets' trip detectors
-        used (a reload, a restart of the entry; at most :data:`REPLAY_PERIOD`); fixes seen
-        before count once. Without the recorder, or for assets without trips yet, there is
-        nothing to replay.
+        The source's history (:meth:`async_history`: its provider's, else the recorder's)
+        since the newest fix the assets' trip detectors used (a reload, a restart of the
+        entry; at most :data:`REPLAY_PERIOD`); fixes seen before count once (a fix is its
+        time and coordinates, live or read back). Without a history, or for assets without
+        trips yet, there is nothing to replay.
         """
+        if async_get_position_history(self.hass, source) is not None:
+            self._provider_replayed.add(source)
         assets = [a for a in self.assets.values() if a.config.source == source and a.detector]
         newest = [a.detector.last_fix for a in assets if a.detector and a.detector.last_fix]
         if not newest:
@@ -693,7 +768,42 @@ class AssetRegisterRuntime:
             for asset in assets:
                 self._feed_trips(asset, position)
 
+    def has_history(self, source: str) -> bool:
+        """Whether :meth:`async_history` has somewhere to read ``source``'s history from."""
+        return (
+            async_get_position_history(self.hass, source) is not None
+            or "recorder" in self.hass.config.components
+        )
+
     async def async_history(
+        self, source: str, start: datetime, end: datetime | None
+    ) -> list[AssetPosition]:
+        """The positions of ``source`` from ``start`` to ``end``, oldest first.
+
+        From the source's position-history provider when a pillar registered one (every fix
+        it stored, at most :data:`.position_sources.MAX_HISTORY_FIXES`), else from the
+        recorder; a provider that fails is logged once per source and the recorder is read
+        instead.
+        """
+        provider = async_get_position_history(self.hass, source)
+        if provider is not None:
+            try:
+                fixes = await provider(start, end, MAX_HISTORY_FIXES)
+            except Exception as err:  # noqa: BLE001 - a provider that fails costs its history only
+                log = _LOGGER.debug if source in self._history_failed else _LOGGER.warning
+                self._history_failed.add(source)
+                log(
+                    "History of %s not read from its source, the recorder's is used: %s",
+                    source,
+                    err,
+                )
+            else:
+                if len(fixes) >= MAX_HISTORY_FIXES:
+                    _LOGGER.info("History of %s cut at %s fixes", source, MAX_HISTORY_FIXES)
+                return _historical_positions(fixes)
+        return await self._async_recorder_history(source, start, end)
+
+    async def _async_recorder_history(
         self, source: str, start: datetime, end: datetime | None
     ) -> list[AssetPosition]:
         """The positions the recorder kept of ``source`` from ``start`` to ``end``.
@@ -807,6 +917,9 @@ class AssetRegisterRuntime:
             return
         last = {source: index for index, (source, _state) in enumerate(pending)}
         for index, (source, state) in enumerate(pending):
+            if (held := self._held.get(source)) is not None:
+                held.append(state)  # after the replay of its history
+                continue
             self._apply_source(source, state, siblings=last[source] == index)
 
     def _read_position(

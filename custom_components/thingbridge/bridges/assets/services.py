@@ -290,9 +290,10 @@ def _date_range(call: ServiceCall) -> tuple[datetime, datetime]:
 
 
 async def _async_recompute_trips(call: ServiceCall) -> ServiceResponse:
-    """Detect an asset's trips again from the recorder's history of its source.
+    """Detect an asset's trips again from the history of its source.
 
-    The raw fixes are the recorder's: the trips that started in the range are replaced by
+    The raw fixes are the source's own history when a pillar offers one (a ThingBridge GPS
+    tracker's journal), else the recorder's: the trips that started in the range are replaced by
     what the library finds in them (the usage counters are not recounted).
     """
     start, end = _date_range(call)
@@ -300,7 +301,7 @@ async def _async_recompute_trips(call: ServiceCall) -> ServiceResponse:
     source = asset.config.source
     if source is None or asset.detector is None:
         raise _invalid("asset_without_source", asset=asset.name)
-    if "recorder" not in call.hass.config.components:
+    if not runtime.has_history(source):
         raise _invalid("no_history", asset=asset.name)
     positions = await runtime.async_history(source, start, end)
     fixes = []
@@ -309,7 +310,8 @@ async def _async_recompute_trips(call: ServiceCall) -> ServiceResponse:
             fixes.append(
                 TrackFix.at(
                     position.time, position.latitude, position.longitude,
-                    speed_kmh=position.speed_kmh, accuracy_m=position.accuracy_m or None,
+                    speed_kmh=position.speed_kmh, ignition=position.ignition,
+                    odometer_m=position.odometer_m, accuracy_m=position.accuracy_m or None,
                 )
             )  # fmt: skip
         except AssetsError:

@@ -43,6 +43,7 @@ from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import (
     device_registry as dr,
+    entity_registry as er,
 )
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
@@ -80,6 +81,11 @@ from ...m2m import (
     TrackerGateway,
     TrackerJournal,
     TrackerState,
+    fix_of,
+)
+from ...position_sources import (
+    HistoricalFix,
+    async_register_position_history,
 )
 from .discovery import TrackerDiscovery, tracker_key
 
@@ -88,6 +94,8 @@ _LOGGER = logging.getLogger(__name__)
 TRACKER_PLATFORMS = (Platform.BINARY_SENSOR, Platform.DEVICE_TRACKER, Platform.SENSOR)
 STORE_SAVE_DELAY = 30.0
 REPLAY_PAGE = 1000
+# A fix dated further ahead of the clock is not shown (the tracker state's rule) nor offered.
+HISTORY_MAX_FUTURE = timedelta(days=1)
 
 type TrackerGatewayConfigEntry = ConfigEntry[TrackerGatewayRuntime]
 
@@ -431,6 +439,85 @@ class TrackerGatewayRuntime:
         self.store.async_delay_save(self._store_data, STORE_SAVE_DELAY)
 
 
+class JournalPositionHistory:
+    """The journal's fixes of each tracker's location entity, offered to the other pillars.
+
+    Registered while the gateway entry is loaded (:mod:`..position_sources`): the asset
+    register reads trips from here rather than from the recorder. The same fixes the location
+    entity shows (valid, not far in the future), with the same time and coordinates.
+    """
+
+    def __init__(self, runtime: TrackerGatewayRuntime) -> None:
+        """Serve ``runtime``'s journal."""
+        self.runtime = runtime
+
+    def _device(self, entity_id: str) -> TrackerDevice | None:
+        entry = er.async_get(self.runtime.hass).async_get(entity_id)
+        if entry is None or entry.config_entry_id != self.runtime.entry.entry_id:
+            return None
+        for device in self.runtime.devices.values():
+            if entry.unique_id == f"tracker_{device.protocol}_{device.device_id}_location":
+                return device
+        return None
+
+    def handles(self, entity_id: str) -> bool:
+        """Whether ``entity_id`` is the location of one of this gateway's trackers."""
+        return self._device(entity_id) is not None
+
+    async def history(
+        self, entity_id: str, start: datetime, end: datetime | None, limit: int
+    ) -> list[HistoricalFix]:
+        """The journal's fixes of the tracker from ``start`` to ``end``, oldest first.
+
+        Raises:
+            JournalError: The journal is closed or cannot be read.
+            KeyError: ``entity_id`` is not a tracker of this gateway (any more).
+        """
+        device = self._device(entity_id)
+        if device is None:
+            raise KeyError(entity_id)
+        newest = dt_util.utcnow() + HISTORY_MAX_FUTURE
+        fixes: list[HistoricalFix] = []
+        since = start - timedelta(microseconds=1)
+        seen: set[int] = set()  # the records of the page boundary's fix time
+        while len(fixes) < limit:
+            records = await self.runtime.journal.positions(
+                device.device_id, protocol=device.protocol, since=since, limit=REPLAY_PAGE
+            )
+            for record in records:
+                position = record.position
+                if (end is not None and position.fix_time >= end) or position.fix_time > newest:
+                    return fixes
+                if record.seq in seen or not position.valid:
+                    continue
+                fix = fix_of(position)  # as the location entity shows it
+                fixes.append(
+                    HistoricalFix(
+                        time=fix.time,
+                        latitude=fix.latitude,
+                        longitude=fix.longitude,
+                        accuracy_m=fix.accuracy_m,
+                        speed_kmh=position.speed_kmh,
+                        ignition=position.ignition,
+                        odometer_m=position.odometer_m,
+                        key=f"{device.key}#{record.seq}",
+                    )
+                )
+                if len(fixes) >= limit:
+                    return fixes
+            if len(records) < REPLAY_PAGE:
+                break
+            # Records of the last fix time may go on in the next page: read it again.
+            last = records[-1].position.fix_time
+            same = {r.seq for r in records if r.position.fix_time == last}
+            if len(same) == len(records):
+                since = last  # a whole page at one time: go past it
+            else:
+                since = last - timedelta(microseconds=1)
+                seen = same
+        return fixes
+
+
 def journal_path(hass: HomeAssistant) -> Path:
     """Where the position journal lives."""
     return Path(hass.config.path(".storage", TRACKER_JOURNAL_FILE))
@@ -468,6 +555,7 @@ async def async_setup_gateway(hass: HomeAssistant, entry: TrackerGatewayConfigEn
         await journal.close()
         raise
     entry.runtime_data = runtime
+    entry.async_on_unload(async_register_position_history(hass, JournalPositionHistory(runtime)))
     entry.async_on_unload(
         async_track_time_interval(hass, runtime.async_refresh_online, TRACKER_ONLINE_CHECK_INTERVAL)
     )
