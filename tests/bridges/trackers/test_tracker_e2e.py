@@ -670,6 +670,35 @@ async def test_replay_pages_through_the_journal_and_ignores_a_broken_save(
     )
 
 
+async def test_replay_keeps_records_sharing_the_fix_time_at_a_page_edge(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two records of one fix time split by a page: the second one was skipped."""
+    monkeypatch.setattr(tracker_runtime, "REPLAY_PAGE", 2)
+    h02 = IDS["h02"]
+    entry = gateway_entry([("h02", h02, "Trailer")])
+    runtime = await setup_gateway(hass, entry)
+    start = start_time()
+    await virtual_tracker(runtime, "h02", ROUTE[:2], start=start).run()
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    fixes = make_fixes(ROUTE, start=start, interval=INTERVAL)
+    at, last = fixes[2], fixes[3]
+
+    def record(fix: Any, **values: Any) -> Position:
+        return Position(protocol="h02", device_id=h02, fix_time=fix.time, latitude=fix.latitude,
+                        longitude=fix.longitude, valid=True, **values)  # fmt: skip
+
+    async with TrackerJournal(journal_path(hass)) as journal:
+        # page 1: the fix at ``at`` and the first record at ``last``; page 2: the second one
+        await journal.append([record(at), record(last, ignition=False)])
+        await journal.append([record(last, ignition=True)])
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    ignition = entity_id(hass, "binary_sensor", "h02", h02, "ignition")
+    assert state_of(hass, ignition).state == "on"
+
+
 async def test_callbacks_for_a_tracker_that_was_just_removed_are_ignored(
     hass: HomeAssistant,
 ) -> None:

@@ -94,6 +94,7 @@ _LOGGER = logging.getLogger(__name__)
 TRACKER_PLATFORMS = (Platform.BINARY_SENSOR, Platform.DEVICE_TRACKER, Platform.SENSOR)
 STORE_SAVE_DELAY = 30.0
 REPLAY_PAGE = 1000
+_ONE_MICROSECOND = timedelta(microseconds=1)
 # A fix dated further ahead of the clock is not shown (the tracker state's rule) nor offered.
 HISTORY_MAX_FUTURE = timedelta(days=1)
 
@@ -349,19 +350,25 @@ class TrackerGatewayRuntime:
                     state.last_seen = state.last_seen or record.received_at
                 return
             since = state.newest
+            seen: set[int] = set()
             while True:
                 records = await self.journal.positions(
                     device.device_id, protocol=device.protocol, since=since, limit=REPLAY_PAGE
                 )
-                if not records:
+                fresh = [r for r in records if r.seq not in seen]
+                if not fresh:
                     break
-                state.apply_positions([r.position for r in records], dt_util.utcnow())
-                latest = max(records, key=lambda r: r.received_at).received_at
+                state.apply_positions([r.position for r in fresh], dt_util.utcnow())
+                latest = max(fresh, key=lambda r: r.received_at).received_at
                 if state.last_seen is None or latest > state.last_seen:
                     state.last_seen = latest
                 if len(records) < REPLAY_PAGE:
                     break
-                since = records[-1].position.fix_time
+                # The next page starts at the last fix time again (strictly after it would
+                # skip records of that time beyond this page); those read already are skipped.
+                last = records[-1].position.fix_time
+                seen = {r.seq for r in records if r.position.fix_time == last}
+                since = last - _ONE_MICROSECOND if len(seen) < len(records) else last
         except (JournalError, ValueError, KeyError, TypeError) as err:
             # A journal that cannot be read (or a damaged row) costs the replay, not the setup.
             _LOGGER.warning("Journal of tracker %r could not be read: %s", device.key, err)
