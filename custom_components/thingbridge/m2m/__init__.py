@@ -16,12 +16,17 @@ from .journal import JournalError, JournalRecord, TrackerJournal
 from .trackers import (
     ALIASES,
     PROTOCOLS,
+    SOURCES,
+    TRACCAR_DEFAULT_TOPIC,
+    TRACCAR_PROTOCOL,
     DeviceState,
+    ForwardedPosition,
     Message,
     Position,
     ProtocolError,
     ProtocolInfo,
     check_device_id,
+    decode_forwarded,
     valid_device_id,
 )
 from .trackers.state import Fix, TrackerState
@@ -29,8 +34,12 @@ from .trackers.state import Fix, TrackerState
 __all__ = [
     "ALIASES",
     "PROTOCOLS",
+    "SOURCES",
+    "TRACCAR_DEFAULT_TOPIC",
+    "TRACCAR_PROTOCOL",
     "DeviceState",
     "Fix",
+    "ForwardedPosition",
     "GatewayError",
     "GatewayStats",
     "JournalError",
@@ -45,5 +54,6 @@ __all__ = [
     "TrackerJournal",
     "TrackerState",
     "check_device_id",
+    "decode_forwarded",
     "valid_device_id",
 ]
