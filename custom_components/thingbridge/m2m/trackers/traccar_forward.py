@@ -265,7 +265,8 @@ def decode_forwarded(payload: bytes | str) -> ForwardedPosition:
         raise FrameError(
             f"{len(data)} bytes exceed the {MAX_PAYLOAD}-byte limit", protocol=PROTOCOL
         )
-    _check_depth(data)
+    if data.count(b"{") + data.count(b"[") > MAX_DEPTH:  # else it cannot nest deeper
+        _check_depth(data)
     try:
         doc = json.loads(data, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as err:  # fmt: skip
