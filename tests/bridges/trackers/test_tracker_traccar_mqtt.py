@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from homeassistant.components import mqtt
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
@@ -30,6 +31,7 @@ from custom_components.thingbridge.bridges.trackers import runtime as tracker_ru
 from custom_components.thingbridge.bridges.trackers.runtime import TrackerGatewayRuntime
 from custom_components.thingbridge.const import DOMAIN
 from custom_components.thingbridge.diagnostics import async_get_config_entry_diagnostics
+from custom_components.thingbridge.m2m import JournalError
 from tests.mosquitto_support import HOST, home_assistant_mqtt, skip_or_fail
 from tests.tracker_support import entity_id, gateway_entry, setup_gateway, state_of, wait_for
 
@@ -247,3 +249,57 @@ def test_forwarded_helper_matches_traccar_shape() -> None:
     doc = copy.deepcopy(forwarded(1.0, 2.0, seconds_ago=0))
     assert set(doc) == {"position", "device"}
     assert {"fixTime", "latitude", "longitude", "speed", "attributes"} <= set(doc["position"])
+
+
+async def test_full_queue_and_failing_journal(
+    hass: HomeAssistant, broker: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond the queue bound positions are dropped and counted; a journal failure still shows."""
+    runtime = await setup_traccar_gateway(hass)
+    where = entity_id(hass, "device_tracker", "traccar", UNIQUE_ID, "location")
+    monkeypatch.setattr(tracker_runtime, "TRACCAR_MAX_PENDING", 0)
+    doc = json.dumps(forwarded(10.0, 20.0, seconds_ago=20))
+    await publish_until(hass, broker, doc, lambda: runtime.traccar.dropped > 0, "a dropped one")
+    assert runtime.traccar.accepted == 0
+    assert state_of(hass, where).attributes.get("latitude") != 10.0
+    monkeypatch.setattr(tracker_runtime, "TRACCAR_MAX_PENDING", 10)
+
+    async def broken_append(positions: Any) -> list[bool]:
+        raise JournalError("append", "journal.db", "disk full")
+
+    monkeypatch.setattr(runtime.journal, "append", broken_append)
+    await publish_until(
+        hass,
+        broker,
+        json.dumps(forwarded(11.0, 21.0, seconds_ago=10)),
+        lambda: state_of(hass, where).attributes.get("latitude") == 11.0,
+        "the unjournaled position",
+    )
+
+
+async def test_unloaded_before_mqtt_is_ready(hass: HomeAssistant, tmp_path: Path) -> None:
+    """A gateway unloaded before MQTT comes up never subscribes; MQTT that fails is logged."""
+    entry = gateway_entry([("traccar", UNIQUE_ID, "Van 3")], protocols=(), traccar_topic=TOPIC)
+    runtime = await setup_gateway(hass, entry)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    async with home_assistant_mqtt(hass, tmp_path):
+        await hass.async_block_till_done()
+        assert runtime.traccar.subscribed is False
+
+
+async def test_mqtt_not_available_is_logged(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When MQTT is set up but its client never becomes available, the source says so."""
+
+    async def unavailable(hass: HomeAssistant) -> bool:
+        return False
+
+    monkeypatch.setattr(mqtt, "async_wait_for_mqtt_client", unavailable)
+    hass.config.components.add("mqtt")
+    entry = gateway_entry([("traccar", UNIQUE_ID, "Van 3")], protocols=(), traccar_topic=TOPIC)
+    runtime = await setup_gateway(hass, entry)
+    await hass.async_block_till_done()
+    assert "MQTT is not available: Traccar positions are not received" in caplog.text
+    assert runtime.traccar.subscribed is False
+    assert await hass.config_entries.async_unload(entry.entry_id)
