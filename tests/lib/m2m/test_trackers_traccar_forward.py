@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+import io
 import json
 import math
 from typing import Any
@@ -19,6 +20,7 @@ from custom_components.thingbridge.m2m import (
     Position,
     decode_forwarded,
 )
+from custom_components.thingbridge.m2m.trackers.__main__ import main as cli_main
 from custom_components.thingbridge.m2m.trackers.errors import (
     FieldError,
     FrameError,
@@ -291,3 +293,17 @@ def test_fuzz_structured_fields(value: object) -> None:
         except ProtocolError:
             continue
         assert -90.0 <= pos.latitude <= 90.0
+
+
+def test_cli_decodes_traccar_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``decode --protocol traccar`` prints one JSON line per document; errors exit 2."""
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(DOC) + "\n\n[]\n"))
+    assert cli_main(["decode", "--protocol", "traccar"], out) == 2
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert first["protocol"] == "traccar"
+    assert first["device_id"] == "356307042441013"
+    assert first["messages"][0]["speed_kmh"] == pytest.approx(50.004)
+    assert (second["error"], second["message"]) == ("FrameError", "not a JSON object")
+    out = io.StringIO()
+    assert cli_main(["decode", "-p", "traccar", json.dumps(DOC)], out) == 0
