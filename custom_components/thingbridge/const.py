@@ -7,7 +7,7 @@ from datetime import timedelta
 import logging
 from typing import Any, Final
 
-from .m2m import PROTOCOLS
+from .m2m import PROTOCOLS, SOURCES, TRACCAR_PROTOCOL
 
 DOMAIN: Final = "thingbridge"
 LOGGER = logging.getLogger(__package__)
@@ -82,6 +82,8 @@ CONF_PORTS: Final = "ports"
 CONF_LISTEN_HOST: Final = "listen_host"
 CONF_LENIENT: Final = "lenient"
 CONF_OFFLINE_MINUTES: Final = "offline_minutes"
+# The MQTT topic Traccar forwards positions to (empty: no Traccar source).
+CONF_TRACCAR_TOPIC: Final = "traccar_topic"
 # Tracker subentry data.
 CONF_PROTOCOL: Final = "protocol"
 CONF_DEVICE_ID: Final = "device_id"
@@ -89,7 +91,10 @@ CONF_DEVICE_ID: Final = "device_id"
 # The protocols the gateway speaks, in menu order, and how they are named to people (brand
 # names: not translated); both read from the library's protocol table.
 TRACKER_PROTOCOLS: Final = tuple(PROTOCOLS)
-TRACKER_PROTOCOL_LABELS: Final = {name: info.label for name, info in PROTOCOLS.items()}
+# Every source of trackers: those protocols, and positions a Traccar server forwards over MQTT.
+TRACKER_SOURCES: Final = tuple(SOURCES)
+TRACKER_PROTOCOL_LABELS: Final = {name: info.label for name, info in SOURCES.items()}
+TRACKER_SOURCE_TRACCAR: Final = TRACCAR_PROTOCOL
 DEFAULT_LISTEN_HOST: Final = "0.0.0.0"  # noqa: S104 - trackers reach Home Assistant from outside
 DEFAULT_OFFLINE_MINUTES: Final = 10
 MAX_OFFLINE_MINUTES: Final = 7 * 24 * 60

@@ -37,7 +37,7 @@ from .bridges.wot.coordinator import WotThingCoordinator
 from .bridges.wot.entity import WotThingEntity, is_number, wot_platform
 from .const import KIND_ASSET_REGISTER, KIND_TRACKER_GATEWAY
 from .kinds import WOT_KINDS, PlatformSetup, ThingBridgeConfigEntry, async_setup_by_kind
-from .m2m import PROTOCOLS
+from .m2m import SOURCES
 from .wot import SENSOR, EntitySpec
 
 PARALLEL_UPDATES = 0
@@ -118,7 +118,7 @@ class TrackerSensorDescription(SensorEntityDescription):
     def shown_for(self, protocol: str) -> bool:
         """Whether trackers speaking ``protocol`` get this sensor."""
         return self.position_field is None or (
-            self.position_field in PROTOCOLS[protocol].fields and protocol not in self.held_back
+            self.position_field in SOURCES[protocol].fields and protocol not in self.held_back
         )
 
 

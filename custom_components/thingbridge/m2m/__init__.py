@@ -16,12 +16,17 @@ from .journal import JournalError, JournalRecord, TrackerJournal
 from .trackers import (
     ALIASES,
     PROTOCOLS,
+    SOURCES,
+    TRACCAR_DEFAULT_TOPIC,
+    TRACCAR_PROTOCOL,
     DeviceState,
+    ForwardedPosition,
     Message,
     Position,
     ProtocolError,
     ProtocolInfo,
     check_device_id,
+    decode_forwarded,
     valid_device_id,
 )
 from .trackers.state import Fix, TrackerState, fix_of
@@ -29,8 +34,12 @@ from .trackers.state import Fix, TrackerState, fix_of
 __all__ = [
     "ALIASES",
     "PROTOCOLS",
+    "SOURCES",
+    "TRACCAR_DEFAULT_TOPIC",
+    "TRACCAR_PROTOCOL",
     "DeviceState",
     "Fix",
+    "ForwardedPosition",
     "GatewayError",
     "GatewayStats",
     "JournalError",
@@ -45,6 +54,7 @@ __all__ = [
     "TrackerJournal",
     "TrackerState",
     "check_device_id",
+    "decode_forwarded",
     "fix_of",
     "valid_device_id",
 ]

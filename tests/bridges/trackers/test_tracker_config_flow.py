@@ -38,6 +38,7 @@ from custom_components.thingbridge.const import (
     SUBENTRY_TRACKER,
     TRACKER_GATEWAY_UNIQUE_ID,
     TRACKER_PROTOCOLS,
+    TRACKER_SOURCES,
 )
 from custom_components.thingbridge.m2m import GatewayError
 from tests.bridges.wot.test_config_flow import check, check_options, fields, suggested
@@ -136,6 +137,7 @@ async def test_gateway_step_creates_the_one_gateway(hass: HomeAssistant) -> None
         "listen_host",
         "lenient",
         "offline_minutes",
+        "traccar_topic",
     ]
     assert suggested(result, "protocols") == list(TRACKER_PROTOCOLS)
     assert suggested(result, "listen_host") == HOST
@@ -226,7 +228,7 @@ async def test_gateway_step_listen_address(hass: HomeAssistant) -> None:
 def test_protocol_labels_name_no_port() -> None:
     """The ports can be changed, so the protocols' labels do not state Traccar's."""
     labels = TRANSLATIONS["selector"]["tracker_protocol"]["options"]
-    assert set(labels) == set(TRACKER_PROTOCOLS)
+    assert set(labels) == set(TRACKER_SOURCES)  # the protocols and Traccar's forwarding
     for label in labels.values():
         assert not re.search(r"\bport\b|\d{4}", label), label
 
@@ -310,6 +312,7 @@ async def test_options_change_ports_and_reload(hass: HomeAssistant, busy_port: i
         "listen_host",
         "lenient",
         "offline_minutes",
+        "traccar_topic",
     ]
     assert suggested(result, "protocols") == ["teltonika", "h02"]
     assert suggested(result, "port_teltonika") == 0
@@ -479,7 +482,7 @@ async def test_discovered_tracker_is_confirmed_into_a_subentry(hass: HomeAssista
 async def test_discovery_aborts(hass: HomeAssistant) -> None:
     result = await discover(hass, "teltonika", IMEI)
     assert result["reason"] == "no_gateway"
-    for protocol, device_id in (("traccar", IMEI), ("teltonika", ""), ("osmand", "a\nb")):
+    for protocol, device_id in (("gps103", IMEI), ("teltonika", ""), ("osmand", "a\nb")):
         result = await discover(hass, protocol, device_id)
         assert result["reason"] == "invalid_discovery_info"
     entry = gateway_entry()

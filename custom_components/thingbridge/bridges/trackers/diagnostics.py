@@ -47,7 +47,7 @@ async def async_gateway_diagnostics(
         stored: int | str = await runtime.journal.count()
     except JournalError as err:
         stored = str(err)
-    return {
+    data: dict[str, Any] = {
         "entry": {"data": dict(entry.data), "options": dict(entry.options)},
         "listening": {
             "host": gateway.host,
@@ -59,6 +59,9 @@ async def async_gateway_diagnostics(
         "journal": {"path": runtime.journal.path, "positions": stored},
         "trackers": [tracker_diagnostics(device, connected) for device in runtime.devices.values()],
     }
+    if runtime.settings.traccar_topic:
+        data["traccar_mqtt"] = runtime.traccar.diagnostics()
+    return data
 
 
 def tracker_device_diagnostics(

@@ -16,7 +16,7 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from ...const import KIND_TRACKER_GATEWAY, device_identifier
-from ...m2m import PROTOCOLS
+from ...m2m import SOURCES
 from .runtime import TrackerDevice, TrackerGatewayConfigEntry
 
 
@@ -55,8 +55,8 @@ def tracker_device_info(device: TrackerDevice) -> DeviceInfo:
     return DeviceInfo(
         identifiers={device_identifier(KIND_TRACKER_GATEWAY, device.key)},
         name=device.name,
-        manufacturer=PROTOCOLS[device.protocol].manufacturer,
-        model=PROTOCOLS[device.protocol].description,
+        manufacturer=SOURCES[device.protocol].manufacturer,
+        model=SOURCES[device.protocol].description,
         serial_number=device.device_id,
     )
 

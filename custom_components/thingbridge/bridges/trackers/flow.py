@@ -53,6 +53,7 @@ from ...const import (
     CONF_OFFLINE_MINUTES,
     CONF_PROTOCOL,
     CONF_PROTOCOLS,
+    CONF_TRACCAR_TOPIC,
     DEFAULT_LISTEN_HOST,
     DOMAIN,
     KIND_TRACKER_GATEWAY,
@@ -61,6 +62,8 @@ from ...const import (
     TRACKER_GATEWAY_UNIQUE_ID,
     TRACKER_PROTOCOL_LABELS,
     TRACKER_PROTOCOLS,
+    TRACKER_SOURCE_TRACCAR,
+    TRACKER_SOURCES,
 )
 from ...m2m import GatewayError, valid_device_id
 from ..flow import FlowError
@@ -123,6 +126,28 @@ class PortError(FlowError):
         self.field = _port_key(err.protocol)
 
 
+MAX_TOPIC_LENGTH = 256
+
+
+def _check_topic(topic: str) -> None:
+    """An MQTT subscription filter: ``+`` a whole level, ``#`` only the whole last one.
+
+    Raises:
+        FlowError: ``invalid_topic``.
+    """
+    levels = topic.split("/")
+    if (
+        len(topic) > MAX_TOPIC_LENGTH
+        or not topic.isprintable()
+        or any("+" in level and level != "+" for level in levels)
+        or any(
+            "#" in level and (level != "#" or i != len(levels) - 1)
+            for i, level in enumerate(levels)
+        )
+    ):
+        raise FlowError("invalid_topic")
+
+
 def _errors(err: FlowError) -> dict[str, str]:
     """The form's errors for ``err``: at the port field it names, else for the whole form."""
     field = err.field if isinstance(err, PortError) and err.key == "port_in_use" else "base"
@@ -137,6 +162,7 @@ def _gateway_settings(user_input: Mapping[str, Any]) -> GatewaySettings:
         host=str(user_input[CONF_LISTEN_HOST]).strip(),
         lenient=bool(user_input[CONF_LENIENT]),
         offline_minutes=int(user_input[CONF_OFFLINE_MINUTES]),
+        traccar_topic=str(user_input.get(CONF_TRACCAR_TOPIC) or "").strip(),
     )
 
 
@@ -147,27 +173,39 @@ def _gateway_form(settings: GatewaySettings) -> tuple[probatio.Schema, dict[str,
     fields[probatio.Required(CONF_LISTEN_HOST)] = TextSelector()
     fields[probatio.Required(CONF_LENIENT)] = BooleanSelector()
     fields[probatio.Required(CONF_OFFLINE_MINUTES)] = OFFLINE_SELECTOR
+    fields[probatio.Optional(CONF_TRACCAR_TOPIC)] = TextSelector()
     values = {
         CONF_PROTOCOLS: list(settings.protocols),
         **{_port_key(p): settings.ports[p] for p in TRACKER_PROTOCOLS},
         CONF_LISTEN_HOST: settings.host,
         CONF_LENIENT: settings.lenient,
         CONF_OFFLINE_MINUTES: settings.offline_minutes,
+        CONF_TRACCAR_TOPIC: settings.traccar_topic,
     }
     return probatio.Schema(fields), values
 
 
 async def _async_validate_gateway(
-    settings: GatewaySettings, held: frozenset[int] = frozenset()
+    settings: GatewaySettings, mqtt_loaded: bool, held: frozenset[int] = frozenset()
 ) -> None:
     """Check the settings and that their ports can be bound.
 
+    Args:
+        settings: The submitted settings.
+        mqtt_loaded: Whether Home Assistant's MQTT integration is set up (the Traccar topic
+            needs it).
+        held: The ports this gateway listens on now.
+
     Raises:
-        FlowError: What is wrong (no protocol, a port twice, a bad address); a
-            :class:`PortError` when a port cannot be bound.
+        FlowError: What is wrong (no protocol nor Traccar topic, a bad topic, no MQTT, a port
+            twice, a bad address); a :class:`PortError` when a port cannot be bound.
     """
-    if not settings.protocols:
+    if not settings.protocols and not settings.traccar_topic:
         raise FlowError("no_protocols")
+    if settings.traccar_topic:
+        _check_topic(settings.traccar_topic)
+        if not mqtt_loaded:
+            raise FlowError("mqtt_not_set_up")
     try:
         ipaddress.ip_address(settings.host)
     except ValueError as err:
@@ -242,7 +280,7 @@ class TrackerSteps(ConfigFlow):
         if user_input is not None:
             settings = _gateway_settings(user_input)
             try:
-                await _async_validate_gateway(settings)
+                await _async_validate_gateway(settings, "mqtt" in self.hass.config.components)
             except FlowError as err:
                 errors = _errors(err)
                 placeholders = err.placeholders
@@ -273,7 +311,7 @@ class TrackerSteps(ConfigFlow):
         """The gateway heard from a tracker nobody added: offer to add it."""
         protocol = str(discovery_info.get(CONF_PROTOCOL, ""))
         device_id = str(discovery_info.get(CONF_DEVICE_ID, ""))
-        if protocol not in TRACKER_PROTOCOLS or not valid_device_id(protocol, device_id):
+        if protocol not in TRACKER_SOURCES or not valid_device_id(protocol, device_id):
             return self.async_abort(reason="invalid_discovery_info")
         gateway = self._gateway_entry()
         if gateway is None:
@@ -349,7 +387,9 @@ class TrackerGatewayOptionsFlow(OptionsFlow):
         if user_input is not None:
             settings = _gateway_settings(user_input)
             try:
-                await _async_validate_gateway(settings, self._held_ports())
+                await _async_validate_gateway(
+                    settings, "mqtt" in self.hass.config.components, self._held_ports()
+                )
             except FlowError as err:
                 errors = _errors(err)
                 placeholders = err.placeholders
@@ -378,7 +418,10 @@ class TrackerSubentryFlow(ConfigSubentryFlow):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask for the tracker's protocol, device ID (IMEI) and name."""
         entry = self._get_entry()
-        enabled = GatewaySettings.from_options(entry.options).protocols or TRACKER_PROTOCOLS
+        settings = GatewaySettings.from_options(entry.options)
+        enabled = settings.protocols or (() if settings.traccar_topic else TRACKER_PROTOCOLS)
+        if settings.traccar_topic:
+            enabled = (*enabled, TRACKER_SOURCE_TRACCAR)
         errors: dict[str, str] = {}
         if user_input is not None:
             protocol = str(user_input[CONF_PROTOCOL])

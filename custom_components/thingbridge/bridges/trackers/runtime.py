@@ -20,12 +20,21 @@ A tracker Home Assistant does not know is offered under Discovered within bounds
 who can reach a port can make up device IDs (:mod:`.discovery`); the gateway's and each
 tracker's diagnostics are written by :mod:`.diagnostics`.
 
+Beyond one host (``docs/scale.md``): the gateway can also take positions a Traccar server
+forwards over MQTT (``forward.type=mqtt``) instead of, or besides, its own listeners. The
+option ``traccar_topic`` makes :class:`TraccarMqttSource` subscribe once to that topic through
+Home Assistant's MQTT integration (an ``after_dependency``: without it nothing changes); each
+document is decoded by the library (:func:`.m2m.decode_forwarded`), journaled like the
+gateway's positions and folded into the tracker whose subentry has protocol ``traccar`` and
+the Traccar ``uniqueId`` as its device ID; unknown ones are offered under Discovered.
+
 Why ``.storage``: Home Assistant's backups include it, it is the integration data directory
 users are not meant to edit, and the journal sits next to the counters it complements.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +43,7 @@ from functools import partial
 import logging
 import os
 from pathlib import Path
+import time
 from types import MappingProxyType
 from typing import Any
 
@@ -47,6 +57,7 @@ from homeassistant.helpers import (
 )
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
+from homeassistant.setup import async_when_setup
 from homeassistant.util import dt as dt_util
 
 from ...const import (
@@ -57,6 +68,7 @@ from ...const import (
     CONF_PORTS,
     CONF_PROTOCOL,
     CONF_PROTOCOLS,
+    CONF_TRACCAR_TOPIC,
     DEFAULT_LISTEN_HOST,
     DEFAULT_OFFLINE_MINUTES,
     DOMAIN,
@@ -66,6 +78,7 @@ from ...const import (
     TRACKER_ONLINE_CHECK_INTERVAL,
     TRACKER_PROTOCOL_LABELS,
     TRACKER_PROTOCOLS,
+    TRACKER_SOURCE_TRACCAR,
     TRACKER_STORE_KEY,
     TRACKER_STORE_VERSION,
     device_identifier,
@@ -75,12 +88,15 @@ from ...m2m import (
     DeviceState,
     Fix,
     GatewayError,
+    GatewayStats,
     JournalError,
     Message,
     Position,
+    ProtocolError,
     TrackerGateway,
     TrackerJournal,
     TrackerState,
+    decode_forwarded,
     fix_of,
 )
 from ...position_sources import (
@@ -97,6 +113,10 @@ REPLAY_PAGE = 1000
 _ONE_MICROSECOND = timedelta(microseconds=1)
 # A fix dated further ahead of the clock is not shown (the tracker state's rule) nor offered.
 HISTORY_MAX_FUTURE = timedelta(days=1)
+TRACCAR_MAX_PENDING = 10_000
+"""Positions from MQTT waiting for the journal; beyond this they are dropped (and counted)."""
+TRACCAR_LOG_INTERVAL = 60.0
+"""Rejected MQTT documents are logged at most this often (with the count since the last)."""
 
 type TrackerGatewayConfigEntry = ConfigEntry[TrackerGatewayRuntime]
 
@@ -116,6 +136,7 @@ class GatewaySettings:
         host: The address to listen on.
         lenient: Accept frames with bad checksums.
         offline_minutes: A tracker silent this long is offline.
+        traccar_topic: The MQTT topic a Traccar server forwards positions to (empty: none).
     """
 
     protocols: tuple[str, ...]
@@ -123,6 +144,7 @@ class GatewaySettings:
     host: str = DEFAULT_LISTEN_HOST
     lenient: bool = False
     offline_minutes: int = DEFAULT_OFFLINE_MINUTES
+    traccar_topic: str = ""
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> GatewaySettings:
@@ -135,17 +157,21 @@ class GatewaySettings:
             host=str(options.get(CONF_LISTEN_HOST, DEFAULT_LISTEN_HOST)),
             lenient=bool(options.get(CONF_LENIENT, False)),
             offline_minutes=int(options.get(CONF_OFFLINE_MINUTES, DEFAULT_OFFLINE_MINUTES)),
+            traccar_topic=str(options.get(CONF_TRACCAR_TOPIC) or ""),
         )
 
     def as_options(self) -> dict[str, Any]:
-        """The entry options that hold these settings."""
-        return {
+        """The entry options that hold these settings (the Traccar topic only when set)."""
+        options: dict[str, Any] = {
             CONF_PROTOCOLS: list(self.protocols),
             CONF_PORTS: dict(self.ports),
             CONF_LISTEN_HOST: self.host,
             CONF_LENIENT: self.lenient,
             CONF_OFFLINE_MINUTES: self.offline_minutes,
         }
+        if self.traccar_topic:
+            options[CONF_TRACCAR_TOPIC] = self.traccar_topic
+        return options
 
     @property
     def listen_ports(self) -> dict[str, int]:
@@ -195,6 +221,31 @@ def port_error_placeholders(err: GatewayError) -> dict[str, str]:
         "port": str(err.port),
         "error": str(err.__cause__ or err),
     }
+
+
+class NoListeners:
+    """The gateway's stand-in when no protocol is enabled (only Traccar's MQTT source)."""
+
+    def __init__(self, host: str) -> None:
+        """Listen nowhere."""
+        self.host = host
+        self.ports: dict[str, int] = {}
+        self.udp_ports: dict[str, int] = {}
+        self.stats = GatewayStats()
+
+    async def start(self) -> None:
+        """Nothing to open."""
+
+    async def stop(self) -> None:
+        """Nothing to close."""
+
+    def last_seen(self, protocol: str, device_id: str) -> datetime | None:
+        """No connection ever saw a device."""
+        return None
+
+    def connected_devices(self) -> set[tuple[str, str]]:
+        """No device is connected."""
+        return set()
 
 
 class TrackerDevice:
@@ -266,16 +317,21 @@ class TrackerGatewayRuntime:
         self.store = store
         self.devices: dict[tuple[str, str], TrackerDevice] = {}
         self.discovery = TrackerDiscovery(hass)
-        self.gateway = TrackerGateway(
-            journal,
-            ports=settings.listen_ports,
-            host=settings.host,
-            lenient=settings.lenient,
-            is_registered=self.is_registered,
-            on_positions=self.on_positions,
-            on_unknown_device=self.discovery.on_unknown_device,
-            on_message=self.on_message,
+        self.gateway: TrackerGateway | NoListeners = (
+            TrackerGateway(
+                journal,
+                ports=settings.listen_ports,
+                host=settings.host,
+                lenient=settings.lenient,
+                is_registered=self.is_registered,
+                on_positions=self.on_positions,
+                on_unknown_device=self.discovery.on_unknown_device,
+                on_message=self.on_message,
+            )
+            if settings.protocols
+            else NoListeners(settings.host)
         )
+        self.traccar = TraccarMqttSource(self, settings.traccar_topic)
         self._checkpoints: dict[str, Any] = {}
         self._device_listeners: list[Callable[[TrackerDevice], None]] = []
         self._stopped = False
@@ -301,6 +357,8 @@ class TrackerGatewayRuntime:
                 translation_placeholders=port_error_placeholders(err),
             ) from err
         _LOGGER.debug("Tracker gateway listening on %s %s", self.settings.host, self.gateway.ports)
+        if self.settings.traccar_topic:
+            self.traccar.async_start()
 
     async def async_stop(self) -> None:
         """Close the listeners, save the trackers' state and close the journal."""
@@ -309,6 +367,7 @@ class TrackerGatewayRuntime:
         self._stopped = True
         self.discovery.async_stop()
         await self.gateway.stop()
+        await self.traccar.async_stop()
         await self.store.async_save(self._store_data())
         await self.journal.close()
 
@@ -425,6 +484,14 @@ class TrackerGatewayRuntime:
         device.state.last_seen = now
         device.async_update_online(now, self.settings.offline_after)
 
+    def on_forwarded(self, positions: list[Position]) -> None:
+        """Positions forwarded by Traccar, journaled (the new ones), in arrival order."""
+        by_device: dict[str, list[Position]] = {}
+        for position in positions:
+            by_device.setdefault(position.device_id, []).append(position)
+        for device_positions in by_device.values():
+            self.on_positions(TRACKER_SOURCE_TRACCAR, device_positions)
+
     @callback
     def async_refresh_online(self, now: datetime) -> None:
         """Turn trackers offline after the configured silence (runs every 30 seconds)."""
@@ -523,6 +590,138 @@ class JournalPositionHistory:
                 since = last - timedelta(microseconds=1)
                 seen = same
         return fixes
+
+
+class TraccarMqttSource:
+    """Positions a Traccar server forwards to one MQTT topic, for the gateway's trackers.
+
+    One subscription (QoS 1, as Traccar publishes) through Home Assistant's MQTT integration,
+    made once that integration is set up; every message is decoded, and a known tracker's
+    position waits in a bounded queue for the journal, which one task drains in batches
+    (a resend, QoS 1 redelivering, is recognised by the journal and not shown twice).
+    Rejected documents are counted and logged at debug level at most once a minute.
+    """
+
+    def __init__(self, runtime: TrackerGatewayRuntime, topic: str) -> None:
+        """Subscribe to nothing yet."""
+        self.runtime = runtime
+        self.topic = topic
+        self.subscribed = False
+        self.received = 0
+        self.accepted = 0
+        self.rejected = 0
+        self.dropped = 0
+        self._pending: list[Position] = []
+        self._drain: asyncio.Task[None] | None = None
+        self._unsubscribe: CALLBACK_TYPE | None = None
+        self._stopped = False
+        self._rejected_unlogged = 0
+        self._logged_at = -TRACCAR_LOG_INTERVAL
+
+    def is_stopped(self) -> bool:
+        """Whether :meth:`async_stop` was called."""
+        return self._stopped
+
+    @callback
+    def async_start(self) -> None:
+        """Subscribe as soon as Home Assistant's MQTT integration is set up."""
+        async_when_setup(self.runtime.hass, "mqtt", self._async_mqtt_ready)
+
+    async def _async_mqtt_ready(self, hass: HomeAssistant, _component: str) -> None:
+        from homeassistant.components import mqtt  # noqa: PLC0415 - only with the option
+
+        if self.is_stopped():
+            return
+        if not await mqtt.async_wait_for_mqtt_client(hass):
+            _LOGGER.warning("MQTT is not available: Traccar positions are not received")
+            return
+        if self.is_stopped():
+            return  # unloaded while waiting for the MQTT client
+        self._unsubscribe = await mqtt.async_subscribe(
+            hass, self.topic, self._on_message, qos=1, encoding=None
+        )
+        self.subscribed = True
+        _LOGGER.debug("Receiving Traccar positions on MQTT topic %r", self.topic)
+
+    async def async_stop(self) -> None:
+        """Unsubscribe, then let what was received reach the journal."""
+        self._stopped = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.subscribed = False
+        if self._drain is not None:
+            await self._drain
+
+    @callback
+    def _on_message(self, msg: Any) -> None:
+        """One MQTT message (``ReceiveMessage``): decode it, queue it for the journal."""
+        self.received += 1
+        payload = msg.payload
+        try:
+            forwarded = decode_forwarded(payload if isinstance(payload, bytes | str) else b"")
+        except ProtocolError as err:
+            self.rejected += 1
+            self._log_rejected(str(msg.topic), err)
+            return
+        position = forwarded.position
+        runtime = self.runtime
+        if not runtime.is_registered(TRACKER_SOURCE_TRACCAR, position.device_id):
+            runtime.discovery.on_unknown_device(TRACKER_SOURCE_TRACCAR, position.device_id)
+            return
+        if self._stopped:
+            return
+        if len(self._pending) >= TRACCAR_MAX_PENDING:
+            self.dropped += 1
+            return
+        self.accepted += 1
+        self._pending.append(position)
+        if self._drain is None:
+            self._drain = runtime.entry.async_create_background_task(
+                runtime.hass, self._async_drain(), "thingbridge traccar journal"
+            )
+
+    def _log_rejected(self, topic: str, err: ProtocolError) -> None:
+        self._rejected_unlogged += 1
+        now = time.monotonic()
+        if now - self._logged_at < TRACCAR_LOG_INTERVAL:
+            return
+        _LOGGER.debug(
+            "Ignored %d Traccar document(s) on MQTT topic %r; the last: %s",
+            self._rejected_unlogged,
+            topic,
+            err,
+        )
+        self._logged_at = now
+        self._rejected_unlogged = 0
+
+    async def _async_drain(self) -> None:
+        """Journal the queued positions in batches, then show the new ones."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    new = await self.runtime.journal.append(batch)
+                except JournalError as err:
+                    # Traccar keeps them in its own database; show them anyway.
+                    _LOGGER.warning("Traccar positions not journaled: %s", err)
+                    new = [True] * len(batch)
+                fresh = [p for p, is_new in zip(batch, new, strict=True) if is_new]
+                if fresh:
+                    self.runtime.on_forwarded(fresh)
+        finally:
+            self._drain = None
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The source's counters (for the gateway's diagnostics)."""
+        return {
+            "topic": self.topic,
+            "subscribed": self.subscribed,
+            "received": self.received,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "dropped": self.dropped,
+        }
 
 
 def journal_path(hass: HomeAssistant) -> Path:

@@ -62,6 +62,12 @@ from .osmand import parse_json, parse_query, parse_request, parse_text
 from .stream import DEFAULT_MAX_BUFFER, Item, StreamDecoder
 from .teltonika import TeltonikaDecoder, TeltonikaUdpDecoder
 from .tk103 import Tk103Decoder
+from .traccar_forward import (
+    DEFAULT_TOPIC as TRACCAR_DEFAULT_TOPIC,
+    PROTOCOL as TRACCAR_PROTOCOL,
+    ForwardedPosition,
+    decode_forwarded,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +158,20 @@ PROTOCOLS: dict[str, ProtocolInfo] = {
 }  # fmt: skip
 """The supported protocols with Traccar's default ports, in the order menus list them."""
 
+TRACCAR = ProtocolInfo(
+    TRACCAR_PROTOCOL, 0, ("mqtt",), "Positions forwarded by a Traccar server", "traccar",
+    label="Traccar",
+    fields=_fields(
+        "speed_kmh course_deg altitude_m satellites hdop accuracy_m ignition motion charging"
+        " external_voltage_v battery_v battery_percent gsm_signal odometer_m trip_odometer_m"
+        " engine_hours_s alarm event archive"
+    ),
+)  # fmt: skip
+"""Positions a Traccar server forwards (:mod:`.traccar_forward`): no listener of ours."""
+
+SOURCES: dict[str, ProtocolInfo] = {**PROTOCOLS, TRACCAR.name: TRACCAR}
+"""Every source of tracker positions: the listened-to protocols and Traccar's forwarding."""
+
 ALIASES = {"gps103": "coban", "concox": "gt06", "traccar-client": "osmand"}
 
 
@@ -179,6 +199,10 @@ __all__ = [
     "DEFAULT_MAX_BUFFER",
     "DEVICE_ID_PATTERNS",
     "PROTOCOLS",
+    "SOURCES",
+    "TRACCAR",
+    "TRACCAR_DEFAULT_TOPIC",
+    "TRACCAR_PROTOCOL",
     "Alarm",
     "AnyMessage",
     "BufferOverflowError",
@@ -187,6 +211,7 @@ __all__ = [
     "CommandResponse",
     "DeviceState",
     "FieldError",
+    "ForwardedPosition",
     "Frame",
     "FrameError",
     "GarbageError",
@@ -213,6 +238,7 @@ __all__ = [
     "crc16_ibm",
     "crc16_x25",
     "create_decoder",
+    "decode_forwarded",
     "parse_json",
     "parse_query",
     "parse_request",

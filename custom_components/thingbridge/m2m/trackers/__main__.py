@@ -3,6 +3,8 @@
 ``python -m custom_components.thingbridge.m2m.trackers decode --protocol NAME INPUT…``
 prints one JSON line per decoded frame or error; exit status 0 when everything decoded,
 2 when any error was reported. ``--list`` prints the protocols and Traccar's ports.
+``--protocol traccar`` decodes documents a Traccar server forwards (one JSON document per
+input or stdin line, :mod:`.traccar_forward`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .osmand import parse_text
 from .serialize import item_to_dict
 from .stream import Item
 from .teltonika import TeltonikaUdpDecoder
+from .traccar_forward import PROTOCOL as TRACCAR, decode_forwarded
 
 _BINARY = {"teltonika", "gt06"}
 _HEX_SEPARATORS = re.compile(r"[\s:]|0x", re.IGNORECASE)
@@ -81,6 +84,23 @@ def decode(
             except ProtocolError as err:
                 items.append(err)
         return items
+    if name == TRACCAR:
+        for text in inputs:
+            try:
+                position = decode_forwarded(text).position
+            except ProtocolError as err:
+                items.append(err)
+            else:
+                items.append(
+                    Frame(
+                        protocol=name,
+                        kind="forward",
+                        device_id=position.device_id,
+                        messages=(position,),
+                        raw=text.encode("utf-8", "replace"),
+                    )
+                )
+        return items
     chunks: list[bytes] = []
     for text in inputs:
         try:
@@ -127,7 +147,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     dec = sub.add_parser("decode", help="decode frames given as hex or text")
     dec.add_argument(
-        "--protocol", "-p", choices=sorted([*PROTOCOLS, *ALIASES]), help="protocol name"
+        "--protocol",
+        "-p",
+        choices=sorted([*PROTOCOLS, *ALIASES, TRACCAR]),
+        help="protocol name (traccar: JSON a Traccar server forwards)",
     )
     dec.add_argument(
         "--list", action="store_true", help="list the protocols and their Traccar default ports"

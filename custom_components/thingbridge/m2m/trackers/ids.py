@@ -18,6 +18,9 @@ h02        10-15 digits         the 10-digit ID (5 BCD bytes in binary frames)
 osmand     1-64 of              the Traccar Client's identifier (by default a
            ``A-Z a-z 0-9 . _ :  number; users may type names)
            -``
+traccar    1-64 of              a Traccar device's ``uniqueId`` in positions a
+           ``A-Z a-z 0-9 . _ :  Traccar server forwards (normally the IMEI)
+           @ + -``
 ========== ==================== ===============================================
 
 A frame whose ID does not match is a protocol error (:class:`.errors.FieldError` on the
@@ -38,6 +41,7 @@ DEVICE_ID_PATTERNS: dict[str, re.Pattern[str]] = {
     "coban": re.compile(r"[0-9]{15}"),
     "h02": re.compile(r"[0-9]{10,15}"),
     "osmand": re.compile(r"[A-Za-z0-9._:-]{1,64}"),
+    "traccar": re.compile(r"[A-Za-z0-9._:@+-]{1,64}"),
 }
 """The device IDs each protocol accepts (matched in full, ASCII only)."""
 
