@@ -39,7 +39,6 @@ from ...const import (
     entry_kind,
 )
 from ...wot import (
-    MAX_THINGS,
     ExploreResult,
     ThingDescription,
     WotAuthError,
@@ -63,8 +62,11 @@ from .coordinator import (
     thing_key,
 )
 
-# Things set up from one directory; a longer listing raises a repair issue naming the rest.
-DIRECTORY_MAX_THINGS = MAX_THINGS
+# Things set up from one directory (the option CONF_MAX_THINGS of a directory entry, at most
+# DIRECTORY_MAX_THINGS_LIMIT); a longer listing raises a repair issue naming the rest.
+CONF_MAX_THINGS = "max_things"
+DIRECTORY_MAX_THINGS = 5000
+DIRECTORY_MAX_THINGS_LIMIT = 20000
 WOT_PLATFORMS: tuple[Platform, ...] = (
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
@@ -149,6 +151,12 @@ def _directory_things(
     return {key: td for key, td in tds.items() if key not in own}
 
 
+def max_things(entry: WotConfigEntry) -> int:
+    """How many Things the directory entry sets up: its option, within 1 and the limit."""
+    value = int(entry.options.get(CONF_MAX_THINGS, DIRECTORY_MAX_THINGS))
+    return min(max(value, 1), DIRECTORY_MAX_THINGS_LIMIT)
+
+
 @callback
 def _report_left_out(hass: HomeAssistant, entry: WotConfigEntry, result: ExploreResult) -> None:
     """Raise (or clear) the repair issue saying how many of a directory's Things were left out."""
@@ -159,7 +167,7 @@ def _report_left_out(hass: HomeAssistant, entry: WotConfigEntry, result: Explore
     LOGGER.warning(
         "Directory %s lists more than %d Things; %d were left out",
         safe_url(entry.data[CONF_URL]),
-        DIRECTORY_MAX_THINGS,
+        max_things(entry),
         result.left_out,
     )
     ir.async_create_issue(
@@ -172,7 +180,7 @@ def _report_left_out(hass: HomeAssistant, entry: WotConfigEntry, result: Explore
         translation_placeholders={
             "title": entry.title,
             "url": safe_url(entry.data[CONF_URL]),
-            "max_things": str(DIRECTORY_MAX_THINGS),
+            "max_things": str(max_things(entry)),
             "left_out": str(result.left_out),
         },
     )
@@ -186,7 +194,7 @@ async def async_setup_directory(hass: HomeAssistant, entry: WotConfigEntry) -> N
     session = async_get_clientsession(hass)
     creds = credentials_from(entry.data)
     try:
-        result = await explore(session, url, credentials=creds, max_things=DIRECTORY_MAX_THINGS)
+        result = await explore(session, url, credentials=creds, max_things=max_things(entry))
     except WotError as err:
         raise _setup_error(entry, err) from err
     _report_left_out(hass, entry, result)
@@ -238,7 +246,7 @@ class DirectoryFollower:
         hass, entry, runtime, url = self._hass, self._entry, self._runtime, self._url
         try:
             result = await explore(
-                self._session, url, credentials=self._credentials, max_things=DIRECTORY_MAX_THINGS
+                self._session, url, credentials=self._credentials, max_things=max_things(entry)
             )
         except WotError as err:
             LOGGER.debug("Directory %s could not be read: %s", safe_url(url), err)
