@@ -67,6 +67,12 @@ from .coordinator import (
 CONF_MAX_THINGS = "max_things"
 DIRECTORY_MAX_THINGS = 5000
 DIRECTORY_MAX_THINGS_LIMIT = 20000
+# Things of a directory whose first read and push channels are being set up at once. Starting
+# thousands at a time only queued their requests behind the shared session's 100 connections
+# per host, and kept every queued request alive long enough to be promoted to the garbage
+# collector's oldest generation: measured for 2,000 Things, 15 % more CPU, most of it in full
+# collections.
+STARTING_AT_ONCE = 32
 WOT_PLATFORMS: tuple[Platform, ...] = (
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
@@ -203,9 +209,14 @@ async def async_setup_directory(hass: HomeAssistant, entry: WotConfigEntry) -> N
     )
     runtime.rejected = {source: str(err) for source, err in result.rejected}
     tds = _directory_things(hass, entry, result.things)
-    coordinators = await asyncio.gather(
-        *(async_start_thing(hass, entry, td, key, first=False) for key, td in tds.items())
-    )
+    # A bounded number of Things start at once (see STARTING_AT_ONCE).
+    starting = asyncio.Semaphore(STARTING_AT_ONCE)
+
+    async def start(key: str, td: ThingDescription) -> WotThingCoordinator:
+        async with starting:
+            return await async_start_thing(hass, entry, td, key, first=False)
+
+    coordinators = await asyncio.gather(*(start(key, td) for key, td in tds.items()))
     runtime.things.update(zip(tds, coordinators, strict=True))
 
     follower = DirectoryFollower(hass, entry, runtime)
