@@ -1073,7 +1073,7 @@ async def test_options(
 async def test_directory_options_set_how_many_things_it_sets_up(
     hass: HomeAssistant, setups: list[dict[str, Any]]
 ) -> None:
-    """A directory entry's options hold its Things cap: 5,000 unless set, 1 to 20,000."""
+    """A directory entry's options hold its Things cap: 5,000 unless set, 1 to 10,000."""
     entry = directory_entry("http://127.0.0.1:9/things")
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
@@ -1089,17 +1089,17 @@ async def test_directory_options_set_how_many_things_it_sets_up(
             schema({CONF_ALLOW_OTHER_HOSTS: False, CONF_MAX_THINGS: bad})
     result = check_options(
         await hass.config_entries.options.async_configure(
-            result["flow_id"], {CONF_ALLOW_OTHER_HOSTS: False, CONF_MAX_THINGS: 12000.0}
+            result["flow_id"], {CONF_ALLOW_OTHER_HOSTS: False, CONF_MAX_THINGS: 8000.0}
         )
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     # Stored as a whole number (the number box gives a float).
-    assert entry.options == {CONF_ALLOW_OTHER_HOSTS: False, CONF_MAX_THINGS: 12000}
+    assert entry.options == {CONF_ALLOW_OTHER_HOSTS: False, CONF_MAX_THINGS: 8000}
     assert isinstance(entry.options[CONF_MAX_THINGS], int)
     await hass.async_block_till_done()
     assert len(setups) == 2  # reloaded with the new cap
     result = check_options(await hass.config_entries.options.async_init(entry.entry_id))
-    assert suggested(result, CONF_MAX_THINGS) == 12000
+    assert suggested(result, CONF_MAX_THINGS) == 8000
 
 
 async def test_thing_with_too_many_affordances_is_refused_by_name(

@@ -63,10 +63,12 @@ from .coordinator import (
 )
 
 # Things set up from one directory (the option CONF_MAX_THINGS of a directory entry, at most
-# DIRECTORY_MAX_THINGS_LIMIT); a longer listing raises a repair issue naming the rest.
+# DIRECTORY_MAX_THINGS_LIMIT); a longer listing raises a repair issue naming the rest. The limit
+# is Home Assistant's: it enables at most 10,000 entities per config entry, and every Thing
+# has at least one.
 CONF_MAX_THINGS = "max_things"
 DIRECTORY_MAX_THINGS = 5000
-DIRECTORY_MAX_THINGS_LIMIT = 20000
+DIRECTORY_MAX_THINGS_LIMIT = 10000
 # Things of a directory whose first read and push channels are being set up at once. Starting
 # thousands at a time only queued their requests behind the shared session's 100 connections
 # per host, and kept every queued request alive long enough to be promoted to the garbage
