@@ -9,10 +9,10 @@
    observed by long-poll; 200 by default) is added as one entry; the time from ``async_setup``
    to every Thing's entities being in the state machine is reported (median of several runs),
    with the CPU time Home Assistant's process spent and its memory growth per Thing (resident
-   set before and after the setup, the largest of the runs). The directory's simulator runs in a process of its own,
-   as devices are not Home Assistant's work. For more than 1,000 Things, a directory of 1,000
-   is set up too and the ratio of the two times given (a flat cost per Thing gives
-   ``things / 1000``).
+   set before and after the setup, the largest of the runs). The directory's simulator runs in
+   a process of its own, as devices are not Home Assistant's work. For more than 1,000 Things,
+   a directory of 1,000 is set up too and the ratio of the two times given (a flat cost per
+   Thing gives ``things / 1000``).
 
 Run on demand (never in the test suite):
 
