@@ -5,13 +5,19 @@
    brightness on the device and times until Home Assistant's ``state_changed`` event for the
    light; interleaved with it, a plain aiohttp GET of the same property on the same loopback
    server gives the HTTP round trip to compare with. p50 and p99 of both, in one run.
-2. **Directory setup.** A directory serving 200 Things (sensors, observed by long-poll) is
-   added as one entry; the time from ``async_setup`` to every Thing's entities being in the
-   state machine is reported (median of several runs).
+2. **Directory setup.** A directory serving ``--things`` Things (sensors of two properties,
+   observed by long-poll; 200 by default) is added as one entry; the time from ``async_setup``
+   to every Thing's entities being in the state machine is reported (median of several runs),
+   with the CPU time Home Assistant's process spent and its memory growth per Thing (resident
+   set before and after the setup, the largest of the runs). The directory's simulator runs in
+   a process of its own, as devices are not Home Assistant's work. For more than 1,000 Things,
+   a directory of 1,000 is set up too and the ratio of the two times given (a flat cost per
+   Thing gives ``things / 1000``).
 
 Run on demand (never in the test suite):
 
     .venv/bin/python -m bench.wot_push [--changes 1000] [--things 200] [--setup-runs 3]
+    .venv/bin/python -m bench.wot_push --changes 0 --things 5000   # directory figures only
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import multiprocessing
+from multiprocessing.connection import Connection
+import os
+from pathlib import Path
 import statistics
 import tempfile
 import time
@@ -47,6 +57,11 @@ from simulator.things import make_lamp, make_sensor
 from simulator.wot import WotSimulator
 
 LAMP = "light.simulated_lamp"
+# The directory's Things: the simulator's sensor cut to two properties (two entities, two
+# long-poll channels each). Home Assistant enables at most 10,000 entities per config entry
+# (MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY), so 5,000 Things of one directory can have two each;
+# and each long-poll channel holds a socket on both sides (20,000 file descriptors here).
+DIRECTORY_THING_PROPERTIES = ("temperature", "humidity")
 
 
 def _pct(samples: list[float], q: float) -> float:
@@ -125,18 +140,56 @@ async def push_latency(changes: int) -> tuple[list[float], list[float]]:
     return push, rtt
 
 
-async def directory_setup(things: int) -> float:
-    """Seconds from setting up a directory entry to every Thing's entities existing."""
-    made = []
-    for index in range(things):
-        sensor = make_sensor()
-        made.append(
-            dataclasses.replace(
-                sensor, slug=f"sensor-{index:03d}", title=f"Sensor {index:03d}", state={}
+def _serve_directory(things: int, conn: Connection) -> None:
+    """The child process: serve ``things`` sensors until the parent says stop."""
+
+    async def serve() -> None:
+        made = []
+        for index in range(things):
+            sensor = make_sensor()
+            made.append(
+                dataclasses.replace(
+                    sensor,
+                    slug=f"sensor-{index:05d}",
+                    title=f"Sensor {index:05d}",
+                    state={},
+                    properties={k: sensor.properties[k] for k in DIRECTORY_THING_PROPERTIES},
+                    events={},
+                )
             )
-        )
-    sim = WotSimulator(made, tick_interval=3600)
-    await sim.start("127.0.0.1", 0)
+        sim = WotSimulator(made, tick_interval=3600)
+        await sim.start("127.0.0.1", 0)
+        conn.send(sim.base_url)
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        await sim.stop()
+
+    asyncio.run(serve())
+
+
+def _rss() -> int:
+    """This process's resident set, in bytes."""
+    pages = Path("/proc/self/statm").read_text(encoding="ascii").split()[1]
+    return int(pages) * os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclasses.dataclass
+class Setup:
+    """One directory setup: seconds (wall and CPU) and resident-set growth in bytes."""
+
+    seconds: float
+    cpu: float
+    rss_growth: int
+
+
+async def directory_setup(things: int) -> Setup:
+    """Set up a directory entry of ``things`` Things until every Thing's entities exist."""
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    server = multiprocessing.get_context("spawn").Process(
+        target=_serve_directory, args=(things, child), daemon=True
+    )
+    server.start()
+    loop = asyncio.get_running_loop()
+    base_url = await loop.run_in_executor(None, parent.recv)
     with tempfile.TemporaryDirectory() as config_dir:
         context, hass = await _hass(config_dir)
         try:
@@ -144,13 +197,14 @@ async def directory_setup(things: int) -> float:
                 domain=DOMAIN,
                 title="Directory",
                 unique_id="directory",
-                data={CONF_KIND: KIND_WOT_DIRECTORY, "url": f"{sim.base_url}.well-known/wot"},
+                data={CONF_KIND: KIND_WOT_DIRECTORY, "url": f"{base_url}.well-known/wot"},
             )
             entry.add_to_hass(hass)
-            t0 = time.perf_counter()
+            rss0 = _rss()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             assert await hass.config_entries.async_setup(entry.entry_id)
             await hass.async_block_till_done()
-            elapsed = time.perf_counter() - t0
+            setup = Setup(time.perf_counter() - t0, time.process_time() - cpu0, _rss() - rss0)
             count = len(entry.runtime_data.things)
             temps = [s for s in hass.states.async_entity_ids("sensor") if "temperature" in s]
             assert count == things, f"{count} of {things} Things were set up"
@@ -158,25 +212,46 @@ async def directory_setup(things: int) -> float:
             await hass.config_entries.async_unload(entry.entry_id)
         finally:
             await context.__aexit__(None, None, None)
-            await sim.stop()
-    return elapsed
+            parent.send("stop")
+            await loop.run_in_executor(None, server.join, 30)
+    return setup
+
+
+def _setup_row(things: int, setups: list[Setup]) -> str:
+    seconds = [s.seconds for s in setups]
+    cpu = statistics.median(s.cpu for s in setups)
+    # The largest growth: a later run in the same process reuses memory an earlier one freed.
+    per_thing = max(s.rss_growth for s in setups) / things
+    return (
+        f"directory of {things} Things set up: median {statistics.median(seconds):.2f} s"
+        f" (runs: {', '.join(f'{s:.2f}' for s in seconds)}); CPU {cpu:.2f} s"
+        f" ({cpu / things * 1e3:.2f} ms per Thing); memory {per_thing / 1024:.1f} KiB per Thing"
+    )
 
 
 async def run(changes: int, things: int, setup_runs: int) -> None:
     """Measure and print."""
     logging.basicConfig(level=logging.WARNING)
-    push, rtt = await push_latency(changes)
-    print(_row("push: device change -> HA state_changed", push))
-    print(_row("loopback HTTP GET round trip", rtt))
-    print(
-        f"p99 difference: {(_pct(push, 0.99) - _pct(rtt, 0.99)) * 1e3:.3f} ms;"
-        f" ratio of medians {statistics.median(push) / statistics.median(rtt):.2f}"
-    )
-    setups = [await directory_setup(things) for _ in range(setup_runs)]
-    print(
-        f"directory of {things} Things set up: median {statistics.median(setups):.2f} s"
-        f" (runs: {', '.join(f'{s:.2f}' for s in setups)})"
-    )
+    if changes:
+        push, rtt = await push_latency(changes)
+        print(_row("push: device change -> HA state_changed", push))
+        print(_row("loopback HTTP GET round trip", rtt))
+        print(
+            f"p99 difference: {(_pct(push, 0.99) - _pct(rtt, 0.99)) * 1e3:.3f} ms;"
+            f" ratio of medians {statistics.median(push) / statistics.median(rtt):.2f}"
+        )
+    sizes = [1000, things] if things > 1000 else [things]
+    medians: dict[int, float] = {}
+    for size in sizes:
+        setups = [await directory_setup(size) for _ in range(setup_runs)]
+        medians[size] = statistics.median(s.seconds for s in setups)
+        print(_setup_row(size, setups), flush=True)
+    if len(sizes) > 1:
+        ratio = medians[things] / medians[1000]
+        print(
+            f"setup time of {things} Things / 1000 Things: {ratio:.2f}"
+            f" (a flat cost per Thing gives {things / 1000:g})"
+        )
 
 
 def main() -> None:

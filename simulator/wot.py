@@ -582,17 +582,19 @@ class WotSimulator:
         offset = _int_param(request, "offset", 0) or 0
         limit = _int_param(request, "limit", 1)
         base = self._base_for(request)
-        tds = sorted(
-            (thing_description(t, base) for t in self.things.values() if t.dialect == "td"),
-            key=lambda td: str(td["id"]),
+        # Sorted by id, and only the page's TDs are built: a directory of thousands of Things
+        # read page by page would otherwise build every TD for every page.
+        listed = sorted(
+            (t for t in self.things.values() if t.dialect == "td"), key=lambda t: str(t.id)
         )
-        end = len(tds) if limit is None else offset + limit
+        end = len(listed) if limit is None else offset + limit
         headers = {}
-        if end < len(tds):
+        if end < len(listed):
             headers["Link"] = f'</things?offset={end}&limit={limit}>; rel="next"'
         accept = request.headers.get("Accept", "")
         content_type = "application/ld+json" if "application/ld+json" in accept else JSON
-        return web.json_response(tds[offset:end], content_type=content_type, headers=headers)
+        tds = [thing_description(t, base) for t in listed[offset:end]]
+        return web.json_response(tds, content_type=content_type, headers=headers)
 
     async def _get_td(self, request: web.Request) -> web.Response:
         key = request.match_info["slug"]

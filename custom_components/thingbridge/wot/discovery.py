@@ -90,6 +90,9 @@ EXPLORE_ACCEPT = "application/td+json, application/ld+json;q=0.9, application/js
 MAX_THINGS = 1000
 MAX_PAGES = 50
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
+# A listing longer than MAX_THINGS (a caller's larger ``max_things``) gets budgets that grow with
+# it: the pages it takes at PAGE_SIZE entries a page (and a margin), and bytes per Thing.
+BYTES_PER_THING = 16 * 1024
 MAX_LINK_DEPTH = 3
 PAGE_SIZE = 100
 TOTAL_TIMEOUT = 120.0
@@ -921,8 +924,8 @@ async def explore(
     credentials: Credentials | None = None,
     allowed_hosts: frozenset[str] | None = None,
     max_things: int = MAX_THINGS,
-    max_pages: int = MAX_PAGES,
-    max_bytes: int = MAX_TOTAL_BYTES,
+    max_pages: int | None = None,
+    max_bytes: int | None = None,
     request_timeout: float = DEFAULT_TIMEOUT,
     total_timeout: float = TOTAL_TIMEOUT,
     ssl: bool = True,
@@ -938,8 +941,10 @@ async def explore(
             ``frozenset({"*"})`` allows any.
         max_things: entries (valid or not) read before stopping; the entries past it are
             counted in ``left_out``.
-        max_pages: documents fetched before stopping.
-        max_bytes: bytes read in total before stopping.
+        max_pages: documents fetched before stopping; by default :data:`MAX_PAGES`, or
+            what ``max_things`` entries take at :data:`PAGE_SIZE` a page (plus 10) if more.
+        max_bytes: bytes read in total before stopping; by default :data:`MAX_TOTAL_BYTES`, or
+            :data:`BYTES_PER_THING` for each of ``max_things`` if more.
         request_timeout: seconds allowed per request.
         total_timeout: seconds allowed for the whole exploration.
         ssl: verify TLS certificates.
@@ -957,6 +962,10 @@ async def explore(
         raise WotValidationError("url", "not a valid URL") from err
     if root.scheme not in ("http", "https") or not root.host:
         raise WotValidationError("url", f"not an http(s) URL: {safe_url(root)!r}")
+    if max_pages is None:
+        max_pages = max(MAX_PAGES, -(-max_things // PAGE_SIZE) + 10)
+    if max_bytes is None:
+        max_bytes = max(MAX_TOTAL_BYTES, max_things * BYTES_PER_THING)
     explorer = _Explorer(
         session,
         root,

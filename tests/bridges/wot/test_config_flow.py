@@ -23,12 +23,18 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from yarl import URL
 
 import custom_components.thingbridge as integration
 from custom_components.thingbridge.bridges.wot.flow import MAX_REASON_CHARS
+from custom_components.thingbridge.bridges.wot.runtime import (
+    CONF_MAX_THINGS,
+    DIRECTORY_MAX_THINGS,
+    DIRECTORY_MAX_THINGS_LIMIT,
+)
 from custom_components.thingbridge.const import (
     CONF_ALLOW_OTHER_HOSTS,
     CONF_KIND,
@@ -1073,6 +1079,38 @@ async def test_options(
     # The form shows the current value.
     result = check_options(await hass.config_entries.options.async_init(sensor_entry.entry_id))
     assert suggested(result, CONF_ALLOW_OTHER_HOSTS) is True
+
+
+async def test_directory_options_set_how_many_things_it_sets_up(
+    hass: HomeAssistant, setups: list[dict[str, Any]]
+) -> None:
+    """A directory entry's options hold its Things cap: 5,000 unless set, 1 to 10,000."""
+    entry = directory_entry("http://127.0.0.1:9/things")
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    result = check_options(await hass.config_entries.options.async_init(entry.entry_id))
+    assert result["type"] is FlowResultType.FORM
+    assert fields(result) == [CONF_ALLOW_OTHER_HOSTS, CONF_MAX_THINGS]
+    assert DIRECTORY_MAX_THINGS >= 5000
+    schema = result["data_schema"]
+    assert schema({CONF_ALLOW_OTHER_HOSTS: False})[CONF_MAX_THINGS] == DIRECTORY_MAX_THINGS
+    # The bounds are the form's own: out of them is refused before the flow sees it.
+    for bad in (0, DIRECTORY_MAX_THINGS_LIMIT + 1):
+        with pytest.raises(probatio.Invalid, match=r"too (small|large)"):
+            schema({CONF_ALLOW_OTHER_HOSTS: False, CONF_MAX_THINGS: bad})
+    result = check_options(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_ALLOW_OTHER_HOSTS: False, CONF_MAX_THINGS: 8000.0}
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # Stored as a whole number (the number box gives a float).
+    assert entry.options == {CONF_ALLOW_OTHER_HOSTS: False, CONF_MAX_THINGS: 8000}
+    assert isinstance(entry.options[CONF_MAX_THINGS], int)
+    await hass.async_block_till_done()
+    assert len(setups) == 2  # reloaded with the new cap
+    result = check_options(await hass.config_entries.options.async_init(entry.entry_id))
+    assert suggested(result, CONF_MAX_THINGS) == 8000
 
 
 async def test_thing_with_too_many_affordances_is_refused_by_name(

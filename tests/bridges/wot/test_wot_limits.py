@@ -209,14 +209,12 @@ async def test_directory_over_the_cap_raises_a_repair_issue(
     hass: HomeAssistant,
     http_server: StaticServer,
     freezer: FrozenDateTimeFactory,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The attack: a directory listing 2,000 Things got 1,000 set up, and nobody was told.
 
-    The cap is lowered to keep the test small (the library's default is tested in
-    tests/lib/wot/test_wot_discovery.py); the directory is a real loopback server.
+    The cap is the entry's option (set low to keep the test small; the library's default is
+    tested in tests/lib/wot/test_wot_discovery.py); the directory is a real loopback server.
     """
-    monkeypatch.setattr(wot_runtime, "DIRECTORY_MAX_THINGS", 3)
     http_server.add("/t", 20)
     http_server.add("/things", _listed(5))
     entry = MockConfigEntry(
@@ -224,6 +222,7 @@ async def test_directory_over_the_cap_raises_a_repair_issue(
         title="Big directory",
         unique_id="dir",
         data={CONF_KIND: KIND_WOT_DIRECTORY, CONF_URL: http_server.url("/things")},
+        options={wot_runtime.CONF_MAX_THINGS: 3},
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)

@@ -411,6 +411,33 @@ async def test_directory_td_with_offset_limit_paging(
     ]
 
 
+async def test_a_larger_max_things_gets_the_pages_and_bytes_to_read_them(
+    server: Server, session: aiohttp.ClientSession
+) -> None:
+    """A cap of 5,000 reads a 5,000-Thing directory paged at PAGE_SIZE to the end.
+
+    The budgets that fit the default cap (50 documents, 32 MiB) stopped such a walk after 49
+    listing pages (4,900 Things) before they grew with ``max_things``.
+    """
+    count = 5000
+    tds = [thing(f"t{i:04}", thing_id=f"urn:t{i:04}") for i in range(count + 3)]
+
+    async def things(request: web.Request) -> web.Response:
+        offset = int(request.query.get("offset", "0"))
+        limit = int(request.query.get("limit", "1000"))
+        return web.json_response(tds[offset : offset + limit])
+
+    server.routes["/things"] = things
+    url = server.json("/.well-known/wot", directory_td("/things{?offset,limit}", paged=True))
+    result = await explore(session, url, max_things=count)
+    assert len(result.things) == count
+    assert result.things[-1].id == f"urn:t{count - 1:04}"
+    assert result.left_out == 3
+    assert [str(err) for _source, err in result.rejected] == [
+        f"stopped after {count} Things (max_things)"
+    ]
+
+
 async def test_server_ignoring_offset_does_not_loop(
     server: Server, session: aiohttp.ClientSession
 ) -> None:

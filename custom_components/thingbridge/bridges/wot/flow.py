@@ -42,6 +42,9 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -57,6 +60,7 @@ from ...const import (
     KIND_WOT_DIRECTORY,
     KIND_WOT_THING,
     device_identifier,
+    entry_kind,
 )
 from ...wot import (
     Credentials,
@@ -75,9 +79,13 @@ from ...wot import (
 )
 from ..flow import FlowError
 from .coordinator import credentials_from
+from .runtime import CONF_MAX_THINGS, DIRECTORY_MAX_THINGS, DIRECTORY_MAX_THINGS_LIMIT
 
 URL_SCHEMA = probatio.Schema(
     {probatio.Required(CONF_URL): TextSelector(TextSelectorConfig(type=TextSelectorType.URL))}
+)
+MAX_THINGS_SELECTOR = NumberSelector(
+    NumberSelectorConfig(min=1, max=DIRECTORY_MAX_THINGS_LIMIT, step=1, mode=NumberSelectorMode.BOX)
 )
 SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 CREDENTIAL_KEYS = (CONF_USERNAME, CONF_PASSWORD, CONF_TOKEN, CONF_API_KEY)
@@ -508,12 +516,23 @@ class ThingBridgeOptionsFlow(OptionsFlowWithReload):
     """Options of a Web of Things entry (a Thing or a directory)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Whether requests may go to hosts other than the one the TD came from."""
+        """Whether requests may go to hosts other than the one the TD came from.
+
+        A directory entry also sets how many of the directory's Things it sets up.
+        """
+        directory = entry_kind(self.config_entry.data) == KIND_WOT_DIRECTORY
         if user_input is not None:
+            if directory:
+                user_input[CONF_MAX_THINGS] = int(user_input[CONF_MAX_THINGS])
             return self.async_create_entry(data=user_input)
-        schema = probatio.Schema(
-            {probatio.Required(CONF_ALLOW_OTHER_HOSTS, default=False): BooleanSelector()}
-        )
+        fields: dict[Any, Any] = {
+            probatio.Required(CONF_ALLOW_OTHER_HOSTS, default=False): BooleanSelector()
+        }
+        if directory:
+            fields[probatio.Required(CONF_MAX_THINGS, default=DIRECTORY_MAX_THINGS)] = (
+                MAX_THINGS_SELECTOR
+            )
+        schema = probatio.Schema(fields)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
