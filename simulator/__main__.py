@@ -13,7 +13,8 @@ so after a restart it counts on instead of starting again at 12.5 kWh; its senso
 directory (or pass --no-state) to start from 12.5 kWh.
 
 `python -m simulator trackers PROTOCOL ...` instead drives a simulated GPS tracker around a
-lap to a tracker server (`python -m simulator trackers --help`).
+lap to a tracker server (`python -m simulator trackers --help`), and `python -m simulator modbus
+[DEVICE ...]` serves simulated Modbus TCP meters and inverters (`python -m simulator modbus --help`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 import signal
 import sys
 
-from . import trackers
+from . import modbus, trackers
 from .things import (
     DEFAULT_PASSWORD,
     DEFAULT_TOKEN,
@@ -144,10 +145,12 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: the Web of Things devices, or ``trackers`` for a simulated GPS tracker."""
+    """Entry point: the Web of Things devices, ``trackers`` (a GPS tracker) or ``modbus``."""
     args_list = sys.argv[1:] if argv is None else argv
     if args_list[:1] == ["trackers"]:
         raise SystemExit(trackers.main(args_list[1:]))
+    if args_list[:1] == ["modbus"]:
+        raise SystemExit(modbus.main(args_list[1:]))
     argv = args_list
     parser = _parser()
     args = parser.parse_args(argv)

@@ -43,6 +43,20 @@ from .mapping import (
     map_thing,
     plan_thing,
 )
+from .modbus import (
+    TBM_NAMESPACE,
+    ModbusForm,
+    ModbusLink,
+    is_modbus_scheme,
+    parse_modbus_form,
+)
+from .modbus.client import (
+    ModbusThingClient,
+    ReadResult,
+    check_write,
+    open_unit,
+    thing_endpoint,
+)
 from .security import safe_url
 from .td import DataSchema, Form, PropertyAffordance, ThingDescription, clip_depth, parse_td
 from .thing_model import (
@@ -73,6 +87,7 @@ __all__ = [
     "SENSOR",
     "SHIPPED_PROFILES",
     "SWITCH",
+    "TBM_NAMESPACE",
     "TEXT",
     "ActionResult",
     "Credentials",
@@ -80,8 +95,12 @@ __all__ = [
     "EntitySpec",
     "ExploreResult",
     "Form",
+    "ModbusForm",
+    "ModbusLink",
+    "ModbusThingClient",
     "ProfileLibrary",
     "PropertyAffordance",
+    "ReadResult",
     "ServiceSpec",
     "ThingDescription",
     "ThingModel",
@@ -97,6 +116,7 @@ __all__ = [
     "WotTimeoutError",
     "WotValidationError",
     "canonical_unit",
+    "check_write",
     "clip_depth",
     "device_model",
     "explore",
@@ -104,12 +124,16 @@ __all__ = [
     "fetch_thing_description",
     "instantiate",
     "is_directory",
+    "is_modbus_scheme",
     "load_thing_model",
     "map_thing",
+    "open_unit",
+    "parse_modbus_form",
     "parse_td",
     "placeholders",
     "plan_thing",
     "safe_url",
     "schema_error",
     "service_from_zeroconf",
+    "thing_endpoint",
 ]

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 import contextlib
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 import hashlib
 import json
@@ -49,6 +50,14 @@ from uritemplate import URITemplate
 from yarl import URL
 
 from .errors import WotLimitError, WotValidationError
+from .modbus.binding import (
+    DEFAULT_VOCABULARY,
+    ModbusForm,
+    Vocabulary,
+    modbus_url,
+    parse_modbus_form,
+    vocabulary_of,
+)
 
 MAX_TD_BYTES = 1024 * 1024
 # Properties, actions and events of one Thing, together. The largest TD of the shared corpus
@@ -162,6 +171,8 @@ class Form:
     subprotocol: str | None = None
     security: tuple[str, ...] | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    modbus: ModbusForm | None = None
+    """The Modbus register description, for a form of the Modbus binding (else None)."""
 
     @property
     def is_template(self) -> bool:
@@ -327,6 +338,13 @@ def _template_value(value: Any) -> Any:
     if isinstance(value, int | float):
         return str(value)
     return value
+
+
+# The Modbus vocabulary prefixes of the TD being parsed (from its @context), and the data
+# schema type of the affordance whose forms are being parsed (a Modbus form's value type
+# falls back to it). Context variables so that the form parsers keep their signatures.
+_VOCABULARY: ContextVar[Vocabulary] = ContextVar("_VOCABULARY", default=DEFAULT_VOCABULARY)
+_SCHEMA_TYPE: ContextVar[str | None] = ContextVar("_SCHEMA_TYPE", default=None)
 
 
 def _resolve(href: str, base: URL | None, path: str = "href") -> URL:
@@ -684,7 +702,13 @@ def _parse_form(
         checked = URITemplate(href).expand({}) if "{" in href else href
     except (ValueError, TypeError) as err:
         raise WotValidationError(f"{fpath}.href", f"invalid URI template {href!r}") from err
-    _resolve(checked, base, f"{fpath}.href")
+    modbus: ModbusForm | None = None
+    if (url := modbus_url(checked, base)) is not None:
+        modbus = parse_modbus_form(
+            item, url, fpath=fpath, schema_type=_SCHEMA_TYPE.get(), vocabulary=_VOCABULARY.get()
+        )
+    else:
+        _resolve(checked, base, f"{fpath}.href")
     ops = _form_ops(item, fpath) or default_ops
     declared = _first_str(item, fpath, *_METHOD_KEYS)
     security = item.get("security")
@@ -696,6 +720,7 @@ def _parse_form(
         subprotocol=_first_str(item, fpath, "subprotocol", "subProtocol"),
         security=_security_names(security, f"{fpath}.security") if security is not None else None,
         headers=_headers(item.get("htv:headers")),
+        modbus=modbus,
     )
     return [
         replace(prototype, op=op, method=_method_for(op, declared, ops))
@@ -794,7 +819,11 @@ def _parse_property(
     if not isinstance(raw, dict):
         raise WotValidationError(path, "expected an object")
     schema = parse_schema(raw, path)
-    forms, from_links = _forms_of(raw, base, _property_default_ops(schema), path, PROPERTY_OPS)
+    token = _SCHEMA_TYPE.set(schema.type)
+    try:
+        forms, from_links = _forms_of(raw, base, _property_default_ops(schema), path, PROPERTY_OPS)
+    finally:
+        _SCHEMA_TYPE.reset(token)
     prop = PropertyAffordance(
         **_affordance_common(raw, name, path),
         forms=forms,
@@ -1126,6 +1155,32 @@ def parse_td(raw: Any, source_url: str | URL | None = None) -> ThingDescription:
 
     definitions, security = _parse_security(raw)
     skipped: list[WotValidationError] = []
+    vocabulary = _VOCABULARY.set(vocabulary_of(raw.get("@context")))
+    try:
+        return _parse_members(
+            raw,
+            title=title.strip(),
+            base=base,
+            source=source,
+            definitions=definitions,
+            security=security,
+            skipped=skipped,
+        )
+    finally:
+        _VOCABULARY.reset(vocabulary)
+
+
+def _parse_members(
+    raw: JSONObject,
+    *,
+    title: str,
+    base: URL | None,
+    source: URL | None,
+    definitions: dict[str, SecurityScheme],
+    security: tuple[str, ...],
+    skipped: list[WotValidationError],
+) -> ThingDescription:
+    """The affordances and the rest of a TD whose head :func:`parse_td` has checked."""
     from_links = False
 
     def collect(
@@ -1164,7 +1219,7 @@ def parse_td(raw: Any, source_url: str | URL | None = None) -> ThingDescription:
     dialect: Dialect = "webthings" if from_links else "td"
 
     return ThingDescription(
-        title=title.strip(),
+        title=title,
         id=_opt_str(raw.get("id"), "$.id"),
         description=_multilang(raw, "description", "$"),
         base=base,

@@ -1,0 +1,602 @@
+"""Read and write a Modbus Thing through ``modbus_connection``, the library of Home Assistant's modbus.
+
+ThingBridge frames nothing and plans nothing itself: every readable Modbus property of a TD
+becomes a field of one ``modbus_connection`` :class:`ManualComponent`, whose planner merges them
+into the fewest block reads the device allows (gap 16, span 125 by default: the TD's
+``readallproperties`` as one plan). Its fields decode, scale and apply scale-factor registers;
+this module adds what the library's fields do not do (byte swap, sentinels on the raw value,
+bit fields, UTF-8 strings).
+
+A block the device refuses (an exception response) does not fail the others: the properties in
+it are read one by one from then on, so one bad register costs one property.
+
+The caller gives the *unit*: inside Home Assistant the handle ``async_get_unit`` returns, on the
+command line one of :func:`open_unit`'s own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+import contextlib
+from dataclasses import dataclass, field
+import logging
+import math
+from typing import Any, cast
+
+from modbus_connection import (
+    ModbusConnectionError,
+    ModbusError,
+    ModbusExceptionError,
+    ModbusSerialParams,
+    ModbusTcpParams,
+    ModbusTimeoutError,
+    ModbusUnit,
+)
+from modbus_connection.decode import combine_words
+from modbus_connection.model import ManualComponent
+from modbus_connection.model.fields import (
+    CoilField,
+    DiscreteInputField,
+    FloatField,
+    NumberField,
+    RegisterField,
+)
+from modbus_connection.tmodbus import ModbusConnection
+
+from ..errors import WotConnectionError, WotResponseError, WotTimeoutError, WotValidationError
+from ..td import DataSchema, PropertyAffordance, ThingDescription
+from .binding import TYPE_WIDTH, ModbusForm, ModbusLink
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Per-request timeout when the TD states none (``modv:timeout`` is "infinite" by default).
+DEFAULT_TIMEOUT = 5.0
+_EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge",
+    6: "server device busy",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+
+
+def _swap_bytes(words: list[int]) -> list[int]:
+    return [((w & 0xFF) << 8) | ((w >> 8) & 0xFF) for w in words]
+
+
+class TdRegisterField(RegisterField[Any]):
+    """A register field described by a Modbus form.
+
+    Numbers are decoded, scaled and scale-factored by ``modbus_connection``'s own fields; this
+    wrapper swaps bytes first (``mostSignificantByte: false``), checks ``tbm:notAvailable`` on
+    the raw value, and decodes bit fields, strings and the 8-bit types itself.
+    """
+
+    def __init__(self, form: ModbusForm) -> None:
+        """Describe the field of ``form``."""
+        same_table = form.scale_factor is not None and form.scale_factor.entity == form.entity
+        super().__init__(
+            form.address,
+            count=form.quantity,
+            writable=form.entity == "HoldingRegister",
+            scale_register=form.scale_factor.address if same_table and form.scale_factor else None,
+        )
+        self.form = form
+        self.inner: RegisterField[Any] | None = None
+        kind = form.value_type
+        if form.bit_offset is None and kind.startswith(("int", "uint")) and kind[-1] != "8":
+            self.inner = NumberField(
+                form.address,
+                count=form.quantity,
+                signed=kind.startswith("int"),
+                word_order=form.word_order,
+                scale=form.scale,
+                offset=form.offset,
+                scale_register=self.scale_register,
+                writable=self.writable,
+            )
+        elif form.bit_offset is None and kind.startswith("float"):
+            self.inner = FloatField(
+                form.address,
+                count=form.quantity,
+                word_order=form.word_order,
+                scale=form.scale,
+                offset=form.offset,
+                scale_register=self.scale_register,
+                writable=self.writable,
+            )
+
+    def words_of(self, words: list[int]) -> list[int]:
+        """The words in big-endian byte order (byte-swapped for ``mostSignificantByte: false``)."""
+        return words if self.form.most_significant_byte else _swap_bytes(words)
+
+    def _scaled(self, value: float, scale_exponent: int | None) -> Any:
+        form = self.form
+        factor = form.scale * (10.0**scale_exponent if scale_exponent is not None else 1.0)
+        if factor == 1.0 and form.offset == 0.0:
+            return value
+        result = value * factor + form.offset
+        return result if math.isfinite(result) else None
+
+    def decode(self, words: list[int], scale_exponent: int | None = None) -> Any:
+        """Decode the registers of one read into the property's value (None: not available)."""
+        form = self.form
+        words = self.words_of(list(words))
+        raw = combine_words(words, word_order=form.word_order)
+        if raw in form.not_available:
+            return None
+        if scale_exponent is not None and scale_exponent == -32768:
+            return None  # SunSpec: a scale factor that is not implemented
+        kind = form.value_type
+        if form.bit_offset is not None:
+            length = form.bit_length or 1
+            bits = (raw >> form.bit_offset) & ((1 << length) - 1)
+            if kind == "boolean" or (length == 1 and form.scale == 1 and form.offset == 0):
+                return bool(bits) if kind == "boolean" or length == 1 else bits
+            return self._scaled(bits, scale_exponent)
+        if self.inner is not None:
+            return self.inner.decode(words, scale_exponent)
+        if kind == "boolean":
+            return raw != 0
+        if kind in ("int8", "uint8"):
+            low = words[0] & 0xFF
+            value = low - 256 if kind == "int8" and low >= 128 else low
+            return self._scaled(value, scale_exponent)
+        data = b"".join(w.to_bytes(2, "big") for w in words)
+        if kind == "hex":
+            return data.hex()
+        text = data.decode(form.string_encoding, errors="replace")
+        return text.strip("\x00 ").split("\x00", 1)[0].rstrip()
+
+    def encode(self, value: Any, scale_exponent: int | None = None) -> list[int]:
+        """The registers a write of ``value`` sends (bit fields are merged by the caller)."""
+        form = self.form
+        kind = form.value_type
+        if self.inner is not None:
+            words = self.inner.encode(value, scale_exponent)
+        elif kind == "boolean":
+            words = [1 if value else 0]
+        elif kind in ("int8", "uint8"):
+            factor = form.scale * (10.0**scale_exponent if scale_exponent is not None else 1.0)
+            words = [round((float(value) - form.offset) / factor) & 0xFF]
+        elif kind == "string":
+            data = str(value).encode(form.string_encoding)
+            if len(data) > 2 * form.quantity:
+                raise ValueError(f"{len(data)} bytes do not fit {form.quantity} registers")
+            data = data.ljust(2 * form.quantity, b"\x00")
+            words = [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
+        else:
+            raise ValueError(f"cannot write a {kind} value")
+        return self.words_of(words)
+
+
+@dataclass(slots=True)
+class ReadResult:
+    """One read of every readable property: values, per-property errors, raw registers."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, dict[int, int | bool]] = field(default_factory=dict)
+    requests: int = 0
+
+
+class _CountingUnit:
+    """Pass every call to the unit, counting the requests (for ``ReadResult.requests``)."""
+
+    def __init__(self, unit: ModbusUnit) -> None:
+        self._unit = unit
+        self.requests = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._unit, name)
+        if name.startswith(("read_", "write_")) and callable(attr):
+
+            async def call(*args: Any, **kwargs: Any) -> Any:
+                self.requests += 1
+                return await attr(*args, **kwargs)
+
+            return call
+        return attr
+
+
+def thing_endpoint(td: ThingDescription) -> tuple[ModbusLink, int]:
+    """The one link and unit every Modbus form of ``td`` addresses.
+
+    Raises :class:`WotValidationError` when the TD has no Modbus form, or forms for several
+    devices (a Thing is one device; one client reads one unit).
+    """
+    found: tuple[ModbusLink, int] | None = None
+    for name, prop in td.properties.items():
+        for index, form in enumerate(prop.forms):
+            if form.modbus is None:
+                continue
+            here = (form.modbus.link, form.modbus.unit_id)
+            if found is None:
+                found = here
+            elif here != found:
+                raise WotValidationError(
+                    f"$.properties.{name}.forms[{index}]",
+                    f"addresses unit {here[1]} at {here[0].label}, but other forms address "
+                    f"unit {found[1]} at {found[0].label}: one Thing is one Modbus device",
+                )
+    if found is None:
+        raise WotValidationError("$.properties", "no Modbus form")
+    return found
+
+
+def modbus_form(prop: PropertyAffordance, op: str) -> ModbusForm | None:
+    """The Modbus form of ``prop`` for ``op`` (None when it has none)."""
+    for form in prop.forms_for(op):
+        if form.modbus is not None:
+            return form.modbus
+    return None
+
+
+def check_write(schema: DataSchema, value: Any, path: str) -> Any:
+    """Check ``value`` against the property's schema; return it (ints kept ints).
+
+    Raises :class:`WotValidationError` naming ``path`` for a value of the wrong type, out of
+    ``minimum``/``maximum``, not in ``enum``, or not a multiple of ``multipleOf``.
+    """
+    if schema.read_only:
+        raise WotValidationError(path, "the property is read-only")
+    if schema.const is not None and value != schema.const:
+        raise WotValidationError(path, f"{value!r} is not the constant {schema.const!r}")
+    if schema.enum is not None and value not in schema.enum:
+        raise WotValidationError(path, f"{value!r} is not one of {list(schema.enum)!r}")
+    kind = schema.type
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise WotValidationError(path, f"expected true or false, got {value!r}")
+        return value
+    if kind == "string":
+        if not isinstance(value, str):
+            raise WotValidationError(path, f"expected a string, got {value!r}")
+        if schema.max_length is not None and len(value) > schema.max_length:
+            raise WotValidationError(path, f"longer than {schema.max_length} characters")
+        return value
+    if kind in ("integer", "number") or kind in TYPE_WIDTH:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise WotValidationError(path, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise WotValidationError(path, f"expected a finite number, got {value!r}")
+        if kind == "integer" and not float(value).is_integer():
+            raise WotValidationError(path, f"expected an integer, got {value!r}")
+        if schema.minimum is not None and value < schema.minimum:
+            raise WotValidationError(path, f"{value} is below the minimum {schema.minimum}")
+        if schema.maximum is not None and value > schema.maximum:
+            raise WotValidationError(path, f"{value} is above the maximum {schema.maximum}")
+        if schema.multiple_of:
+            steps = value / schema.multiple_of
+            if abs(steps - round(steps)) > 1e-9 * max(1.0, abs(steps)):
+                raise WotValidationError(path, f"{value} is not a multiple of {schema.multiple_of}")
+        return int(value) if kind == "integer" else value
+    return value
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, ModbusExceptionError):
+        name = _EXCEPTION_NAMES.get(err.exception_code or 0, "exception")
+        where = ""
+        if err.block is not None:
+            where = f" at {err.block.space} {err.block.address} (count {err.block.count})"
+        return f"Modbus exception {err.exception_code} ({name}){where}"
+    if isinstance(err, TimeoutError):
+        return "no answer in time"
+    return str(err) or type(err).__name__
+
+
+class ModbusThingClient:
+    """Read and write the Modbus properties of one Thing through a ``modbus_connection`` unit."""
+
+    def __init__(
+        self,
+        td: ThingDescription,
+        unit: ModbusUnit,
+        *,
+        max_gap: int = 16,
+        max_span: int = 125,
+        timeout: float | None = None,
+    ) -> None:
+        """Prepare the fields of every readable Modbus property of ``td``.
+
+        ``timeout`` bounds each request (default: the largest ``modv:timeout`` of the TD, else
+        :data:`DEFAULT_TIMEOUT`). Properties whose forms cannot be executed are listed in
+        :attr:`unusable` with the reason.
+        """
+        self.td = td
+        self._unit = _CountingUnit(unit)
+        self.max_gap = max_gap
+        self.max_span = max_span
+        self._fields: dict[str, TdRegisterField | CoilField | DiscreteInputField] = {}
+        self._forms: dict[str, ModbusForm] = {}
+        self.unusable: dict[str, str] = {}
+        timeouts: list[float] = []
+        for name, prop in td.properties.items():
+            form = modbus_form(prop, "readproperty")
+            if form is None:
+                continue
+            if form.scale_factor is not None and form.scale_factor.entity != form.entity:
+                self.unusable[name] = (
+                    "the scale-factor register must be in the same table as the value"
+                )
+                continue
+            self._forms[name] = form
+            self._fields[name] = _field_of(form)
+            if form.timeout_ms is not None:
+                timeouts.append(form.timeout_ms / 1000)
+        self.timeout = timeout or (max(timeouts) if timeouts else DEFAULT_TIMEOUT)
+        # Properties whose block the device refused: read one by one from then on.
+        self._alone: set[str] = set()
+        self._component: ManualComponent | None = None
+
+    @property
+    def readable(self) -> tuple[str, ...]:
+        """The properties a poll reads."""
+        return tuple(self._fields)
+
+    def _build(self, names: list[str]) -> ManualComponent:
+        component = ManualComponent(
+            cast("ModbusUnit", self._unit), max_gap=self.max_gap, max_span=self.max_span
+        )
+        for name in names:
+            target = self._fields[name]
+            if isinstance(target, TdRegisterField):
+                component.add(name, target, space=self._forms[name].space)  # type: ignore[arg-type]
+            else:
+                component.add(name, target)
+        return component
+
+    async def _run(self, component: ManualComponent, blocks: int) -> dict[str, dict[int, Any]]:
+        async with asyncio.timeout(self.timeout * max(1, blocks) + 1):
+            return await component.async_read_raw(notify=False)
+
+    async def read_all(self) -> ReadResult:
+        """Read every readable property once: ``readallproperties`` as one plan.
+
+        Never raises for the device: a refused block costs only its properties (reported in
+        ``errors``), a dead link costs all of them.
+        """
+        with contextlib.suppress(AttributeError, TypeError):
+            self._unit.require_timeout(self.timeout)
+        result = ReadResult()
+        start = self._unit.requests
+        pooled = [name for name in self._fields if name not in self._alone]
+        for _ in range(len(pooled) + 1):
+            if not pooled:
+                break
+            if self._component is None:
+                self._component = self._build(pooled)
+            component = self._component
+            try:
+                raw = await self._run(component, len(pooled))
+            except ModbusExceptionError as err:
+                if err.block is None:
+                    self._fail(result, pooled, err)
+                    break
+                refused = _in_block(pooled, self._forms, err)
+                if not refused:
+                    self._fail(result, pooled, err)
+                    break
+                _LOGGER.debug("%s: %s; reading %s alone", self.td.title, err, refused)
+                self._alone.update(refused)
+                pooled = [name for name in pooled if name not in refused]
+                self._component = None
+                continue
+            except (ModbusError, TimeoutError, OSError) as err:  # fmt: skip
+                self._fail(result, pooled, err)
+                await self._drop_link()
+                break
+            values = component.values
+            for name in pooled:
+                result.values[name] = values.get(name)
+            _merge(result.raw, raw)
+            break
+        for name in [n for n in self._fields if n in self._alone]:
+            if name in result.errors:
+                continue
+            component = self._build([name])
+            try:
+                raw = await self._run(component, 1)
+            except (ModbusError, TimeoutError, OSError) as err:  # fmt: skip
+                result.errors[name] = _describe(err)
+                if not isinstance(err, ModbusExceptionError):
+                    await self._drop_link()
+                continue
+            result.values[name] = component.values.get(name)
+            _merge(result.raw, raw)
+        for name, reason in self.unusable.items():
+            result.errors[name] = reason
+        result.requests = self._unit.requests - start
+        return result
+
+    def _fail(self, result: ReadResult, names: list[str], err: BaseException) -> None:
+        reason = _describe(err)
+        for name in names:
+            result.errors[name] = reason
+
+    async def _drop_link(self) -> None:
+        """After a timeout the answer may still come: a new link keeps it from desyncing the next."""
+        with contextlib.suppress(Exception):
+            await self._unit.disconnect()
+
+    async def read_property(self, name: str) -> Any:
+        """Read one property. Raises :class:`WotResponseError` / :class:`WotConnectionError`."""
+        if name not in self._fields:
+            raise WotValidationError(f"$.properties.{name}", "no readable Modbus form")
+        component = self._build([name])
+        try:
+            await self._run(component, 1)
+        except ModbusExceptionError as err:
+            raise WotResponseError(f"{name}: {_describe(err)}") from err
+        except (ModbusTimeoutError, TimeoutError) as err:  # fmt: skip
+            raise WotTimeoutError(f"{name}: {_describe(err)}") from err
+        except (ModbusConnectionError, ModbusError, OSError) as err:  # fmt: skip
+            raise WotConnectionError(f"{name}: {_describe(err)}") from err
+        return component.values.get(name)
+
+    async def write_property(self, name: str, value: Any) -> None:
+        """Write ``value`` to a property: checked against its schema before any request.
+
+        Raises :class:`WotValidationError` (nothing sent) for a value the schema refuses or the
+        registers cannot hold, :class:`WotResponseError` when the device refuses the write,
+        :class:`WotConnectionError` when it cannot be reached.
+        """
+        path = f"$.properties.{name}"
+        prop = self.td.properties.get(name)
+        if prop is None:
+            raise WotValidationError(path, "no such property")
+        form = modbus_form(prop, "writeproperty")
+        if form is None:
+            raise WotValidationError(path, "the property has no Modbus write form")
+        if not form.writable_table:
+            raise WotValidationError(path, f"a {form.entity} cannot be written")
+        value = check_write(prop.schema, value, path)
+        target = _field_of(form)
+        send: Callable[[], Any]
+        if isinstance(target, CoilField):
+            flag = bool(value)
+
+            async def send_coil() -> None:
+                await self._unit.write_coil(form.address, flag)
+
+            send = send_coil
+        else:
+            assert isinstance(target, TdRegisterField)
+            send = await self._register_write(target, form, value, path)
+        try:
+            async with asyncio.timeout(self.timeout * 3 + 1):
+                await send()
+        except ModbusExceptionError as err:
+            raise WotResponseError(f"{name}: {_describe(err)}") from err
+        except (ModbusTimeoutError, TimeoutError) as err:  # fmt: skip
+            raise WotTimeoutError(f"{name}: {_describe(err)}") from err
+        except (ModbusError, OSError) as err:  # fmt: skip
+            raise WotConnectionError(f"{name}: {_describe(err)}") from err
+
+    async def _register_write(
+        self, target: TdRegisterField, form: ModbusForm, value: Any, path: str
+    ) -> Callable[[], Any]:
+        """Encode a register write; raise WotValidationError before sending when it cannot be."""
+        unit = self._unit
+        if form.bit_offset is not None:
+            length = form.bit_length or 1
+            raw = int(bool(value)) if isinstance(value, bool) else value
+            if form.scale != 1 or form.offset != 0:
+                raw = round((value - form.offset) / form.scale)
+            if not isinstance(raw, int) or not 0 <= raw < (1 << length):
+                raise WotValidationError(path, f"{value!r} does not fit {length} bit(s)")
+            shift, mask = form.bit_offset, ((1 << length) - 1) << form.bit_offset
+
+            async def merge() -> None:
+                words = await unit.read_holding_registers(form.address, form.quantity)
+                words = target.words_of(list(words))
+                word_raw = combine_words(words, word_order=form.word_order)
+                merged = (word_raw & ~mask) | (raw << shift)
+                out = [(merged >> (16 * i)) & 0xFFFF for i in range(form.quantity)]
+                out = out[::-1] if form.word_order == "big" else out
+                out = target.words_of(out)
+                if len(out) == 1:
+                    await unit.write_register(form.address, out[0])
+                else:
+                    await unit.write_registers(form.address, out)
+
+            return merge
+        exponent: int | None = None
+        if form.scale_factor is not None:
+            words = await unit.read_holding_registers(form.scale_factor.address, 1)
+            exponent = words[0] - 0x10000 if words[0] >= 0x8000 else words[0]
+        try:
+            out = target.encode(value, exponent)
+        except (ValueError, OverflowError, TypeError) as err:  # fmt: skip
+            raise WotValidationError(path, f"cannot encode {value!r}: {err}") from err
+        if not all(0 <= w <= 0xFFFF for w in out):
+            raise WotValidationError(path, f"{value!r} does not fit {form.value_type}")
+        width = 16 * len(out)
+        kind = form.value_type
+        if target.inner is not None and kind.startswith(("int", "uint")):
+            # The library masks an out-of-range integer silently: refuse it instead.
+            factor = form.scale * (10.0**exponent if exponent is not None else 1.0)
+            raw_value = round((float(value) - form.offset) / factor)
+            low, high = (
+                (-(1 << (width - 1)), (1 << (width - 1)) - 1)
+                if kind.startswith("int")
+                else (0, (1 << width) - 1)
+            )
+            if not low <= raw_value <= high:
+                raise WotValidationError(path, f"{value!r} does not fit {kind}")
+
+        async def write() -> None:
+            if form.write_function == 16 or len(out) > 1:
+                await unit.write_registers(form.address, out)
+            else:
+                await unit.write_register(form.address, out[0])
+
+        return write
+
+
+def _field_of(form: ModbusForm) -> TdRegisterField | CoilField | DiscreteInputField:
+    if form.entity == "Coil":
+        return CoilField(form.address, writable=True)
+    if form.entity == "DiscreteInput":
+        return DiscreteInputField(form.address)
+    return TdRegisterField(form)
+
+
+def _in_block(
+    names: list[str], forms: Mapping[str, ModbusForm], err: ModbusExceptionError
+) -> list[str]:
+    block = err.block
+    assert block is not None
+    end = block.address + block.count
+    refused = []
+    for name in names:
+        form = forms[name]
+        if form.space != block.space:
+            continue
+        spans = [(form.address, form.quantity)]
+        if form.scale_factor is not None:
+            spans.append((form.scale_factor.address, 1))
+        if any(a < end and a + n > block.address for a, n in spans):
+            refused.append(name)
+    return refused
+
+
+def _merge(into: dict[str, dict[int, Any]], more: Mapping[str, Mapping[int, Any]]) -> None:
+    for space, values in more.items():
+        into.setdefault(space, {}).update(values)
+
+
+def link_params(link: ModbusLink) -> ModbusTcpParams | ModbusSerialParams:
+    """``modbus_connection``'s parameters for a link (RTU over TCP is a serial link on a socket)."""
+    if link.framing == "tcp":
+        assert link.host is not None
+        return ModbusTcpParams(host=link.host, port=link.port or 502)
+    if link.framing == "rtu-over-tcp":
+        host = f"[{link.host}]" if link.host and ":" in link.host else link.host
+        return ModbusSerialParams(
+            device=f"socket://{host}:{link.port or 502}", framer="rtu", baudrate=115200
+        )
+    assert link.device is not None
+    serial: dict[str, Any] = {}
+    for key in ("baudrate", "parity", "stopbits", "bytesize"):
+        if (value := getattr(link, key)) is not None:
+            serial[key] = value
+    return ModbusSerialParams(device=link.device, framer="rtu", **serial)
+
+
+@contextlib.asynccontextmanager
+async def open_unit(
+    link: ModbusLink, unit_id: int, *, request_timeout: float = DEFAULT_TIMEOUT
+) -> AsyncIterator[ModbusUnit]:
+    """A unit on a connection of its own (the command line; Home Assistant shares its own)."""
+    connection = ModbusConnection(link_params(link), timeout=request_timeout)
+    try:
+        yield connection.for_unit(unit_id)
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.close()
