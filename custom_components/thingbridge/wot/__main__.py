@@ -18,6 +18,11 @@ says why. Every affordance is in exactly one of ``entities``, ``services`` and `
 A TD that is rejected gives ``{"source": ..., "error": ...}`` instead; the error names
 the JSON path of the offending member. A URL is explored (a directory or a WebThings server
 expands to its Things). The exit status is 0 when every TD was usable and 2 otherwise.
+A file holding a Thing Model (``@type`` ``tm:ThingModel``, e.g. a shipped profile in
+``custom_components/thingbridge/wot/profiles/``) is first made a TD: ``--set NAME=VALUE``
+gives a placeholder's value (JSON when it parses as JSON, else text: ``--set HOST=10.0.0.5
+--set PORT=502 --set UNIT_ID=1``) and ``--include NAME`` keeps an optional affordance (``*``
+for all); a placeholder left without a value is an error naming it.
 
 ``python -m custom_components.thingbridge.wot watch SOURCE [--seconds N]`` opens the push
 channels of the Thing (or of every Thing of a directory) at SOURCE, a TD file or URL as for
@@ -74,6 +79,7 @@ from .errors import WotError, WotValidationError
 from .mapping import plan_thing
 from .security import safe_url
 from .td import MAX_TD_BYTES, ThingDescription, parse_td
+from .thing_model import ThingModelError, is_thing_model, parse_assignment, td_from_document
 from .transport import ANY_HOST
 from .watch import Watcher
 
@@ -217,8 +223,11 @@ async def _describe(args: argparse.Namespace, out: TextIO) -> int:
                     lines = [error_line(_masked(argument), WotError("no Thing Description found"))]
             else:
                 try:
-                    lines = describe_raw(load_json_file(argument), argument, base)
-                except InputError as err:
+                    raw = load_json_file(argument)
+                    if is_thing_model(raw):
+                        raw = _td_from_model(raw, argument, args)
+                    lines = describe_raw(raw, argument, base)
+                except (InputError, ThingModelError) as err:  # fmt: skip
                     lines = [error_line(argument, err)]
             for line in lines:
                 if "error" in line:
@@ -228,6 +237,27 @@ async def _describe(args: argparse.Namespace, out: TextIO) -> int:
         if session is not None:
             await session.close()
     return status
+
+
+def _td_from_model(raw: Any, path: str, args: argparse.Namespace) -> Any:
+    """The TD generated from the Thing Model ``raw`` read from ``path`` with ``--set`` values."""
+    values = dict(args.set or ())
+    path_arg = None if path == "-" else path
+    try:
+        return td_from_document(raw, path=path_arg, values=values, include=args.include or ())
+    except ThingModelError as err:
+        if "no value given for the placeholder" in err.reason:
+            raise ThingModelError(
+                err.source, err.path, f"{err.reason} (give them with --set NAME=VALUE)"
+            ) from err
+        raise
+
+
+def _assignment(text: str) -> tuple[str, Any]:
+    try:
+        return parse_assignment(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def _warn(text: str) -> None:
@@ -448,7 +478,9 @@ def _parser() -> argparse.ArgumentParser:
         "sources",
         nargs="+",
         metavar="TD_FILE_OR_URL",
-        help="a TD file (JSON, at most 1 MiB; - for standard input) or an http(s) URL",
+        help=(
+            "a TD or Thing Model file (JSON, at most 1 MiB; - for standard input) or an http(s) URL"
+        ),
     )
     describe.add_argument(
         "--base",
@@ -470,6 +502,22 @@ def _parser() -> argparse.ArgumentParser:
         help="timeout of each HTTP request (default: %(default)s)",
     )
     describe.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    describe.add_argument(
+        "--set",
+        action="append",
+        type=_assignment,
+        metavar="NAME=VALUE",
+        help=(
+            "a Thing Model placeholder's value, e.g. HOST=10.0.0.5 or PORT=502 (read as JSON "
+            "when it is JSON, else as text; repeatable)"
+        ),
+    )
+    describe.add_argument(
+        "--include",
+        action="append",
+        metavar="NAME",
+        help="keep this optional affordance of a Thing Model (repeatable; * for all)",
+    )
 
     watch = commands.add_parser(
         "watch",
@@ -492,7 +540,9 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "source",
         metavar="SOURCE",
-        help="a TD file (JSON, at most 1 MiB; - for standard input) or an http(s) URL",
+        help=(
+            "a TD or Thing Model file (JSON, at most 1 MiB; - for standard input) or an http(s) URL"
+        ),
     )
     watch.add_argument(
         "--seconds",

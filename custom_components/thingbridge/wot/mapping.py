@@ -258,6 +258,14 @@ UNIT_DEVICE_CLASSES: dict[str, tuple[str | None, str]] = {
     "kWh": ("energy", "total_increasing"),
     "V": ("voltage", "measurement"),
     "A": ("current", "measurement"),
+    "VA": ("apparent_power", "measurement"),
+    "kVA": ("apparent_power", "measurement"),
+    "var": ("reactive_power", "measurement"),
+    "kvar": ("reactive_power", "measurement"),
+    "VAh": (None, "total_increasing"),
+    "kVAh": (None, "total_increasing"),
+    "varh": ("reactive_energy", "total_increasing"),
+    "kvarh": ("reactive_energy", "total_increasing"),
     "hPa": ("pressure", "measurement"),
     "Pa": ("pressure", "measurement"),
     "lx": ("illuminance", "measurement"),
@@ -298,6 +306,7 @@ QUANTITIES: dict[str, tuple[str, str | None]] = {
     "illuminance": ("illuminance", "lx"),
     "battery": ("battery", "%"),
     "pressure": ("pressure", None),
+    "power_factor": ("power_factor", None),
 }
 QUANTITY_ROLES = {
     "temperature": "temperature",
@@ -331,6 +340,8 @@ def _quantity_in(words: str) -> str | None:
         return None
     if "co2" in tokens or "carbon dioxide" in words:
         return "co2"
+    if "power factor" in words:
+        return "power_factor"
     quantity = QUANTITY_WORDS.get(tokens[-1])
     if quantity == "temperature" and {"color", "colour", "white", "balance"} & set(tokens):
         return None  # a colour temperature (kelvin), not a measured one
@@ -655,6 +666,8 @@ def _numeric_sensor_classes(
         quantity_class, assumed = QUANTITIES[quantity]
         if assumed is not None:
             device_class, unit = quantity_class, assumed
+    if quantity == "power_factor" and unit in (None, "%"):
+        device_class = "power_factor"  # a ratio (-1..1) or a percentage
     return device_class, unit, state_class
 
 

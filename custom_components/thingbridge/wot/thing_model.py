@@ -807,3 +807,59 @@ class ProfileLibrary:
     def ids(self) -> list[str]:
         """Profile ids, sorted."""
         return sorted(self.profiles)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line helpers (shared by ``describe`` and ``read``)
+
+
+def is_thing_model(document: Any) -> bool:
+    """``document`` is a JSON object whose ``@type`` holds ``tm:ThingModel``."""
+    return isinstance(document, Mapping) and _is_thing_model(document.get("@type"))
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` of a ``--set`` option: VALUE is read as JSON when it is JSON, else text.
+
+    ``PORT=502`` gives the number 502, ``READ_ONLY=true`` the boolean, ``HOST=10.0.0.5`` and
+    ``TITLE=Meter`` strings; ``'UNIT_ID="7"'`` the string "7".
+
+    Raises:
+        ValueError: no ``=``, or an empty or malformed name.
+    """
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name or not _WHOLE.match("{{" + name + "}}"):
+        raise ValueError(f"{text!r} is not NAME=VALUE")
+    try:
+        return name, json.loads(value)
+    except (ValueError, RecursionError):  # fmt: skip
+        return name, value
+
+
+def td_from_document(
+    document: Any,
+    *,
+    path: str | Path | None = None,
+    values: Mapping[str, Any] | None = None,
+    include: Iterable[str] = (),
+    library: ProfileLibrary | None = None,
+) -> Any:
+    """``document`` itself when it is not a Thing Model, else the TD generated from it.
+
+    ``path`` is the file the model was read from (for relative ``tm:extends``); ``library``
+    resolves ``tm:extends`` by profile id (default: the shipped profiles). ``include`` names
+    optional affordances to keep; ``"*"`` keeps them all.
+
+    Raises:
+        ThingModelError: the model cannot be used or a placeholder has no value.
+    """
+    if not is_thing_model(document):
+        return document
+    if library is None:
+        library = ProfileLibrary(SHIPPED_PROFILES)
+    tm = load_thing_model(path if path is not None else document, library=library)
+    wanted = set(include)
+    if "*" in wanted:
+        wanted |= set(tm.optional)
+    return instantiate(tm, values or {}, include=wanted)

@@ -136,6 +136,11 @@ def test_lock_needs_a_way_to_operate_it() -> None:
         (_prop("number", ro=True, unit="kWh"), "sensor", "energy", "kWh", "total_increasing"),
         (_prop("number", ro=True, unit="watt"), "sensor", "power", "W", "measurement"),
         (_prop("number", ro=True, unit="hertz"), "sensor", "frequency", "Hz", "measurement"),
+        (_prop("number", ro=True, unit="var"), "sensor", "reactive_power", "var", "measurement"),
+        (_prop("number", ro=True, unit="VA"), "sensor", "apparent_power", "VA", "measurement"),
+        (_prop("number", ro=True, unit="kVArh"), "sensor", "reactive_energy", "kvarh",
+         "total_increasing"),
+        (_prop("number", ro=True, unit="kVAh"), "sensor", None, "kVAh", "total_increasing"),
         (_prop("number", ro=True, unit="qudt:MilliV"), "sensor", None, "qudt:MilliV",
          "measurement"),
         (_prop("number", ro=True, unit="millibar"), "sensor", "pressure", "mbar", "measurement"),
@@ -168,6 +173,22 @@ def test_single_properties_by_schema(
         assert spec.state_class == state_class
     assert (spec.key, spec.name, spec.affordance) == ("property:x", "x", "x")
     assert spec.enabled_default
+
+
+def test_power_factor_by_name_or_title() -> None:
+    """A meter's power factor has no unit (a ratio) or %: the words say what it is."""
+    specs = _map(
+        properties={
+            "pf": _prop("number", ro=True, title="L1 power factor"),
+            "power_factor_total": _prop("number", ro=True, unit="%"),
+            "factor": _prop("number", ro=True),
+        }
+    )
+    assert [(s.affordance, s.device_class, s.unit) for s in specs] == [
+        ("pf", "power_factor", None),
+        ("power_factor_total", "power_factor", "%"),
+        ("factor", None, None),
+    ]
 
 
 def test_unrecognised_properties_stay_visible_as_disabled_diagnostics() -> None:
