@@ -437,7 +437,7 @@ def test_the_add_button_says_what_an_entry_adds() -> None:
     label = config.get("initiate_flow", {}).get("user") or f"Add {manifest['integration_type']}"
     assert label == "Add device or gateway"
     assert set(config["step"]["user"]["menu_options"]) == {
-        "wot_thing", "wot_directory", "tracker_gateway"
+        "wot_thing", "wot_directory", "modbus_device", "tracker_gateway"
     }  # fmt: skip
 
 

@@ -33,6 +33,7 @@ from custom_components.thingbridge.const import (
     CONF_ALLOW_OTHER_HOSTS,
     CONF_KIND,
     DOMAIN,
+    KIND_MODBUS_DEVICE,
     KIND_TRACKER_GATEWAY,
     KIND_WOT_DIRECTORY,
     KIND_WOT_THING,
@@ -142,7 +143,12 @@ async def start(hass: HomeAssistant, kind: str) -> str:
         )
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == [KIND_WOT_THING, KIND_WOT_DIRECTORY, KIND_TRACKER_GATEWAY]
+    assert result["menu_options"] == [
+        KIND_WOT_THING,
+        KIND_WOT_DIRECTORY,
+        KIND_MODBUS_DEVICE,
+        KIND_TRACKER_GATEWAY,
+    ]
     result = check(
         await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": kind})
     )
@@ -317,7 +323,12 @@ async def test_thing_by_url(
 def test_menu_labels_fit_the_menu() -> None:
     """The first step's menu shows each label whole (a long one was cut off, issue 10)."""
     labels = TRANSLATIONS["config"]["step"]["user"]["menu_options"]
-    assert set(labels) == {KIND_WOT_THING, KIND_WOT_DIRECTORY, KIND_TRACKER_GATEWAY}
+    assert set(labels) == {
+        KIND_WOT_THING,
+        KIND_WOT_DIRECTORY,
+        KIND_MODBUS_DEVICE,
+        KIND_TRACKER_GATEWAY,
+    }
     for key, label in labels.items():
         assert len(label) <= MAX_MENU_LABEL, f"{key}: {label!r}"
     # the error that points to the directory option names it as the menu shows it
