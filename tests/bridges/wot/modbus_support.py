@@ -105,13 +105,13 @@ class RegisterStore(ModbusServerContext):
 class RegisterServer:
     """pymodbus's Modbus TCP server for a :class:`RegisterStore`, on a free loopback port."""
 
-    def __init__(self, store: RegisterStore) -> None:
-        """Serve ``store`` (not yet listening)."""
+    def __init__(self, store: RegisterStore, port: int = 0) -> None:
+        """Serve ``store`` on ``port`` (0: a free one) of 127.0.0.1; not yet listening."""
         self.store = store
         self.connected = 0
         self.most_connected = 0
         self.server = ModbusTcpServer(
-            store, address=("127.0.0.1", 0), trace_connect=self._on_connect, trace_pdu=_same
+            store, address=("127.0.0.1", port), trace_connect=self._on_connect, trace_pdu=_same
         )
         self.port = 0
 
