@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import AsyncGenerator, Generator
 import json
 import logging
-from pathlib import Path
 import shutil
 import struct
 from typing import Any
@@ -49,7 +48,7 @@ from tests.bridges.wot.modbus_support import (
     meter_store,
     meter_tm,
 )
-from tests.bridges.wot.test_modbus_flow import network, pick
+from tests.bridges.wot.test_modbus_flow import network, pick, user_profile
 
 
 def words_float(words: list[int]) -> float:
@@ -77,9 +76,7 @@ async def sdm630(hass: HomeAssistant, socket_enabled: None) -> AsyncGenerator[Si
 @pytest.fixture
 async def meter(hass: HomeAssistant, socket_enabled: None) -> AsyncGenerator[RegisterServer]:
     """The tests' small meter, and its profile in the user's folder."""
-    folder = Path(hass.config.path(USER_PROFILE_DIR))
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{TEST_METER}.tm.json").write_text(json.dumps(meter_tm(timeout_ms=300)))
+    user_profile(hass, TEST_METER, meter_tm(timeout_ms=300))
     server = RegisterServer(meter_store())
     await server.start()
     yield server
