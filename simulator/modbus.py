@@ -36,6 +36,7 @@ import time
 from typing import Any
 
 from pymodbus.constants import ExcCodes
+from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -89,7 +90,11 @@ SDM630_HOLDING = {0x14: 1.0, 0x1C: 2.0}
 
 def sdm630_tables(t: float = 0.0) -> Tables:
     """The SDM630's registers at time ``t`` seconds (values move with ``t``)."""
-    tables = Tables(holding=dict.fromkeys(range(64), 0), input=dict.fromkeys(range(384), 0))
+    tables = Tables(
+        holding=dict.fromkeys(range(64), 0),
+        input=dict.fromkeys(range(384), 0),
+        coils={0: False},  # not an Eastron register: a relay output to test FC05 writes on
+    )
     for address, value in SDM630_HOLDING.items():
         tables.holding[address], tables.holding[address + 1] = float32_words(value)
     tables.holding[0xFC00], tables.holding[0xFC01] = 0x0001, 0xE240  # serial 123456
@@ -126,7 +131,14 @@ def _phase_values(t: float) -> dict[int, float]:
     values[0xCA] = 399.0
     values[0xCC] = 401.0 - wave
     values[0xE0] = 0.4
+    values[0x2E] = sum(amps) / 3
+    values[0xCE] = (values[0xC8] + values[0xCA] + values[0xCC]) / 3
     values[0x156] = values[0x48] + values[0x4A]
+    values[0x158] = values[0x4C] + values[0x4E]
+    for i in range(3):  # per-phase energies: a third of the totals each
+        values[0x15A + 2 * i] = values[0x48] / 3
+        values[0x160 + 2 * i] = values[0x4A] / 3
+        values[0x166 + 2 * i] = values[0x156] / 3
     return values
 
 
@@ -138,7 +150,7 @@ def sdm630_update(tables: Tables, t: float) -> None:
 
 def em24_tables(t: float = 0.0) -> Tables:
     """The EM24's registers at time ``t``: int32 CDAB, volts x10, amps x1000, watts x10."""
-    tables = Tables(input=dict.fromkeys(range(96), 0), holding=dict.fromkeys(range(4), 0))
+    tables = Tables(input=dict.fromkeys(range(0x80), 0), holding=dict.fromkeys(range(4), 0))
     em24_update(tables, t)
     return tables
 
@@ -159,7 +171,22 @@ def em24_update(tables: Tables, t: float) -> None:
         0x12: round(values[0x0C] * 10),
         0x14: round(values[0x0E] * 10),
         0x16: round(values[0x10] * 10),
+        0x18: round(values[0x12] * 10),
+        0x1A: round(values[0x14] * 10),
+        0x1C: round(values[0x16] * 10),
+        0x1E: round(values[0x18] * 10),
+        0x20: round(values[0x1A] * 10),
+        0x22: round(values[0x1C] * 10),
+        0x24: round(values[0x2A] * 10),
+        0x26: round(values[0xCE] * 10),
         0x28: round(values[0x34] * 10),
+        0x2A: round(values[0x38] * 10),
+        0x2C: round(values[0x3C] * 10),
+        0x36: round(values[0x4C] * 10),
+        0x40: round(values[0x15A] * 10),
+        0x42: round(values[0x15C] * 10),
+        0x44: round(values[0x15E] * 10),
+        0x50: round(values[0x4E] * 10),
         0x34: round(values[0x48] * 10),
         0x4E: round(values[0x4A] * 10),
     }
@@ -288,7 +315,9 @@ class Behaviour:
     drop_every: int = 0
     """Drop (never answer) every Nth request; 0 never."""
     refuse: tuple[tuple[int, int, int], ...] = ()
-    """(function code, first, last) address ranges a read answers with exception 2."""
+    """(function code, first, last) address ranges a read answers with ``exception``."""
+    exception: int = ExcCodes.ILLEGAL_ADDRESS
+    """The exception code of a refused read (2; 4 is "server device failure")."""
 
 
 @dataclass
@@ -367,6 +396,7 @@ class SimModbusDevice:
         self.writes: list[tuple[int, int, list[int] | list[bool]]] = []
         self._started = time.monotonic()
         self._stopping = asyncio.Event()
+        self._held = 0
         self.server: ModbusTcpServer | None = None
         self.port = 0
         self.frozen = False
@@ -390,13 +420,13 @@ class SimModbusDevice:
     ) -> ExcCodes | None:
         behaviour = self.behaviour
         if behaviour.drop_every and self.requests % behaviour.drop_every == 0:
-            await self._stopping.wait()  # never answered
+            await self._hold(None)  # never answered (until the simulator stops)
             return ExcCodes.DEVICE_FAILURE
         if behaviour.delay:
-            await asyncio.sleep(behaviour.delay)
+            await self._hold(behaviour.delay)
         for code, first, last in behaviour.refuse:
             if code == function_code and address <= last and address + count - 1 >= first:
-                return ExcCodes.ILLEGAL_ADDRESS
+                return ExcCodes(behaviour.exception)
         if function_code in WRITE_FUNCTIONS and set_values is not None:
             span = range(address, address + count)
             if function_code in (6, 16) and any(a not in self.tables.writable for a in span):
@@ -417,6 +447,15 @@ class SimModbusDevice:
                     registers[offset] = word
         return None
 
+    async def _hold(self, seconds: float | None) -> None:
+        """Wait ``seconds`` (None: until :meth:`stop`), counted so that stop can wait for it."""
+        self._held += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+        finally:
+            self._held -= 1
+
     def sim_device(self) -> SimDevice:
         """The pymodbus datastore of this device."""
         # Coils and discrete inputs: 16 bits each at 0 (bit addressing), from the coil table.
@@ -436,10 +475,17 @@ class SimModbusDevice:
             action=self._action,
         )
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Listen on ``host:port`` (0 picks a free port, then :attr:`port` says which)."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, rtu: bool = False) -> None:
+        """Listen on ``host:port`` (0 picks a free port, then :attr:`port` says which).
+
+        ``rtu`` frames the answers as Modbus RTU on the TCP socket (an RS-485 gateway in
+        transparent mode: ``modbus+rtu-tcp://``) instead of Modbus TCP's MBAP.
+        """
         self.server = ModbusTcpServer(
-            self.sim_device(), address=(host, port), trace_pdu=self._trace
+            self.sim_device(),
+            address=(host, port),
+            trace_pdu=self._trace,
+            framer=FramerType.RTU if rtu else FramerType.SOCKET,
         )
         await self.server.serve_forever(background=True)
         listener: Any = self.server.transport
@@ -448,19 +494,24 @@ class SimModbusDevice:
     async def stop(self) -> None:
         """Stop listening and release the requests held back."""
         self._stopping.set()
+        for _ in range(100):  # let the held requests finish (their answers go nowhere)
+            if not self._held:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)
         if self.server is not None:
             await self.server.shutdown()  # type: ignore[no-untyped-call]
             self.server = None
 
 
 async def start_devices(
-    names: Iterable[str], host: str = "127.0.0.1", port_base: int = 0
+    names: Iterable[str], host: str = "127.0.0.1", port_base: int = 0, *, rtu: bool = False
 ) -> list[SimModbusDevice]:
     """Start the named devices, each on its own port (``port_base + i``, or free ports)."""
     devices = []
     for index, name in enumerate(names):
         device = SimModbusDevice(name, DEVICES[name])
-        await device.start(host, port_base + index if port_base else 0)
+        await device.start(host, port_base + index if port_base else 0, rtu=rtu)
         devices.append(device)
     return devices
 
@@ -480,6 +531,11 @@ def main(argv: list[str]) -> int:
         help="port of the first device, the next ones count up; 0 picks free ports (default 5020)",
     )
     parser.add_argument(
+        "--rtu-over-tcp",
+        action="store_true",
+        help="frame as Modbus RTU on the TCP sockets (a transparent RS-485 gateway)",
+    )
+    parser.add_argument(
         "devices",
         nargs="*",
         metavar="DEVICE",
@@ -491,11 +547,14 @@ def main(argv: list[str]) -> int:
         parser.error(f"unknown device(s) {', '.join(unknown)}; choose from {', '.join(DEVICES)}")
 
     async def run() -> None:
-        devices = await start_devices(args.devices or list(DEVICES), args.host, args.port_base)
+        devices = await start_devices(
+            args.devices or list(DEVICES), args.host, args.port_base, rtu=args.rtu_over_tcp
+        )
+        scheme = "modbus+rtu-tcp" if args.rtu_over_tcp else "modbus+tcp"
         for device in devices:
             print(
                 f"Modbus {device.name} ({device.spec.description}): "
-                f"modbus+tcp://{args.host}:{device.port}/{device.unit_id}/",
+                f"{scheme}://{args.host}:{device.port}/{device.unit_id}/",
                 flush=True,
             )
         stop = asyncio.Event()

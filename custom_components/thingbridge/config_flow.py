@@ -12,10 +12,12 @@ one object of its own:
   profile, a test read before the entry is made, reconfiguration, and its options flow.
 - ``bridges/trackers/flow.py`` (:class:`TrackerSteps`, ``self._trackers``): the GPS tracker
   gateway, the trackers it discovers, its options flow and the tracker subentry flow.
+- ``bridges/assets/flow.py`` (:class:`AssetSteps`, no state): the asset register, its options
+  flow and the asset and geofence subentry flows.
 
 The steps that Home Assistant starts on an existing entry (reauth, reconfigure) and the options
 and subentry flows go to the pillar of the entry's kind, decided in one place
-(:func:`_is_gateway`).
+(:meth:`ThingBridgeConfigFlow.async_step_reconfigure`, :func:`.kinds.kind_of`).
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ from homeassistant.config_entries import (
 from homeassistant.core import callback
 from homeassistant.helpers.typing import DiscoveryInfoType
 
+from .bridges.assets.flow import AssetSteps
 from .bridges.trackers.flow import TrackerGatewayOptionsFlow, TrackerSteps, TrackerSubentryFlow
 from .bridges.wot.flow import ThingBridgeOptionsFlow, WotSteps
 from .bridges.wot.modbus_flow import ModbusSteps
-from .const import DOMAIN, ENTRY_KINDS, KIND_MODBUS_DEVICE
+from .const import DOMAIN, ENTRY_KINDS, KIND_ASSET_REGISTER, KIND_MODBUS_DEVICE
 from .kinds import WOT_KINDS, kind_of
 
 __all__ = [
@@ -47,7 +50,9 @@ __all__ = [
 ]
 
 
-class ThingBridgeConfigFlow(WotSteps, ModbusSteps, TrackerSteps, ConfigFlow, domain=DOMAIN):
+class ThingBridgeConfigFlow(
+    WotSteps, ModbusSteps, TrackerSteps, AssetSteps, ConfigFlow, domain=DOMAIN
+):
     """Add a ThingBridge entry."""
 
     VERSION = 1
@@ -82,10 +87,13 @@ class ThingBridgeConfigFlow(WotSteps, ModbusSteps, TrackerSteps, ConfigFlow, dom
     ) -> ConfigFlowResult:
         """Change an entry's address: a Thing's or directory's URL; the gateway has none."""
         entry = self._get_reconfigure_entry()
-        if kind_of(entry).key == KIND_MODBUS_DEVICE:
+        key = kind_of(entry).key
+        if key == KIND_MODBUS_DEVICE:
             return await self._async_modbus_reconfigure(entry, user_input)
-        if kind_of(entry).key in WOT_KINDS:
+        if key in WOT_KINDS:
             return await self._async_wot_reconfigure(entry, user_input)
+        if key == KIND_ASSET_REGISTER:
+            return await self._async_register_reconfigure()
         return await self._async_gateway_reconfigure()
 
     async def async_step_integration_discovery(

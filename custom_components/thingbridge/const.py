@@ -21,13 +21,21 @@ KIND_WOT_THING: Final = "wot_thing"
 KIND_WOT_DIRECTORY: Final = "wot_directory"
 KIND_TRACKER_GATEWAY: Final = "tracker_gateway"
 KIND_MODBUS_DEVICE: Final = "modbus_device"
-ENTRY_KINDS: Final = (KIND_WOT_THING, KIND_WOT_DIRECTORY, KIND_MODBUS_DEVICE, KIND_TRACKER_GATEWAY)
+KIND_ASSET_REGISTER: Final = "asset_register"
+ENTRY_KINDS: Final = (
+    KIND_WOT_THING,
+    KIND_WOT_DIRECTORY,
+    KIND_MODBUS_DEVICE,
+    KIND_TRACKER_GATEWAY,
+    KIND_ASSET_REGISTER,
+)
 # Stored in the device registry of every installation: never change one.
 _IDENTIFIER_PREFIXES: Final = {
     KIND_WOT_THING: "",
     KIND_WOT_DIRECTORY: "",
     KIND_TRACKER_GATEWAY: "tracker:",
     KIND_MODBUS_DEVICE: "",  # a Modbus device's key is "modbus:<endpoint>:<unit>" already
+    KIND_ASSET_REGISTER: "asset:",
 }
 
 
@@ -46,10 +54,12 @@ def device_identifier(kind: str, key: str) -> tuple[str, str]:
     Args:
         kind: The entry's kind (``CONF_KIND``).
         key: The device's key within its kind: a Thing's key (its Thing Description's
-            ``id``, or the one made from its URL), a tracker's ``protocol:device ID``.
+            ``id``, or the one made from its URL), a tracker's ``protocol:device ID``, an
+            asset's subentry ID (``"register"`` for the asset register's own device).
 
     Returns:
-        ``(DOMAIN, key)`` for Things, ``(DOMAIN, "tracker:" + key)`` for GPS trackers.
+        ``(DOMAIN, key)`` for Things, ``(DOMAIN, "tracker:" + key)`` for GPS trackers,
+        ``(DOMAIN, "asset:" + key)`` for assets.
     """
     return (DOMAIN, _IDENTIFIER_PREFIXES[kind] + key)
 
@@ -123,3 +133,42 @@ MAX_MODBUS_SCAN_SECONDS: Final = 3600
 MODBUS_SILENT_ISSUE_AFTER: Final = timedelta(minutes=15)
 # Users' own Thing Models: this folder under the configuration directory.
 USER_PROFILE_DIR: Final = "thingbridge/profiles"
+
+# -- Asset register -------------------------------------------------------------------------
+# One register entry per Home Assistant (its unique ID); assets and geofences are subentries.
+ASSET_REGISTER_UNIQUE_ID: Final = "asset_register"
+SUBENTRY_ASSET: Final = "asset"
+SUBENTRY_GEOFENCE: Final = "geofence"
+# The register's own device (to-do list and calendar), keyed like an asset.
+ASSET_REGISTER_DEVICE_KEY: Final = "register"
+# Register options.
+CONF_TAG_PREFIX: Final = "tag_prefix"
+CONF_OVERDUE_REMINDERS: Final = "overdue_reminders"
+CONF_NOT_SEEN_HOURS: Final = "not_seen_hours"
+DEFAULT_TAG_PREFIX: Final = "ASSET-"
+DEFAULT_NOT_SEEN_HOURS: Final = 24
+MAX_NOT_SEEN_HOURS: Final = 24 * 365
+# Asset subentry data.
+CONF_ASSET_TAG: Final = "asset_tag"
+CONF_CATEGORY: Final = "category"
+CONF_HOME_ZONE: Final = "home_zone"
+CONF_PARENT: Final = "parent"
+CONF_SOURCE: Final = "source"
+CONF_GEOFENCES: Final = "geofences"
+CONF_ALLOWED_FROM: Final = "allowed_from"
+CONF_ALLOWED_UNTIL: Final = "allowed_until"
+CONF_PLAN_NAME: Final = "plan_name"
+CONF_EVERY_HOURS: Final = "every_hours"
+CONF_EVERY_KM: Final = "every_km"
+CONF_EVERY_DAYS: Final = "every_days"
+CONF_TAG_ID: Final = "tag_id"
+ASSET_CATEGORIES: Final = ("vehicle", "trailer", "tool", "machine", "other")
+DEFAULT_PLAN_NAME: Final = "Service"
+# Geofence subentry data.
+CONF_ZONE: Final = "zone"
+CONF_POLYGON: Final = "polygon"
+# Custody, counters, trips and maintenance logs (Home Assistant storage).
+ASSET_STORE_KEY: Final = f"{DOMAIN}.assets"
+ASSET_STORE_VERSION: Final = 1
+# Due states (maintenance, overdue check-outs, not seen, day rollover) are re-evaluated this often.
+ASSET_CHECK_INTERVAL: Final = timedelta(minutes=1)

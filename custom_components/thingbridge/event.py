@@ -1,7 +1,8 @@
-"""Event entities: the events a Thing emits."""
+"""Event entities: the events a Thing emits, and each asset's events."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from homeassistant.components.event import EventEntity
@@ -9,10 +10,12 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .bridges.assets.entity import AssetBaseEntity, asset_platform
+from .bridges.assets.runtime import ASSET_EVENT_TYPES, Asset, AssetRegisterRuntime
 from .bridges.wot.coordinator import WotThingCoordinator
 from .bridges.wot.entity import WotThingEntity, wot_platform
-from .const import SIGNAL_THING_EVENT
-from .kinds import WOT_KINDS, ThingBridgeConfigEntry, async_setup_by_kind
+from .const import KIND_ASSET_REGISTER, SIGNAL_THING_EVENT
+from .kinds import WOT_KINDS, PlatformSetup, ThingBridgeConfigEntry, async_setup_by_kind
 from .wot import EVENT, EntitySpec
 
 PARALLEL_UPDATES = 0
@@ -52,4 +55,32 @@ class WotEvent(WotThingEntity, EventEntity):
         self.async_write_ha_state()
 
 
-FACTORIES: Final = dict.fromkeys(WOT_KINDS, wot_platform(EVENT, WotEvent))
+class AssetEvent(AssetBaseEntity, EventEntity):
+    """An asset's geofence crossings, check-outs and check-ins, ended trips, maintenance done."""
+
+    _attr_translation_key = "asset_event"
+
+    def __init__(self, runtime: AssetRegisterRuntime, asset: Asset) -> None:
+        """One event entity per asset."""
+        super().__init__(runtime, asset, "event")
+        self._attr_event_types = list(ASSET_EVENT_TYPES)
+
+    async def async_added_to_hass(self) -> None:
+        """Listen for the asset's events (nothing else changes this entity)."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.asset.async_add_event_listener(self._handle_event))
+
+    @callback
+    def _handle_update(self) -> None:
+        """Other values changed: the event entity has nothing new to write."""
+
+    @callback
+    def _handle_event(self, event_type: str, data: dict[str, Any]) -> None:
+        self._trigger_event(event_type, data)
+        self.async_write_ha_state()
+
+
+FACTORIES: Final[Mapping[str, PlatformSetup]] = {
+    **dict.fromkeys(WOT_KINDS, wot_platform(EVENT, WotEvent)),
+    KIND_ASSET_REGISTER: asset_platform(lambda runtime, asset: [AssetEvent(runtime, asset)]),
+}

@@ -3,7 +3,7 @@
 A kind says which platforms its entries have and how they set up, unload, go away, let a
 device be deleted and describe themselves in diagnostics; the logic itself stays with the
 kind's glue package (:mod:`.bridges.wot` for Things and directories, :mod:`.bridges.trackers`
-for the GPS tracker gateway). The integration's hooks make one call through :func:`kind_of`,
+for the GPS tracker gateway, :mod:`.bridges.assets` for the asset register). The integration's hooks make one call through :func:`kind_of`,
 and each platform adds its entities from a table keyed by kind (:func:`async_setup_by_kind`).
 A new kind of device is one row in :data:`KINDS` and one in the tables of the platforms it has.
 """
@@ -22,6 +22,9 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .bridges.assets import runtime as asset_runtime
+from .bridges.assets.flow import SUBENTRY_FLOWS as ASSET_SUBENTRY_FLOWS, AssetRegisterOptionsFlow
+from .bridges.assets.runtime import AssetRegisterConfigEntry
 from .bridges.trackers import diagnostics as tracker_diagnostics, runtime as tracker_runtime
 from .bridges.trackers.flow import TrackerGatewayOptionsFlow, TrackerSubentryFlow
 from .bridges.trackers.runtime import TrackerGatewayConfigEntry
@@ -31,6 +34,7 @@ from .bridges.wot.flow import ThingBridgeOptionsFlow
 from .bridges.wot.modbus_flow import ModbusOptionsFlow
 from .const import (
     DOMAIN,
+    KIND_ASSET_REGISTER,
     KIND_MODBUS_DEVICE,
     KIND_TRACKER_GATEWAY,
     KIND_WOT_DIRECTORY,
@@ -51,7 +55,7 @@ __all__ = [
     "kind_of",
 ]
 
-type ThingBridgeConfigEntry = WotConfigEntry | TrackerGatewayConfigEntry
+type ThingBridgeConfigEntry = WotConfigEntry | TrackerGatewayConfigEntry | AssetRegisterConfigEntry
 """Every ThingBridge config entry; which one it is, :func:`kind_of` tells."""
 
 type PlatformSetup = Callable[[ConfigEntry[Any], AddConfigEntryEntitiesCallback], None]
@@ -143,6 +147,18 @@ KINDS: Final[Mapping[str, Kind[Any]]] = MappingProxyType(
             device_diagnostics=tracker_diagnostics.tracker_device_diagnostics,
             options_flow=TrackerGatewayOptionsFlow,
             subentry_flows=MappingProxyType({SUBENTRY_TRACKER: TrackerSubentryFlow}),
+        ),
+        KIND_ASSET_REGISTER: Kind[asset_runtime.AssetRegisterRuntime](
+            key=KIND_ASSET_REGISTER,
+            platforms=asset_runtime.ASSET_PLATFORMS,
+            async_setup=asset_runtime.async_setup_register,
+            async_unload=asset_runtime.async_unload_register,
+            async_remove=asset_runtime.async_remove_register,
+            can_remove_device=asset_runtime.async_can_remove_device,
+            diagnostics=asset_runtime.async_register_diagnostics,
+            device_diagnostics=asset_runtime.asset_device_diagnostics,
+            options_flow=AssetRegisterOptionsFlow,
+            subentry_flows=MappingProxyType(dict(ASSET_SUBENTRY_FLOWS)),
         ),
     }
 )

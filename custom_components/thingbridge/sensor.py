@@ -26,12 +26,16 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
+from .assets import Usage
+from .bridges.assets.entity import AssetBaseEntity, asset_platform
+from .bridges.assets.runtime import STATUSES, Asset, AssetRegisterRuntime
 from .bridges.trackers.entity import TrackerBaseEntity, tracker_platform
 from .bridges.trackers.runtime import TrackerDevice
 from .bridges.wot.coordinator import WotThingCoordinator
 from .bridges.wot.entity import WotThingEntity, is_number, wot_platform
-from .const import KIND_TRACKER_GATEWAY
+from .const import KIND_ASSET_REGISTER, KIND_TRACKER_GATEWAY
 from .kinds import WOT_KINDS, PlatformSetup, ThingBridgeConfigEntry, async_setup_by_kind
 from .m2m import PROTOCOLS
 from .wot import SENSOR, EntitySpec
@@ -258,6 +262,201 @@ class TrackerSensor(TrackerBaseEntity, SensorEntity):
         return self.entity_description.value_fn(self.device)
 
 
+# -- assets -----------------------------------------------------------------------------------
+
+_UNITS: Final = {"engine_hours": "h", "distance": "km", "days": "d"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssetSensorDescription(SensorEntityDescription):
+    """A value of an asset.
+
+    Attributes:
+        value_fn: Reads the value from the register and the asset.
+    """
+
+    value_fn: Callable[[AssetRegisterRuntime, Asset], StateType | datetime]
+
+
+ASSET_SENSORS: tuple[AssetSensorDescription, ...] = (
+    AssetSensorDescription(
+        key="status",
+        translation_key="asset_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(STATUSES),
+        value_fn=lambda runtime, asset: asset.custody.status.value,
+    ),
+    AssetSensorDescription(
+        key="custodian",
+        translation_key="custodian",
+        value_fn=lambda runtime, asset: asset.custodian,
+    ),
+    AssetSensorDescription(
+        key="home_distance",
+        translation_key="home_distance",
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.METERS,
+        suggested_unit_of_measurement=UnitOfLength.KILOMETERS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda runtime, asset: (
+            None if (d := runtime.home_distance_m(asset)) is None else round(d, 1)
+        ),
+    ),
+    AssetSensorDescription(
+        key="trip_distance",
+        translation_key="trip_distance",
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.METERS,
+        suggested_unit_of_measurement=UnitOfLength.KILOMETERS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda runtime, asset: (
+            round(trip.distance_m, 1) if (trip := asset.open_trip) is not None else 0.0
+        ),
+    ),
+    AssetSensorDescription(
+        key="trip_duration",
+        translation_key="trip_duration",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_unit_of_measurement=UnitOfTime.MINUTES,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda runtime, asset: (
+            round(trip.duration_s) if (trip := asset.open_trip) is not None else 0
+        ),
+    ),
+    AssetSensorDescription(
+        key="odometer",
+        translation_key="asset_odometer",
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.METERS,
+        suggested_unit_of_measurement=UnitOfLength.KILOMETERS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
+        value_fn=lambda runtime, asset: _round(asset.readings().odometer_m, 1),
+    ),
+    AssetSensorDescription(
+        key="hours_today",
+        translation_key="hours_today",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.HOURS,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        value_fn=lambda runtime, asset: _today(asset, lambda u: u.in_use_hours, 4),
+    ),
+    AssetSensorDescription(
+        key="hours_total",
+        translation_key="hours_total",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.HOURS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
+        value_fn=lambda runtime, asset: (
+            round(asset.usage.total.in_use_hours, 4) if asset.usage is not None else None
+        ),
+    ),
+    AssetSensorDescription(
+        key="distance_today",
+        translation_key="distance_today",
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.METERS,
+        suggested_unit_of_measurement=UnitOfLength.KILOMETERS,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=1,
+        value_fn=lambda runtime, asset: _today(asset, lambda u: u.distance_m, 1),
+    ),
+    AssetSensorDescription(
+        key="trips_today",
+        translation_key="trips_today",
+        state_class=SensorStateClass.TOTAL,
+        value_fn=lambda runtime, asset: _today(asset, lambda u: u.trips, 0),
+    ),
+    AssetSensorDescription(
+        key="next_maintenance",
+        translation_key="next_maintenance",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda runtime, asset: (
+            due.next.due_at
+            if (due := asset.maintenance) is not None and due.next is not None
+            else None
+        ),
+    ),
+    AssetSensorDescription(
+        key="last_seen",
+        translation_key="last_seen",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda runtime, asset: asset.last_seen,
+    ),
+)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _today(asset: Asset, pick: Callable[[Usage], float], digits: int) -> float | None:
+    """One of today's counters (local day), ``None`` without a source of its own."""
+    usage = asset.today(dt_util.utcnow())
+    return None if usage is None else round(pick(usage), digits)
+
+
+class AssetSensor(AssetBaseEntity, SensorEntity):
+    """One value of an asset."""
+
+    entity_description: AssetSensorDescription
+
+    def __init__(
+        self, runtime: AssetRegisterRuntime, asset: Asset, description: AssetSensorDescription
+    ) -> None:
+        """Describe the sensor."""
+        super().__init__(runtime, asset, description.key)
+        self.entity_description = description
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """The asset's value now."""
+        return self.entity_description.value_fn(self.runtime, self.asset)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """What the custodian and the next maintenance sensors say besides their state.
+
+        The custodian's person and expected return; the plan and what comes due first.
+        """
+        if self.entity_description.key == "next_maintenance":
+            return self._maintenance_attributes()
+        if self.entity_description.key != "custodian":
+            return None
+        checkout = self.asset.custody.checkout
+        if checkout is None:
+            return {"person": None, "expected_return": None, "since": None}
+        return {
+            "person": self.asset.custodian_entity,
+            "expected_return": checkout.expected_return.isoformat()
+            if checkout.expected_return
+            else None,
+            "since": checkout.since.isoformat(),
+        }
+
+    def _maintenance_attributes(self) -> dict[str, Any] | None:
+        plan, due = self.asset.plan, self.asset.maintenance
+        if plan is None or due is None:
+            return None
+        first = due.next
+        return {
+            "plan": plan.name,
+            "status": due.status,
+            "measure": first.measure if first else None,
+            "remaining": round(first.remaining, 2)
+            if first and first.remaining is not None
+            else None,
+            "unit": _UNITS[first.measure] if first else None,
+            "last_done": plan.log[-1].done_at.isoformat() if plan.log else None,
+        }
+
+
 FACTORIES: Final[Mapping[str, PlatformSetup]] = {
     **dict.fromkeys(WOT_KINDS, wot_platform(SENSOR, WotPropertySensor)),
     KIND_TRACKER_GATEWAY: tracker_platform(
@@ -266,5 +465,8 @@ FACTORIES: Final[Mapping[str, PlatformSetup]] = {
             for description in TRACKER_SENSORS
             if description.shown_for(device.protocol)
         ]
+    ),
+    KIND_ASSET_REGISTER: asset_platform(
+        lambda runtime, asset: [AssetSensor(runtime, asset, d) for d in ASSET_SENSORS]
     ),
 }

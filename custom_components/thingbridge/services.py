@@ -1,4 +1,7 @@
-"""Actions (services) of ThingBridge: read and write properties, invoke Thing actions."""
+"""Actions (services) of ThingBridge: read and write properties, invoke Thing actions; assets'.
+
+The asset register's actions (check-out, check-in) are in :mod:`.bridges.assets.services`.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 import probatio
 
+from .bridges.assets.services import async_setup_asset_services
 from .bridges.wot.coordinator import WotThingCoordinator
 from .const import DOMAIN
 from .kinds import ThingBridgeConfigEntry, kind_of
@@ -140,3 +144,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
         DOMAIN, SERVICE_INVOKE_ACTION, _async_invoke_action,
         schema=INVOKE_ACTION_SCHEMA, supports_response=SupportsResponse.OPTIONAL,
     )  # fmt: skip
+    async_setup_asset_services(hass)

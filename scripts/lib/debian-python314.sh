@@ -8,9 +8,14 @@
 # interpreter is pointed at them with patchelf (DT_RPATH, so dlopen'ed extension modules such as
 # _ssl also resolve against the private libraries). Nothing outside the prefix is touched.
 #
-# Usage: debian-python314.sh PREFIX
+# Usage: debian-python314.sh PREFIX            assemble the interpreter
+#        debian-python314.sh --headers PREFIX  add the C headers (libpython3.14-dev) to an
+#                                              existing PREFIX, for building extension modules
+#                                              from source (scripts/develop needs them)
 set -euo pipefail
 
+HEADERS=0
+if [ "${1:-}" = "--headers" ]; then HEADERS=1; shift; fi
 PREFIX="$1"
 log() { printf '[python314] %s\n' "$*" >&2; }
 
@@ -39,6 +44,33 @@ APT=(apt-get -q -o "Dir::State::Lists=$WORK/lists" -o "Dir::Etc::SourceList=$WOR
 
 log "reading the package list of Debian unstable from $MIRROR"
 "${APT[@]}" update >/dev/null
+
+if [ "$HEADERS" = 1 ]; then
+  # Only the headers, from the same source package as the interpreter already unpacked.
+  [ -x "$PREFIX/usr/bin/python3.14" ] || { log "no interpreter in $PREFIX"; exit 1; }
+  HAVE="$("$PREFIX/usr/bin/python3.14" -c 'import platform; print(platform.python_version())')"
+  (cd "$WORK/debs" && "${APT[@]}" download libpython3.14-dev python3.14-dev >/dev/null)
+  GOT="$(dpkg-deb -f "$WORK"/debs/libpython3.14-dev_*.deb Version)"
+  case "$GOT" in
+    "$HAVE"-*) ;;
+    *) log "note: headers $GOT for interpreter $HAVE (same 3.14 ABI)" ;;
+  esac
+  mkdir -p "$WORK/dev"
+  for deb in "$WORK"/debs/*.deb; do
+    dpkg -x "$deb" "$WORK/dev"
+  done
+  # Debian's include/python3.14/pyconfig.h only includes <TRIPLE/python3.14/pyconfig.h> from
+  # /usr/include, which is not searched inside a private prefix: put the real one in its place.
+  cp "$WORK/dev/usr/include/$TRIPLE/python3.14/pyconfig.h" "$WORK/dev/usr/include/python3.14/pyconfig.h"
+  mkdir -p "$PREFIX/usr/include" "$PREFIX/usr/lib/python3.14"
+  rm -rf "$PREFIX/usr/include/python3.14.tmp"
+  cp -a "$WORK/dev/usr/include/python3.14" "$PREFIX/usr/include/python3.14.tmp"
+  cp -a "$WORK/dev/usr/lib/python3.14/." "$PREFIX/usr/lib/python3.14/"
+  rm -rf "$PREFIX/usr/include/python3.14"
+  mv "$PREFIX/usr/include/python3.14.tmp" "$PREFIX/usr/include/python3.14"
+  log "headers ready: $PREFIX/usr/include/python3.14 ($GOT)"
+  exit 0
+fi
 
 PKGS=(libc6 libpython3.14-minimal libpython3.14-stdlib python3.14-minimal python3.14 libpython3.14
       libssl3t64 libffi8 libsqlite3-0 libexpat1 zlib1g libbz2-1.0 liblzma5 libzstd1 libuuid1

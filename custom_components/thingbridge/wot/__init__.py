@@ -1,8 +1,9 @@
 """Web of Things consumer library used by ThingBridge.
 
-Pure asyncio/aiohttp code with no Home Assistant imports: it parses W3C Web of Things
-Thing Descriptions and talks to the Things they describe over HTTP, on a caller-provided
-:class:`aiohttp.ClientSession`.
+Pure asyncio code with no Home Assistant imports: it parses W3C Web of Things Thing
+Descriptions and talks to the Things they describe over HTTP, on a caller-provided
+:class:`aiohttp.ClientSession`, and over Modbus (the W3C Modbus binding plus ThingBridge's
+``tbm:`` terms, :mod:`.modbus`), on a caller-provided ``modbus_connection`` unit.
 """
 
 from .client import (
@@ -54,9 +55,12 @@ from .modbus.client import (
     ModbusThingClient,
     ReadResult,
     check_write,
+    link_params,
+    modbus_form,
     open_unit,
     thing_endpoint,
 )
+from .modbus.sunspec import SUNSPEC_BASES, SunSpecDevice, detect_sunspec, link_url, sunspec_td
 from .security import safe_url
 from .td import DataSchema, Form, PropertyAffordance, ThingDescription, clip_depth, parse_td
 from .thing_model import (
@@ -86,6 +90,7 @@ __all__ = [
     "SELECT",
     "SENSOR",
     "SHIPPED_PROFILES",
+    "SUNSPEC_BASES",
     "SWITCH",
     "TBM_NAMESPACE",
     "TEXT",
@@ -102,6 +107,7 @@ __all__ = [
     "PropertyAffordance",
     "ReadResult",
     "ServiceSpec",
+    "SunSpecDevice",
     "ThingDescription",
     "ThingModel",
     "ThingModelError",
@@ -118,6 +124,7 @@ __all__ = [
     "canonical_unit",
     "check_write",
     "clip_depth",
+    "detect_sunspec",
     "device_model",
     "explore",
     "fetch_json",
@@ -125,8 +132,11 @@ __all__ = [
     "instantiate",
     "is_directory",
     "is_modbus_scheme",
+    "link_params",
+    "link_url",
     "load_thing_model",
     "map_thing",
+    "modbus_form",
     "open_unit",
     "parse_modbus_form",
     "parse_td",
@@ -135,5 +145,6 @@ __all__ = [
     "safe_url",
     "schema_error",
     "service_from_zeroconf",
+    "sunspec_td",
     "thing_endpoint",
 ]

@@ -45,8 +45,19 @@ usable TD, or offers nothing to watch. A TD file needs an origin for the host ru
 requests go to HOST too (``*`` for any), as the integration's "allow requests to other hosts"
 option does.
 
+``python -m custom_components.thingbridge.wot read SOURCE [--set NAME=VALUE ...]`` reads every
+readable property of a Thing once, HTTP and Modbus alike, and prints one JSON object
+``{"title": ..., "values": {...}, "errors": {...}}`` (see :mod:`.read_tool`).
+
 ``python -m custom_components.thingbridge.wot browse`` prints one JSON line per service found
 on the local network.
+
+``python -m custom_components.thingbridge.wot convert-modbus-yaml FILE...`` turns Home
+Assistant core ``modbus:`` YAML into Thing Descriptions, one JSON line per (hub, unit)::
+
+    {"source": ..., "hub": ..., "unit_id": 1, "td": {...}, "unsupported": ["$.modbus[0]..."]}
+
+(see :mod:`.core_modbus_yaml` for what maps to what; nothing is guessed).
 
 Credentials for URLs come from the environment, so they stay out of shell history and process
 listings: ``THINGBRIDGE_USERNAME``, ``THINGBRIDGE_PASSWORD``, ``THINGBRIDGE_TOKEN``.
@@ -74,9 +85,11 @@ import aiohttp
 from yarl import URL
 
 from .client import Credentials, WotClient
+from .core_modbus_yaml import ConversionError, convert_file
 from .discovery import browse, explore
 from .errors import WotError, WotValidationError
 from .mapping import plan_thing
+from .read_tool import run_read
 from .security import safe_url
 from .td import MAX_TD_BYTES, ThingDescription, parse_td
 from .thing_model import ThingModelError, is_thing_model, parse_assignment, td_from_document
@@ -258,6 +271,22 @@ def _assignment(text: str) -> tuple[str, Any]:
         return parse_assignment(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def _convert_modbus_yaml(args: argparse.Namespace, out: TextIO) -> int:
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            things = convert_file(path)
+        except ConversionError as err:
+            _emit(error_line(path, err), out)
+            status = EXIT_REJECTED
+            continue
+        for thing in things:
+            if thing.unsupported or thing.td is None:
+                status = EXIT_REJECTED
+            _emit(thing.as_dict(path), out)
+    return status
 
 
 def _warn(text: str) -> None:
@@ -573,6 +602,49 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
 
+    read_cmd = commands.add_parser(
+        "read",
+        help="read every readable property of a Thing once (HTTP and Modbus)",
+        description=(
+            "Read every readable property of the Thing at SOURCE once and print one JSON "
+            'object: {"title", "values": {property: value}, "errors": {property: reason}}. '
+            "SOURCE is a TD or Thing Model file, an http(s) URL, or the name of a shipped "
+            "Thing Model (e.g. eastron-sdm630). Modbus properties are read as one plan over "
+            "a connection of the command's own."
+        ),
+        epilog=(
+            "Exit status: 0 when every property was read, 1 when some could not be (see "
+            '"errors"), 2 when SOURCE cannot be used (named on standard error).'
+        ),
+    )
+    read_cmd.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a TD or Thing Model file (- for standard input), an http(s) URL, or the name "
+        "of a shipped Thing Model",
+    )
+    read_cmd.add_argument(
+        "--set",
+        action="append",
+        type=_assignment,
+        metavar="NAME=VALUE",
+        help="a Thing Model placeholder's value, e.g. HOST=192.0.2.5, PORT=502, UNIT_ID=1 "
+        "(JSON when it is JSON, else text; repeatable)",
+    )
+    read_cmd.add_argument(
+        "--include",
+        action="append",
+        metavar="NAME",
+        help="keep this optional affordance of a Thing Model (repeatable; * for all)",
+    )
+    read_cmd.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="timeout of each request (default: %(default)s)",
+    )
+
     browse_cmd = commands.add_parser(
         "browse",
         help="list Things, directories and WebThings servers advertised over mDNS",
@@ -595,6 +667,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="IP address of an interface to use (repeatable; default: all interfaces)",
     )
+
+    convert = commands.add_parser(
+        "convert-modbus-yaml",
+        help="turn Home Assistant core modbus: YAML into Thing Descriptions",
+        description=(
+            "Read a configuration.yaml (its modbus: key), a modbus: block or one hub, and "
+            "print one JSON line per (hub, unit): "
+            '{"source", "hub", "unit_id", "td", "unsupported": [...]}. "td" is a Thing '
+            "Description with the sensors, binary sensors and switches of that unit as "
+            "properties (W3C Modbus binding modv: terms, ThingBridge tbm: terms); "
+            '"unsupported" lists, with their YAML paths, the keys and entities that were '
+            'not converted and why. A hub that cannot be converted prints "td": null.'
+        ),
+        epilog=(
+            "Exit status: 0 when everything was converted, 2 when anything was left out or "
+            "a file could not be read. !secret and !include values are not resolved."
+        ),
+    )
+    convert.add_argument(
+        "files", nargs="+", metavar="YAML_FILE", help="a YAML file (at most 1 MiB)"
+    )
     return parser
 
 
@@ -604,7 +697,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     if isinstance(stream, io.TextIOWrapper):
         stream.reconfigure(encoding="utf-8")
-    runner = {"describe": _describe, "watch": _watch}.get(args.command, _browse)
+    if args.command == "convert-modbus-yaml":
+        return _convert_modbus_yaml(args, stream)
+    runner = {"describe": _describe, "watch": _watch, "read": run_read}.get(args.command, _browse)
     try:
         return asyncio.run(runner(args, stream))
     except KeyboardInterrupt:

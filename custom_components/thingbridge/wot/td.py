@@ -710,6 +710,12 @@ def _parse_form(
     else:
         _resolve(checked, base, f"{fpath}.href")
     ops = _form_ops(item, fpath) or default_ops
+    if modbus is not None and not modbus.writable_table:
+        # Input registers and discrete inputs cannot be written: a form that defaults to
+        # read and write (no readOnly) reads only.
+        ops = tuple(op for op in ops if not op.startswith(("write", "invoke")))
+        if not ops:
+            raise WotValidationError(f"{fpath}.op", f"a {modbus.entity} cannot be written")
     declared = _first_str(item, fpath, *_METHOD_KEYS)
     security = item.get("security")
     prototype = Form(

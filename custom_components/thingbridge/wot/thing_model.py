@@ -183,7 +183,10 @@ def load_thing_model(
     else:
         raw = path_or_dict
     loader = _Loader(library, MAX_EXTENDS)
-    document, extends = loader.resolve(raw, source, base_dir, chain)
+    try:
+        document, extends = loader.resolve(raw, source, base_dir, chain)
+    except RecursionError as err:  # a Python built with a small stack; the limits come first
+        raise ThingModelLimitError(source, "$", "nested too deeply", limit=MAX_TM_DEPTH) from err
     return ThingModel(
         document=document,
         source=source,
@@ -236,7 +239,9 @@ class _Loader:
                     limit=MAX_EXTENDS,
                 )
             self.extends_left -= 1
-            base_raw, base_source, base_base_dir, key = self._find(href, source, base_dir, lpath)
+            base_raw, base_source, base_base_dir, key = self._find(
+                href, source, base_dir, lpath, chain
+            )
             if key in chain:
                 raise ThingModelError(
                     source, lpath, f"tm:extends loop: {' -> '.join((*chain, key))}"
@@ -259,7 +264,12 @@ class _Loader:
         return local, extends
 
     def _find(
-        self, href: str, source: str | None, base_dir: Path | None, lpath: str
+        self,
+        href: str,
+        source: str | None,
+        base_dir: Path | None,
+        lpath: str,
+        exclude: tuple[str, ...] = (),
     ) -> tuple[Any, str, Path | None, str]:
         """The raw document an extends/ref href names, its source, folder and identity."""
         if "://" in href:
@@ -267,7 +277,7 @@ class _Loader:
                 source, lpath, f"{href!r}: remote Thing Models are not fetched; copy it locally"
             )
         if self.library is not None:
-            found = self.library.path_of(href)
+            found = self.library.path_of(href, exclude)
             if found is not None:
                 return read_json_file(found), str(found), found.parent, str(found.resolve())
         if base_dir is not None:
@@ -673,8 +683,15 @@ def instantiate(
         )
     for name in sorted(needed):
         _check_value(name, values[name])
-    td: dict[str, Any] = _Substituter(values, tm.source).apply(document, "$")
-    td = _strip_tm_terms(td)
+    try:
+        td: dict[str, Any] = _strip_tm_terms(_Substituter(values, tm.source).apply(document, "$"))
+    except RecursionError as err:  # a placeholder value nested deeply inside a deep model
+        raise ThingModelLimitError(
+            tm.source,
+            "$",
+            "the generated Thing Description is nested too deeply",
+            limit=MAX_TM_DEPTH,
+        ) from err
     types = [t for t in _as_list(td.get("@type")) if t not in (TM_TYPE, TM_TYPE_IRI)]
     if not types:
         td.pop("@type", None)
@@ -735,6 +752,7 @@ class ProfileLibrary:
         self.profiles: dict[str, ThingModel] = {}
         self.errors: list[ThingModelError] = []
         self._paths: dict[str, Path] = {}
+        self._shipped: dict[str, Path] = {}
         self.reload()
 
     @staticmethod
@@ -750,10 +768,11 @@ class ProfileLibrary:
         self.profiles = {}
         self.errors = []
         self._paths = {}
-        folders = [(self.shipped_dir, False), (self.user_dir, True)]
-        for folder, _user in folders:
-            files = self._files(folder)
-            if len(files) > MAX_PROFILES:
+        self._shipped = {}
+        files: dict[bool, list[Path]] = {}
+        for folder, user in ((self.shipped_dir, False), (self.user_dir, True)):
+            found = self._files(folder)
+            if len(found) > MAX_PROFILES:
                 self.errors.append(
                     ThingModelLimitError(
                         str(folder),
@@ -762,17 +781,23 @@ class ProfileLibrary:
                         limit=MAX_PROFILES,
                     )
                 )
-                files = files[:MAX_PROFILES]
-            for path in files:
-                self._paths.setdefault(_profile_id(path), path)
-        # Extends resolve against shipped files first; user files override afterwards.
-        for folder, user in folders:
-            for path in self._files(folder)[:MAX_PROFILES]:
+                found = found[:MAX_PROFILES]
+            files[user] = found
+        self._shipped = {_profile_id(path): path for path in files[False]}
+        # tm:extends by id finds the profile in effect: the user's when there is one (a user
+        # file extending its own id gets the shipped one). Overrides load first, so that a
+        # broken override is known before other files extend its id.
+        self._paths = {**self._shipped, **{_profile_id(p): p for p in files[True]}}
+        users = sorted(files[True], key=lambda p: (_profile_id(p) not in self._shipped, p.name))
+        for user, paths in ((False, files[False]), (True, users)):
+            for path in paths:
                 profile_id = _profile_id(path)
                 try:
                     model = load_thing_model(path, library=self, profile_id=profile_id)
                 except ThingModelError as err:
                     self.errors.append(err)
+                    if user and profile_id in self._shipped:
+                        self._paths[profile_id] = self._shipped[profile_id]
                     continue
                 self.profiles[profile_id] = ThingModel(
                     document=model.document,
@@ -782,13 +807,21 @@ class ProfileLibrary:
                     user=user,
                     extends=model.extends,
                 )
-                self._paths[profile_id] = path
 
-    def path_of(self, name: str) -> Path | None:
-        """The file of profile ``name`` (an id or ``<id>.tm.json``), if the library has one."""
+    def path_of(self, name: str, exclude: Iterable[str] = ()) -> Path | None:
+        """The file of profile ``name`` (an id or ``<id>.tm.json``), if the library has one.
+
+        ``exclude`` holds resolved file paths not to answer with (the files being loaded): a
+        user profile that extends its own id gets the shipped profile of that id.
+        """
         if "/" in name or "\\" in name:
             return None
-        return self._paths.get(_profile_id(Path(name)))
+        profile_id = _profile_id(Path(name))
+        skip = set(exclude)
+        for path in (self._paths.get(profile_id), self._shipped.get(profile_id)):
+            if path is not None and str(path.resolve()) not in skip:
+                return path
+        return None
 
     def get(self, profile_id: str) -> ThingModel:
         """The profile ``profile_id``.

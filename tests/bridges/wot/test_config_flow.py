@@ -33,6 +33,7 @@ from custom_components.thingbridge.const import (
     CONF_ALLOW_OTHER_HOSTS,
     CONF_KIND,
     DOMAIN,
+    KIND_ASSET_REGISTER,
     KIND_MODBUS_DEVICE,
     KIND_TRACKER_GATEWAY,
     KIND_WOT_DIRECTORY,
@@ -148,6 +149,7 @@ async def start(hass: HomeAssistant, kind: str) -> str:
         KIND_WOT_DIRECTORY,
         KIND_MODBUS_DEVICE,
         KIND_TRACKER_GATEWAY,
+        KIND_ASSET_REGISTER,
     ]
     result = check(
         await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": kind})
@@ -328,6 +330,7 @@ def test_menu_labels_fit_the_menu() -> None:
         KIND_WOT_DIRECTORY,
         KIND_MODBUS_DEVICE,
         KIND_TRACKER_GATEWAY,
+        KIND_ASSET_REGISTER,
     }
     for key, label in labels.items():
         assert len(label) <= MAX_MENU_LABEL, f"{key}: {label!r}"

@@ -16,9 +16,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 import json
+import os
 from pathlib import Path
+import shutil
 import signal
 import sys
+import tempfile
 
 import pytest
 
@@ -33,10 +36,12 @@ IDS = {"teltonika": "356307042441013", "gt06": "864717003283581", "osmand": "pho
 ROUTE = circle_route((54.6872, 25.2797), 300.0, 40)
 
 # The library is imported as the top-level package ``m2m``: it needs no Home Assistant,
-# and the process starts in a fraction of the time the integration package would take.
+# and the process starts in a fraction of the time the integration package would take. Only
+# the library is on the path (a link to it): the platform modules beside it are named like
+# standard library modules (``calendar.py``) that aiohttp imports.
 GATEWAY_PROCESS = """
 import asyncio, json, os, signal, sys
-sys.path.insert(0, os.path.join("custom_components", "thingbridge"))
+sys.path.insert(0, os.environ["THINGBRIDGE_LIBRARIES"])
 from m2m.gateway import TrackerGateway
 from m2m.journal import TrackerJournal
 assert "homeassistant" not in sys.modules
@@ -71,6 +76,8 @@ async def gateway_process(
     journal: Path, protocol: str, port: int = 0, die_at: int = 0
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
     """Run a gateway in its own process; yield it and its bound port; SIGKILL it at the end."""
+    libraries = Path(tempfile.mkdtemp(prefix="thingbridge-libs-"))
+    (libraries / "m2m").symlink_to(REPO / "custom_components" / "thingbridge" / "m2m")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -82,6 +89,7 @@ async def gateway_process(
         str(die_at),
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "THINGBRIDGE_LIBRARIES": str(libraries)},
     )
     try:
         assert proc.stdout is not None
@@ -93,6 +101,7 @@ async def gateway_process(
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
+        shutil.rmtree(libraries, ignore_errors=True)
 
 
 async def journal_count(path: Path, device: str) -> int:

@@ -262,6 +262,11 @@ def test_hostile_size_and_depth(tmp_path: Path) -> None:
         instantiate(tm, {"BIG": "x" * 70_000})
     with pytest.raises(ThingModelError, match="not JSON"):
         instantiate(tm, {"BIG": float("nan")})
+    nested: Any = []
+    for _ in range(MAX_TM_DEPTH):
+        nested = [nested]
+    with pytest.raises(ThingModelLimitError, match="nested deeper"):
+        instantiate(tm, {"BIG": nested})
 
 
 def test_profile_library_user_overrides_and_broken_files(tmp_path: Path) -> None:
@@ -302,3 +307,33 @@ def test_profile_library_user_overrides_and_broken_files(tmp_path: Path) -> None
         {"rel": "type", "href": "vendor-a.tm.json", "type": "application/tm+json"}
     ]
     assert ProfileLibrary(tmp_path / "missing", None).ids() == []
+
+
+def test_user_override_extending_the_shipped_profile(tmp_path: Path) -> None:
+    """A user file may extend the shipped profile of its own id; others see the override."""
+    shipped = tmp_path / "shipped"
+    user = tmp_path / "user"
+    shipped.mkdir()
+    user.mkdir()
+    _write(shipped, "meter.tm.json", _tm(title="Meter", properties={"v": {"type": "number"}}))
+    _write(
+        user,
+        "meter.tm.json",
+        _tm(
+            title="My meter",
+            links=[{"rel": "tm:extends", "href": "meter"}],
+            properties={"extra": {"type": "number"}},
+        ),
+    )
+    _write(user, "a-derived.tm.json", _tm(links=[{"rel": "tm:extends", "href": "meter"}]))
+    library = ProfileLibrary(shipped, user)
+    assert library.errors == []
+    assert set(library.get("meter").document["properties"]) == {"v", "extra"}
+    assert library.get("meter").title == "My meter"
+    assert set(library.get("a-derived").document["properties"]) == {"v", "extra"}
+    # A broken override: the shipped profile stays, and what extends the id gets it.
+    _write(user, "meter.tm.json", "{")
+    library = ProfileLibrary(shipped, user)
+    assert [Path(str(e.source)).name for e in library.errors] == ["meter.tm.json"]
+    assert library.get("meter").title == "Meter"
+    assert set(library.get("a-derived").document["properties"]) == {"v"}

@@ -313,7 +313,7 @@ def modbus_url(href: str, base: URL | None) -> URL | None:
         url = URL(href.strip())
     except (TypeError, ValueError):  # fmt: skip
         return None
-    if url.is_absolute():
+    if url.scheme:  # a serial URL (modbus+rtu:///dev/ttyUSB0/...) has no host
         return url if is_modbus_scheme(url.scheme) else None
     if base is None or not is_modbus_scheme(base.scheme):
         return None
@@ -428,6 +428,11 @@ class _Terms:
 # parsing
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` is true for ``²`` too, which ``int`` refuses)."""
+    return bool(text) and text.isascii() and text.isdigit() and len(text) <= 9
+
+
 def _entity_of(terms: _Terms) -> tuple[Entity | None, int | None]:
     entity: Entity | None = None
     if (found := terms.modv("entity")) is not None:
@@ -444,7 +449,7 @@ def _entity_of(terms: _Terms) -> tuple[Entity | None, int | None]:
         key, value = found
         if isinstance(value, int | str) and not isinstance(value, bool):
             text = str(value).strip()
-            if text.isdigit() and int(text) in _CODES:
+            if _is_number(text) and int(text) in _CODES:
                 function = int(text)
             elif text.lower() in _FUNCTIONS:
                 function = _FUNCTIONS[text.lower()][0]
@@ -461,7 +466,7 @@ def _path_numbers(url: URL, framing: Framing, terms: _Terms) -> tuple[str | None
     segments = [s for s in url.path.split("/") if s]
     numbers: list[int] = []
     # The last two numeric segments are unit and address (one is the unit: ``.../1/`` bases).
-    while segments and segments[-1].isdigit() and len(numbers) < 2:
+    while segments and _is_number(segments[-1]) and len(numbers) < 2:
         numbers.insert(0, int(segments.pop()))
     if framing == "rtu":
         if not segments:
@@ -704,8 +709,9 @@ def parse_modbus_form(
     signed: bool | None = None
     if "signed" in params:
         signed = params["signed"].lower() != "false"
-    if quantity is None and params.get("length", "").isdigit():
-        quantity = max(1, (int(params["length"]) + 1) // 2)
+    if quantity is None and _is_number(params.get("length", "")):
+        registers = max(1, (int(params["length"]) + 1) // 2)
+        quantity = terms.integer(("contentType", registers), 1, MAX_QUANTITY)
     value_type, width = _value_type(terms, entity, schema_type, quantity, signed)
     if value_type in ("string", "hex") and quantity is None:
         raise terms.error("href", "a string needs a quantity (its register count)")

@@ -64,6 +64,12 @@ _EXCEPTION_NAMES = {
 }
 
 
+# Exception codes that say the request itself is wrong for this device (illegal function,
+# data address, data value): its block is split for good. Others (busy, device failure, a
+# gateway's) may pass, so they fail one poll only.
+_PERMANENT = frozenset({1, 2, 3})
+
+
 def _swap_bytes(words: list[int]) -> list[int]:
     return [((w & 0xFF) << 8) | ((w >> 8) & 0xFF) for w in words]
 
@@ -375,7 +381,8 @@ class ModbusThingClient:
             try:
                 raw = await self._run(component, len(pooled))
             except ModbusExceptionError as err:
-                if err.block is None:
+                if err.block is None or err.exception_code not in _PERMANENT:
+                    # Busy, failed, a gateway without its target: this poll only.
                     self._fail(result, pooled, err)
                     break
                 refused = _in_block(pooled, self._forms, err)
@@ -388,8 +395,8 @@ class ModbusThingClient:
                 self._component = None
                 continue
             except (ModbusError, TimeoutError, OSError) as err:  # fmt: skip
-                self._fail(result, pooled, err)
-                await self._drop_link()
+                # The link itself failed: the properties read alone would fail the same way.
+                self._fail(result, list(self._fields), err)
                 break
             values = component.values
             for name in pooled:
@@ -404,8 +411,6 @@ class ModbusThingClient:
                 raw = await self._run(component, 1)
             except (ModbusError, TimeoutError, OSError) as err:  # fmt: skip
                 result.errors[name] = _describe(err)
-                if not isinstance(err, ModbusExceptionError):
-                    await self._drop_link()
                 continue
             result.values[name] = component.values.get(name)
             _merge(result.raw, raw)
@@ -418,11 +423,6 @@ class ModbusThingClient:
         reason = _describe(err)
         for name in names:
             result.errors[name] = reason
-
-    async def _drop_link(self) -> None:
-        """After a timeout the answer may still come: a new link keeps it from desyncing the next."""
-        with contextlib.suppress(Exception):
-            await self._unit.disconnect()
 
     async def read_property(self, name: str) -> Any:
         """Read one property. Raises :class:`WotResponseError` / :class:`WotConnectionError`."""
@@ -452,6 +452,8 @@ class ModbusThingClient:
             raise WotValidationError(path, "no such property")
         form = modbus_form(prop, "writeproperty")
         if form is None:
+            if prop.schema.read_only:
+                raise WotValidationError(path, "the property is read-only")
             raise WotValidationError(path, "the property has no Modbus write form")
         if not form.writable_table:
             raise WotValidationError(path, f"a {form.entity} cannot be written")
@@ -508,7 +510,12 @@ class ModbusThingClient:
             return merge
         exponent: int | None = None
         if form.scale_factor is not None:
-            words = await unit.read_holding_registers(form.scale_factor.address, 1)
+            read_sf = (
+                unit.read_input_registers
+                if form.scale_factor.entity == "InputRegister"
+                else unit.read_holding_registers
+            )
+            words = await read_sf(form.scale_factor.address, 1)
             exponent = words[0] - 0x10000 if words[0] >= 0x8000 else words[0]
         try:
             out = target.encode(value, exponent)

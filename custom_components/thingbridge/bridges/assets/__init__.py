@@ -1,0 +1,1 @@
+"""The asset register's glue: assets and geofences as subentries, custody, positions, entities."""
