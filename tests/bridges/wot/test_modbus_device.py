@@ -37,6 +37,7 @@ from custom_components.thingbridge.const import (
     KIND_MODBUS_DEVICE,
     MODBUS_SILENT_ISSUE_AFTER,
     MODBUS_TCP,
+    PROFILE_SUNSPEC,
     USER_PROFILE_DIR,
 )
 from custom_components.thingbridge.kinds import kind_of
@@ -336,3 +337,45 @@ async def test_diagnostics_hold_the_raw_registers_of_the_last_poll(
     assert poll["errors"] == {}
     assert 1 <= poll["requests"] <= 2
     json.dumps(diagnostics)  # serialisable
+
+
+# ------------------------------------------------------------------------------------------
+# SunSpec
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_sunspec_inverter_is_detected_with_scaled_values(hass: HomeAssistant) -> None:
+    inverter = SimModbusDevice("sunspec", DEVICES["sunspec"])
+    inverter.frozen = True
+    await inverter.start()
+    try:
+        result = await pick(hass, await network(hass, inverter.port), PROFILE_SUNSPEC)
+        assert result["title"] == "ThingBridge SimInverter 5000"
+        assert result["data"][CONF_PROFILE] == PROFILE_SUNSPEC
+        await hass.async_block_till_done()
+        port = inverter.port
+        expected = {
+            # property: (value, unit, device class, state class); raw words x 10^SF
+            "inverter_a": (13.04, "A", "current", "measurement"),  # 1304, A_SF -2
+            "inverter_phvpha": (230.1, "V", "voltage", "measurement"),  # 2301, V_SF -1
+            "inverter_w": (3000, "W", "power", "measurement"),  # 300, W_SF 1
+            "inverter_hz": (50.02, "Hz", "frequency", "measurement"),  # 5002, Hz_SF -2
+            "inverter_wh": (5_000_000, "Wh", "energy", "total_increasing"),  # acc32, WH_SF 0
+        }
+        for prop, (value, unit, device_class, state_class) in expected.items():
+            state = hass.states.get(entity_id(hass, port, prop))
+            assert state is not None, prop
+            assert float(state.state) == pytest.approx(value), prop
+            assert state.attributes["unit_of_measurement"] == unit, prop
+            assert state.attributes["device_class"] == device_class, prop
+            assert state.attributes["state_class"] == state_class, prop
+        # A point the inverter does not implement (0x8000) is unknown, not -32768.
+        assert hass.states.get(entity_id(hass, port, "inverter_var")).state == "unknown"  # type: ignore[union-attr]
+    finally:
+        await _unload_all(hass)
+        await inverter.stop()
+
+
+async def test_a_meter_is_not_sunspec(hass: HomeAssistant, sdm630: SimModbusDevice) -> None:
+    result = await pick(hass, await network(hass, sdm630.port), PROFILE_SUNSPEC)
+    assert result["errors"] == {"base": "modbus_not_sunspec"}

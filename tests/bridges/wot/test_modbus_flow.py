@@ -44,6 +44,7 @@ from custom_components.thingbridge.const import (
     PROFILE_SUNSPEC,
     USER_PROFILE_DIR,
 )
+from simulator.modbus import DEVICES, SimModbusDevice
 from tests.bridges.wot.modbus_support import (
     SDM630,
     TEST_METER,
@@ -165,6 +166,7 @@ async def test_an_sdm630_is_added_after_one_read(
     assert result["step_id"] == "modbus_profile"
     options = profile_options(result)
     assert SDM630 in options
+    assert options[PROFILE_SUNSPEC] == "SunSpec"
     # The generic one-register model needs more than an address: not a device's profile.
     assert "generic-modbus" not in options
     assert result["description_placeholders"]["unit"] == f"127.0.0.1:{sdm630.port}:1"
@@ -273,21 +275,26 @@ async def test_a_link_in_use_with_other_settings_is_named(
     assert "9600" in result["description_placeholders"]["error"]
 
 
-async def test_rtu_over_tcp_asks_for_host_and_port(
-    hass: HomeAssistant, meter: RegisterServer
-) -> None:
-    """RTU frames over TCP: the network form; the pymodbus server speaks MBAP, so no answer."""
-    user_profile(hass, TEST_METER, meter_tm(timeout_ms=300))
-    result = await start(hass, MODBUS_RTU_OVER_TCP)
-    assert result["step_id"] == "modbus_network"
-    result = check(
-        await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: meter.port, CONF_UNIT_ID: 1}
+@pytest.mark.usefixtures("socket_enabled")
+async def test_an_sdm630_behind_an_rtu_over_tcp_gateway(hass: HomeAssistant) -> None:
+    """RTU frames on a TCP socket (a transparent RS-485 gateway): host, port, unit; one read."""
+    gateway = SimModbusDevice("sdm630", DEVICES["sdm630"])
+    await gateway.start(rtu=True)
+    try:
+        result = await start(hass, MODBUS_RTU_OVER_TCP)
+        assert result["step_id"] == "modbus_network"
+        result = check(
+            await hass.config_entries.flow.async_configure(
+                result["flow_id"],
+                {CONF_HOST: "127.0.0.1", CONF_PORT: gateway.port, CONF_UNIT_ID: 1},
+            )
         )
-    )
-    result = await pick(hass, result, TEST_METER)
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"]["base"] in ("modbus_no_answer", "modbus_read_failed")
+        result = await pick(hass, result, SDM630)
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["data"][CONF_CONNECTION] == MODBUS_RTU_OVER_TCP
+        assert gateway.requests > 0
+    finally:
+        await gateway.stop()
 
 
 def _entry(hass: HomeAssistant, port: int, **data: Any) -> MockConfigEntry:

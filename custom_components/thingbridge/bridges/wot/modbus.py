@@ -37,7 +37,14 @@ from homeassistant.exceptions import (
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
-from modbus_connection import ModbusSerialParams, ModbusTcpParams, ModbusUnit
+from modbus_connection import (
+    ModbusError,
+    ModbusSerialParams,
+    ModbusTcpParams,
+    ModbusTimeoutError,
+    ModbusUnit,
+)
+from modbus_connection.model.sunspec.errors import SunSpecError
 
 from ...const import (
     CONF_BAUDRATE,
@@ -57,11 +64,14 @@ from ...const import (
     MODBUS_RTU_OVER_TCP,
     MODBUS_SERIAL,
     MODBUS_SILENT_ISSUE_AFTER,
+    PROFILE_SUNSPEC,
     USER_PROFILE_DIR,
 )
 from ...wot import (
     SHIPPED_PROFILES,
+    SUNSPEC_BASES,
     ActionResult,
+    ModbusLink,
     ModbusThingClient,
     ProfileLibrary,
     ReadResult,
@@ -70,10 +80,13 @@ from ...wot import (
     ThingModelError,
     WotConnectionError,
     WotError,
+    WotTimeoutError,
     WotValidationError,
+    detect_sunspec,
     instantiate,
     parse_td,
     placeholders,
+    sunspec_td,
 )
 from .coordinator import WotConfigEntry, WotRuntime, WotThingCoordinator
 
@@ -141,6 +154,55 @@ def _template_values(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"HOST": host, "PORT": port, "UNIT_ID": int(data[CONF_UNIT_ID])}
 
 
+class ModbusNotSunSpecError(WotValidationError):
+    """The device was asked for SunSpec and answers without the SunSpec marker."""
+
+    def __init__(self) -> None:
+        """Say where the marker was looked for."""
+        bases = ", ".join(str(base) for base in SUNSPEC_BASES)
+        super().__init__("$", f"no SunSpec marker at registers {bases}")
+
+
+def _link(data: Mapping[str, Any]) -> ModbusLink:
+    """The device's link as the library names it in a TD's forms."""
+    connection = data[CONF_CONNECTION]
+    if connection == MODBUS_SERIAL:
+        return ModbusLink(
+            framing="rtu",
+            device=str(data[CONF_DEVICE]),
+            baudrate=int(data[CONF_BAUDRATE]),
+            parity=str(data[CONF_PARITY]),
+            stopbits=int(data[CONF_STOPBITS]),
+            bytesize=int(data[CONF_BYTESIZE]),
+        )
+    host, port = str(data[CONF_HOST]), int(data[CONF_PORT])
+    if connection == MODBUS_RTU_OVER_TCP:
+        return ModbusLink(framing="rtu-over-tcp", host=host, port=port)
+    return ModbusLink(framing="tcp", host=host, port=port)
+
+
+async def async_sunspec_td(data: Mapping[str, Any], unit: ModbusUnit) -> ThingDescription:
+    """Scan the device's SunSpec models; the TD they make (scale factors applied).
+
+    Raises:
+        ModbusNotSunSpecError: No SunSpec marker.
+        WotTimeoutError: The unit did not answer.
+        WotConnectionError: The link could not be opened.
+        WotValidationError: A model chain that is broken after the marker.
+    """
+    try:
+        device = await detect_sunspec(unit)
+    except (ModbusTimeoutError, TimeoutError) as err:  # fmt: skip
+        raise WotTimeoutError(f"SunSpec scan: {err}") from err
+    except ModbusError as err:
+        raise WotConnectionError(f"SunSpec scan: {err}") from err
+    except SunSpecError as err:
+        raise WotValidationError("$", f"SunSpec model chain: {err}") from err
+    if device is None:
+        raise ModbusNotSunSpecError
+    return parse_td(sunspec_td(device, _link(data), int(data[CONF_UNIT_ID])))
+
+
 def profile_library(user_dir: str) -> ProfileLibrary:
     """The shipped profiles and the user's (blocking: it reads both folders)."""
     return ProfileLibrary(SHIPPED_PROFILES, user_dir)
@@ -197,6 +259,8 @@ async def async_thing_description(
         WotError: The profile is broken (naming the file, the JSON path and the problem),
             the device is not a SunSpec device, or it did not answer.
     """
+    if data[CONF_PROFILE] == PROFILE_SUNSPEC:
+        return await async_sunspec_td(data, unit)
     return await hass.async_add_executor_job(
         profile_td,
         data[CONF_PROFILE],

@@ -68,6 +68,7 @@ from ...wot import (
 )
 from ..flow import FlowError
 from .modbus import (
+    ModbusNotSunSpecError,
     async_test_read,
     device_key,
     device_profiles,
@@ -128,6 +129,7 @@ def _reason(err: Exception) -> str:
 
 # The form error for each kind of failure, the first that matches.
 _ERROR_KEYS: tuple[tuple[type[Exception], str], ...] = (
+    (ModbusNotSunSpecError, "modbus_not_sunspec"),
     (WotTimeoutError, "modbus_no_answer"),  # the link is up, the unit is silent
     (WotConnectionError, "modbus_cannot_connect"),
     (WotValidationError, "modbus_profile_error"),  # names the file, the path, the problem
@@ -216,6 +218,7 @@ class ModbusSteps(ConfigFlow):
             )
             for profile_id, model in sorted(device_profiles(library).items())
         ]
+        options.append(SelectOptionDict(value=PROFILE_SUNSPEC, label="SunSpec"))
         schema = probatio.Schema(
             {
                 probatio.Required(CONF_PROFILE): SelectSelector(
