@@ -20,7 +20,7 @@ from homeassistant.components.modbus.connection import async_get_connection_info
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from modbus_connection import ModbusTcpParams
 import pytest
@@ -49,6 +49,7 @@ from tests.bridges.wot.modbus_support import (
     meter_store,
     meter_tm,
 )
+from tests.bridges.wot.test_config_flow import free_port
 from tests.bridges.wot.test_modbus_flow import network, pick, user_profile
 
 
@@ -379,3 +380,84 @@ async def test_a_sunspec_inverter_is_detected_with_scaled_values(hass: HomeAssis
 async def test_a_meter_is_not_sunspec(hass: HomeAssistant, sdm630: SimModbusDevice) -> None:
     result = await pick(hass, await network(hass, sdm630.port), PROFILE_SUNSPEC)
     assert result["errors"] == {"base": "modbus_not_sunspec"}
+
+
+# ------------------------------------------------------------------------------------------
+# setup failures, actions
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_profile_that_is_gone_fails_setup_clearly(hass: HomeAssistant) -> None:
+    """The user deleted the profile file: refused with the reason, not retried forever."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Meter",
+        data={
+            CONF_KIND: KIND_MODBUS_DEVICE,
+            CONF_CONNECTION: MODBUS_TCP,
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: free_port(),
+            CONF_UNIT_ID: 1,
+            CONF_PROFILE: "deleted-profile",
+        },
+    )
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.error_reason_translation_key == "modbus_profile"
+    assert "deleted-profile" in (entry.reason or "")
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_sunspec_device_down_at_start_is_retried(hass: HomeAssistant) -> None:
+    """Its TD comes from what it answers: nothing answers yet, so setup is retried."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Inverter",
+        data={
+            CONF_KIND: KIND_MODBUS_DEVICE,
+            CONF_CONNECTION: MODBUS_TCP,
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: free_port(),
+            CONF_UNIT_ID: 1,
+            CONF_PROFILE: PROFILE_SUNSPEC,
+        },
+    )
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_read_property_reads_a_register_now(
+    hass: HomeAssistant, meter: RegisterServer
+) -> None:
+    entry = await add_entry(hass, meter.port, TEST_METER)
+    meter.store.set_float("input", 300, 44.25)
+    response = await hass.services.async_call(
+        DOMAIN,
+        "read_property",
+        {"config_entry_id": entry.entry_id, "property": "energy"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response == {"value": 44.25}
+    state = hass.states.get(entity_id(hass, meter.port, "energy"))
+    assert float(state.state) == 44.25  # type: ignore[union-attr]
+
+
+async def test_a_write_the_device_refuses_is_an_error(
+    hass: HomeAssistant, sdm630: SimModbusDevice
+) -> None:
+    """The register is not writable on this device (exception 2): the action fails, named."""
+    entry = await add_entry(hass, sdm630.port, SDM630, optional=["demand_period"])
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "write_property",
+            {"config_entry_id": entry.entry_id, "property": "demand_period", "value": 15},
+            blocking=True,
+        )
+    assert not isinstance(caught.value, ServiceValidationError)
+    assert caught.value.translation_key == "operation_failed"
+    assert sdm630.writes == []
