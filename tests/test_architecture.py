@@ -441,7 +441,7 @@ def test_the_add_button_says_what_an_entry_adds() -> None:
     label = config.get("initiate_flow", {}).get("user") or f"Add {manifest['integration_type']}"
     assert label == "Add device, gateway or register"
     assert set(config["step"]["user"]["menu_options"]) == {
-        "wot_thing", "wot_directory", "tracker_gateway", "asset_register"
+        "wot_thing", "wot_directory", "modbus_device", "tracker_gateway", "asset_register"
     }  # fmt: skip
 
 

@@ -81,11 +81,11 @@ def test_kind_of_reads_the_entry_data(data: dict[str, str], key: str) -> None:
 
 
 def test_kind_of_refuses_an_unknown_kind() -> None:
-    entry = MockConfigEntry(domain=DOMAIN, data={CONF_KIND: "modbus_device"})
+    entry = MockConfigEntry(domain=DOMAIN, data={CONF_KIND: "a_future_kind"})
     with pytest.raises(ConfigEntryError) as caught:
         kind_of(entry)
     assert caught.value.translation_key == "unknown_kind"
-    assert caught.value.translation_placeholders == {"kind": "'modbus_device'"}
+    assert caught.value.translation_placeholders == {"kind": "'a_future_kind'"}
 
 
 async def test_an_entry_of_an_unknown_kind_fails_clearly_and_can_be_deleted(
@@ -93,14 +93,14 @@ async def test_an_entry_of_an_unknown_kind_fails_clearly_and_can_be_deleted(
 ) -> None:
     """A newer version's entry is refused with a reason, not set up as a Thing; it can go."""
     entry = MockConfigEntry(
-        domain=DOMAIN, data={CONF_KIND: "modbus_device", CONF_URL: "http://127.0.0.1:1/td"}
+        domain=DOMAIN, data={CONF_KIND: "a_future_kind", CONF_URL: "http://127.0.0.1:1/td"}
     )
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_ERROR
     assert entry.error_reason_translation_key == "unknown_kind"
     assert entry.reason is not None
-    assert "'modbus_device'" in entry.reason
+    assert "'a_future_kind'" in entry.reason
     assert await hass.config_entries.async_remove(entry.entry_id) == {"require_restart": False}
     assert hass.config_entries.async_get_entry(entry.entry_id) is None
 

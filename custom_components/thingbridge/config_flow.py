@@ -7,6 +7,9 @@ one object of its own:
 - ``bridges/wot/flow.py`` (:class:`WotSteps`, ``self._wot``): a Web of Things Thing or
   directory from its URL or from zeroconf, its credentials, reauthentication and
   reconfiguration, and a Web of Things entry's options flow.
+- ``bridges/wot/modbus_flow.py`` (:class:`ModbusSteps`, ``self._modbus``): a Modbus device
+  (a Thing whose TD comes from a Thing Model profile or its SunSpec models), its link, unit and
+  profile, a test read before the entry is made, reconfiguration, and its options flow.
 - ``bridges/trackers/flow.py`` (:class:`TrackerSteps`, ``self._trackers``): the GPS tracker
   gateway, the trackers it discovers, its options flow and the tracker subentry flow.
 - ``bridges/assets/flow.py`` (:class:`AssetSteps`, no state): the asset register, its options
@@ -35,7 +38,8 @@ from homeassistant.helpers.typing import DiscoveryInfoType
 from .bridges.assets.flow import AssetSteps
 from .bridges.trackers.flow import TrackerGatewayOptionsFlow, TrackerSteps, TrackerSubentryFlow
 from .bridges.wot.flow import ThingBridgeOptionsFlow, WotSteps
-from .const import DOMAIN, ENTRY_KINDS, KIND_ASSET_REGISTER
+from .bridges.wot.modbus_flow import ModbusSteps
+from .const import DOMAIN, ENTRY_KINDS, KIND_ASSET_REGISTER, KIND_MODBUS_DEVICE
 from .kinds import WOT_KINDS, kind_of
 
 __all__ = [
@@ -46,7 +50,9 @@ __all__ = [
 ]
 
 
-class ThingBridgeConfigFlow(WotSteps, TrackerSteps, AssetSteps, ConfigFlow, domain=DOMAIN):
+class ThingBridgeConfigFlow(
+    WotSteps, ModbusSteps, TrackerSteps, AssetSteps, ConfigFlow, domain=DOMAIN
+):
     """Add a ThingBridge entry."""
 
     VERSION = 1
@@ -82,6 +88,8 @@ class ThingBridgeConfigFlow(WotSteps, TrackerSteps, AssetSteps, ConfigFlow, doma
         """Change an entry's address: a Thing's or directory's URL; the gateway has none."""
         entry = self._get_reconfigure_entry()
         key = kind_of(entry).key
+        if key == KIND_MODBUS_DEVICE:
+            return await self._async_modbus_reconfigure(entry, user_input)
         if key in WOT_KINDS:
             return await self._async_wot_reconfigure(entry, user_input)
         if key == KIND_ASSET_REGISTER:

@@ -20,10 +20,12 @@ CONF_ALLOW_OTHER_HOSTS: Final = "allow_other_hosts"
 KIND_WOT_THING: Final = "wot_thing"
 KIND_WOT_DIRECTORY: Final = "wot_directory"
 KIND_TRACKER_GATEWAY: Final = "tracker_gateway"
+KIND_MODBUS_DEVICE: Final = "modbus_device"
 KIND_ASSET_REGISTER: Final = "asset_register"
 ENTRY_KINDS: Final = (
     KIND_WOT_THING,
     KIND_WOT_DIRECTORY,
+    KIND_MODBUS_DEVICE,
     KIND_TRACKER_GATEWAY,
     KIND_ASSET_REGISTER,
 )
@@ -32,6 +34,7 @@ _IDENTIFIER_PREFIXES: Final = {
     KIND_WOT_THING: "",
     KIND_WOT_DIRECTORY: "",
     KIND_TRACKER_GATEWAY: "tracker:",
+    KIND_MODBUS_DEVICE: "",  # a Modbus device's key is "modbus:<endpoint>:<unit>" already
     KIND_ASSET_REGISTER: "asset:",
 }
 
@@ -106,6 +109,35 @@ TRACKER_STORE_KEY: Final = f"{DOMAIN}.trackers"
 TRACKER_STORE_VERSION: Final = 1
 # Online binary sensors are re-evaluated this often.
 TRACKER_ONLINE_CHECK_INTERVAL: Final = timedelta(seconds=30)
+
+# -- Modbus devices (Things whose forms speak Modbus, through Home Assistant's modbus) -------
+# Entry data: how the device is reached, which unit, which profile.
+CONF_CONNECTION: Final = "connection"
+CONF_UNIT_ID: Final = "unit_id"
+CONF_DEVICE: Final = "device"
+CONF_BAUDRATE: Final = "baudrate"
+CONF_BYTESIZE: Final = "bytesize"
+CONF_PARITY: Final = "parity"
+CONF_STOPBITS: Final = "stopbits"
+CONF_PROFILE: Final = "profile"
+# Entry options.
+CONF_SCAN_SECONDS: Final = "scan_interval"
+CONF_OPTIONAL: Final = "optional"
+# The connection types (entry data; menu order).
+MODBUS_TCP: Final = "tcp"
+MODBUS_RTU_OVER_TCP: Final = "rtu_over_tcp"
+MODBUS_SERIAL: Final = "serial"
+MODBUS_CONNECTIONS: Final = (MODBUS_TCP, MODBUS_RTU_OVER_TCP, MODBUS_SERIAL)
+# The profile that is no Thing Model: the device's SunSpec models make the TD.
+PROFILE_SUNSPEC: Final = "sunspec"
+DEFAULT_MODBUS_PORT: Final = 502
+DEFAULT_MODBUS_SCAN_SECONDS: Final = 30
+MIN_MODBUS_SCAN_SECONDS: Final = 1
+MAX_MODBUS_SCAN_SECONDS: Final = 3600
+# A device that has not answered for this long raises a repair issue (removed when it answers).
+MODBUS_SILENT_ISSUE_AFTER: Final = timedelta(minutes=15)
+# Users' own Thing Models: this folder under the configuration directory.
+USER_PROFILE_DIR: Final = "thingbridge/profiles"
 
 # -- Asset register -------------------------------------------------------------------------
 # One register entry per Home Assistant (its unique ID); assets and geofences are subentries.

@@ -28,12 +28,14 @@ from .bridges.assets.runtime import AssetRegisterConfigEntry
 from .bridges.trackers import diagnostics as tracker_diagnostics, runtime as tracker_runtime
 from .bridges.trackers.flow import TrackerGatewayOptionsFlow, TrackerSubentryFlow
 from .bridges.trackers.runtime import TrackerGatewayConfigEntry
-from .bridges.wot import runtime as wot_runtime
+from .bridges.wot import modbus as wot_modbus, runtime as wot_runtime
 from .bridges.wot.coordinator import WotConfigEntry, WotRuntime, WotThingCoordinator
 from .bridges.wot.flow import ThingBridgeOptionsFlow
+from .bridges.wot.modbus_flow import ModbusOptionsFlow
 from .const import (
     DOMAIN,
     KIND_ASSET_REGISTER,
+    KIND_MODBUS_DEVICE,
     KIND_TRACKER_GATEWAY,
     KIND_WOT_DIRECTORY,
     KIND_WOT_THING,
@@ -123,6 +125,17 @@ KINDS: Final[Mapping[str, Kind[Any]]] = MappingProxyType(
     {
         KIND_WOT_THING: _wot(KIND_WOT_THING, wot_runtime.async_setup_thing),
         KIND_WOT_DIRECTORY: _wot(KIND_WOT_DIRECTORY, wot_runtime.async_setup_directory),
+        # A Modbus device is a Thing too: the same entities, actions and diagnostics.
+        KIND_MODBUS_DEVICE: Kind[WotRuntime](
+            key=KIND_MODBUS_DEVICE,
+            platforms=wot_runtime.WOT_PLATFORMS,
+            async_setup=wot_modbus.async_setup_modbus_device,
+            can_remove_device=wot_runtime.can_remove_device,
+            diagnostics=wot_runtime.async_entry_diagnostics,
+            device_diagnostics=wot_runtime.device_diagnostics,
+            things=wot_runtime.things,
+            options_flow=ModbusOptionsFlow,
+        ),
         KIND_TRACKER_GATEWAY: Kind[tracker_runtime.TrackerGatewayRuntime](
             key=KIND_TRACKER_GATEWAY,
             platforms=tracker_runtime.TRACKER_PLATFORMS,
@@ -150,7 +163,7 @@ KINDS: Final[Mapping[str, Kind[Any]]] = MappingProxyType(
     }
 )
 # The kinds whose entries hold Web of Things Things (and have the same entities).
-WOT_KINDS: Final = (KIND_WOT_THING, KIND_WOT_DIRECTORY)
+WOT_KINDS: Final = (KIND_WOT_THING, KIND_WOT_DIRECTORY, KIND_MODBUS_DEVICE)
 
 
 def kind_of(entry: ConfigEntry[Any]) -> Kind[Any]:

@@ -40,6 +40,7 @@ from custom_components.thingbridge.const import (
     CONF_KIND,
     DOMAIN,
     KIND_ASSET_REGISTER,
+    KIND_MODBUS_DEVICE,
     KIND_TRACKER_GATEWAY,
     KIND_WOT_DIRECTORY,
     KIND_WOT_THING,
@@ -152,6 +153,7 @@ async def start(hass: HomeAssistant, kind: str) -> str:
     assert result["menu_options"] == [
         KIND_WOT_THING,
         KIND_WOT_DIRECTORY,
+        KIND_MODBUS_DEVICE,
         KIND_TRACKER_GATEWAY,
         KIND_ASSET_REGISTER,
     ]
@@ -332,6 +334,7 @@ def test_menu_labels_fit_the_menu() -> None:
     assert set(labels) == {
         KIND_WOT_THING,
         KIND_WOT_DIRECTORY,
+        KIND_MODBUS_DEVICE,
         KIND_TRACKER_GATEWAY,
         KIND_ASSET_REGISTER,
     }

@@ -26,8 +26,9 @@ import asyncio
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 import math
-from typing import TYPE_CHECKING, Any, override
+from typing import TYPE_CHECKING, Any, Protocol, override
 
 import aiohttp
 from homeassistant.config_entries import ConfigEntry
@@ -100,6 +101,30 @@ class PushStats:
     events_dropped: int = 0
 
 
+class ThingClient(Protocol):
+    """What a coordinator asks of the client that speaks to its Thing.
+
+    :class:`WotClient` (HTTP, on Home Assistant's session) is one; a Modbus Thing's client,
+    on a unit Home Assistant's modbus integration hands out, is another.
+    """
+
+    @property
+    def td(self) -> ThingDescription:
+        """The Thing Description the client serves."""
+
+    async def read_property(self, name: str) -> Any:
+        """One property's value."""
+
+    async def read_all_properties(self) -> dict[str, Any]:
+        """Every readable property's value."""
+
+    async def write_property(self, name: str, value: Any) -> None:
+        """Write one property."""
+
+    async def invoke_action(self, name: str, action_input: Any = ...) -> ActionResult:
+        """Invoke an action (with its input, when one is given)."""
+
+
 def credentials_from(data: Mapping[str, Any]) -> Credentials | None:
     """The credentials stored in an entry's data, if any."""
     creds = Credentials(
@@ -127,25 +152,40 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         entry: WotConfigEntry,
         td: ThingDescription,
         key: str,
-        session: aiohttp.ClientSession,
+        session: aiohttp.ClientSession | None,
+        *,
+        client: ThingClient | None = None,
+        update_interval: timedelta = SCAN_INTERVAL,
     ) -> None:
-        """Set up for the Thing ``td``; ``key`` identifies its device."""
+        """Set up for the Thing ``td``; ``key`` identifies its device.
+
+        The Thing is spoken to over HTTP on ``session``, unless a ``client`` of another
+        protocol is given (a Modbus Thing's).
+        """
         super().__init__(
             hass,
             LOGGER,
             config_entry=entry,
             name=f"{DOMAIN} {td.title}",
-            update_interval=SCAN_INTERVAL,
+            update_interval=update_interval,
             always_update=False,
         )
         self.key = key
-        self.client = WotClient(
-            session,
-            td,
-            credentials=credentials_from(entry.data),
-            allowed_hosts=None if not entry.options.get(CONF_ALLOW_OTHER_HOSTS) else _any_host(),
-            ssl=entry.data.get(CONF_VERIFY_SSL, True),
-        )
+        if client is None:
+            assert session is not None, "an HTTP Thing needs a session"
+            client = WotClient(
+                session,
+                td,
+                credentials=credentials_from(entry.data),
+                allowed_hosts=None
+                if not entry.options.get(CONF_ALLOW_OTHER_HOSTS)
+                else _any_host(),
+                ssl=entry.data.get(CONF_VERIFY_SSL, True),
+            )
+        self.client: ThingClient = client
+        # Properties whose last read failed while others of the Thing answered (a Modbus
+        # block the device refused): their entities are unavailable, the others are not.
+        self.unavailable_properties: frozenset[str] = frozenset()
         plan = plan_thing(td)
         self.specs: list[EntitySpec] = plan.entities
         self.services: list[ServiceSpec] = plan.services
@@ -214,6 +254,8 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
 
     async def async_start_push(self) -> None:
         """Open the Thing's push channels (SSE, long-poll or WebSocket)."""
+        if not isinstance(self.client, WotClient):
+            return  # a protocol without push: polled only
         self.watcher = self.client.watch(
             self._on_property,
             self._on_event,
@@ -322,6 +364,10 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 self.hass, self.async_request_refresh(), f"{DOMAIN} refresh {self.key}"
             )
 
+    def extra_diagnostics(self) -> dict[str, Any]:
+        """What a protocol adds to the Thing's diagnostics (Modbus: the last poll's registers)."""
+        return {}
+
     @contextmanager
     def _device_errors(self) -> Iterator[None]:
         """Turn library errors into Home Assistant errors; refused credentials start reauth."""
@@ -374,7 +420,7 @@ def _any_host() -> frozenset[str]:
 class WotRuntime:
     """What a ThingBridge entry holds while loaded: its Things, and who wants to hear of new ones."""
 
-    push_session: aiohttp.ClientSession
+    push_session: aiohttp.ClientSession | None
     things: dict[str, WotThingCoordinator] = field(default_factory=dict)
     directory_url: str | None = None
     rejected: dict[str, str] = field(default_factory=dict)

@@ -103,6 +103,19 @@ class WotThingEntity(CoordinatorEntity[WotThingCoordinator]):
             else None,
         )
 
+    @property
+    def available(self) -> bool:
+        """Unavailable while the Thing is, or while one of the entity's properties failed.
+
+        A Modbus device whose block of registers is refused keeps its other entities.
+        """
+        failed = self.coordinator.unavailable_properties
+        if failed and (
+            self.affordance in failed or not failed.isdisjoint(self.spec.roles.values())
+        ):
+            return False
+        return super().available
+
     def property_name(self, role: str | None = None) -> str:
         """The name of the property playing ``role`` (or of the entity's own property)."""
         return self.spec.roles[role] if role else self.affordance

@@ -326,6 +326,7 @@ def _thing(coordinator: WotThingCoordinator) -> dict[str, Any]:
         "services": [service.as_dict() for service in coordinator.services],
         "skipped_affordances": [str(err) for err in td.skipped],
         "thing_description": async_redact_data(clip_depth(td.raw), TO_REDACT),
+        **coordinator.extra_diagnostics(),
     }
 
 
@@ -348,7 +349,10 @@ async def async_entry_diagnostics(hass: HomeAssistant, entry: WotConfigEntry) ->
     """The entry, and for each Thing its TD, mapping and last values."""
     runtime = entry.runtime_data
     data = async_redact_data(dict(entry.data), TO_REDACT)
-    data[CONF_URL] = safe_url(data[CONF_URL], REDACTED)  # entries made before the flow refused it
+    if CONF_URL in data:  # a Modbus device has none
+        data[CONF_URL] = safe_url(
+            data[CONF_URL], REDACTED
+        )  # entries made before the flow refused it
     return {
         "entry": {"data": data, "options": dict(entry.options)},
         "rejected_things": {safe_url(url, REDACTED): err for url, err in runtime.rejected.items()},
