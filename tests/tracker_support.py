@@ -153,8 +153,12 @@ class StateRecorder:
 
 
 async def wait_for(hass: HomeAssistant, check: Callable[[], bool], what: str) -> None:
-    """Let Home Assistant run until ``check()`` holds (bounded, so a hang fails the test)."""
-    for _ in range(500):
+    """Let Home Assistant run until ``check()`` holds (bounded, so a hang fails the test).
+
+    The bound counts turns, not a clock (some tests freeze time), and allows at least 30 s,
+    so a loaded machine is not taken for a hang.
+    """
+    for _ in range(3000):
         if check():
             return
         await hass.async_block_till_done()

@@ -197,6 +197,8 @@ async def test_the_journal_is_read_when_the_gateway_starts_after_the_register(
     assert register.runtime_data.assets[van].trips == []  # no history to read yet
     assert await hass.config_entries.async_setup(gateway.entry_id)
     await hass.async_block_till_done()
+    # the replay runs once the provider has registered: let it finish on a busy machine too
+    await wait_for(hass, lambda: bool(register.runtime_data.assets[van].trips), "the replay")
 
     asset = register.runtime_data.assets[van]
     (trip,) = asset.trips
