@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+import contextlib
+import io
 import json
 import os
 from pathlib import Path
@@ -14,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from custom_components.thingbridge.wot import __main__ as wot_main
+from custom_components.thingbridge.wot.read_tool import run_read
 from simulator.modbus import DEVICES, SimModbusDevice
 from simulator.wot import WotSimulator, make_lamp, make_sensor
 
@@ -38,6 +42,17 @@ async def read(*args: str) -> tuple[int, dict[str, Any] | None, str]:
     lines = out.decode().splitlines()
     assert len(lines) <= 1
     return process.returncode, json.loads(lines[0]) if lines else None, err.decode()
+
+
+async def read_in_process(*args: str) -> tuple[int, dict[str, Any] | None, str]:
+    """The same command run in this process (the one above shows the real command line)."""
+    out, err = io.StringIO(), io.StringIO()
+    parsed = wot_main._parser().parse_args(["read", *args])
+    with contextlib.redirect_stderr(err):
+        status = await asyncio.wait_for(run_read(parsed, out), WAIT)
+    lines = out.getvalue().splitlines()
+    assert len(lines) <= 1
+    return status, json.loads(lines[0]) if lines else None, err.getvalue()
 
 
 @pytest.fixture
@@ -81,7 +96,7 @@ async def test_read_shipped_em24_profile_by_file_name(
     devices: dict[str, SimModbusDevice],
 ) -> None:
     meter = devices["em24"]
-    status, line, err = await read("carlo-gavazzi-em24.tm.json", *_set(meter))
+    status, line, err = await read_in_process("carlo-gavazzi-em24.tm.json", *_set(meter))
     assert status == 0, err
     assert line is not None
     table = meter.tables.input
@@ -92,7 +107,7 @@ async def test_read_shipped_em24_profile_by_file_name(
 async def test_read_reports_refused_registers_per_property(
     devices: dict[str, SimModbusDevice],
 ) -> None:
-    status, line, _ = await read("eastron-sdm630", *_set(devices["refusing"]))
+    status, line, _ = await read_in_process("eastron-sdm630", *_set(devices["refusing"]))
     assert status == 1
     assert line is not None
     assert set(line["errors"]) == {
@@ -110,7 +125,7 @@ async def test_read_http_thing(socket_enabled: None) -> None:
     await sim.start("127.0.0.1", 0)
     try:
         slug = next(iter(sim.things))
-        status, line, err = await read(sim.url_of(slug))
+        status, line, err = await read_in_process(sim.url_of(slug))
     finally:
         await sim.stop()
     assert status == 0, err
@@ -127,7 +142,7 @@ async def test_read_http_thing(socket_enabled: None) -> None:
     ],
 )
 async def test_unusable_source_exits_2(args: list[str], message: str) -> None:
-    status, line, err = await read(*args)
+    status, line, err = await read_in_process(*args)
     assert status == 2
     assert line is None
     assert message in err
@@ -137,7 +152,7 @@ async def test_unusable_source_exits_2(args: list[str], message: str) -> None:
 async def test_not_json_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "thing.td.json"
     bad.write_text("{not json")
-    status, line, err = await read(str(bad))
+    status, line, err = await read_in_process(str(bad))
     assert (status, line) == (2, None)
     assert str(bad) in err
     assert "not JSON" in err
