@@ -420,3 +420,74 @@ modbus:
     assert values["em24"] == pytest.approx(
         {"l1_voltage": 230.0, "l1_current": 5.0, "power_factor": 0.95}
     )
+
+
+BROKEN_ENTITIES = """
+modbus:
+  - name: odd_hub
+    type: tcp
+    host: 192.0.2.30
+    port: 502
+    sensors:
+      - just a string
+      - name: No address
+        address: seventy
+      - name: Text without count
+        address: 10
+        data_type: string
+      - name: Wrong count
+        address: 12
+        data_type: float32
+        count: 3
+      - name: Half float
+        address: 14
+        data_type: float16
+      - name: Too many copies
+        address: 16
+        virtual_count: 100000
+      - name: Bad copies
+        address: 18
+        virtual_count: many
+      - name: Odd key
+        address: 20
+        colour: blue
+      - name: Secret scale
+        address: 22
+        scale: !secret meter_scale
+    binary_sensors:
+      - 42
+      - name: No address either
+        address: -1
+    switches:
+      - name: Bad write type
+        address: 30
+        write_type: telepathy
+"""
+
+
+def test_broken_entities_are_listed_with_their_paths_and_nothing_is_guessed() -> None:
+    things = convert_modbus_yaml(parse_modbus_yaml(BROKEN_ENTITIES))
+    issues = [issue for thing in things for issue in thing.unsupported]
+    text = "\n".join(issues)
+    for expected in (
+        "sensors[0]: expected a sensor",
+        "sensors[1].address: 'seventy' is not a register address",
+        "sensors[2].count: a string sensor needs a count",
+        "sensors[3].count: 3 registers do not fit float32",
+        "sensors[4].data_type: 'float16' is not converted (no half-precision float",
+        "sensors[5].virtual_count: 100000 >",
+        "sensors[6].virtual_count: 'many' is not a count",
+        "sensors[7].colour: not a key of a core modbus sensor",
+        "sensors[8].scale: !secret values are not read",
+        "binary_sensors[0]",
+        "binary_sensors[1].address",
+        "switches[0].write_type",
+    ):
+        assert expected in text, (expected, text)
+    properties = {
+        name for thing in things if thing.td is not None for name in thing.td["properties"]
+    }
+    # nothing made of the refused entities; the usable ones are converted
+    assert not any(name.startswith(("no_address", "text_without", "wrong_count", "half_float"))
+                   for name in properties)  # fmt: skip
+    assert any(name.startswith("too_many_copies") for name in properties)
