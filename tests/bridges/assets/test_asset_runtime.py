@@ -91,8 +91,9 @@ async def test_zones_follow_the_polygon_and_home_assistant_triggers_too(
         },
     )  # fmt: skip
     fired: list[str] = []
+    on_fired = callback(lambda e: fired.append(e.event_type))  # in the loop, in order
     for name in ("van_enter_depot", "van_leave_depot"):
-        hass.bus.async_listen(name, lambda e: fired.append(e.event_type))
+        hass.bus.async_listen(name, on_fired)
     state = hass.states.get(TRACKER)
     assert state is not None
     assert state.state == "Depot"

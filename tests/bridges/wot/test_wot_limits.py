@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_URL, EVENT_STATE_CHANGED
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -149,12 +149,20 @@ async def test_push_flood_is_coalesced_and_rate_limited(
     states: list[str] = []
     fired: list[Any] = []
 
+    # Callbacks run in the event loop, in order; a plain function would run in the executor,
+    # where the last state can still be on its way when the check below sees it in the state
+    # machine.
+    @callback
     def on_state(event: Event[Any]) -> None:
         if event.data["entity_id"] == entity_id:
             states.append(event.data["new_state"].state)
 
+    @callback
+    def on_event(event: Event[Any]) -> None:
+        fired.append(event.data["data"])
+
     hass.bus.async_listen(EVENT_STATE_CHANGED, on_state)
-    hass.bus.async_listen(EVENT_THING_EVENT, lambda event: fired.append(event.data["data"]))
+    hass.bus.async_listen(EVENT_THING_EVENT, on_event)
     coordinator = entry.runtime_data.things["urn:test:flood"]
     loop = asyncio.get_running_loop()
     started = loop.time()
