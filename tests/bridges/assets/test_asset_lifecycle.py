@@ -9,7 +9,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.storage import Store
 from homeassistant.setup import async_setup_component
@@ -125,7 +125,9 @@ async def test_allowed_hours_and_not_seen(
     written: list[Any] = []
     hass.bus.async_listen(
         "state_changed",
-        lambda event: written.append(event) if event.data["entity_id"] == TRACKER else None,
+        callback(
+            lambda event: written.append(event) if event.data["entity_id"] == TRACKER else None
+        ),
     )
     freezer.move_to(dt_util.start_of_local_day() + timedelta(hours=20))
     async_fire_time_changed(hass)
