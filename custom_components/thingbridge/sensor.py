@@ -273,9 +273,13 @@ class AssetSensorDescription(SensorEntityDescription):
 
     Attributes:
         value_fn: Reads the value from the register and the asset.
+        daily: A counter of the local day (state class ``total``): it starts again at
+            midnight, which its ``last_reset`` says, so long-term statistics do not take the
+            drop for negative use.
     """
 
     value_fn: Callable[[AssetRegisterRuntime, Asset], StateType | datetime]
+    daily: bool = False
 
 
 ASSET_SENSORS: tuple[AssetSensorDescription, ...] = (
@@ -339,6 +343,7 @@ ASSET_SENSORS: tuple[AssetSensorDescription, ...] = (
     ),
     AssetSensorDescription(
         key="hours_today",
+        daily=True,
         translation_key="hours_today",
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.HOURS,
@@ -359,6 +364,7 @@ ASSET_SENSORS: tuple[AssetSensorDescription, ...] = (
     ),
     AssetSensorDescription(
         key="distance_today",
+        daily=True,
         translation_key="distance_today",
         device_class=SensorDeviceClass.DISTANCE,
         native_unit_of_measurement=UnitOfLength.METERS,
@@ -369,6 +375,7 @@ ASSET_SENSORS: tuple[AssetSensorDescription, ...] = (
     ),
     AssetSensorDescription(
         key="trips_today",
+        daily=True,
         translation_key="trips_today",
         state_class=SensorStateClass.TOTAL,
         value_fn=lambda runtime, asset: _today(asset, lambda u: u.trips, 0),
@@ -418,6 +425,13 @@ class AssetSensor(AssetBaseEntity, SensorEntity):
     def native_value(self) -> StateType | datetime:
         """The asset's value now."""
         return self.entity_description.value_fn(self.runtime, self.asset)
+
+    @property
+    def last_reset(self) -> datetime | None:
+        """The start of the local day for today's counters (``None`` for the others)."""
+        if not self.entity_description.daily:
+            return None
+        return dt_util.start_of_local_day()
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:

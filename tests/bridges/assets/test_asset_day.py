@@ -321,6 +321,13 @@ async def test_scripted_day(
     distance = float(hass.states.get("sensor.van_7_distance_today").state)
     assert distance == pytest.approx(total_km, abs=0.001)
     assert hass.states.get("sensor.van_7_trips_today").state == "4"
+    # today's counters start again at midnight: their last_reset says so, or long-term
+    # statistics would book the drop as negative use
+    for counter in ("trips_today", "distance_today", "hours_in_use_today"):
+        state = hass.states.get(f"sensor.van_7_{counter}")
+        assert state is not None, counter
+        assert state.attributes["state_class"] == "total"
+        assert state.attributes["last_reset"] == dt_util.start_of_local_day().isoformat()
     assert float(hass.states.get("sensor.van_7_odometer").state) == pytest.approx(
         total_km, abs=0.01
     )
