@@ -5,7 +5,9 @@ Each device listens on its own port (0 picks a free one) and answers as one unit
 - ``sdm630``: an Eastron SDM630 three-phase meter, FC04 input registers, float32 ABCD
   (register map: nmakel/sdm_modbus ``sdm.py`` class SDM630, reference modbus.md section 3.2),
   with moving voltages, currents and powers and an import energy that counts up; holding
-  registers 0x14 (Modbus address) and 0x1C (baud) are writable float32s;
+  registers 0x02 (demand period), 0x0C (relay pulse width), 0x14 (Modbus address) and 0x1C
+  (baud) are writable float32s; like Eastron's meters it answers a read of more than 80
+  registers (40 parameters) with exception 3, and reads across the holes of its map;
 - ``em24``: a Carlo Gavazzi EM24, FC04 int32 with the low word first (CDAB) and fixed scales
   (nmakel/sdm_modbus ``carlogavazzi.py`` class EM24, section 3.3);
 - ``sunspec``: an inverter with the SunSpec marker at 40000, the common model (1), a
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections import deque
 from collections.abc import Callable, Iterable
 import contextlib
 from dataclasses import dataclass, field
@@ -85,7 +88,9 @@ Updater = Callable[[Tables, float], None]
 
 
 SDM630_INPUT_SPAN = (0, 0x17F)
-SDM630_HOLDING = {0x14: 1.0, 0x1C: 2.0}
+# Demand period 60 min, system type 3 (3P4W), relay pulse width 100 ms, Modbus address 1,
+# baud code 2 (9600).
+SDM630_HOLDING = {0x02: 60.0, 0x0A: 3.0, 0x0C: 100.0, 0x14: 1.0, 0x1C: 2.0}
 
 
 def sdm630_tables(t: float = 0.0) -> Tables:
@@ -98,7 +103,7 @@ def sdm630_tables(t: float = 0.0) -> Tables:
     for address, value in SDM630_HOLDING.items():
         tables.holding[address], tables.holding[address + 1] = float32_words(value)
     tables.holding[0xFC00], tables.holding[0xFC01] = 0x0001, 0xE240  # serial 123456
-    tables.writable.update({0x14, 0x15, 0x1C, 0x1D})
+    tables.writable.update({0x02, 0x03, 0x0C, 0x0D, 0x14, 0x15, 0x1C, 0x1D})
     sdm630_update(tables, t)
     return tables
 
@@ -318,6 +323,9 @@ class Behaviour:
     """(function code, first, last) address ranges a read answers with ``exception``."""
     exception: int = ExcCodes.ILLEGAL_ADDRESS
     """The exception code of a refused read (2; 4 is "server device failure")."""
+    max_read: int = 125
+    """The most registers one read may ask for; more answers exception 3 (illegal data value).
+    Eastron meters take 40 parameters (80 registers) a request."""
 
 
 @dataclass
@@ -331,19 +339,24 @@ class DeviceSpec:
 
 
 DEVICES: dict[str, DeviceSpec] = {
-    "sdm630": DeviceSpec(sdm630_tables, sdm630_update, description="Eastron SDM630 meter"),
+    "sdm630": DeviceSpec(
+        sdm630_tables, sdm630_update, Behaviour(max_read=80), "Eastron SDM630 meter"
+    ),
     "em24": DeviceSpec(em24_tables, em24_update, description="Carlo Gavazzi EM24 meter"),
     "sunspec": DeviceSpec(sunspec_tables, sunspec_update, description="SunSpec inverter"),
     "slow": DeviceSpec(
-        sdm630_tables, sdm630_update, Behaviour(delay=0.5), "SDM630 answering slowly"
+        sdm630_tables, sdm630_update, Behaviour(delay=0.5, max_read=80), "SDM630 answering slowly"
     ),
     "dropping": DeviceSpec(
-        sdm630_tables, sdm630_update, Behaviour(drop_every=2), "SDM630 dropping requests"
+        sdm630_tables,
+        sdm630_update,
+        Behaviour(drop_every=2, max_read=80),
+        "SDM630 dropping requests",
     ),
     "refusing": DeviceSpec(
         sdm630_tables,
         sdm630_update,
-        Behaviour(refuse=((FC_READ_INPUT, 0x48, 0x4F),)),
+        Behaviour(refuse=((FC_READ_INPUT, 0x48, 0x4F),), max_read=80),
         "SDM630 refusing its energy registers",
     ),
 }
@@ -394,6 +407,8 @@ class SimModbusDevice:
         self.requests = 0
         self.requests_by_function: dict[int, int] = {}
         self.writes: list[tuple[int, int, list[int] | list[bool]]] = []
+        self.reads: deque[tuple[int, int, int]] = deque(maxlen=4096)
+        """The latest register reads: (function code, first address, count)."""
         self._started = time.monotonic()
         self._stopping = asyncio.Event()
         self._held = 0
@@ -424,6 +439,10 @@ class SimModbusDevice:
             return ExcCodes.DEVICE_FAILURE
         if behaviour.delay:
             await self._hold(behaviour.delay)
+        if function_code in (3, 4):
+            self.reads.append((function_code, address, count))
+            if count > behaviour.max_read:
+                return ExcCodes.ILLEGAL_VALUE
         for code, first, last in behaviour.refuse:
             if code == function_code and address <= last and address + count - 1 >= first:
                 return ExcCodes(behaviour.exception)

@@ -147,7 +147,9 @@ async def read_thing(
             errors.update(dict.fromkeys(modbus_names, str(err)))
         else:
             async with open_unit(link, unit_id, request_timeout=request_timeout) as unit:
-                result = await ModbusThingClient(td, unit, timeout=request_timeout).read_all()
+                result = await ModbusThingClient(td, unit, timeout=request_timeout).read_all(
+                    everything=True
+                )
             values.update(result.values)
             errors.update(result.errors)
     if http_names:

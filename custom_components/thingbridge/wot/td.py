@@ -51,11 +51,14 @@ from yarl import URL
 
 from .errors import WotLimitError, WotValidationError
 from .modbus.binding import (
+    DEFAULT_READ_LIMITS,
     DEFAULT_VOCABULARY,
     ModbusForm,
+    ReadLimits,
     Vocabulary,
     modbus_url,
     parse_modbus_form,
+    read_limits,
     vocabulary_of,
 )
 
@@ -302,6 +305,8 @@ class ThingDescription:
     support: str | None = None
     skipped: tuple[WotValidationError, ...] = ()
     raw: JSONObject = field(default_factory=dict, repr=False, compare=False)
+    #: How a Modbus Thing's registers may be read together (``tbm:maxSpan``/``tbm:maxGap``).
+    modbus_limits: ReadLimits = DEFAULT_READ_LIMITS
 
     def form_for(self, op: str) -> Form | None:
         """The first Thing-level form offering ``op``."""
@@ -1223,6 +1228,9 @@ def _parse_members(
 
     # The WebThings dialect is told apart by its links: its bodies are {"name": value}.
     dialect: Dialect = "webthings" if from_links else "td"
+    limits = DEFAULT_READ_LIMITS
+    if any(form.modbus is not None for prop in properties.values() for form in prop.forms):
+        limits = read_limits(raw, _VOCABULARY.get())
 
     return ThingDescription(
         title=title,
@@ -1248,4 +1256,5 @@ def _parse_members(
         support=raw["support"] if isinstance(raw.get("support"), str) else None,
         skipped=tuple(skipped),
         raw=raw,
+        modbus_limits=limits,
     )

@@ -171,7 +171,6 @@ async def test_a_write_reaches_the_meter_and_out_of_range_sends_nothing(
     hass: HomeAssistant, sdm630: SimModbusDevice
 ) -> None:
     """The demand period (holding 2, float32; one of 0, 5, 8, 10, 15, 20, 30, 60 minutes)."""
-    sdm630.tables.writable.update({2, 3})  # writable on a real SDM630 (Eastron's map)
     # An optional register group of the profile: chosen in the options.
     entry = await add_entry(hass, sdm630.port, SDM630, optional=["demand_period"])
     target = entity_id(hass, sdm630.port, "demand_period")
@@ -450,6 +449,7 @@ async def test_a_write_the_device_refuses_is_an_error(
     hass: HomeAssistant, sdm630: SimModbusDevice
 ) -> None:
     """The register is not writable on this device (exception 2): the action fails, named."""
+    sdm630.tables.writable.difference_update({2, 3})  # a meter locked by its password
     entry = await add_entry(hass, sdm630.port, SDM630, optional=["demand_period"])
     with pytest.raises(HomeAssistantError) as caught:
         await hass.services.async_call(

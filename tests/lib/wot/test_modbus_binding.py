@@ -21,6 +21,7 @@ from custom_components.thingbridge.wot import (
     parse_td,
 )
 from custom_components.thingbridge.wot.modbus import ModbusForm, ModbusLink, ScaleFactorRef
+from custom_components.thingbridge.wot.modbus.binding import ReadLimits
 
 CONTEXT = (
     Path(__file__).resolve().parents[3]
@@ -646,3 +647,40 @@ def test_read_only_tables_are_not_written() -> None:
             )
         )
     assert err.value.path == "$.properties.p.forms[0].op"
+
+
+def test_read_limits_are_thing_level_terms() -> None:
+    """``tbm:maxSpan``/``tbm:maxGap`` say how the device's registers may be read together."""
+    prop = {
+        "type": "number",
+        "forms": [{"href": "modbus+tcp://127.0.0.1:502/1/0?quantity=2", "modv:type": "xsd:float"}],
+    }
+    assert parse_td(_one(prop)).modbus_limits == ReadLimits(max_span=125, max_gap=15)
+    limits = parse_td(_one(prop, **{"tbm:maxSpan": 80, "tbm:maxGap": "40"})).modbus_limits
+    assert limits == ReadLimits(max_span=80, max_gap=40)
+    # Any prefix the context maps to ThingBridge's namespace.
+    own = {"@context": ["https://www.w3.org/2022/wot/td/v1.1", {"x": TBM_NAMESPACE}]}
+    assert parse_td(_one(prop, **own, **{"x:maxSpan": 10})).modbus_limits.max_span == 10
+    # A TD without Modbus forms is not concerned.
+    http = {"type": "number", "forms": [{"href": "http://127.0.0.1/p"}]}
+    assert parse_td(_one(http, **{"tbm:maxSpan": "junk"})).modbus_limits == ReadLimits()
+
+
+@pytest.mark.parametrize(
+    ("term", "value", "reason"),
+    [
+        ("tbm:maxSpan", 200, "200 is outside 1..125"),
+        ("tbm:maxSpan", 0, "0 is outside 1..125"),
+        ("tbm:maxGap", -1, "-1 is outside 0..123"),
+        ("tbm:maxGap", "many", "expected an integer"),
+    ],
+)
+def test_read_limits_out_of_range_are_refused_by_name(term: str, value: Any, reason: str) -> None:
+    prop = {
+        "type": "number",
+        "forms": [{"href": "modbus+tcp://127.0.0.1:502/1/0?quantity=2", "modv:type": "xsd:float"}],
+    }
+    with pytest.raises(WotValidationError) as caught:
+        parse_td(_one(prop, **{term: value}))
+    assert caught.value.path == f"$.{term}"
+    assert reason in caught.value.reason

@@ -404,3 +404,88 @@ async def test_scaled_word_swapped_and_bit_field_writes(
         (6, 28, [15]),
         (6, 29, [0b1000_0000_0101_1111]),
     ]
+
+
+def _slow_settings_td(port: int, **thing: Any) -> ThingDescription:
+    """Two input floats polled every time, a holding register polled every minute."""
+
+    def register(address: int, entity: str, **form: Any) -> dict[str, Any]:
+        return {
+            "type": "number",
+            "forms": [
+                {
+                    "href": f"{address}?quantity=2",
+                    "modv:entity": entity,
+                    "modv:type": "xsd:float",
+                    **form,
+                }
+            ],
+        }
+
+    return parse_td(
+        {
+            "title": "SDM630",
+            "base": f"modbus+tcp://127.0.0.1:{port}/1/",
+            **thing,
+            "properties": {
+                "voltage_l1": register(0x00, "InputRegister"),
+                "current_sum": register(0x30, "InputRegister"),
+                "modbus_address": register(0x14, "HoldingRegister", **{"modv:pollingTime": 60_000}),
+            },
+        }
+    )
+
+
+async def test_polling_time_keeps_a_setting_out_of_most_polls(
+    started: list[SimModbusDevice],
+) -> None:
+    """``modv:pollingTime``: a property is read again only once its time has passed."""
+    device = await _device(started, "sdm630")
+    now = [0.0]
+    async with _client(_slow_settings_td(device.port), clock=lambda: now[0]) as client:
+        first = await client.read_all()
+        assert set(first.values) == {"voltage_l1", "current_sum", "modbus_address"}
+        assert first.waiting == []
+        holding_reads = device.requests_by_function[3]
+        now[0] += 30
+        second = await client.read_all()
+        assert set(second.values) == {"voltage_l1", "current_sum"}
+        assert second.waiting == ["modbus_address"]
+        assert device.requests_by_function[3] == holding_reads
+        assert client.due() == ["voltage_l1", "current_sum"]
+        # Everything (the read tool, a refresh) reads it regardless.
+        assert "modbus_address" in (await client.read_all(everything=True)).values
+        now[0] += 61
+        assert "modbus_address" in (await client.read_all()).values
+        # Written: read back at the next poll, whatever its time.
+        device.tables.writable.update({0x14, 0x15})
+        await client.write_property("modbus_address", 7)
+        now[0] += 1
+        after_write = await client.read_all()
+        assert after_write.values["modbus_address"] == 7.0
+        now[0] += 1
+        assert "modbus_address" in (await client.read_all()).waiting
+
+
+async def test_the_tds_read_limits_shape_the_plan(started: list[SimModbusDevice]) -> None:
+    """``tbm:maxGap`` lets one read cover a hole; ``tbm:maxSpan`` caps every read."""
+    device = await _device(started, "sdm630")
+    async with _client(_slow_settings_td(device.port)) as client:
+        await client.read_all()
+    default = list(device.reads)
+    # Input 0 and 0x30 leave a hole of 46 registers: two reads by default (gap 16).
+    assert [(code, address) for code, address, _ in default if code == 4] == [(4, 0), (4, 0x30)]
+    device.reads.clear()
+    async with _client(_slow_settings_td(device.port, **{"tbm:maxGap": 46})) as client:
+        assert client.max_gap == 47
+        result = await client.read_all()
+    assert result.errors == {}
+    assert [read for read in device.reads if read[0] == 4] == [(4, 0, 50)]
+    device.reads.clear()
+    td = _slow_settings_td(device.port, **{"tbm:maxGap": 46, "tbm:maxSpan": 2})
+    async with _client(td) as client:
+        assert (client.max_gap, client.max_span) == (47, 2)
+        result = await client.read_all()
+    assert result.errors == {}
+    assert len(device.reads) == 3
+    assert all(count <= 2 for _, _, count in device.reads)

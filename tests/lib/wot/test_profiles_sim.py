@@ -91,3 +91,51 @@ async def test_em24_profile_reads_the_simulated_meter(started: list[SimModbusDev
     assert math.isclose(result.values["current_l1"], 5.0)
     assert math.isclose(result.values["power_factor_total"], 0.95)
     assert math.isclose(result.values["frequency"], 50.0)
+
+
+async def test_the_full_sdm630_profile_polls_in_four_requests(
+    started: list[SimModbusDevice],
+) -> None:
+    """Every register group of the SDM630, read as the meter allows: 80 registers a read.
+
+    The simulated meter answers a read of more than 80 registers with exception 3, as Eastron's
+    do; the profile says so (``tbm:maxSpan``) and that holes may be read across
+    (``tbm:maxGap``). Its settings and serial number are polled hourly and daily
+    (``modv:pollingTime``), so after the first poll a poll is the four input-register blocks.
+    """
+    device = SimModbusDevice("sdm630", DEVICES["sdm630"])
+    device.frozen = True
+    await device.start("127.0.0.1", 0)
+    started.append(device)
+    library = ProfileLibrary(SHIPPED_PROFILES)
+    tm = library.get("eastron-sdm630")
+    every = {pointer.rsplit("/", 1)[1] for pointer in tm.document.get("tm:optional", [])}
+    raw = instantiate(tm, {"HOST": "127.0.0.1", "PORT": device.port, "UNIT_ID": 1}, include=every)
+    td = parse_td(raw)
+    assert len(td.properties) == 92
+    now = [1000.0]
+    link, unit_id = thing_endpoint(td)
+    async with open_unit(link, unit_id, request_timeout=2.0) as unit:
+        client = ModbusThingClient(td, unit, clock=lambda: now[0])
+        first = await client.read_all()
+        now[0] += 10
+        second = await client.read_all()
+        second_reads = list(device.reads)[-second.requests :]
+        now[0] += 3600
+        hourly = await client.read_all()
+    assert first.errors == {}
+    assert set(first.values) == set(td.properties)
+    assert all(count <= 80 for _, _, count in device.reads)
+    # 4 input blocks (0-79, 80-107, 200-269, 334-381) and 2 holding (settings, serial number).
+    assert first.requests == 6
+    assert second.errors == {}
+    assert second.requests == 4
+    assert {code for code, _, _ in second_reads} == {4}
+    assert sorted(second.waiting) == sorted(
+        name
+        for name, prop in raw["properties"].items()
+        if prop["forms"][0]["modv:entity"] == "HoldingRegister"
+    )
+    # An hour on, the settings are read again; the serial number waits for its day.
+    assert hourly.requests == 5
+    assert hourly.waiting == ["serial_number"]

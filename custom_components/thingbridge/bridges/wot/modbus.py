@@ -13,8 +13,9 @@ read one gateway that accepts a single client over one connection. (The manifest
 its requirements, as core's Modbus device integrations do.) A dropped link re-establishes
 itself on the next request: the entry is never reloaded for it.
 
-Each poll reads every readable property as one plan (the library's): a block the device
-refuses leaves its properties unavailable and the others updating. A device that answers
+Each poll reads every readable property as one plan (the library's), except those read within
+their ``modv:pollingTime`` (settings, serial numbers): a block the device refuses leaves its
+properties unavailable and the others updating. A device that answers
 nothing is unavailable (logged once, by the coordinator), and after
 :data:`...const.MODBUS_SILENT_ISSUE_AFTER` a repair issue says so, removed when it answers.
 """
@@ -286,7 +287,7 @@ async def async_test_read(
         client = ModbusThingClient(td, unit)
         if not client.readable:
             raise WotValidationError("$.properties", "the profile has no readable register")
-        result = await client.read_all()
+        result = await client.read_all(everything=True)
         if not result.values:
             # Which of "cannot connect", "no answer" and "refused" it was: ask once more,
             # for one property, which raises the typed error.
@@ -312,7 +313,7 @@ class ModbusClientAdapter:
 
     async def read_all_properties(self) -> dict[str, Any]:
         """Every readable property's value that answered."""
-        return (await self.modbus.read_all()).values
+        return (await self.modbus.read_all(everything=True)).values
 
     async def write_property(self, name: str, value: Any) -> None:
         """Write one property, checked against its schema before any request."""
@@ -489,6 +490,8 @@ def _poll_diagnostics(report: ReadResult) -> dict[str, Any]:
         "requests": report.requests,
         "values": report.values,
         "errors": report.errors,
+        # Not read by that poll: read again once their modv:pollingTime has passed.
+        "waiting": report.waiting,
         # {"holding": {"40001": 17, ...}}: JSON keys are strings.
         "registers": {
             space: {str(address): value for address, value in sorted(words.items())}

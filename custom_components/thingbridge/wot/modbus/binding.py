@@ -80,6 +80,14 @@ MAX_ADDRESS: Final = 0xFFFF
 MAX_QUANTITY: Final = 125
 #: Coils of one value (FC01/FC02 ceiling is 2000; one property is one bit here).
 MAX_TIMEOUT_MS: Final = 60_000
+#: The most registers one read covers by default (FC03/FC04's ceiling) and the most unasked
+#: registers (a hole) a read may cover to save a request: Home Assistant's modbus library's
+#: planner defaults (its ``max_gap`` 16 is the distance from one value's last register to the
+#: next one's first, a hole of 15).
+DEFAULT_MAX_SPAN: Final = 125
+DEFAULT_MAX_GAP: Final = 15
+#: The longest ``modv:pollingTime`` taken (a day, in milliseconds).
+MAX_POLLING_MS: Final = 86_400_000
 
 # Function names (both spellings, lower-cased) and codes -> (code, entity).
 _FUNCTIONS: Final[Mapping[str, tuple[int, Entity]]] = {
@@ -201,6 +209,40 @@ class ModbusLink:
             return self.device
         host = f"[{self.host}]" if self.host and ":" in self.host else self.host
         return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """How a device lets its registers be read together (Thing-level ``tbm:`` terms).
+
+    ``max_span``: the most registers (or bits, for coils) one read may cover
+    (``tbm:maxSpan``; 125 by default, the protocol's ceiling for FC03/FC04; an Eastron meter
+    takes 80, "40 parameters"). ``max_gap``: the largest hole, in registers nobody asked
+    for, that one read may cover to save a request (``tbm:maxGap``; 15 by default, as Home
+    Assistant's modbus library plans). A device that refuses a read across a hole still works: the refused
+    block's properties are read one by one from then on.
+    """
+
+    max_span: int = DEFAULT_MAX_SPAN
+    max_gap: int = DEFAULT_MAX_GAP
+
+
+DEFAULT_READ_LIMITS: Final = ReadLimits()
+
+
+def read_limits(raw: Mapping[str, Any], vocabulary: Vocabulary | None = None) -> ReadLimits:
+    """The Thing-level ``tbm:maxSpan``/``tbm:maxGap`` of a TD document (defaults without).
+
+    Raises :class:`WotValidationError` naming the member when one is not an integer in range.
+    """
+    terms = _Terms(raw, vocabulary or vocabulary_of(raw.get("@context")), "$")
+    span = terms.tbm("maxSpan")
+    gap = terms.tbm("maxGap")
+    if span is None and gap is None:
+        return DEFAULT_READ_LIMITS
+    max_span = terms.integer(span, 1, DEFAULT_MAX_SPAN) if span else DEFAULT_MAX_SPAN
+    max_gap = terms.integer(gap, 0, DEFAULT_MAX_SPAN - 2) if gap else DEFAULT_MAX_GAP
+    return ReadLimits(max_span=max_span, max_gap=max_gap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -743,7 +785,7 @@ def parse_modbus_form(
         function=function,
         most_significant_byte=msb,
         most_significant_word=msw,
-        polling_ms=terms.integer(polling, 0, 86_400_000) if polling else None,
+        polling_ms=terms.integer(polling, 0, MAX_POLLING_MS) if polling else None,
         timeout_ms=terms.integer(timeout, 1, MAX_TIMEOUT_MS) if timeout else None,
         scale_factor=scale_factor,
         **shaping,

@@ -2,8 +2,10 @@
 
 ThingBridge frames nothing and plans nothing itself: every readable Modbus property of a TD
 becomes a field of one ``modbus_connection`` :class:`ManualComponent`, whose planner merges them
-into the fewest block reads the device allows (gap 16, span 125 by default: the TD's
-``readallproperties`` as one plan). Its fields decode, scale and apply scale-factor registers;
+into the fewest block reads the device allows (gap 16, span 125 by default, or the TD's
+``tbm:maxGap``/``tbm:maxSpan``: the TD's ``readallproperties`` as one plan). A property with a
+``modv:pollingTime`` longer than the poll interval (a meter's settings, its serial number)
+joins the plan only when that time has passed, so a poll reads what moves. Its fields decode, scale and apply scale-factor registers;
 this module adds what the library's fields do not do (byte swap, sentinels on the raw value,
 bit fields, UTF-8 strings).
 
@@ -22,6 +24,7 @@ import contextlib
 from dataclasses import dataclass, field
 import logging
 import math
+import time
 from typing import Any, cast
 
 from modbus_connection import (
@@ -68,6 +71,8 @@ _EXCEPTION_NAMES = {
 # data address, data value): its block is split for good. Others (busy, device failure, a
 # gateway's) may pass, so they fail one poll only.
 _PERMANENT = frozenset({1, 2, 3})
+# Plans kept for the sets of due properties seen lately.
+_MAX_PLANS = 8
 
 
 def _swap_bytes(words: list[int]) -> list[int]:
@@ -188,6 +193,8 @@ class ReadResult:
     errors: dict[str, str] = field(default_factory=dict)
     raw: dict[str, dict[int, int | bool]] = field(default_factory=dict)
     requests: int = 0
+    #: Properties not read by this poll: read within their ``modv:pollingTime``.
+    waiting: list[str] = field(default_factory=list)
 
 
 class _CountingUnit:
@@ -304,20 +311,27 @@ class ModbusThingClient:
         td: ThingDescription,
         unit: ModbusUnit,
         *,
-        max_gap: int = 16,
-        max_span: int = 125,
+        max_gap: int | None = None,
+        max_span: int | None = None,
         timeout: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Prepare the fields of every readable Modbus property of ``td``.
 
-        ``timeout`` bounds each request (default: the largest ``modv:timeout`` of the TD, else
-        :data:`DEFAULT_TIMEOUT`). Properties whose forms cannot be executed are listed in
-        :attr:`unusable` with the reason.
+        ``max_gap`` (the planner's: a hole of ``max_gap - 1`` registers) and ``max_span``
+        default to the TD's ``tbm:maxGap`` + 1 and ``tbm:maxSpan`` (else 16 and 125). ``timeout`` bounds each request (default: the largest ``modv:timeout`` of
+        the TD, else :data:`DEFAULT_TIMEOUT`). ``clock`` (seconds) times ``modv:pollingTime``.
+        Properties whose forms cannot be executed are listed in :attr:`unusable` with the
+        reason.
         """
         self.td = td
         self._unit = _CountingUnit(unit)
-        self.max_gap = max_gap
-        self.max_span = max_span
+        # The planner's gap is from one value's last register to the next one's first.
+        self.max_gap = td.modbus_limits.max_gap + 1 if max_gap is None else max_gap
+        self.max_span = td.modbus_limits.max_span if max_span is None else max_span
+        self._clock = clock
+        # When each property was last read (by the clock), for those with a pollingTime.
+        self._read_at: dict[str, float] = {}
         self._fields: dict[str, TdRegisterField | CoilField | DiscreteInputField] = {}
         self._forms: dict[str, ModbusForm] = {}
         self.unusable: dict[str, str] = {}
@@ -338,7 +352,8 @@ class ModbusThingClient:
         self.timeout = timeout or (max(timeouts) if timeouts else DEFAULT_TIMEOUT)
         # Properties whose block the device refused: read one by one from then on.
         self._alone: set[str] = set()
-        self._component: ManualComponent | None = None
+        # The plans of the last few sets of due properties (a slow property makes two).
+        self._components: dict[frozenset[str], ManualComponent] = {}
 
     @property
     def readable(self) -> tuple[str, ...]:
@@ -361,23 +376,52 @@ class ModbusThingClient:
         async with asyncio.timeout(self.timeout * max(1, blocks) + 1):
             return await component.async_read_raw(notify=False)
 
-    async def read_all(self) -> ReadResult:
-        """Read every readable property once: ``readallproperties`` as one plan.
+    def due(self, now: float | None = None) -> list[str]:
+        """The properties a poll now reads: all but those read within their ``pollingTime``.
 
-        Never raises for the device: a refused block costs only its properties (reported in
-        ``errors``), a dead link costs all of them.
+        A property without ``modv:pollingTime`` (or with one shorter than the poll interval) is
+        read at every poll; one with a longer time (a meter's settings, its serial number) only
+        once that time has passed since it was last read, so the poll's plan covers what moves.
+        A property that failed, was never read or was just written is due at once.
+        """
+        now = self._clock() if now is None else now
+        due = []
+        for name in self._fields:
+            polling = self._forms[name].polling_ms
+            last = self._read_at.get(name)
+            if polling is None or last is None or now - last >= polling / 1000:
+                due.append(name)
+        return due
+
+    def _component_for(self, names: list[str]) -> ManualComponent:
+        key = frozenset(names)
+        component = self._components.get(key)
+        if component is None:
+            if len(self._components) >= _MAX_PLANS:
+                self._components.pop(next(iter(self._components)))
+            component = self._components[key] = self._build(names)
+        return component
+
+    async def read_all(self, *, everything: bool = False) -> ReadResult:
+        """Read the due properties (:meth:`due`; all with ``everything``) as one plan.
+
+        ``readallproperties``: never raises for the device: a refused block costs only its
+        properties (reported in ``errors``), a dead link costs all of them. Properties not due
+        are in neither ``values`` nor ``errors`` (the caller keeps their last value) but in
+        ``waiting``.
         """
         with contextlib.suppress(AttributeError, TypeError):
             self._unit.require_timeout(self.timeout)
         result = ReadResult()
         start = self._unit.requests
-        pooled = [name for name in self._fields if name not in self._alone]
+        now = self._clock()
+        wanted = list(self._fields) if everything else self.due(now)
+        result.waiting = [name for name in self._fields if name not in wanted]
+        pooled = [name for name in wanted if name not in self._alone]
         for _ in range(len(pooled) + 1):
             if not pooled:
                 break
-            if self._component is None:
-                self._component = self._build(pooled)
-            component = self._component
+            component = self._component_for(pooled)
             try:
                 raw = await self._run(component, len(pooled))
             except ModbusExceptionError as err:
@@ -392,18 +436,18 @@ class ModbusThingClient:
                 _LOGGER.debug("%s: %s; reading %s alone", self.td.title, err, refused)
                 self._alone.update(refused)
                 pooled = [name for name in pooled if name not in refused]
-                self._component = None
+                self._components.clear()
                 continue
             except (ModbusError, TimeoutError, OSError) as err:  # fmt: skip
                 # The link itself failed: the properties read alone would fail the same way.
-                self._fail(result, list(self._fields), err)
+                self._fail(result, wanted, err)
                 break
             values = component.values
             for name in pooled:
                 result.values[name] = values.get(name)
             _merge(result.raw, raw)
             break
-        for name in [n for n in self._fields if n in self._alone]:
+        for name in [n for n in wanted if n in self._alone]:
             if name in result.errors:
                 continue
             component = self._build([name])
@@ -414,6 +458,10 @@ class ModbusThingClient:
                 continue
             result.values[name] = component.values.get(name)
             _merge(result.raw, raw)
+        for name in result.values:
+            self._read_at[name] = now
+        for name in result.errors:
+            self._read_at.pop(name, None)
         for name, reason in self.unusable.items():
             result.errors[name] = reason
         result.requests = self._unit.requests - start
@@ -479,6 +527,9 @@ class ModbusThingClient:
             raise WotTimeoutError(f"{name}: {_describe(err)}") from err
         except (ModbusError, OSError) as err:  # fmt: skip
             raise WotConnectionError(f"{name}: {_describe(err)}") from err
+        finally:
+            # Whatever the device made of it, the next poll reads the property again.
+            self._read_at.pop(name, None)
 
     async def _register_write(
         self, target: TdRegisterField, form: ModbusForm, value: Any, path: str
