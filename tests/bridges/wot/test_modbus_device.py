@@ -461,3 +461,24 @@ async def test_a_write_the_device_refuses_is_an_error(
     assert not isinstance(caught.value, ServiceValidationError)
     assert caught.value.translation_key == "operation_failed"
     assert sdm630.writes == []
+
+
+async def test_settings_keep_their_value_between_their_hourly_reads(
+    hass: HomeAssistant, sdm630: SimModbusDevice
+) -> None:
+    """A poll skips the settings (``modv:pollingTime``): their entities keep the last value."""
+    entry = await add_entry(hass, sdm630.port, SDM630, optional=["demand_period"])
+    target = entity_id(hass, sdm630.port, "demand_period")
+    assert float(hass.states.get(target).state) == 60.0  # type: ignore[union-attr]
+    (coordinator,) = entry.runtime_data.things.values()
+    assert isinstance(coordinator, ModbusThingCoordinator)
+    holding_reads = sdm630.requests_by_function[3]
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert sdm630.requests_by_function[3] == holding_reads  # no settings read
+    assert coordinator.last_report is not None
+    assert "demand_period" in coordinator.last_report.waiting
+    assert float(hass.states.get(target).state) == 60.0  # type: ignore[union-attr]
+    diagnostics = coordinator.extra_diagnostics()["modbus"]["last_poll"]
+    assert "demand_period" in diagnostics["waiting"]
+    assert "demand_period" not in diagnostics["values"]
