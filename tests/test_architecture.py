@@ -353,7 +353,8 @@ def test_integration_has_no_import_cycle() -> None:
     ``__init__`` included (Home Assistant imports it first); ``TYPE_CHECKING`` imports aside."""
     graph = _import_graph()
     assert len(graph) > 50, "no module found"
-    assert f"{DOMAIN}.kinds" in graph[DOMAIN], "no edge found"
+    assert f"{DOMAIN}.integration" in graph[DOMAIN], "no edge found"
+    assert f"{DOMAIN}.kinds" in graph[f"{DOMAIN}.integration"], "no edge found"
     assert {f"{DOMAIN}.wot", f"{DOMAIN}.m2m"} <= set().union(*graph.values()), "no edge found"
     cycle = _import_cycle(graph)
     assert cycle is None, " -> ".join(cycle)
@@ -567,3 +568,48 @@ def test_newer_syntax_check_can_fail(tmp_path: Path) -> None:
     probe.write_text("try:\n    pass\nexcept OSError, ValueError:\n    pass\ntype X = int\n")
     [hit] = _newer_syntax(probe, tmp_path)
     assert hit.startswith("probe.py:")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "custom_components.thingbridge.wot.__main__",
+        "custom_components.thingbridge.m2m.__main__",
+        "custom_components.thingbridge.m2m.trackers.__main__",
+        "custom_components.thingbridge.assets.__main__",
+    ],
+)
+def test_the_command_line_tools_do_not_load_home_assistant(module: str) -> None:
+    """``python -m custom_components.thingbridge.wot`` goes through the integration's package:
+    that package must not pull Home Assistant in (it took seconds to start)."""
+    probe = (
+        f"import importlib, sys; importlib.import_module({module!r}); "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'homeassistant'); "
+        "print(len(loaded), loaded[:3])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.startswith("0 "), out
+
+
+def test_the_hooks_are_there_outside_home_assistant_on_first_use() -> None:
+    probe = (
+        "import sys, custom_components.thingbridge as tb; "
+        "assert 'homeassistant.core' not in sys.modules; "
+        "assert callable(tb.async_setup_entry) and tb.CONFIG_SCHEMA is not None; "
+        "assert 'homeassistant.core' in sys.modules; "
+        "assert not hasattr(tb, 'async_migrate_entry'); print('ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "ok"
+
+
+def test_inside_home_assistant_the_hooks_are_imported_with_the_package() -> None:
+    import custom_components.thingbridge as package  # noqa: PLC0415
+
+    assert "homeassistant.core" in sys.modules
+    for hook in package.HOOKS:
+        assert hook in vars(package), hook
