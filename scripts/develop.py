@@ -28,9 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--sim-port", type=int, default=8580, help="the simulator's port (8580)")
     parser.add_argument(
+        "--modbus-port", type=int, metavar="PORT",
+        help="the simulated Modbus TCP meter's port (default: the simulator's port + 1)",
+    )  # fmt: skip
+    parser.add_argument(
         "--ready-file", type=Path, metavar="PATH",
-        help="once everything is up, write the URL, credentials, config dir, simulator URL and "
-        "the simulated tracker (protocol, port, device_id, entity_id) there as JSON",
+        help="once everything is up, write the URL, credentials, config dir, simulator URL, "
+        "the simulated tracker (protocol, port, device_id, entity_id) and the simulated Modbus "
+        "meter (port, entity_id of its total power) there as JSON",
     )  # fmt: skip
     return parser
 
@@ -65,17 +70,19 @@ URL = "http://127.0.0.1:8123"
 CLIENT_ID = f"{URL}/"
 PORT = 8123
 SIM_PORT = 8580
+MODBUS_PORT = 8581
 CREDENTIALS = CONFIG / ".dev_credentials.json"
 
 
-def configure(config: Path, port: int, sim_port: int) -> None:
-    """Point the module at another config dir and ports (``--config``, ``--port``, ``--sim-port``)."""
-    global CONFIG, URL, CLIENT_ID, PORT, SIM_PORT, CREDENTIALS  # noqa: PLW0603
+def configure(config: Path, port: int, sim_port: int, modbus_port: int | None = None) -> None:
+    """Point the module at another config dir and ports (``--config``, ``--port``, ...)."""
+    global CONFIG, URL, CLIENT_ID, PORT, SIM_PORT, MODBUS_PORT, CREDENTIALS  # noqa: PLW0603
     CONFIG = config.resolve()
     PORT = port
     URL = f"http://127.0.0.1:{port}"
     CLIENT_ID = f"{URL}/"
     SIM_PORT = sim_port
+    MODBUS_PORT = modbus_port or sim_port + 1
     CREDENTIALS = CONFIG / ".dev_credentials.json"
 
 
@@ -295,6 +302,58 @@ async def add_simulator_things(session: aiohttp.ClientSession, token: str) -> li
         if result.get("type") != "create_entry" and result.get("reason") != "already_configured":
             raise RuntimeError(f"the simulator's {slug} could not be added: {result}")
     return added
+
+
+MODBUS_PROFILE = "eastron-sdm630"
+
+
+async def add_modbus_meter(session: aiohttp.ClientSession, token: str) -> str:
+    """Add the simulated SDM630 through the Modbus steps of the config flow, as a user would.
+
+    Modbus TCP on 127.0.0.1, unit 1, the shipped Eastron SDM630 profile; the flow reads the
+    meter once before the entry is created. A meter added before (same port) is kept.
+    """
+    headers = {"Authorization": f"Bearer {token}"}
+    async with session.post(
+        f"{URL}/api/config/config_entries/flow", json={"handler": "thingbridge"}, headers=headers
+    ) as resp:
+        flow = await _json(resp)
+    path = f"{URL}/api/config/config_entries/flow/{flow['flow_id']}"
+    answers: tuple[dict[str, Any], ...] = (
+        {"next_step_id": "modbus_device"},
+        {"connection": "tcp"},
+        {"host": "127.0.0.1", "port": MODBUS_PORT, "unit_id": 1},
+        {"profile": MODBUS_PROFILE},
+    )
+    result: dict[str, Any] = {}
+    for answer in answers:
+        async with session.post(path, json=answer, headers=headers) as resp:
+            result = await _json(resp)
+        if result.get("type") != "form":
+            break
+    if result.get("type") == "create_entry":
+        return f"{result['title']} added"
+    if result.get("reason") == "already_configured":
+        return "already added"
+    raise RuntimeError(f"the simulated Modbus meter could not be added: {result}")
+
+
+async def modbus_entity(ws: WebSocket, limit: float) -> str:
+    """The entity of the simulated meter's total active power (once it is registered)."""
+    prefix = f"modbus:127.0.0.1:{MODBUS_PORT}:1_"
+    deadline = time.monotonic() + limit
+    while True:
+        for entity in await ws.call("config/entity_registry/list"):
+            unique_id = entity.get("unique_id") or ""
+            if (
+                entity.get("platform") == "thingbridge"
+                and unique_id.startswith(prefix)
+                and unique_id.endswith("active_power_total")
+            ):
+                return str(entity["entity_id"])
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the simulated Modbus meter has no entities within {limit:.0f} s")
+        await asyncio.sleep(1)
 
 
 class WebSocket:
@@ -537,7 +596,22 @@ def log_errors() -> list[str]:
     return errors
 
 
-async def verify(session: aiohttp.ClientSession, token: str, ws: WebSocket, tracker: str) -> None:
+async def check_meter(ws: WebSocket, meter: str) -> None:
+    """The simulated Modbus meter's total active power is a number of watts."""
+    power: dict[str, Any] = {}
+    for _ in range(30):
+        power = next((s for s in await ws.call("get_states") if s["entity_id"] == meter), {})
+        with contextlib.suppress(KeyError, ValueError):
+            if power["attributes"].get("unit_of_measurement") == "W":
+                print(f"check: {meter} reads {float(power['state']):.1f} W")
+                return
+        await asyncio.sleep(1)
+    raise RuntimeError(f"the simulated Modbus meter reads no power: {power}")
+
+
+async def verify(
+    session: aiohttp.ClientSession, token: str, ws: WebSocket, tracker: str, meter: str
+) -> None:
     """Check what the web UI needs and what a user would look at, as the frontend asks for it.
 
     - ThingBridge is offered under "Add integration" and its Things' entities have states;
@@ -545,6 +619,7 @@ async def verify(session: aiohttp.ClientSession, token: str, ws: WebSocket, trac
       integration the UI needs is set up), no config entry failed to set up or unload, no
       "could not be set up" notification, no repair raised about this configuration;
     - the simulated tracker's device_tracker has a position;
+    - the simulated Modbus meter's total active power is a number of watts;
     - Home Assistant's log has no ERROR line (but for the documented unavoidable ones).
     """
     headers = {"Authorization": f"Bearer {token}"}
@@ -607,6 +682,7 @@ async def verify(session: aiohttp.ClientSession, token: str, ws: WebSocket, trac
         f"check: {tracker} has a position: {attributes['latitude']:.5f}, "
         f"{attributes['longitude']:.5f} ({found['state']})"
     )
+    await check_meter(ws, meter)
     if errors := log_errors():
         raise RuntimeError(f"{log_path()} has ERROR lines:\n" + "\n".join(errors))
     print(f"check: no ERROR lines in {log_path()}")
@@ -625,6 +701,28 @@ def remove_ready_file(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
+def print_summary(
+    started: float,
+    *,
+    creds: dict[str, str],
+    added: list[str],
+    ports: dict[str, int],
+    tracker: str,
+    modbus: str,
+) -> None:
+    """What is running where, for the developer."""
+    gateway = ", ".join(f"{protocol} {port}" for protocol, port in ports.items())
+    print(f"\nHome Assistant is up at {URL} ({time.monotonic() - started:.0f} s)")
+    print(f"  username: {creds['username']}\n  password: {creds['password']}")
+    print(f"  simulator Things: http://127.0.0.1:{SIM_PORT}/things/ ({'; '.join(added)})")
+    print(f"  GPS tracker gateway on 127.0.0.1: {gateway}")
+    print(f"  simulated Eastron SDM630 meter: modbus+tcp://127.0.0.1:{MODBUS_PORT}/1/ ({modbus})")
+    print(
+        f"  simulated {TRACKER_PROTOCOL} tracker {TRACKER_DEVICE_ID} ({tracker}) drives laps "
+        f"around {HOME[0]}, {HOME[1]}"
+    )
+
+
 async def run(check: bool, ready_file: Path | None, procs: list[Process]) -> int:
     """Start everything and set it up; then verify and return (``check``) or serve.
 
@@ -641,6 +739,12 @@ async def run(check: bool, ready_file: Path | None, procs: list[Process]) -> int
         stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     procs.append(sim)
+    modbus_args = ("-m", "simulator", "modbus", "--port-base", str(MODBUS_PORT), "sdm630")
+    procs.append(
+        await asyncio.create_subprocess_exec(
+            python, *modbus_args, cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL
+        )
+    )
     hass_bin = str(Path(python).parent / "hass")
     started = time.monotonic()
     hass = await asyncio.create_subprocess_exec(
@@ -658,21 +762,17 @@ async def run(check: bool, ready_file: Path | None, procs: list[Process]) -> int
             if removed:
                 print(f"removed onboarding defaults that cannot set up here: {', '.join(removed)}")
             added = await add_simulator_things(session, token)
+            modbus = await add_modbus_meter(session, token)
             ports = await setup_tracker_gateway(session, token)
             driver = asyncio.create_task(drive_tracker(ports[TRACKER_PROTOCOL], env, tracker_procs))
             async with WebSocket.connect(session, token) as ws:
                 tracker = await add_tracker(session, token, ws, 120)
+                meter_entity = await modbus_entity(ws, 60)
                 await wait_until_running(ws, 180)
                 if check:
-                    await verify(session, token, ws, tracker)
-        gateway = ", ".join(f"{protocol} {port}" for protocol, port in ports.items())
-        print(f"\nHome Assistant is up at {URL} ({time.monotonic() - started:.0f} s)")
-        print(f"  username: {creds['username']}\n  password: {creds['password']}")
-        print(f"  simulator Things: http://127.0.0.1:{SIM_PORT}/things/ ({'; '.join(added)})")
-        print(f"  GPS tracker gateway on 127.0.0.1: {gateway}")
-        print(
-            f"  simulated {TRACKER_PROTOCOL} tracker {TRACKER_DEVICE_ID} ({tracker}) drives laps "
-            f"around {HOME[0]}, {HOME[1]}"
+                    await verify(session, token, ws, tracker, meter_entity)
+        print_summary(
+            started, creds=creds, added=added, ports=ports, tracker=tracker, modbus=modbus
         )
         print(f"  log: {log_path()}   stop: Ctrl-C\n", flush=True)
         if ready_file is not None:
@@ -690,6 +790,7 @@ async def run(check: bool, ready_file: Path | None, procs: list[Process]) -> int
                         "device_id": TRACKER_DEVICE_ID,
                         "entity_id": tracker,
                     },
+                    "modbus": {"port": MODBUS_PORT, "entity_id": meter_entity},
                 },
             )
         if check:
@@ -743,5 +844,5 @@ async def main(check: bool, ready_file: Path | None) -> int:
 
 
 if __name__ == "__main__":
-    configure(ARGS.config, ARGS.port, ARGS.sim_port)
+    configure(ARGS.config, ARGS.port, ARGS.sim_port, ARGS.modbus_port)
     sys.exit(asyncio.run(main(ARGS.check, ARGS.ready_file)))

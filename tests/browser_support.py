@@ -152,6 +152,7 @@ class DevInstance:
             "--config", str(config),
             "--port", str(free_port()),
             "--sim-port", str(free_port()),
+            "--modbus-port", str(free_port()),
             "--ready-file", str(ready),
         ]  # fmt: skip
         with output.open("w") as out:

@@ -11,6 +11,7 @@ import ctypes.util
 import json
 import os
 from pathlib import Path
+import re
 import shutil
 import signal
 import socket
@@ -48,24 +49,25 @@ def _env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def develop_check(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, int]:
-    """One ``scripts/develop --check`` run: config dir, Home Assistant's port, output, sim port."""
+def develop_check(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, int, int]:
+    """One ``scripts/develop --check`` run: config dir, Home Assistant's port, output, sim port,
+    Modbus meter port."""
     # Module-scoped, so set up before the tests' socket_enabled: the free ports need a socket.
     # (Home Assistant's test plugin disables sockets again before each test.)
     pytest_socket.enable_socket()
     config = _config_copy(tmp_path_factory.mktemp("develop"))
-    port, sim_port = _free_port(), _free_port()
+    port, sim_port, modbus_port = _free_port(), _free_port(), _free_port()
     result = subprocess.run(
         [str(REPO / "scripts" / "develop"), "--check", "--config", str(config),
-         "--port", str(port), "--sim-port", str(sim_port)],
+         "--port", str(port), "--sim-port", str(sim_port), "--modbus-port", str(modbus_port)],
         capture_output=True, text=True, timeout=900, env=_env(), check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    return config, port, result.stdout, sim_port
+    return config, port, result.stdout, sim_port, modbus_port
 
 
-def test_develop_check(develop_check: tuple[Path, int, str, int]) -> None:
-    config, _, out, _ = develop_check
+def test_develop_check(develop_check: tuple[Path, int, str, int, int]) -> None:
+    config, _, out, _, _ = develop_check
     assert "username: dev" in out
     assert "lamp: create_entry Simulated Lamp" in out
     assert "check: ThingBridge offered under Add integration" in out
@@ -77,9 +79,24 @@ def test_develop_check(develop_check: tuple[Path, int, str, int]) -> None:
     assert '"configured_adapters": ["lo"]' in (config / ".storage" / "core.network").read_text()
 
 
-def test_port_is_honoured_without_http_yaml(develop_check: tuple[Path, int, str, int]) -> None:
+def test_the_simulated_modbus_meter_is_added_through_the_flow(
+    develop_check: tuple[Path, int, str, int, int],
+) -> None:
+    """The simulated SDM630 is added by the Modbus steps of the config flow and reads watts."""
+    config, _, out, _, modbus_port = develop_check
+    line = next(x for x in out.splitlines() if "simulated Eastron SDM630 meter" in x)
+    assert f"modbus+tcp://127.0.0.1:{modbus_port}/1/" in line
+    assert line.endswith(" added)"), line
+    assert re.search(r"check: sensor\.\S+ reads [0-9.]+ W", out), out
+    entries = json.loads((config / ".storage" / "core.config_entries").read_text())
+    (meter,) = [e for e in entries["data"]["entries"] if e["data"].get("kind") == "modbus_device"]
+    assert meter["data"]["profile"] == "eastron-sdm630"
+    assert meter["unique_id"] == f"127.0.0.1:{modbus_port}:1"
+
+
+def test_port_is_honoured_without_http_yaml(develop_check: tuple[Path, int, str, int, int]) -> None:
     """--port alone moves Home Assistant: 2026.10 reads the HTTP settings from .storage/http."""
-    config, port, out, _ = develop_check
+    config, port, out, _, _ = develop_check
     # No http: block: 2026.10 would migrate it once, then ignore it and raise a repair.
     assert "\nhttp:" not in (REPO / "config" / "configuration.yaml").read_text()
     assert f"Home Assistant is up at http://127.0.0.1:{port}" in out
@@ -90,21 +107,23 @@ def test_port_is_honoured_without_http_yaml(develop_check: tuple[Path, int, str,
     assert "no repairs" in out  # --check fails on any repair (the YAML one among them)
 
 
-def test_log_path_follows_config(develop_check: tuple[Path, int, str, int]) -> None:
-    config, _, out, _ = develop_check
+def test_log_path_follows_config(develop_check: tuple[Path, int, str, int, int]) -> None:
+    config, _, out, _, _ = develop_check
     assert f"log: {config / 'home-assistant.log'}" in out
 
 
-def test_simulator_state_is_kept_with_the_config(develop_check: tuple[Path, int, str, int]) -> None:
+def test_simulator_state_is_kept_with_the_config(
+    develop_check: tuple[Path, int, str, int, int],
+) -> None:
     """The plug's meter is saved beside the config it belongs to, not in the checkout."""
-    config, _, _, _ = develop_check
+    config, _, _, _, _ = develop_check
     plug = json.loads((config / ".simulator" / "plug.json").read_text())
     assert plug
 
 
-def test_web_ui_calls_answer(develop_check: tuple[Path, int, str, int]) -> None:
+def test_web_ui_calls_answer(develop_check: tuple[Path, int, str, int, int]) -> None:
     """The frontend's websocket get_services/get_config answer and nothing failed to set up."""
-    config, _, out, _ = develop_check
+    config, _, out, _, _ = develop_check
     assert "check: get_services (" in out
     assert "none failed; no repairs" in out
     log = (config / "home-assistant.log").read_text()
@@ -130,7 +149,8 @@ def test_check_catches_what_hung_the_web_ui(tmp_path: Path) -> None:
     config = _config_copy(tmp_path)
     result = subprocess.run(
         [str(REPO / "scripts" / "develop"), "--check", "--config", str(config),
-         "--port", str(_free_port()), "--sim-port", str(_free_port())],
+         "--port", str(_free_port()), "--sim-port", str(_free_port()),
+         "--modbus-port", str(_free_port())],
         capture_output=True, text=True, timeout=900, check=False,
         env={**_env(), "PYTHONPATH": str(hidden.parent)},
     )  # fmt: skip
@@ -139,9 +159,9 @@ def test_check_catches_what_hung_the_web_ui(tmp_path: Path) -> None:
     assert "Setup failed for 'assist_pipeline'" in (config / "home-assistant.log").read_text()
 
 
-def test_log_has_no_errors(develop_check: tuple[Path, int, str, int]) -> None:
+def test_log_has_no_errors(develop_check: tuple[Path, int, str, int, int]) -> None:
     """No ERROR line at startup but the documented unavoidable ones (no ffmpeg, no libturbojpeg)."""
-    config, _, out, _ = develop_check
+    config, _, out, _, _ = develop_check
     assert f"check: no ERROR lines in {config / 'home-assistant.log'}" in out
     unavoidable = {
         "No such file or directory: 'ffmpeg'": shutil.which("ffmpeg") is None,
@@ -155,9 +175,9 @@ def test_log_has_no_errors(develop_check: tuple[Path, int, str, int]) -> None:
     assert errors == []
 
 
-def test_tracker_on_the_map(develop_check: tuple[Path, int, str, int]) -> None:
+def test_tracker_on_the_map(develop_check: tuple[Path, int, str, int, int]) -> None:
     """The gateway listens on loopback and the simulated tracker's device_tracker has a position."""
-    config, _, out, _ = develop_check
+    config, _, out, _, _ = develop_check
     assert "GPS tracker gateway on 127.0.0.1: teltonika " in out
     assert "check: device_tracker.simulated_van has a position: 52.5" in out
     entries = json.loads((config / ".storage" / "core.config_entries").read_text())
@@ -169,11 +189,12 @@ def test_tracker_on_the_map(develop_check: tuple[Path, int, str, int]) -> None:
 def test_ready_file_and_clean_stop(tmp_path: Path) -> None:
     """--ready-file describes the running instance; SIGTERM stops everything cleanly."""
     config = _config_copy(tmp_path)
-    port, sim_port = _free_port(), _free_port()
+    port, sim_port, modbus_port = _free_port(), _free_port(), _free_port()
     ready = tmp_path / "ready.json"
     proc = subprocess.Popen(
         [str(REPO / "scripts" / "develop"), "--config", str(config), "--port", str(port),
-         "--sim-port", str(sim_port), "--ready-file", str(ready)],
+         "--sim-port", str(sim_port), "--modbus-port", str(modbus_port),
+         "--ready-file", str(ready)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
     )  # fmt: skip
     try:
@@ -195,6 +216,10 @@ def test_ready_file_and_clean_stop(tmp_path: Path) -> None:
         assert info["tracker"]["entity_id"] == "device_tracker.simulated_van"
         with socket.create_connection(("127.0.0.1", info["tracker"]["port"]), timeout=5):
             pass  # the gateway listens where the file says
+        assert info["modbus"]["port"] == modbus_port
+        assert info["modbus"]["entity_id"].startswith("sensor.")
+        with socket.create_connection(("127.0.0.1", modbus_port), timeout=5):
+            pass  # and the simulated meter
         with urllib.request.urlopen(f"{info['sim_url']}things/lamp", timeout=10) as resp:
             assert json.load(resp)["title"] == "Simulated Lamp"
         with pytest.raises(urllib.error.HTTPError) as err:
@@ -220,21 +245,22 @@ def test_ready_file_and_clean_stop(tmp_path: Path) -> None:
         pass  # and the simulator
 
 
-def test_develop_again_on_the_same_config(develop_check: tuple[Path, int, str, int]) -> None:
+def test_develop_again_on_the_same_config(develop_check: tuple[Path, int, str, int, int]) -> None:
     """A second start logs in, keeps the Things and the tracker, moves the gateway to free ports.
 
     Runs last in this module's order: it starts the instance again in the shared config dir.
     """
-    config, _, first, sim_port = develop_check
+    config, _, first, sim_port, modbus_port = develop_check
     port = _free_port()
     result = subprocess.run(
         [str(REPO / "scripts" / "develop"), "--check", "--config", str(config),
-         "--port", str(port), "--sim-port", str(sim_port)],
+         "--port", str(port), "--sim-port", str(sim_port), "--modbus-port", str(modbus_port)],
         capture_output=True, text=True, timeout=900, env=_env(), check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Home Assistant is up at http://127.0.0.1:{port}" in result.stdout
     assert "lamp: abort already_configured" in result.stdout
+    assert f"modbus+tcp://127.0.0.1:{modbus_port}/1/ (already added)" in result.stdout
     assert "check: device_tracker.simulated_van has a position" in result.stdout
     assert "no repairs" in result.stdout
     entries = json.loads((config / ".storage" / "core.config_entries").read_text())
@@ -261,6 +287,8 @@ def test_develop_help_runs_no_setup(tmp_path: Path) -> None:
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.startswith("usage: scripts/develop")
-        for option in ("--check", "--config", "--port", "--sim-port", "--ready-file"):
+        for option in (
+            "--check", "--config", "--port", "--sim-port", "--modbus-port", "--ready-file"
+        ):  # fmt: skip
             assert option in result.stdout
         assert not marker.exists()
