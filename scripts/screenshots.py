@@ -5,7 +5,8 @@ in as a person would, and writes into docs/images/:
 
 - ``device-page.png``: a Thing's device page (the simulated smart plug);
 - ``tracker-map.png``: the map with the simulated GPS tracker on its lap;
-- ``tracker-gateway-flow.png``: the GPS tracker gateway's first configuration step.
+- ``tracker-gateway-flow.png``: the GPS tracker gateway's first configuration step;
+- ``modbus-meter.png``: the simulated Eastron SDM630's device page (a Modbus meter).
 
 Uses the browser test's tooling (tests/browser_support.py): the same waiting rules (a page
 must settle within 20 s) and the same console check, so a screenshot is never of a page that
@@ -72,6 +73,19 @@ def device_page(chrome: Browser) -> None:
     )
     park_mouse(chrome)
     save(chrome.driver.get_screenshot_as_png(), OUT / "device-page.png")
+
+
+def meter_page(chrome: Browser, meter: str) -> None:
+    """The simulated SDM630's device page: the meter's model, its sensors in their units."""
+    device_id = chrome.entity_registry()[meter]["device_id"]
+    chrome.open(
+        f"/config/devices/device/{device_id}",
+        "the device page of the simulated Eastron SDM630",
+        "const text = deepText(document.body);"
+        'return text.includes("SDM630") && text.includes(" W") && text.includes(" kWh");',
+    )
+    park_mouse(chrome)
+    save(chrome.driver.get_screenshot_as_png(), OUT / "modbus-meter.png")
 
 
 def tracker_map(chrome: Browser, tracker: str) -> None:
@@ -147,6 +161,8 @@ def main() -> int:
         chrome.login(info["username"], info["password"])
         device_page(chrome)
         chrome.assert_no_console_errors("the device page")
+        meter_page(chrome, info["modbus"]["entity_id"])
+        chrome.assert_no_console_errors("the meter's device page")
         tracker_map(chrome, info["tracker"]["entity_id"])
         chrome.assert_no_console_errors("the map")
         gateway_flow(chrome)

@@ -1094,6 +1094,20 @@ def _metadata(raw: JSONObject, *terms: str, plain: tuple[str, ...] = ()) -> str 
     return None
 
 
+def _software_version(raw: JSONObject) -> str | None:
+    """The device's firmware: schema.org ``softwareVersion``, else ``version.instance``.
+
+    Not the instance of a TD generated from a Thing Model (``version.model``): that is the
+    model's version (a profile's), not the device's firmware.
+    """
+    if (found := _metadata(raw, "softwareVersion")) is not None:
+        return found
+    version = raw.get("version")
+    if isinstance(version, dict) and "model" in version:
+        return None
+    return _metadata(raw, plain=("version",))
+
+
 def _nested_deeper_than(value: Any, limit: int) -> bool:
     """Whether JSON ``value`` nests more than ``limit`` levels (walked without recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -1251,7 +1265,7 @@ def _parse_members(
         manufacturer=_metadata(raw, "manufacturer", "brand", plain=("manufacturer",)),
         model=_metadata(raw, "model", "mpn", plain=("model", "productName")),
         serial_number=_metadata(raw, "serialNumber", plain=("serialNumber",)),
-        sw_version=_metadata(raw, "softwareVersion", plain=("version",)),
+        sw_version=_software_version(raw),
         hw_version=_metadata(raw, "hardwareVersion", plain=("hardwareVersion",)),
         support=raw["support"] if isinstance(raw.get("support"), str) else None,
         skipped=tuple(skipped),

@@ -289,3 +289,20 @@ def test_generated_td_parses_with_the_modbus_binding(
                 for n in HREF.match(declared["href"]).groups()  # type: ignore[union-attr]
             )
         assert prop.writable is (not raw["properties"][name]["readOnly"])
+
+
+@pytest.mark.parametrize(
+    ("profile_id", "manufacturer", "model"),
+    [
+        ("eastron-sdm630", "Eastron", "SDM630"),
+        ("eastron-sdm120", "Eastron", "SDM120"),
+        ("carlo-gavazzi-em24", "Carlo Gavazzi", "EM24"),
+    ],
+)
+def test_a_profiles_device_says_its_maker_and_model_not_a_firmware(
+    profile_id: str, manufacturer: str, model: str
+) -> None:
+    """The device page shows the meter's maker and model; the profile's version is no firmware."""
+    tm = ProfileLibrary(SHIPPED_PROFILES).get(profile_id)
+    td = parse_td(instantiate(tm, {"HOST": "10.0.0.5", "PORT": 502, "UNIT_ID": 1}))
+    assert (td.manufacturer, td.model, td.sw_version) == (manufacturer, model, None)
