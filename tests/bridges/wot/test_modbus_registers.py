@@ -9,20 +9,34 @@ options flow adds and removes registers (and their entities) for real.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.thingbridge.const import CONF_REGISTERS, DOMAIN
+from custom_components.thingbridge.const import (
+    CONF_CONNECTION,
+    CONF_KIND,
+    CONF_PROFILE,
+    CONF_REGISTERS,
+    CONF_UNIT_ID,
+    DOMAIN,
+    KIND_MODBUS_DEVICE,
+    MODBUS_TCP,
+    PROFILE_REGISTERS,
+)
 from simulator.modbus import DEVICES, SimModbusDevice, float32_words
-from tests.bridges.wot.test_config_flow import check_options
+from tests.bridges.wot.test_config_flow import check_options, free_port
 from tests.bridges.wot.test_modbus_device import entity_id, words_float
 from tests.bridges.wot.test_modbus_registers_flow import (
     DEMAND,
     POWER,
+    POWER_STORED,
     by_hand,
     choose,
     enter,
@@ -85,18 +99,30 @@ async def test_registers_by_hand_show_the_meters_values_and_write(
     assert demand is not None
     assert float(demand.state) == 15.0
 
-    # Restarted, the entities are the same ones (their unique IDs end with the register's key).
+    # Restarted, the entities are the same ones (their unique IDs end with the register's key);
+    # one of a register that is no longer there (options changed while the entry was not
+    # loaded) leaves the registry.
     registry = er.async_get(hass)
     before = {
         e.unique_id: e.entity_id for e in er.async_entries_for_config_entry(registry, entry_id)
     }
     assert f"modbus:127.0.0.1:{sdm630.port}:1_property:total_power" in before
+    power_entry = registry.async_get(entity_id(hass, sdm630.port, "total_power"))
+    assert power_entry is not None
+    stale = registry.async_get_or_create(
+        "sensor",
+        DOMAIN,
+        f"modbus:127.0.0.1:{sdm630.port}:1_property:gone",
+        config_entry=hass.config_entries.async_get_entry(entry_id),
+        device_id=power_entry.device_id,
+    )
     assert await hass.config_entries.async_reload(entry_id)
     await hass.async_block_till_done()
     after = {
         e.unique_id: e.entity_id for e in er.async_entries_for_config_entry(registry, entry_id)
     }
     assert after == before
+    assert registry.async_get(stale.entity_id) is None
 
 
 async def test_options_add_and_remove_registers_for_real(
@@ -158,3 +184,40 @@ async def test_options_add_and_remove_registers_for_real(
     assert hass.states.get(demand_id) is None
     assert hass.states.get(entity_id(hass, sdm630.port, "total_power")) is not None
     assert hass.states.get(entity_id(hass, sdm630.port, "import_energy")) is not None
+
+
+@pytest.mark.usefixtures("socket_enabled")
+@pytest.mark.parametrize(
+    ("registers", "named"),
+    [
+        ("not a list", "$.registers: expected a list of registers"),
+        ([{"key": "x", "name": "X", "table": "coil", "address": 1}], "$.registers[0]"),
+        (
+            [{**POWER_STORED, "address": 70000}],
+            "$.registers[0].address",
+        ),
+        ([], "$.registers: no register"),
+    ],
+)
+async def test_registers_stored_wrong_fail_setup_naming_them(
+    hass: HomeAssistant, registers: Any, named: str
+) -> None:
+    """Options edited by hand (or a bad restore) fail the setup with the path, not a crash."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Modbus device",
+        unique_id="127.0.0.1:1502:1",
+        data={
+            CONF_KIND: KIND_MODBUS_DEVICE,
+            CONF_CONNECTION: MODBUS_TCP,
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: free_port(),
+            CONF_UNIT_ID: 1,
+            CONF_PROFILE: PROFILE_REGISTERS,
+        },
+        options={CONF_REGISTERS: registers},
+    )
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert named in str(entry.reason)
