@@ -15,6 +15,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -98,6 +99,18 @@ async def test_registers_by_hand_show_the_meters_values_and_write(
     demand = hass.states.get(demand_id)
     assert demand is not None
     assert float(demand.state) == 15.0
+    # A value its registers cannot hold is refused, with nothing sent.
+    sent = dict(sdm630.requests_by_function)
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "write_property",
+            {"config_entry_id": entry_id, "property": "demand_period", "value": 1e39},
+            blocking=True,
+        )
+    assert caught.value.translation_key == "invalid_value"
+    assert sdm630.writes == [(16, 2, float32_words(15.0))]
+    assert sdm630.requests_by_function == sent
 
     # Restarted, the entities are the same ones (their unique IDs end with the register's key);
     # one of a register that is no longer there (options changed while the entry was not

@@ -149,7 +149,7 @@ async def test_registers_entered_by_hand_add_the_device(
     assert sum(sdm630.store.requests.values()) > before  # read before going on
     assert result["step_id"] == "modbus_register_more"
     assert result["menu_options"] == ["modbus_register", "modbus_registers_done"]
-    assert "Total power (input_register 52)" in result["description_placeholders"]["registers"]
+    assert "Total power (input register 52)" in result["description_placeholders"]["registers"]
     result = await choose(hass, result, "modbus_register")
     assert result["step_id"] == "modbus_register"
     result = await enter(hass, result, DEMAND)
@@ -299,7 +299,7 @@ async def options_choose(hass: HomeAssistant, result: Result, option: str) -> Re
 async def test_options_add_a_register(hass: HomeAssistant, sdm630: RegisterServer) -> None:
     entry = _entry(hass, sdm630.port, [POWER_STORED])
     result = await options_menu(hass, entry)
-    assert "Total power (input_register 52)" in result["description_placeholders"]["registers"]
+    assert "Total power (input register 52)" in result["description_placeholders"]["registers"]
     result = await options_choose(hass, result, "modbus_add_register")
     assert result["step_id"] == "modbus_add_register"
     # A name in use, then a register the device refuses: named, nothing saved.
@@ -348,8 +348,8 @@ async def test_options_remove_registers_and_their_entities(hass: HomeAssistant) 
     assert result["step_id"] == "modbus_remove_registers"
     (selector,) = result["data_schema"].schema.values()
     assert selector.config["options"] == [
-        {"value": "total_power", "label": "Total power (input_register 52)"},
-        {"value": "demand_period", "label": "Demand period (holding_register 2)"},
+        {"value": "total_power", "label": "Total power (input register 52)"},
+        {"value": "demand_period", "label": "Demand period (holding register 2)"},
     ]
     # Not every one: a device keeps at least one register.
     result = check_options(

@@ -81,8 +81,8 @@ class Register:
 
     @property
     def label(self) -> str:
-        """The register as messages name it: ``Flow temperature (holding_register 40)``."""
-        return f"{self.name} ({self.table} {self.address})"
+        """The register as lists name it: ``Flow temperature (holding register 40)``."""
+        return f"{self.name} ({self.table.replace('_', ' ')} {self.address})"
 
     def problems(self) -> dict[str, str]:
         """What is wrong with the register: field -> problem code (empty: nothing).
@@ -185,23 +185,6 @@ def _value_type(register: Register) -> str:
     return "number"
 
 
-def _bounds(register: Register) -> tuple[float, float] | None:
-    """The smallest and largest value an integer register holds, scaled (None: a float)."""
-    kind = register.data_type
-    if not kind.startswith(("int", "uint")):
-        return None
-    bits = 16 * register.width
-    low, high = (
-        (0, (1 << bits) - 1)
-        if kind.startswith("u")
-        else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
-    )
-    if (register.scale, register.offset) == (1.0, 0.0):
-        return low, high
-    ends = sorted(round(raw * register.scale + register.offset, 9) for raw in (low, high))
-    return ends[0], ends[1]
-
-
 def registers_td(
     model: ThingModel,
     device: Mapping[str, Any],
@@ -213,8 +196,9 @@ def registers_td(
     """One TD of the device's registers: ``model`` instantiated once per register.
 
     ``device`` holds the device's placeholders (``HOST``, ``PORT``, ``UNIT_ID``). Property
-    names are the registers' keys; an integer register states the range its registers hold
-    (scaled), so a write out of it is refused before anything is sent.
+    names are the registers' keys. (No ``minimum``/``maximum``: a write the registers cannot
+    hold is refused by the client before anything is sent, and a number entity with a range
+    would be a slider of 65,536 steps.)
 
     Raises:
         WotValidationError: no register, too many, a key used twice, or a register that is
@@ -257,8 +241,6 @@ def registers_td(
             for form in prop["forms"]:  # a coil has no scale, no word order
                 for term in ("tbm:scale", "tbm:offset", "modv:mostSignificantWord"):
                     form.pop(term, None)
-        if (bounds := _bounds(register)) is not None:
-            prop["minimum"], prop["maximum"] = bounds
         properties[register.key] = prop
         if td is None:
             td = one
