@@ -388,3 +388,31 @@ async def test_options_of_registers_stored_wrong_show_none(hass: HomeAssistant) 
     result = await options_choose(hass, result, "modbus_remove_registers")
     (selector,) = result["data_schema"].schema.values()
     assert selector.config["options"] == []
+
+
+async def test_reconfigure_reads_the_registers_at_the_new_address(
+    hass: HomeAssistant, sdm630: RegisterServer
+) -> None:
+    entry = _entry(hass, free_port(), [POWER_STORED])
+    result = check(await entry.start_reconfigure_flow(hass))
+    assert result["step_id"] == "modbus_reconfigure_network"
+    before = sum(sdm630.store.requests.values())
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: sdm630.port, CONF_UNIT_ID: 1}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert sum(sdm630.store.requests.values()) > before
+    assert entry.data[CONF_PORT] == sdm630.port
+    assert entry.options[CONF_REGISTERS] == [POWER_STORED]
+    # A register the device at the new address refuses is named there too.
+    entry2 = _entry(hass, free_port(), [{**POWER_STORED, "address": 1000}])
+    result = check(await entry2.start_reconfigure_flow(hass))
+    result = check(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {CONF_HOST: "127.0.0.1", CONF_PORT: sdm630.port, CONF_UNIT_ID: 2},
+        )
+    )
+    assert result["errors"] == {"base": "modbus_register_failed"}
+    assert "Total power (InputRegister 1000)" in result["description_placeholders"]["error"]

@@ -149,8 +149,9 @@ def user_profile_dir(hass: HomeAssistant) -> str:
     return hass.config.path(USER_PROFILE_DIR)
 
 
-# The placeholders a profile may have: the device's address. (A profile with others, such as
-# the generic one-register model, is not offered as a device's profile.)
+# The placeholders a profile may have: the device's address. (A profile with others is not
+# offered as a device's profile; the generic one-register model is instantiated once per
+# register when the user enters the registers by hand: :func:`registers_profile_td`.)
 DEVICE_PLACEHOLDERS = frozenset({"HOST", "PORT", "UNIT_ID"})
 
 
