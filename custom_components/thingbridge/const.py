@@ -123,6 +123,8 @@ CONF_PROFILE: Final = "profile"
 # Entry options.
 CONF_SCAN_SECONDS: Final = "scan_interval"
 CONF_OPTIONAL: Final = "optional"
+# A device described by registers entered by hand: the list of them (each a stored Register).
+CONF_REGISTERS: Final = "registers"
 # The connection types (entry data; menu order).
 MODBUS_TCP: Final = "tcp"
 MODBUS_RTU_OVER_TCP: Final = "rtu_over_tcp"
@@ -130,6 +132,8 @@ MODBUS_SERIAL: Final = "serial"
 MODBUS_CONNECTIONS: Final = (MODBUS_TCP, MODBUS_RTU_OVER_TCP, MODBUS_SERIAL)
 # The profile that is no Thing Model: the device's SunSpec models make the TD.
 PROFILE_SUNSPEC: Final = "sunspec"
+# The profile of registers entered by hand: the generic Thing Model once per register.
+PROFILE_REGISTERS: Final = "registers"
 DEFAULT_MODBUS_PORT: Final = 502
 DEFAULT_MODBUS_SCAN_SECONDS: Final = 30
 MIN_MODBUS_SCAN_SECONDS: Final = 1

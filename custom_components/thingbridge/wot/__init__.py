@@ -60,6 +60,17 @@ from .modbus.client import (
     open_unit,
     thing_endpoint,
 )
+from .modbus.registers import (
+    BIT_TABLES,
+    DATA_TYPES,
+    GENERIC_PROFILE,
+    MAX_REGISTERS,
+    REGISTER_TABLES,
+    WORD_ORDERS,
+    WRITABLE_TABLES,
+    Register,
+    registers_td,
+)
 from .modbus.sunspec import SUNSPEC_BASES, SunSpecDevice, detect_sunspec, link_url, sunspec_td
 from .security import safe_url
 from .td import DataSchema, Form, PropertyAffordance, ThingDescription, clip_depth, parse_td
@@ -78,15 +89,20 @@ from .watch import Watcher
 
 __all__ = [
     "BINARY_SENSOR",
+    "BIT_TABLES",
     "BUTTON",
     "CLIMATE",
     "COVER",
+    "DATA_TYPES",
     "EVENT",
     "FAN",
+    "GENERIC_PROFILE",
     "LIGHT",
     "LOCK",
+    "MAX_REGISTERS",
     "MAX_THINGS",
     "NUMBER",
+    "REGISTER_TABLES",
     "SELECT",
     "SENSOR",
     "SHIPPED_PROFILES",
@@ -94,6 +110,8 @@ __all__ = [
     "SWITCH",
     "TBM_NAMESPACE",
     "TEXT",
+    "WORD_ORDERS",
+    "WRITABLE_TABLES",
     "ActionResult",
     "Credentials",
     "DataSchema",
@@ -106,6 +124,7 @@ __all__ = [
     "ProfileLibrary",
     "PropertyAffordance",
     "ReadResult",
+    "Register",
     "ServiceSpec",
     "SunSpecDevice",
     "ThingDescription",
@@ -142,6 +161,7 @@ __all__ = [
     "parse_td",
     "placeholders",
     "plan_thing",
+    "registers_td",
     "safe_url",
     "schema_error",
     "service_from_zeroconf",

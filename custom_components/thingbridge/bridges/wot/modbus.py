@@ -1,7 +1,9 @@
 """A Modbus device inside Home Assistant: a Web of Things Thing whose forms speak Modbus.
 
 The device's Thing Description comes from a Thing Model profile (a shipped one or the user's,
-instantiated with the device's address) or, for a SunSpec device, from its own SunSpec models.
+instantiated with the device's address), from registers the user entered by hand (the shipped
+generic one-register model instantiated once per register, the registers kept in the entry's
+options) or, for a SunSpec device, from its own SunSpec models.
 From then on it is a Thing like any other: the same coordinator, the same TD→entity mapping,
 the same actions and diagnostics (:mod:`.coordinator`, :mod:`.entity`).
 
@@ -55,6 +57,7 @@ from ...const import (
     CONF_OPTIONAL,
     CONF_PARITY,
     CONF_PROFILE,
+    CONF_REGISTERS,
     CONF_SCAN_SECONDS,
     CONF_STOPBITS,
     CONF_UNIT_ID,
@@ -65,10 +68,12 @@ from ...const import (
     MODBUS_RTU_OVER_TCP,
     MODBUS_SERIAL,
     MODBUS_SILENT_ISSUE_AFTER,
+    PROFILE_REGISTERS,
     PROFILE_SUNSPEC,
     USER_PROFILE_DIR,
 )
 from ...wot import (
+    GENERIC_PROFILE,
     SHIPPED_PROFILES,
     SUNSPEC_BASES,
     ActionResult,
@@ -76,20 +81,28 @@ from ...wot import (
     ModbusThingClient,
     ProfileLibrary,
     ReadResult,
+    Register,
     ThingDescription,
     ThingModel,
     ThingModelError,
     WotConnectionError,
     WotError,
+    WotResponseError,
     WotTimeoutError,
     WotValidationError,
     detect_sunspec,
     instantiate,
     parse_td,
     placeholders,
+    registers_td,
     sunspec_td,
 )
-from .coordinator import WotConfigEntry, WotRuntime, WotThingCoordinator
+from .coordinator import (
+    WotConfigEntry,
+    WotRuntime,
+    WotThingCoordinator,
+    async_remove_stale_entities,
+)
 
 type ModbusParams = ModbusTcpParams | ModbusSerialParams
 
@@ -137,8 +150,9 @@ def user_profile_dir(hass: HomeAssistant) -> str:
     return hass.config.path(USER_PROFILE_DIR)
 
 
-# The placeholders a profile may have: the device's address. (A profile with others, such as
-# the generic one-register model, is not offered as a device's profile.)
+# The placeholders a profile may have: the device's address. (A profile with others is not
+# offered as a device's profile; the generic one-register model is instantiated once per
+# register when the user enters the registers by hand: :func:`registers_profile_td`.)
 DEVICE_PLACEHOLDERS = frozenset({"HOST", "PORT", "UNIT_ID"})
 
 
@@ -153,6 +167,51 @@ def _template_values(data: Mapping[str, Any]) -> dict[str, Any]:
     else:
         host, port = str(data[CONF_HOST]), int(data[CONF_PORT])
     return {"HOST": host, "PORT": port, "UNIT_ID": int(data[CONF_UNIT_ID])}
+
+
+def registers_title(data: Mapping[str, Any]) -> str:
+    """The title of a device described by registers entered by hand."""
+    return f"Modbus {device_key(data)}"
+
+
+def stored_registers(options: Mapping[str, Any]) -> list[Register]:
+    """The registers entered by hand, as the entry's options keep them (checked).
+
+    Raises:
+        WotValidationError: the stored list is not one of registers (the path names it).
+    """
+    raw = options.get(CONF_REGISTERS, [])
+    if not isinstance(raw, list):
+        raise WotValidationError("$.registers", "expected a list of registers")
+    return [Register.from_dict(item, f"$.registers[{index}]") for index, item in enumerate(raw)]
+
+
+def registers_profile_td(data: Mapping[str, Any], options: Mapping[str, Any]) -> ThingDescription:
+    """The TD of registers entered by hand (blocking: reads the shipped generic model).
+
+    Raises:
+        WotValidationError: no register, or a stored register that is wrong.
+    """
+    model = ProfileLibrary(SHIPPED_PROFILES).get(GENERIC_PROFILE)
+    return parse_td(
+        registers_td(
+            model,
+            _template_values(data),
+            stored_registers(options),
+            title=registers_title(data),
+            thing_id=f"urn:thingbridge:{thing_key(data)}",
+        )
+    )
+
+
+class ModbusRegisterError(WotResponseError):
+    """A register entered by hand could not be read (the message names it)."""
+
+    def __init__(self, td: ThingDescription, name: str, reason: str) -> None:
+        """Name the register by its name, table and address."""
+        prop = td.properties[name]
+        form = next(form.modbus for form in prop.forms if form.modbus is not None)
+        super().__init__(f"{prop.label} ({form.entity} {form.address}): {reason}")
 
 
 class ModbusNotSunSpecError(WotValidationError):
@@ -262,6 +321,8 @@ async def async_thing_description(
     """
     if data[CONF_PROFILE] == PROFILE_SUNSPEC:
         return await async_sunspec_td(data, unit)
+    if data[CONF_PROFILE] == PROFILE_REGISTERS:
+        return await hass.async_add_executor_job(registers_profile_td, data, options)
     return await hass.async_add_executor_job(
         profile_td,
         data[CONF_PROFILE],
@@ -280,8 +341,10 @@ async def async_test_read(
         HomeAssistantError: The device is in use over other link settings.
         WotError: As :func:`async_thing_description`; when nothing answered, the error of
             reading the first property alone (a timeout: the unit is silent; a connection
-            error: the link could not be opened; an exception response).
+            error: the link could not be opened; an exception response). Registers entered by
+            hand must all answer: :class:`ModbusRegisterError` names the first that did not.
     """
+    by_hand = data[CONF_PROFILE] == PROFILE_REGISTERS
     async with async_get_temporary_unit(hass, link_params(data), int(data[CONF_UNIT_ID])) as unit:
         td = await async_thing_description(hass, data, options, unit)
         client = ModbusThingClient(td, unit)
@@ -291,7 +354,15 @@ async def async_test_read(
         if not result.values:
             # Which of "cannot connect", "no answer" and "refused" it was: ask once more,
             # for one property, which raises the typed error.
-            await client.read_property(client.readable[0])
+            try:
+                await client.read_property(client.readable[0])
+            except WotResponseError as err:
+                if not by_hand:
+                    raise
+                raise ModbusRegisterError(td, client.readable[0], str(err)) from err
+        if by_hand and result.errors:
+            name = next(name for name in td.properties if name in result.errors)
+            raise ModbusRegisterError(td, name, result.errors[name])
     return td
 
 
@@ -480,6 +551,8 @@ async def async_setup_modbus_device(hass: HomeAssistant, entry: WotConfigEntry) 
         ) from err
     key = thing_key(entry.data)
     coordinator = ModbusThingCoordinator(hass, entry, td, key, ModbusThingClient(td, unit))
+    # Entities of registers removed (or optional groups left out) go from the registry.
+    async_remove_stale_entities(hass, entry, coordinator)
     await coordinator.async_config_entry_first_refresh()
     runtime.things[key] = coordinator
 
