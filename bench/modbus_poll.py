@@ -230,7 +230,7 @@ async def run(rounds: int) -> None:
             }
             labels = {
                 "tb": "ThingBridge, a poll (settings not due)",
-                "tb_all": "ThingBridge, every property (first poll, hourly)",
+                "tb_all": "ThingBridge, every property (first poll, daily)",
                 "core": "core modbus (YAML, one request per entity)",
                 "core_fast": "core modbus, without the settings' sensors",
             }

@@ -609,7 +609,10 @@ def test_the_hooks_are_there_outside_home_assistant_on_first_use() -> None:
 
 def test_inside_home_assistant_the_hooks_are_imported_with_the_package() -> None:
     import custom_components.thingbridge as package  # noqa: PLC0415
+    from custom_components.thingbridge import integration  # noqa: PLC0415
 
     assert "homeassistant.core" in sys.modules
+    # Every hook integration.py defines is re-exported, and none is forgotten in either list.
+    assert set(package.HOOKS) == set(integration.__all__) == set(package.__all__)
     for hook in package.HOOKS:
-        assert hook in vars(package), hook
+        assert vars(package)[hook] is getattr(integration, hook), hook

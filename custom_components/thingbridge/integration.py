@@ -16,6 +16,15 @@ from .const import DOMAIN, entry_kind
 from .kinds import KINDS, ThingBridgeConfigEntry, kind_of
 from .services import async_setup_services
 
+__all__ = [
+    "CONFIG_SCHEMA",
+    "async_remove_config_entry_device",
+    "async_remove_entry",
+    "async_setup",
+    "async_setup_entry",
+    "async_unload_entry",
+]
+
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 

@@ -1094,6 +1094,18 @@ def _metadata(raw: JSONObject, *terms: str, plain: tuple[str, ...] = ()) -> str 
     return None
 
 
+def _check_read_limits(limits: ReadLimits, properties: Mapping[str, PropertyAffordance]) -> None:
+    """A ``tbm:maxSpan`` narrower than one of the Thing's values cannot be planned: refused."""
+    for name, prop in properties.items():
+        for form in prop.forms:
+            if form.modbus is not None and form.modbus.quantity > limits.max_span:
+                raise WotValidationError(
+                    "$.tbm:maxSpan",
+                    f"{limits.max_span} registers a read cannot hold property {name!r} "
+                    f"({form.modbus.quantity} registers)",
+                )
+
+
 def _software_version(raw: JSONObject) -> str | None:
     """The device's firmware: schema.org ``softwareVersion``, else ``version.instance``.
 
@@ -1245,6 +1257,7 @@ def _parse_members(
     limits = DEFAULT_READ_LIMITS
     if any(form.modbus is not None for prop in properties.values() for form in prop.forms):
         limits = read_limits(raw, _VOCABULARY.get())
+        _check_read_limits(limits, properties)
 
     return ThingDescription(
         title=title,

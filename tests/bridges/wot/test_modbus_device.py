@@ -482,3 +482,39 @@ async def test_settings_keep_their_value_between_their_hourly_reads(
     diagnostics = coordinator.extra_diagnostics()["modbus"]["last_poll"]
     assert "demand_period" in diagnostics["waiting"]
     assert "demand_period" not in diagnostics["values"]
+
+
+async def test_a_poll_with_nothing_due_is_no_outage(
+    hass: HomeAssistant, meter: RegisterServer
+) -> None:
+    """Every register polled hourly, one property unusable: a poll reading nothing is fine."""
+    tm = meter_tm()
+    for prop in tm["properties"].values():
+        prop["forms"][0]["modv:pollingTime"] = 3_600_000
+    tm["properties"]["scaled"] = {
+        "type": "number",
+        "readOnly": True,
+        "forms": [
+            {
+                "href": "modbus+tcp://{{HOST}}:{{PORT}}/{{UNIT_ID}}/4?quantity=1",
+                "modv:entity": "InputRegister",
+                "modv:type": "xsd:short",
+                # A scale factor in another table: a form ThingBridge cannot execute.
+                "tbm:scaleFactor": {"address": 9, "entity": "HoldingRegister"},
+            }
+        ],
+    }
+    user_profile(hass, "hourly-meter", tm)
+    entry = await add_entry(hass, meter.port, "hourly-meter")
+    (coordinator,) = entry.runtime_data.things.values()
+    assert isinstance(coordinator, ModbusThingCoordinator)
+    assert set(coordinator.modbus.unusable) == {"scaled"}
+    answered = coordinator.last_answer
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert coordinator.last_report is not None
+    assert coordinator.last_report.requests == 0
+    assert coordinator.last_answer == answered  # nothing was asked, nothing answered
+    state = hass.states.get(entity_id(hass, meter.port, "voltage"))
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE

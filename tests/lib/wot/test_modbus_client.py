@@ -6,6 +6,7 @@ simulator counts the requests it receives, which is how "nothing was sent" is ch
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 import contextlib
 import struct
@@ -482,6 +483,11 @@ async def test_the_tds_read_limits_shape_the_plan(started: list[SimModbusDevice]
     assert result.errors == {}
     assert [read for read in device.reads if read[0] == 4] == [(4, 0, 50)]
     device.reads.clear()
+    async with _client(_slow_settings_td(device.port, **{"tbm:maxGap": 45})) as client:
+        await client.read_all()
+    # A hole of 46 registers is more than 45: two reads again.
+    assert [read for read in device.reads if read[0] == 4] == [(4, 0, 2), (4, 0x30, 2)]
+    device.reads.clear()
     td = _slow_settings_td(device.port, **{"tbm:maxGap": 46, "tbm:maxSpan": 2})
     async with _client(td) as client:
         assert (client.max_gap, client.max_span) == (47, 2)
@@ -489,3 +495,66 @@ async def test_the_tds_read_limits_shape_the_plan(started: list[SimModbusDevice]
     assert result.errors == {}
     assert len(device.reads) == 3
     assert all(count <= 2 for _, _, count in device.reads)
+
+
+async def test_a_write_during_a_poll_is_not_undone_by_that_poll(
+    started: list[SimModbusDevice],
+) -> None:
+    """The poll read the old value before the write landed: it must not report it as read."""
+    device = await _device(started, "slow")  # every answer 0.5 s late
+    device.tables.writable.update({0x14, 0x15})
+    now = [0.0]
+    async with _client(
+        _slow_settings_td(device.port), clock=lambda: now[0], request_timeout=5.0
+    ) as client:
+        poll = asyncio.create_task(client.read_all())
+        await asyncio.sleep(0.1)  # the poll's first read is on its way
+        await client.write_property("modbus_address", 7)
+        result = await poll
+        assert "modbus_address" not in result.values
+        assert "modbus_address" in result.waiting
+        assert "modbus_address" in client.due()
+        now[0] += 1
+        assert (await client.read_all()).values["modbus_address"] == 7.0
+
+
+async def test_after_a_dead_link_every_property_is_read_again(
+    started: list[SimModbusDevice],
+) -> None:
+    """A meter that was away may have changed (or been swapped): its settings too are re-read."""
+    device = await _device(started, "sdm630")
+    port = device.port
+    now = [0.0]
+    async with _client(
+        _slow_settings_td(port), clock=lambda: now[0], request_timeout=0.5
+    ) as client:
+        await client.read_all()
+        assert client.due() == ["voltage_l1", "current_sum"]
+        await device.stop()
+        now[0] += 10
+        dead = await client.read_all()
+        assert set(dead.errors) == {"voltage_l1", "current_sum"}
+        assert client.due() == ["voltage_l1", "current_sum", "modbus_address"]
+        await device.start("127.0.0.1", port)
+        now[0] += 10
+        back = await client.read_all()
+    assert set(back.values) == {"voltage_l1", "current_sum", "modbus_address"}
+
+
+def test_a_max_span_narrower_than_a_value_is_refused() -> None:
+    with pytest.raises(WotValidationError) as caught:
+        _slow_settings_td(502, **{"tbm:maxSpan": 1})
+    assert caught.value.path == "$.tbm:maxSpan"
+    assert "'voltage_l1' (2 registers)" in caught.value.reason
+
+
+async def test_a_value_wider_than_an_explicit_max_span_is_unusable_not_a_crash(
+    started: list[SimModbusDevice],
+) -> None:
+    device = await _device(started, "sdm630")
+    async with _client(_slow_settings_td(device.port), max_span=1) as client:
+        result = await client.read_all()
+    assert result.values == {}
+    assert set(result.errors) == {"voltage_l1", "current_sum", "modbus_address"}
+    assert "more than one read may ask for (1)" in result.errors["voltage_l1"]
+    assert device.requests == 0

@@ -433,15 +433,17 @@ class ModbusThingCoordinator(WotThingCoordinator):
         """Read every property as one plan; fail only when nothing answered."""
         report = await self.modbus.read_all()
         self.last_report = report
-        if not report.values and report.errors:
+        failed = set(report.errors) - set(self.modbus.unusable)
+        if not report.values and failed:
             self._check_silence()
-            reason = next(iter(report.errors.values()))
+            reason = next(text for name, text in report.errors.items() if name in failed)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="thing_unreachable",
                 translation_placeholders={"title": self.td.title, "error": reason},
             )
-        self.last_answer = dt_util.utcnow()
+        if report.requests:
+            self.last_answer = dt_util.utcnow()
         if self._issue_raised:
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
             self._issue_raised = False

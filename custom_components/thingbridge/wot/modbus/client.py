@@ -1,13 +1,13 @@
 """Read and write a Modbus Thing through ``modbus_connection``, the library of Home Assistant's modbus.
 
 ThingBridge frames nothing and plans nothing itself: every readable Modbus property of a TD
-becomes a field of one ``modbus_connection`` :class:`ManualComponent`, whose planner merges them
-into the fewest block reads the device allows (gap 16, span 125 by default, or the TD's
-``tbm:maxGap``/``tbm:maxSpan``: the TD's ``readallproperties`` as one plan). A property with a
-``modv:pollingTime`` longer than the poll interval (a meter's settings, its serial number)
-joins the plan only when that time has passed, so a poll reads what moves. Its fields decode, scale and apply scale-factor registers;
-this module adds what the library's fields do not do (byte swap, sentinels on the raw value,
-bit fields, UTF-8 strings).
+becomes a field of a ``modbus_connection`` :class:`ManualComponent`, whose planner merges them
+into the fewest block reads the device allows (holes of 15 registers, 125 registers a read by
+default, or the TD's ``tbm:maxGap``/``tbm:maxSpan``: the TD's ``readallproperties`` as one
+plan). A property with a ``modv:pollingTime`` longer than the poll interval (a meter's
+settings, its serial number) joins the plan only when that time has passed, so a poll reads
+what moves. The library's fields decode, scale and apply scale-factor registers; this module
+adds what they do not do (byte swap, sentinels on the raw value, bit fields, UTF-8 strings).
 
 A block the device refuses (an exception response) does not fail the others: the properties in
 it are read one by one from then on, so one bad register costs one property.
@@ -319,10 +319,10 @@ class ModbusThingClient:
         """Prepare the fields of every readable Modbus property of ``td``.
 
         ``max_gap`` (the planner's: a hole of ``max_gap - 1`` registers) and ``max_span``
-        default to the TD's ``tbm:maxGap`` + 1 and ``tbm:maxSpan`` (else 16 and 125). ``timeout`` bounds each request (default: the largest ``modv:timeout`` of
-        the TD, else :data:`DEFAULT_TIMEOUT`). ``clock`` (seconds) times ``modv:pollingTime``.
-        Properties whose forms cannot be executed are listed in :attr:`unusable` with the
-        reason.
+        default to the TD's ``tbm:maxGap`` + 1 and ``tbm:maxSpan`` (else 16 and 125).
+        ``timeout`` bounds each request (default: the largest ``modv:timeout`` of the TD, else
+        :data:`DEFAULT_TIMEOUT`). ``clock`` (seconds) times ``modv:pollingTime``. Properties
+        whose forms cannot be executed are listed in :attr:`unusable` with the reason.
         """
         self.td = td
         self._unit = _CountingUnit(unit)
@@ -332,6 +332,8 @@ class ModbusThingClient:
         self._clock = clock
         # When each property was last read (by the clock), for those with a pollingTime.
         self._read_at: dict[str, float] = {}
+        # Writes per property: a value read by a poll a write overtook is not the device's.
+        self._writes: dict[str, int] = {}
         self._fields: dict[str, TdRegisterField | CoilField | DiscreteInputField] = {}
         self._forms: dict[str, ModbusForm] = {}
         self.unusable: dict[str, str] = {}
@@ -343,6 +345,11 @@ class ModbusThingClient:
             if form.scale_factor is not None and form.scale_factor.entity != form.entity:
                 self.unusable[name] = (
                     "the scale-factor register must be in the same table as the value"
+                )
+                continue
+            if form.quantity > self.max_span:
+                self.unusable[name] = (
+                    f"{form.quantity} registers, more than one read may ask for ({self.max_span})"
                 )
                 continue
             self._forms[name] = form
@@ -415,6 +422,7 @@ class ModbusThingClient:
         result = ReadResult()
         start = self._unit.requests
         now = self._clock()
+        writes = dict(self._writes)
         wanted = list(self._fields) if everything else self.due(now)
         result.waiting = [name for name in self._fields if name not in wanted]
         pooled = [name for name in wanted if name not in self._alone]
@@ -439,8 +447,11 @@ class ModbusThingClient:
                 self._components.clear()
                 continue
             except (ModbusError, TimeoutError, OSError) as err:  # fmt: skip
-                # The link itself failed: the properties read alone would fail the same way.
+                # The link itself failed: the properties read alone would fail the same way,
+                # and the device may have changed (or been replaced) by the time it answers:
+                # every property is read at the next poll.
                 self._fail(result, wanted, err)
+                self._read_at.clear()
                 break
             values = component.values
             for name in pooled:
@@ -458,14 +469,22 @@ class ModbusThingClient:
                 continue
             result.values[name] = component.values.get(name)
             _merge(result.raw, raw)
+        self._settle(result, now, writes)
+        result.requests = self._unit.requests - start
+        return result
+
+    def _settle(self, result: ReadResult, now: float, writes: Mapping[str, int]) -> None:
+        """Book a poll: when each property was read; what it must not report."""
+        for name in [n for n in result.values if self._writes.get(n) != writes.get(n)]:
+            # Written while this poll ran: the value read may predate the write.
+            del result.values[name]
+            result.waiting.append(name)
         for name in result.values:
             self._read_at[name] = now
         for name in result.errors:
             self._read_at.pop(name, None)
         for name, reason in self.unusable.items():
             result.errors[name] = reason
-        result.requests = self._unit.requests - start
-        return result
 
     def _fail(self, result: ReadResult, names: list[str], err: BaseException) -> None:
         reason = _describe(err)
@@ -530,6 +549,7 @@ class ModbusThingClient:
         finally:
             # Whatever the device made of it, the next poll reads the property again.
             self._read_at.pop(name, None)
+            self._writes[name] = self._writes.get(name, 0) + 1
 
     async def _register_write(
         self, target: TdRegisterField, form: ModbusForm, value: Any, path: str
