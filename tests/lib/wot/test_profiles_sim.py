@@ -23,7 +23,7 @@ from custom_components.thingbridge.wot import (
     parse_td,
     thing_endpoint,
 )
-from simulator.modbus import DEVICES, SimModbusDevice
+from simulator.modbus import DEVICES, Behaviour, DeviceSpec, SimModbusDevice
 
 
 @pytest.fixture
@@ -139,3 +139,52 @@ async def test_the_full_sdm630_profile_polls_in_four_requests(
     # An hour on, the settings are read again; the serial number waits for its day.
     assert hourly.requests == 5
     assert hourly.waiting == ["serial_number"]
+
+
+async def test_a_meter_refusing_reads_across_holes_costs_few_requests(
+    started: list[SimModbusDevice],
+) -> None:
+    """Some firmware answers exception 2 to a read that covers registers its map lacks.
+
+    The meter here has only the registers of the SDM630 profile: every block the profile's
+    ``tbm:maxGap`` lets cover a hole is refused once, planned again without holes, and from then
+    on a poll costs one request per run of adjacent registers, not one per property.
+    """
+    library = ProfileLibrary(SHIPPED_PROFILES)
+    tm = library.get("eastron-sdm630")
+    every = {pointer.rsplit("/", 1)[1] for pointer in tm.document.get("tm:optional", [])}
+    raw = instantiate(tm, {"HOST": "127.0.0.1", "PORT": 1, "UNIT_ID": 1}, include=every)
+    mapped: set[int] = set()
+    for prop in raw["properties"].values():
+        form = prop["forms"][0]
+        if form["modv:entity"] == "InputRegister":
+            address = int(form["href"].rsplit("/", 1)[1].split("?")[0])
+            mapped |= {address, address + 1}
+
+    def strict_tables(t: float) -> Any:
+        tables = DEVICES["sdm630"].build(t)
+        tables.input = {a: w for a, w in tables.input.items() if a in mapped}
+        return tables
+
+    spec = DeviceSpec(strict_tables, None, Behaviour(max_read=80), "SDM630 with strict holes")
+    device = SimModbusDevice("strict", spec)
+    device.frozen = True
+    await device.start("127.0.0.1", 0)
+    started.append(device)
+    raw = instantiate(tm, {"HOST": "127.0.0.1", "PORT": device.port, "UNIT_ID": 1}, include=every)
+    td = parse_td(raw)
+    now = [0.0]
+    link, unit_id = thing_endpoint(td)
+    async with open_unit(link, unit_id, request_timeout=2.0) as unit:
+        client = ModbusThingClient(td, unit, clock=lambda: now[0])
+        first = await client.read_all()
+        now[0] += 10
+        second = await client.read_all()
+    assert first.errors == {}
+    assert set(first.values) == set(td.properties)
+    assert second.errors == {}
+    for name, value in second.values.items():
+        assert value == first.values[name], name
+    # The runs of adjacent input registers of the profile (0-43, 46-49, ... 334-381): 14.
+    runs = sum(1 for a in mapped if a - 1 not in mapped)
+    assert second.requests == runs == 14

@@ -9,8 +9,9 @@ settings, its serial number) joins the plan only when that time has passed, so a
 what moves. The library's fields decode, scale and apply scale-factor registers; this module
 adds what they do not do (byte swap, sentinels on the raw value, bit fields, UTF-8 strings).
 
-A block the device refuses (an exception response) does not fail the others: the properties in
-it are read one by one from then on, so one bad register costs one property.
+A block the device refuses (an exception response) does not fail the others: its properties
+are planned without holes from then on, and read one by one if that is refused too, so one bad
+register costs one property.
 
 The caller gives the *unit*: inside Home Assistant the handle ``async_get_unit`` returns, on the
 command line one of :func:`open_unit`'s own connection.
@@ -357,19 +358,21 @@ class ModbusThingClient:
             if form.timeout_ms is not None:
                 timeouts.append(form.timeout_ms / 1000)
         self.timeout = timeout or (max(timeouts) if timeouts else DEFAULT_TIMEOUT)
-        # Properties whose block the device refused: read one by one from then on.
+        # Properties whose block the device refused: planned without holes from then on
+        # (strict), and those whose hole-less block it refused too: read one by one (alone).
+        self._strict: set[str] = set()
         self._alone: set[str] = set()
         # The plans of the last few sets of due properties (a slow property makes two).
-        self._components: dict[frozenset[str], ManualComponent] = {}
+        self._components: dict[tuple[frozenset[str], int], ManualComponent] = {}
 
     @property
     def readable(self) -> tuple[str, ...]:
         """The properties a poll reads."""
         return tuple(self._fields)
 
-    def _build(self, names: list[str]) -> ManualComponent:
+    def _build(self, names: list[str], max_gap: int) -> ManualComponent:
         component = ManualComponent(
-            cast("ModbusUnit", self._unit), max_gap=self.max_gap, max_span=self.max_span
+            cast("ModbusUnit", self._unit), max_gap=max_gap, max_span=self.max_span
         )
         for name in names:
             target = self._fields[name]
@@ -400,13 +403,13 @@ class ModbusThingClient:
                 due.append(name)
         return due
 
-    def _component_for(self, names: list[str]) -> ManualComponent:
-        key = frozenset(names)
+    def _component_for(self, names: list[str], max_gap: int) -> ManualComponent:
+        key = (frozenset(names), max_gap)
         component = self._components.get(key)
         if component is None:
             if len(self._components) >= _MAX_PLANS:
                 self._components.pop(next(iter(self._components)))
-            component = self._components[key] = self._build(names)
+            component = self._components[key] = self._build(names, max_gap)
         return component
 
     async def read_all(self, *, everything: bool = False) -> ReadResult:
@@ -415,7 +418,9 @@ class ModbusThingClient:
         ``readallproperties``: never raises for the device: a refused block costs only its
         properties (reported in ``errors``), a dead link costs all of them. Properties not due
         are in neither ``values`` nor ``errors`` (the caller keeps their last value) but in
-        ``waiting``.
+        ``waiting``. A block the device refuses (exception 1, 2 or 3: often a read across
+        registers its map does not have) is planned again without holes from then on, and
+        a refused hole-less block's properties are read one by one.
         """
         with contextlib.suppress(AttributeError, TypeError):
             self._unit.require_timeout(self.timeout)
@@ -425,11 +430,48 @@ class ModbusThingClient:
         writes = dict(self._writes)
         wanted = list(self._fields) if everything else self.due(now)
         result.waiting = [name for name in self._fields if name not in wanted]
-        pooled = [name for name in wanted if name not in self._alone]
+        # The plan with holes, then the strict one (planned after the first, which may have
+        # made more properties strict).
+        for strict in (False, True):
+            names = [
+                name
+                for name in wanted
+                if (name in self._strict) == strict and name not in self._alone
+            ]
+            max_gap, demoted = (1, self._alone) if strict else (self.max_gap, self._strict)
+            if not await self._read_tier(names, max_gap, demoted, result, wanted):
+                break
+        for name in [n for n in wanted if n in self._alone]:
+            if name in result.errors:
+                continue
+            component = self._build([name], 1)
+            try:
+                raw = await self._run(component, 1)
+            except (ModbusError, TimeoutError, OSError) as err:  # fmt: skip
+                result.errors[name] = _describe(err)
+                continue
+            result.values[name] = component.values.get(name)
+            _merge(result.raw, raw)
+        self._settle(result, now, writes)
+        result.requests = self._unit.requests - start
+        return result
+
+    async def _read_tier(
+        self,
+        pooled: list[str],
+        max_gap: int,
+        demoted: set[str],
+        result: ReadResult,
+        wanted: list[str],
+    ) -> bool:
+        """Read ``pooled`` as one plan; refused blocks' properties go to ``demoted``.
+
+        False when the link itself failed (every wanted property then failed).
+        """
         for _ in range(len(pooled) + 1):
             if not pooled:
                 break
-            component = self._component_for(pooled)
+            component = self._component_for(pooled, max_gap)
             try:
                 raw = await self._run(component, len(pooled))
             except ModbusExceptionError as err:
@@ -441,8 +483,8 @@ class ModbusThingClient:
                 if not refused:
                     self._fail(result, pooled, err)
                     break
-                _LOGGER.debug("%s: %s; reading %s alone", self.td.title, err, refused)
-                self._alone.update(refused)
+                _LOGGER.debug("%s: %s; planning %s apart", self.td.title, err, refused)
+                demoted.update(refused)
                 pooled = [name for name in pooled if name not in refused]
                 self._components.clear()
                 continue
@@ -452,26 +494,13 @@ class ModbusThingClient:
                 # every property is read at the next poll.
                 self._fail(result, wanted, err)
                 self._read_at.clear()
-                break
+                return False
             values = component.values
             for name in pooled:
                 result.values[name] = values.get(name)
             _merge(result.raw, raw)
             break
-        for name in [n for n in wanted if n in self._alone]:
-            if name in result.errors:
-                continue
-            component = self._build([name])
-            try:
-                raw = await self._run(component, 1)
-            except (ModbusError, TimeoutError, OSError) as err:  # fmt: skip
-                result.errors[name] = _describe(err)
-                continue
-            result.values[name] = component.values.get(name)
-            _merge(result.raw, raw)
-        self._settle(result, now, writes)
-        result.requests = self._unit.requests - start
-        return result
+        return True
 
     def _settle(self, result: ReadResult, now: float, writes: Mapping[str, int]) -> None:
         """Book a poll: when each property was read; what it must not report."""
@@ -495,7 +524,7 @@ class ModbusThingClient:
         """Read one property. Raises :class:`WotResponseError` / :class:`WotConnectionError`."""
         if name not in self._fields:
             raise WotValidationError(f"$.properties.{name}", "no readable Modbus form")
-        component = self._build([name])
+        component = self._build([name], 1)
         try:
             await self._run(component, 1)
         except ModbusExceptionError as err:
