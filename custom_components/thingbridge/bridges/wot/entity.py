@@ -26,7 +26,11 @@ def async_setup_platform(
     platform: str,
     factory: Callable[[WotThingCoordinator, EntitySpec], Entity],
 ) -> None:
-    """Add ``platform``'s entities for every Thing now and for every Thing that joins later."""
+    """Add ``platform``'s entities for every Thing now and for every Thing that joins later.
+
+    The Things there now are added in one call: each call is a task of Home Assistant's, and
+    a directory of thousands of Things would otherwise make thousands per platform.
+    """
 
     def add(coordinator: WotThingCoordinator) -> None:
         async_add_entities(
@@ -34,8 +38,14 @@ def async_setup_platform(
         )
 
     runtime = entry.runtime_data
-    for coordinator in runtime.things.values():
-        add(coordinator)
+    async_add_entities(
+        [
+            factory(coordinator, spec)
+            for coordinator in runtime.things.values()
+            for spec in coordinator.specs
+            if spec.platform == platform
+        ]
+    )
     entry.async_on_unload(runtime.async_on_thing_added(add))
 
 
