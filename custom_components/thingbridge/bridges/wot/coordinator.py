@@ -45,6 +45,7 @@ from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
@@ -190,6 +191,8 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self.specs: list[EntitySpec] = plan.entities
         self.services: list[ServiceSpec] = plan.services
         self.watcher: Watcher | None = None
+        # The Thing's device, as its entities describe it (built by the first of them).
+        self.device_info: DeviceInfo | None = None
         self._push_connected = False
         self.push_stats = PushStats()
         self._pending: dict[str, Any] = {}

@@ -77,6 +77,26 @@ def describe_error(error: Any) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
+def thing_device_info(coordinator: WotThingCoordinator) -> DeviceInfo:
+    """The Thing's device, made once and shared by its entities (Home Assistant only reads it)."""
+    if coordinator.device_info is None:
+        td = coordinator.td
+        base = td.base or td.source_url
+        coordinator.device_info = DeviceInfo(
+            identifiers={device_identifier(KIND_WOT_THING, coordinator.key)},
+            name=td.title,
+            manufacturer=td.manufacturer,
+            model=device_model(td),
+            serial_number=td.serial_number,
+            sw_version=td.sw_version,
+            hw_version=td.hw_version,
+            configuration_url=str(base.origin())
+            if base is not None and base.scheme in ("http", "https")
+            else None,
+        )
+    return coordinator.device_info
+
+
 class WotThingEntity(CoordinatorEntity[WotThingCoordinator]):
     """An entity backed by one or more affordances of a Web of Things Thing."""
 
@@ -85,7 +105,6 @@ class WotThingEntity(CoordinatorEntity[WotThingCoordinator]):
     def __init__(self, coordinator: WotThingCoordinator, spec: EntitySpec) -> None:
         """Describe the entity from its mapping and put it on the Thing's device."""
         super().__init__(coordinator)
-        td = coordinator.td
         self.spec = spec
         self.affordance = spec.affordance
         self._attr_unique_id = f"{coordinator.key}_{spec.key}"
@@ -99,19 +118,7 @@ class WotThingEntity(CoordinatorEntity[WotThingCoordinator]):
             self._attr_assumed_state = True
         if spec.entity_category is not None:
             self._attr_entity_category = EntityCategory(spec.entity_category)
-        base = td.base or td.source_url
-        self._attr_device_info = DeviceInfo(
-            identifiers={device_identifier(KIND_WOT_THING, coordinator.key)},
-            name=td.title,
-            manufacturer=td.manufacturer,
-            model=device_model(td),
-            serial_number=td.serial_number,
-            sw_version=td.sw_version,
-            hw_version=td.hw_version,
-            configuration_url=str(base.origin())
-            if base is not None and base.scheme in ("http", "https")
-            else None,
-        )
+        self._attr_device_info = thing_device_info(coordinator)
 
     @property
     def available(self) -> bool:
