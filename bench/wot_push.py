@@ -12,19 +12,24 @@
    set before and after the setup, the largest of the runs). The directory's simulator runs in
    a process of its own, as devices are not Home Assistant's work. For more than 1,000 Things,
    a directory of 1,000 is set up too and the ratio of the two times given (a flat cost per
-   Thing gives ``things / 1000``).
+   Thing gives ``things / 1000``). The garbage collector's collections during the setup are
+   counted per generation; ``--profile FILE`` writes a cProfile of the last setup (pstats; read
+   it with ``python -m pstats FILE``).
 
 Run on demand (never in the test suite):
 
     .venv/bin/python -m bench.wot_push [--changes 1000] [--things 200] [--setup-runs 3]
     .venv/bin/python -m bench.wot_push --changes 0 --things 5000   # directory figures only
+    .venv/bin/python -m bench.wot_push --changes 0 --things 1000 --setup-runs 1 --profile /tmp/dir.prof
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import dataclasses
+import gc
 import logging
 import multiprocessing
 from multiprocessing.connection import Connection
@@ -174,15 +179,40 @@ def _rss() -> int:
 
 @dataclasses.dataclass
 class Setup:
-    """One directory setup: seconds (wall and CPU) and resident-set growth in bytes."""
+    """One directory setup.
+
+    Seconds (wall and CPU), resident-set growth in bytes, and the garbage collector's
+    collections (per generation) and the seconds they took.
+    """
 
     seconds: float
     cpu: float
     rss_growth: int
+    collections: tuple[int, ...]
+    gc_seconds: tuple[float, ...]
 
 
-async def directory_setup(things: int) -> Setup:
-    """Set up a directory entry of ``things`` Things until every Thing's entities exist."""
+class _GcCounter:
+    """Counts the garbage collector's collections per generation, and the time they take."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+            return
+        self.counts[info["generation"]] += 1
+        self.seconds[info["generation"]] += time.thread_time() - self._started
+
+
+async def directory_setup(things: int, profile: str | None = None) -> Setup:
+    """Set up a directory entry of ``things`` Things until every Thing's entities exist.
+
+    With ``profile``, the setup runs under cProfile and its statistics are written there.
+    """
     parent, child = multiprocessing.get_context("spawn").Pipe()
     server = multiprocessing.get_context("spawn").Process(
         target=_serve_directory, args=(things, child), daemon=True
@@ -201,10 +231,26 @@ async def directory_setup(things: int) -> Setup:
             )
             entry.add_to_hass(hass)
             rss0 = _rss()
-            t0, cpu0 = time.perf_counter(), time.process_time()
-            assert await hass.config_entries.async_setup(entry.entry_id)
-            await hass.async_block_till_done()
-            setup = Setup(time.perf_counter() - t0, time.process_time() - cpu0, _rss() - rss0)
+            counter = _GcCounter()
+            profiler = cProfile.Profile() if profile else None
+            gc.callbacks.append(counter)
+            try:
+                t0, cpu0 = time.perf_counter(), time.process_time()
+                if profiler is not None:
+                    profiler.enable()
+                assert await hass.config_entries.async_setup(entry.entry_id)
+                await hass.async_block_till_done()
+                if profiler is not None:
+                    profiler.disable()
+                seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            finally:
+                gc.callbacks.remove(counter)
+            setup = Setup(
+                seconds, cpu, _rss() - rss0, tuple(counter.counts), tuple(counter.seconds)
+            )
+            if profiler is not None and profile:
+                profiler.dump_stats(profile)
+                print(f"profile of the setup written to {profile}")
             count = len(entry.runtime_data.things)
             temps = [s for s in hass.states.async_entity_ids("sensor") if "temperature" in s]
             assert count == things, f"{count} of {things} Things were set up"
@@ -222,14 +268,21 @@ def _setup_row(things: int, setups: list[Setup]) -> str:
     cpu = statistics.median(s.cpu for s in setups)
     # The largest growth: a later run in the same process reuses memory an earlier one freed.
     per_thing = max(s.rss_growth for s in setups) / things
+    collections = "; ".join(
+        f"{'/'.join(str(n) for n in s.collections)}"
+        f" in {'/'.join(f'{t:.2f}' for t in s.gc_seconds)} s"
+        for s in setups
+    )
     return (
         f"directory of {things} Things set up: median {statistics.median(seconds):.2f} s"
         f" (runs: {', '.join(f'{s:.2f}' for s in seconds)}); CPU {cpu:.2f} s"
-        f" ({cpu / things * 1e3:.2f} ms per Thing); memory {per_thing / 1024:.1f} KiB per Thing"
+        f" (runs: {', '.join(f'{s.cpu:.2f}' for s in setups)};"
+        f" {cpu / things * 1e3:.2f} ms per Thing); memory {per_thing / 1024:.1f} KiB per Thing;"
+        f" garbage collections (generation 0/1/2) {collections}"
     )
 
 
-async def run(changes: int, things: int, setup_runs: int) -> None:
+async def run(changes: int, things: int, setup_runs: int, profile: str | None = None) -> None:
     """Measure and print."""
     logging.basicConfig(level=logging.WARNING)
     if changes:
@@ -243,7 +296,10 @@ async def run(changes: int, things: int, setup_runs: int) -> None:
     sizes = [1000, things] if things > 1000 else [things]
     medians: dict[int, float] = {}
     for size in sizes:
-        setups = [await directory_setup(size) for _ in range(setup_runs)]
+        setups = [
+            await directory_setup(size, profile if index == setup_runs - 1 else None)
+            for index in range(setup_runs)
+        ]
         medians[size] = statistics.median(s.seconds for s in setups)
         print(_setup_row(size, setups), flush=True)
     if len(sizes) > 1:
@@ -260,8 +316,11 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--things", type=int, default=200)
     parser.add_argument("--setup-runs", type=int, default=3)
+    parser.add_argument(
+        "--profile", metavar="FILE", help="write a cProfile (pstats) of the last directory setup"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.changes, args.things, args.setup_runs))
+    asyncio.run(run(args.changes, args.things, args.setup_runs, args.profile))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 import json
-from typing import Any, Final
+from typing import Any, Final, override
 
 from homeassistant.components.sensor import (
+    DOMAIN as SENSOR_DOMAIN,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -24,6 +25,7 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
@@ -75,6 +77,24 @@ class WotPropertySensor(WotThingEntity, SensorEntity):
             self._attr_native_unit_of_measurement = spec.unit
             if spec.state_class:
                 self._attr_state_class = SensorStateClass(spec.state_class)
+
+    @override
+    def get_initial_entity_options(self) -> er.EntityOptionsType | None:
+        """The new registry entry's options, with the display precision already in them.
+
+        Home Assistant stores a new sensor's display precision in its registry entry just
+        after adding it: an update of the entry, and an event, for every sensor (thousands
+        for a directory). Given here, the entry is created with it and Home Assistant finds
+        nothing to change; should its precision differ, Home Assistant still corrects it.
+        """
+        options = super().get_initial_entity_options()
+        try:
+            precision = self._get_adjusted_display_precision()
+        except AttributeError:  # a helper of Home Assistant's sensor that may be renamed
+            return options
+        if precision is None:
+            return options
+        return {**(options or {}), SENSOR_DOMAIN: {"suggested_display_precision": precision}}
 
     @property
     def native_value(self) -> Any:

@@ -486,6 +486,7 @@ class _Explorer:
         self.seen_digests: set[str] = set()
         self.seen_ids: set[str] = set()
         self.seen_urls: set[URL] = set()
+        self._page_label: tuple[URL, str] | None = None
         self.capped = False
         self.result = ExploreResult(title=None)
 
@@ -759,7 +760,7 @@ class _Explorer:
     async def add_entry(self, entry: Any, page_url: URL, index: int) -> None:
         """One entry of a listing: a TD, a ThingLink to follow, or a directory to leave out."""
         self.entries += 1
-        label = f"{safe_url(page_url)}#{index}"
+        label = f"{self.page_label(page_url)}#{index}"
         if isinstance(entry, dict) and (target := _thing_link_target(entry)) is not None:
             await self.linked_entry(target, page_url, label)
             return
@@ -832,6 +833,12 @@ class _Explorer:
                 self.refuse(url, label)
             return
         self.add_linked(linked, "a listed TD URL must lead to a Thing's TD")
+
+    def page_label(self, page_url: URL) -> str:
+        """A listing page's URL, redacted, for its entries' labels (one page lists many)."""
+        if self._page_label is None or self._page_label[0] != page_url:
+            self._page_label = (page_url, safe_url(page_url))
+        return self._page_label[1]
 
     def add_linked(self, linked: _Page, why: str) -> None:
         """A document reached from a listing entry: it must be one Thing's TD."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+import functools
 import re
 from typing import Any
 
@@ -153,14 +154,17 @@ def spec_affordances(spec: EntitySpec) -> set[tuple[str, str]]:
 # vocabulary
 
 
+# Cached: a directory's Things repeat the same few types (a thousand sensors, one vocabulary).
+@functools.lru_cache(maxsize=1024)
 def _term(value: str) -> str:
     """``iot:SwitchStatus`` / ``https://webthings.io/schemas#OnOffProperty`` -> ``switchstatus``."""
     value = re.split(r"[#/:]", value)[-1]
     return value.lower()
 
 
-def _terms(types: Iterable[str]) -> set[str]:
-    return {_term(t) for t in types}
+@functools.lru_cache(maxsize=1024)
+def _terms(types: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_term(t) for t in types)
 
 
 def _words(name: str) -> str:

@@ -41,6 +41,7 @@ from collections.abc import Iterable, Mapping
 import contextlib
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+import functools
 import hashlib
 import json
 import math
@@ -723,18 +724,24 @@ def _parse_form(
             raise WotValidationError(f"{fpath}.op", f"a {modbus.entity} cannot be written")
     declared = _first_str(item, fpath, *_METHOD_KEYS)
     security = item.get("security")
-    prototype = Form(
-        op="",
-        href=href,
-        base=base,
-        content_type=_first_str(item, fpath, *_CONTENT_TYPE_KEYS) or DEFAULT_CONTENT_TYPE,
-        subprotocol=_first_str(item, fpath, "subprotocol", "subProtocol"),
-        security=_security_names(security, f"{fpath}.security") if security is not None else None,
-        headers=_headers(item.get("htv:headers")),
-        modbus=modbus,
-    )
+    content_type = _first_str(item, fpath, *_CONTENT_TYPE_KEYS) or DEFAULT_CONTENT_TYPE
+    subprotocol = _first_str(item, fpath, "subprotocol", "subProtocol")
+    names = _security_names(security, f"{fpath}.security") if security is not None else None
+    headers = _headers(item.get("htv:headers"))
+    # One Form per operation, built directly (dataclasses.replace of a prototype costs
+    # several times as much, for each of the thousands of forms of a directory).
     return [
-        replace(prototype, op=op, method=_method_for(op, declared, ops))
+        Form(
+            op=op,
+            href=href,
+            base=base,
+            content_type=content_type,
+            method=_method_for(op, declared, ops),
+            subprotocol=subprotocol,
+            security=names,
+            headers=headers,
+            modbus=modbus,
+        )
         for op in ops
         if allowed_ops is None or op in allowed_ops
     ]
@@ -1075,17 +1082,28 @@ def _schema_prefixes(raw: JSONObject) -> tuple[str, ...]:
     return tuple(prefixes)
 
 
+@functools.lru_cache(maxsize=64)
+def _metadata_keys(
+    prefixes: tuple[str, ...], terms: tuple[str, ...], plain: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The keys naming ``terms`` (then ``plain``), and the members of an object value naming it.
+
+    Cached: the Things of a directory bind the same prefixes.
+    """
+    keys = [f"{prefix}:{term}" for term in terms for prefix in prefixes]
+    keys += [f"{iri}{term}" for term in terms for iri in SCHEMA_ORG[:2]]
+    # Members of an object value that name it: {"name": "ACME"}, {"schema:name": ...}, ...
+    names = ("name", *(f"{prefix}:name" for prefix in prefixes), "@value", "@id", "instance")
+    return (*keys, *plain), names
+
+
 def _metadata(raw: JSONObject, *terms: str, plain: tuple[str, ...] = ()) -> str | None:
     """A Thing's metadata text: a schema.org ``term`` (any prefix or IRI) or a ``plain`` key.
 
     The value may be a string or an object naming it (``{"name": "ACME"}``).
     """
-    prefixes = _schema_prefixes(raw)
-    keys = [f"{prefix}:{term}" for term in terms for prefix in prefixes]
-    keys += [f"{iri}{term}" for term in terms for iri in SCHEMA_ORG[:2]]
-    # Members of an object value that name it: {"name": "ACME"}, {"schema:name": ...}, ...
-    names = ("name", *(f"{prefix}:name" for prefix in prefixes), "@value", "@id", "instance")
-    for key in (*keys, *plain):
+    keys, names = _metadata_keys(_schema_prefixes(raw), terms, plain)
+    for key in keys:
         value = raw.get(key)
         if isinstance(value, dict):
             value = next((value[k] for k in names if isinstance(value.get(k), str)), None)

@@ -150,24 +150,29 @@ class HostRule:
     def check(
         self,
         url: URL,
-        where: str,
+        where: Describe,
         schemes: frozenset[str] = HTTP_SCHEMES,
         subject: str = "href",
     ) -> None:
-        """Refuse a URL with another scheme, or on a host (or port) that is not allowed."""
+        """Refuse a URL with another scheme, or on a host (or port) that is not allowed.
+
+        ``where`` (text, or a function making it) is described only when the URL is refused.
+        """
         try:
             scheme = url.scheme
             allowed = self.allows(url)
         except ValueError as err:  # yarl parses the host and port of some URLs lazily
-            raise WotValidationError(where, f"{subject} is not a valid URL ({err})") from err
+            raise WotValidationError(
+                _label(where), f"{subject} is not a valid URL ({err})"
+            ) from err
         if scheme not in schemes:
             raise WotValidationError(
-                where,
+                _label(where),
                 f"{subject} uses the {scheme!r} scheme; expected {', '.join(sorted(schemes))}",
             )
         if not allowed:
             raise WotValidationError(
-                where,
+                _label(where),
                 f"{subject} points to host {show_host(url)}; allow other hosts in the options",
             )
 
@@ -194,10 +199,10 @@ class HostRule:
             if hops > MAX_REDIRECTS + 1:
                 raise WotResponseError(f"{_label(where)}: more than {MAX_REDIRECTS} redirects")
             if first is None:
-                self.check(request.url, _label(where), schemes)
+                self.check(request.url, where, schemes)
                 first = request.url.origin()
             else:
-                self.check(request.url, _label(where), schemes, "redirect")
+                self.check(request.url, where, schemes, "redirect")
                 if request.url.origin() != first:
                     for name in secret_headers:
                         request.headers.popall(name, None)
@@ -394,7 +399,10 @@ class Transport:
         server that accepts the connection but holds the request; refusals, unreachable hosts
         and connection timeouts raise :class:`WotConnectionError`.
         """
-        what = self.show("HEAD", url)
+
+        def what() -> str:
+            return self.show("HEAD", url)
+
         try:
             async with self.session.request(
                 "HEAD",
@@ -413,10 +421,10 @@ class Transport:
             return  # connected, and the server holds the request: a long-poll endpoint
         except TimeoutError as err:
             raise WotTimeoutError(
-                f"{what}: no connection within {self.request_timeout:g} s"
+                f"{what()}: no connection within {self.request_timeout:g} s"
             ) from err
         except aiohttp.ClientError as err:
-            raise self._failure(what, url, err) from err
+            raise self._failure(what(), url, err) from err
 
     @asynccontextmanager
     async def stream(

@@ -43,6 +43,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 import contextlib
 import copy
 from dataclasses import dataclass, field
+import functools
 import json
 import logging
 import random
@@ -506,7 +507,8 @@ class Watcher:
         else:
             await self._transport.probe(channel.url, applied=channel.applied, form=channel.form)
         up()
-        what = self._transport.show(channel.method, channel.url)
+        # Described only if an answer cannot be decoded.
+        what = functools.partial(self._transport.show, channel.method, channel.url)
         while True:
             started = loop.time()
             try:

@@ -45,6 +45,7 @@ from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
@@ -190,8 +191,9 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self.specs: list[EntitySpec] = plan.entities
         self.services: list[ServiceSpec] = plan.services
         self.watcher: Watcher | None = None
+        # The Thing's device, as its entities describe it (built by the first of them).
+        self.device_info: DeviceInfo | None = None
         self._push_connected = False
-        self._remove_stop_listener: CALLBACK_TYPE | None = None
         self.push_stats = PushStats()
         self._pending: dict[str, Any] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -263,28 +265,20 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
             session=self.config_entry.runtime_data.push_session,
         )
         await self.watcher.start()
+        # Closed when Home Assistant stops by the entry's one listener
+        # (async_close_push_on_stop), or by async_shutdown.
+        self.config_entry.runtime_data.pushing.add(self)
 
-        async def stop_push(_event: Event) -> None:
-            """Close the push channels before Home Assistant closes its HTTP session."""
-            self._remove_stop_listener = None  # fired: there is nothing left to remove
-            if self.watcher is not None:
-                await self.watcher.stop()
-                self.watcher = None
-
-        # Removed by async_shutdown (at unload, or when the Thing leaves its directory), so a
-        # directory whose Things come and go does not pile up listeners.
-        self._remove_stop_listener = self.hass.bus.async_listen_once(
-            EVENT_HOMEASSISTANT_STOP, stop_push
-        )
-
-    async def async_shutdown(self) -> None:
-        """Close push channels, then stop polling."""
-        if self._remove_stop_listener is not None:
-            self._remove_stop_listener()
-            self._remove_stop_listener = None
+    async def async_stop_push(self) -> None:
+        """Close the push channels (Home Assistant stops, the entry unloads, the Thing left)."""
+        self.config_entry.runtime_data.pushing.discard(self)
         if self.watcher is not None:
             await self.watcher.stop()
             self.watcher = None
+
+    async def async_shutdown(self) -> None:
+        """Close push channels, then stop polling."""
+        await self.async_stop_push()
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
@@ -424,6 +418,8 @@ class WotRuntime:
     things: dict[str, WotThingCoordinator] = field(default_factory=dict)
     directory_url: str | None = None
     rejected: dict[str, str] = field(default_factory=dict)
+    # The Things whose push channels are open (see async_close_push_on_stop).
+    pushing: set[WotThingCoordinator] = field(default_factory=set)
     _listeners: list[Callable[[WotThingCoordinator], None]] = field(default_factory=list)
 
     @callback
@@ -454,6 +450,31 @@ def async_create_push_session(hass: HomeAssistant, entry: WotConfigEntry) -> aio
     entry.async_on_unload(close)
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_CLOSE, close))
     return session
+
+
+@callback
+def async_close_push_on_stop(hass: HomeAssistant, entry: WotConfigEntry) -> None:
+    """Close the entry's push channels when Home Assistant stops, before it closes its session.
+
+    One listener for all the entry's Things: a listener per Thing made a job, a closure and
+    their cells for each of a directory's thousands of Things, all kept for as long as the
+    Thing runs (and walked by every full garbage collection).
+    """
+    remove: CALLBACK_TYPE | None = None
+
+    async def stop_push(_event: Event) -> None:
+        nonlocal remove
+        remove = None  # fired: there is nothing left to remove
+        pushing = list(entry.runtime_data.pushing)
+        await asyncio.gather(*(coordinator.async_stop_push() for coordinator in pushing))
+
+    @callback
+    def unload() -> None:
+        if remove is not None:
+            remove()
+
+    remove = hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, stop_push)
+    entry.async_on_unload(unload)
 
 
 async def async_start_thing(

@@ -26,7 +26,11 @@ def async_setup_platform(
     platform: str,
     factory: Callable[[WotThingCoordinator, EntitySpec], Entity],
 ) -> None:
-    """Add ``platform``'s entities for every Thing now and for every Thing that joins later."""
+    """Add ``platform``'s entities for every Thing now and for every Thing that joins later.
+
+    The Things there now are added in one call: each call is a task of Home Assistant's, and
+    a directory of thousands of Things would otherwise make thousands per platform.
+    """
 
     def add(coordinator: WotThingCoordinator) -> None:
         async_add_entities(
@@ -34,8 +38,14 @@ def async_setup_platform(
         )
 
     runtime = entry.runtime_data
-    for coordinator in runtime.things.values():
-        add(coordinator)
+    async_add_entities(
+        [
+            factory(coordinator, spec)
+            for coordinator in runtime.things.values()
+            for spec in coordinator.specs
+            if spec.platform == platform
+        ]
+    )
     entry.async_on_unload(runtime.async_on_thing_added(add))
 
 
@@ -67,6 +77,26 @@ def describe_error(error: Any) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
+def thing_device_info(coordinator: WotThingCoordinator) -> DeviceInfo:
+    """The Thing's device, made once and shared by its entities (Home Assistant only reads it)."""
+    if coordinator.device_info is None:
+        td = coordinator.td
+        base = td.base or td.source_url
+        coordinator.device_info = DeviceInfo(
+            identifiers={device_identifier(KIND_WOT_THING, coordinator.key)},
+            name=td.title,
+            manufacturer=td.manufacturer,
+            model=device_model(td),
+            serial_number=td.serial_number,
+            sw_version=td.sw_version,
+            hw_version=td.hw_version,
+            configuration_url=str(base.origin())
+            if base is not None and base.scheme in ("http", "https")
+            else None,
+        )
+    return coordinator.device_info
+
+
 class WotThingEntity(CoordinatorEntity[WotThingCoordinator]):
     """An entity backed by one or more affordances of a Web of Things Thing."""
 
@@ -75,7 +105,6 @@ class WotThingEntity(CoordinatorEntity[WotThingCoordinator]):
     def __init__(self, coordinator: WotThingCoordinator, spec: EntitySpec) -> None:
         """Describe the entity from its mapping and put it on the Thing's device."""
         super().__init__(coordinator)
-        td = coordinator.td
         self.spec = spec
         self.affordance = spec.affordance
         self._attr_unique_id = f"{coordinator.key}_{spec.key}"
@@ -89,19 +118,7 @@ class WotThingEntity(CoordinatorEntity[WotThingCoordinator]):
             self._attr_assumed_state = True
         if spec.entity_category is not None:
             self._attr_entity_category = EntityCategory(spec.entity_category)
-        base = td.base or td.source_url
-        self._attr_device_info = DeviceInfo(
-            identifiers={device_identifier(KIND_WOT_THING, coordinator.key)},
-            name=td.title,
-            manufacturer=td.manufacturer,
-            model=device_model(td),
-            serial_number=td.serial_number,
-            sw_version=td.sw_version,
-            hw_version=td.hw_version,
-            configuration_url=str(base.origin())
-            if base is not None and base.scheme in ("http", "https")
-            else None,
-        )
+        self._attr_device_info = thing_device_info(coordinator)
 
     @property
     def available(self) -> bool:

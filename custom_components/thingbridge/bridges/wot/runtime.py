@@ -56,6 +56,7 @@ from .coordinator import (
     WotConfigEntry,
     WotRuntime,
     WotThingCoordinator,
+    async_close_push_on_stop,
     async_create_push_session,
     async_start_thing,
     credentials_from,
@@ -121,6 +122,7 @@ def _setup_error(entry: WotConfigEntry, err: WotError) -> Exception:
 
 def _new_runtime(hass: HomeAssistant, entry: WotConfigEntry) -> WotRuntime:
     runtime = entry.runtime_data = WotRuntime(push_session=async_create_push_session(hass, entry))
+    async_close_push_on_stop(hass, entry)
     return runtime
 
 
