@@ -515,14 +515,27 @@ class TrackerJournal:
                 ``positions`` was stored.
         """
         self._check_open("append")
-        if not positions:
-            return []
+        return await self.submit(positions)
+
+    def submit(self, positions: Sequence[Position]) -> asyncio.Future[list[bool]]:
+        """:meth:`append` without a coroutine: the future of its result.
+
+        For a caller that reacts to the commit in a callback (the gateway's connections
+        write the ACK from ``add_done_callback``) rather than in a task. The future gets
+        what ``append`` would return or raise (:class:`JournalError`); cancelling it does
+        not take the positions back, as with ``append``.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[bool]] = loop.create_future()
-        self._queue.append((list(positions), future))
-        if self._writer is None or self._writer.done():
-            self._writer = loop.create_task(self._write_loop(), name="tracker-journal-writer")
-        return await future
+        if self._executor is None or self._closing:
+            future.set_exception(JournalError("append", self.path, "the journal is not open"))
+        elif not positions:
+            future.set_result([])
+        else:
+            self._queue.append((list(positions), future))
+            if self._writer is None or self._writer.done():
+                self._writer = loop.create_task(self._write_loop(), name="tracker-journal-writer")
+        return future
 
     async def _write_loop(self) -> None:
         """Commit everything queued, batch after batch, until the queue is empty."""
