@@ -19,8 +19,11 @@ Acknowledgement rules (``gps-trackers.md`` §5-6), which make delivery exactly-o
   (``store_frames``): nothing is acknowledged that is not stored. If journaling fails there is no
   reply and the connection is closed (OsmAnd: HTTP 503), so the device resends; resends
   of stored records are recognised by the journal and not reported again.
-- Frames read together (one ``read()``) are journaled in one append, then their
-  callbacks run and their replies are written in stream order.
+- Frames read together (one read of at most ``max_buffer`` bytes) are journaled in one
+  append, then their callbacks run and their replies are written in stream order. A TCP
+  connection is an :class:`asyncio.Protocol`: it decodes in ``data_received``, hands the
+  positions to the journal's group commit (``submit``) and writes the replies from the
+  commit's completion callback; what arrives meanwhile waits its turn.
 
 Hardening (every port faces the internet; ``README.md`` "Security" lists the defaults):
 
@@ -76,6 +79,7 @@ import errno
 import ipaddress
 import itertools
 import logging
+import operator
 import socket
 import time
 from typing import Any, Protocol
@@ -127,6 +131,7 @@ _UNKNOWN_RATE = 10.0  # on_unknown_device calls a second, all devices together..
 _UNKNOWN_BURST = 500.0  # ...after a burst of this many
 _EOF = "closed by the device"
 _TIMER_SLACK = 0.001  # a timer may fire this much early
+_FIX_TIME = operator.attrgetter("fix_time")
 
 _STREAM_DECODERS: dict[str, Callable[..., StreamDecoder]] = {
     "teltonika": TeltonikaDecoder,
@@ -1100,7 +1105,8 @@ class TrackerGateway:
                     except Exception:
                         _LOGGER.exception("on_message callback failed")
             if new:
-                new.sort(key=lambda p: p.fix_time)  # devices may send newest first
+                if len(new) > 1:
+                    new.sort(key=_FIX_TIME)  # devices may send newest first
                 try:
                     self._on_positions(conn.protocol, new)
                 except Exception:
