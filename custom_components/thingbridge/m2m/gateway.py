@@ -1239,6 +1239,9 @@ class TrackerGateway:
         return response
 
 
+_NO_BATCH: tuple[_Outcome, list[Frame], int, int] = (_Outcome(), [], 0, 0)
+
+
 class _TcpConnection(asyncio.Protocol):
     """One TCP connection: decode what arrives, journal it, write the replies once committed.
 
@@ -1265,6 +1268,7 @@ class _TcpConnection(asyncio.Protocol):
         self.idle: _IdleWatch | None = None
         self.backlog = bytearray()  # received while a batch was in process
         self.busy = False  # a batch waits for the journal
+        self.batch = _NO_BATCH  # its outcome, frames, position count and bytes read
         self.eof = False  # the device closed its side
         self.lost: str | None = None  # the transport is gone: why
         self.reading_paused = False
@@ -1367,32 +1371,28 @@ class _TcpConnection(asyncio.Protocol):
         size = len(data)
         if kept:  # undecodable frames kept as received first: the general code
             self.busy = True
+            self.batch = (outcome, accepted, 0, size)
             task = self.loop.create_task(
                 gateway._journal_items(conn, outcome, accepted, kept)  # noqa: SLF001
             )
-            task.add_done_callback(lambda t: self._stored(t, size))
+            task.add_done_callback(self._stored)
             return False
         if accepted:
             positions = [p for frame in accepted for p in frame.positions]
             if positions:
+                # the batch waits on the connection, not in a closure: a closure's cells
+                # are more objects for the garbage collector while thousands wait
                 self.busy = True
-                future = gateway.journal.submit(positions)
-                future.add_done_callback(
-                    lambda f: self._committed(f, outcome, accepted, len(positions), size)
-                )
+                self.batch = (outcome, accepted, len(positions), size)
+                gateway.journal.submit(positions).add_done_callback(self._committed)
                 return False
             gateway._accepted(conn, accepted, [])  # noqa: SLF001
         return self._finish(outcome, size)
 
-    def _committed(
-        self,
-        future: asyncio.Future[list[bool]],
-        outcome: _Outcome,
-        accepted: list[Frame],
-        count: int,
-        size: int,
-    ) -> None:
+    def _committed(self, future: asyncio.Future[list[bool]]) -> None:
         """The journal answered for a batch: run its callbacks, write its replies."""
+        outcome, accepted, count, size = self.batch
+        self.batch = _NO_BATCH
         self.busy = False
         if self.detached:  # the gateway stopped meanwhile: nothing is reported or written
             if not future.cancelled():
@@ -1410,7 +1410,9 @@ class _TcpConnection(asyncio.Protocol):
         if self._finish(outcome, size):
             self._run(None)
 
-    def _stored(self, task: asyncio.Task[_Outcome], size: int) -> None:
+    def _stored(self, task: asyncio.Task[_Outcome]) -> None:
+        size = self.batch[3]
+        self.batch = _NO_BATCH
         self.busy = False
         if self.detached:
             if not task.cancelled():

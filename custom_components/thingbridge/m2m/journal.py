@@ -77,11 +77,12 @@ checks both).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
+from itertools import chain
 import json
 import logging
 import math
@@ -184,6 +185,7 @@ _INSERT_HEAD = (
     " (protocol, device_id, fix_time_us, lat_e7, lon_e7, received_us, data, digest) VALUES "
 )
 _INSERT_ROW = "(?,?,?,?,?,?,?,?)"
+_COLUMNS = 8
 _INSERT_SQL: dict[int, str] = {}
 
 
@@ -362,9 +364,17 @@ def _row(position: Position, received_us: int) -> tuple[str, str, int, int, int,
     )
 
 
-def _chunks(rows: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
-    for start in range(0, len(rows), INSERT_CHUNK):
-        yield rows[start : start + INSERT_CHUNK]
+def _values(positions: list[Position], received_us: int) -> list[Any]:
+    """The rows of ``positions``, their values one after the other.
+
+    One list rather than a tuple a row: a group commit's thousands of live tuples would
+    wake the garbage collector again and again.
+    """
+    values: list[Any] = []
+    extend = values.extend
+    for position in positions:
+        extend(_row(position, received_us))
+    return values
 
 
 def _legacy_position(data: object) -> Position:
@@ -450,7 +460,9 @@ class TrackerJournal:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
-        self._queue: list[tuple[list[Position], asyncio.Future[list[bool]]]] = []
+        # the waiting appends: their positions and futures (two lists, no tuple for each)
+        self._queue: list[list[Position]] = []
+        self._futures: list[asyncio.Future[list[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._next_prune = 0.0
         self._closing = False
@@ -540,7 +552,8 @@ class TrackerJournal:
         elif not positions:
             future.set_result([])
         else:
-            self._queue.append((list(positions), future))
+            self._queue.append(list(positions))
+            self._futures.append(future)
             if self._writer is None or self._writer.done():
                 self._writer = loop.create_task(self._write_loop(), name="tracker-journal-writer")
         return future
@@ -550,20 +563,21 @@ class TrackerJournal:
         loop = asyncio.get_running_loop()
         while self._queue:
             batch, self._queue = self._queue, []
+            futures, self._futures = self._futures, []
             received_us = _micros(self._clock())
             try:
                 assert self._executor is not None
                 results = await loop.run_in_executor(
-                    self._executor, self._write_sync, [rows for rows, _ in batch], received_us
+                    self._executor, self._write_sync, batch, received_us
                 )
             except asyncio.CancelledError:
-                for _, future in batch:
+                for future in futures:
                     if not future.done():
                         future.set_exception(JournalError("append", self.path, "cancelled"))
                 raise
             except Exception as err:  # noqa: BLE001 - handed to every waiting caller
                 results = [JournalError("append", self.path, repr(err))] * len(batch)
-            for (_, future), result in zip(batch, results, strict=True):
+            for future, result in zip(futures, results, strict=True):
                 if future.done():  # the caller gave up (connection closed)
                     continue
                 if isinstance(result, JournalError):  # a fresh instance per waiting caller
@@ -803,17 +817,21 @@ class TrackerJournal:
             self._conn.close()
             self._conn = None
 
-    def _insert(
-        self, conn: sqlite3.Connection, batches: list[list[tuple[Any, ...]]]
-    ) -> list[list[bool]]:
-        """Insert every row (in order, inside the open transaction); which were new."""
-        rows = [row for batch in batches for row in batch]
+    def _insert(self, conn: sqlite3.Connection, batches: list[list[Any]]) -> list[list[bool]]:
+        """Insert every row (in order, inside the open transaction); which were new.
+
+        Each batch is its rows' values one after the other (:data:`_COLUMNS` a row).
+        """
+        values = batches[0] if len(batches) == 1 else list(chain.from_iterable(batches))
+        total = len(values) // _COLUMNS
         before_seq = conn.execute(_MAX_SEQ).fetchone()[0] or 0
         before = conn.total_changes
-        for chunk in _chunks(rows):
-            conn.execute(_insert_sql(len(chunk)), [value for row in chunk for value in row])
-        if conn.total_changes - before == len(rows):  # no resends: every row is new
-            return [[True] * len(batch) for batch in batches]
+        step = INSERT_CHUNK * _COLUMNS
+        for start in range(0, len(values), step):
+            chunk = values[start : start + step]
+            conn.execute(_insert_sql(len(chunk) // _COLUMNS), chunk)
+        if conn.total_changes - before == total:  # no resends: every row is new
+            return [[True] * (len(batch) // _COLUMNS) for batch in batches]
         # Some rows were already stored (or repeat an earlier row of this transaction):
         # a row is new when its identity has a seq from this insert and it is the first
         # row with that identity.
@@ -822,15 +840,15 @@ class TrackerJournal:
         out: list[list[bool]] = []
         for batch in batches:
             flags: list[bool] = []
-            for row in batch:
-                key = (row[1], row[0], row[2], row[7])
+            for at in range(0, len(batch), _COLUMNS):
+                key = (batch[at + 1], batch[at], batch[at + 2], batch[at + 7])
                 found = cursor.execute(_SEQ_OF, key).fetchone()
                 flags.append(found is not None and found[0] > before_seq and key not in seen)
                 seen.add(key)
             out.append(flags)
         return out
 
-    def _transaction(self, batches: list[list[tuple[Any, ...]]]) -> list[list[bool]]:
+    def _transaction(self, batches: list[list[Any]]) -> list[list[bool]]:
         assert self._conn is not None
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
@@ -850,10 +868,10 @@ class TrackerJournal:
         """Write every batch in one transaction; on failure retry them one by one."""
         if self._conn is None:
             return [JournalError("append", self.path, "the journal is closed")] * len(batches)
-        rows: list[list[tuple[Any, ...]] | JournalError] = []
+        rows: list[list[Any] | JournalError] = []
         for positions in batches:
             try:
-                rows.append([_row(p, received_us) for p in positions])
+                rows.append(_values(positions, received_us))
             except (TypeError, ValueError, OverflowError) as err:
                 rows.append(JournalError("append", self.path, f"unstorable position: {err}"))
         good = [r for r in rows if not isinstance(r, JournalError)]
