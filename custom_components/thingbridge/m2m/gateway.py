@@ -73,6 +73,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+import contextvars
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import errno
@@ -1269,6 +1270,9 @@ class _TcpConnection(asyncio.Protocol):
         self.backlog = bytearray()  # received while a batch was in process
         self.busy = False  # a batch waits for the journal
         self.batch = _NO_BATCH  # its outcome, frames, position count and bytes read
+        # made once, not for every batch (each would be one more object for the collector)
+        self._on_committed = self._committed
+        self.context = contextvars.copy_context()
         self.eof = False  # the device closed its side
         self.lost: str | None = None  # the transport is gone: why
         self.reading_paused = False
@@ -1384,7 +1388,9 @@ class _TcpConnection(asyncio.Protocol):
                 # are more objects for the garbage collector while thousands wait
                 self.busy = True
                 self.batch = (outcome, accepted, len(positions), size)
-                gateway.journal.submit(positions).add_done_callback(self._committed)
+                gateway.journal.submit(positions).add_done_callback(
+                    self._on_committed, context=self.context
+                )
                 return False
             gateway._accepted(conn, accepted, [])  # noqa: SLF001
         return self._finish(outcome, size)
