@@ -21,14 +21,15 @@ the identity.
 
 Storage: ``data`` is a JSON array (``orjson``) of the fields that are not columns, in
 :data:`_STORED_FIELDS` order, then ``checksum_ok`` and ``archive``; the digest hashes the
-array without those two. The unique index of the identity leads with the fix time, so a
-live fleet's new keys land together at the end of that index; the per-device reads have
-their own index (device, protocol, fix time).
+array without those two. The unique index of the identity (device, protocol, fix time,
+digest) also serves the per-device reads. (An identity index led by the fix time, whose new
+keys land together at its end, saves nothing as long as those reads need an index led by
+the device: measured, each commit then rewrites one page per device of that one instead.)
 
 Schema versions (``PRAGMA user_version``): 1 keyed records by (device, fix time, latitude,
 longitude, protocol); 2 adds ``digest`` and keys by it; 3 writes the JSON with ``orjson``;
 all three store a JSON object of every field that is not ``None``; 4 stores the array above
-(half the bytes, a third of the encoding work) and keys by the fix time first. Opening an
+(half the bytes, a third of the encoding work). Opening an
 older file converts it in place in one transaction: every row gets today's ``data`` and
 digest, no row is lost (a damaged row, or a second copy of a record, is kept as it was and
 still read), a resend of a record stored before the upgrade is still recognised; if the
@@ -146,9 +147,8 @@ CREATE TABLE IF NOT EXISTS positions (
     data TEXT NOT NULL,
     digest BLOB NOT NULL DEFAULT x''
 );
-CREATE UNIQUE INDEX IF NOT EXISTS positions_key
-    ON positions (fix_time_us, device_id, protocol, digest);
-CREATE INDEX IF NOT EXISTS positions_device ON positions (device_id, protocol, fix_time_us);
+CREATE UNIQUE INDEX IF NOT EXISTS positions_record
+    ON positions (device_id, protocol, fix_time_us, digest);
 CREATE INDEX IF NOT EXISTS positions_received ON positions (received_us);
 CREATE TABLE IF NOT EXISTS frames (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -162,9 +162,7 @@ CREATE TABLE IF NOT EXISTS frames (
 CREATE UNIQUE INDEX IF NOT EXISTS frames_record ON frames (device_id, protocol, digest);
 CREATE INDEX IF NOT EXISTS frames_received ON frames (received_us);
 """
-# The identity key leads with the fix time: a live fleet's fixes are near now, so new keys
-# land at the end of that index instead of in one place per device (each commit then
-# rewrites a few pages of it, not one per device). The per-device reads use their own index.
+# The identity index also serves the per-device reads (device, protocol, fix time order).
 
 # Versions 1-3 -> 4, inside the open transaction; the rows are converted in between.
 _MIGRATE_1_ADD = "ALTER TABLE positions ADD COLUMN digest BLOB NOT NULL DEFAULT x''"
@@ -174,10 +172,7 @@ _MIGRATE_ROWS = (
 )
 _MIGRATE_SET = "UPDATE OR IGNORE positions SET data = ?, digest = ? WHERE seq = ?"
 _MIGRATE_SET_DIGEST = "UPDATE OR IGNORE positions SET digest = ? WHERE seq = ?"
-_MIGRATE_OLD_INDEXES = (
-    "DROP INDEX IF EXISTS positions_identity",  # version 1
-    "DROP INDEX IF EXISTS positions_record",  # versions 2 and 3
-)
+_MIGRATE_1_INDEX = "DROP INDEX IF EXISTS positions_identity"
 _SELECT_RECORD = "SELECT seq, received_us, protocol, device_id, fix_time_us, data FROM positions"
 
 _INSERT_HEAD = (
@@ -781,7 +776,7 @@ class TrackerJournal:
         upgrade is still recognised. A row that is not a position's JSON (damaged) keeps
         its text (and gets a digest of it, if it had none); so does a row whose new identity
         is another row's (two stored copies of one record): nothing is deleted, and reading
-        understands both forms. The old identity indexes go.
+        understands both forms. The version 1 identity index goes.
         """
         last = 0
         done = kept = 0
@@ -800,8 +795,7 @@ class TrackerJournal:
             conn.executemany(_MIGRATE_SET_DIGEST, digests)
             done += len(updates)
             last = rows[-1][0]
-        for statement in _MIGRATE_OLD_INDEXES:
-            conn.execute(statement)
+        conn.execute(_MIGRATE_1_INDEX)
         _LOGGER.info(
             "tracker journal %s: converted from schema version %d to %d"
             " (%d row(s) converted, %d kept as they were)",
