@@ -1240,7 +1240,8 @@ class TrackerGateway:
         return response
 
 
-_NO_BATCH: tuple[_Outcome, list[Frame], int, int] = (_Outcome(), [], 0, 0)
+_NO_OUTCOME = _Outcome()
+_NO_FRAMES: list[Frame] = []
 
 
 class _TcpConnection(asyncio.Protocol):
@@ -1269,7 +1270,12 @@ class _TcpConnection(asyncio.Protocol):
         self.idle: _IdleWatch | None = None
         self.backlog = bytearray()  # received while a batch was in process
         self.busy = False  # a batch waits for the journal
-        self.batch = _NO_BATCH  # its outcome, frames, position count and bytes read
+        # the batch that waits: its outcome, frames, position count and bytes read (kept
+        # here, not in a closure or a tuple: fewer objects for the garbage collector)
+        self.outcome = _NO_OUTCOME
+        self.frames = _NO_FRAMES
+        self.count = 0
+        self.size = 0
         # made once, not for every batch (each would be one more object for the collector)
         self._on_committed = self._committed
         self.context = contextvars.copy_context()
@@ -1375,7 +1381,7 @@ class _TcpConnection(asyncio.Protocol):
         size = len(data)
         if kept:  # undecodable frames kept as received first: the general code
             self.busy = True
-            self.batch = (outcome, accepted, 0, size)
+            self.size = size
             task = self.loop.create_task(
                 gateway._journal_items(conn, outcome, accepted, kept)  # noqa: SLF001
             )
@@ -1384,10 +1390,11 @@ class _TcpConnection(asyncio.Protocol):
         if accepted:
             positions = [p for frame in accepted for p in frame.positions]
             if positions:
-                # the batch waits on the connection, not in a closure: a closure's cells
-                # are more objects for the garbage collector while thousands wait
                 self.busy = True
-                self.batch = (outcome, accepted, len(positions), size)
+                self.outcome = outcome
+                self.frames = accepted
+                self.count = len(positions)
+                self.size = size
                 gateway.journal.submit(positions).add_done_callback(
                     self._on_committed, context=self.context
                 )
@@ -1397,8 +1404,9 @@ class _TcpConnection(asyncio.Protocol):
 
     def _committed(self, future: asyncio.Future[list[bool]]) -> None:
         """The journal answered for a batch: run its callbacks, write its replies."""
-        outcome, accepted, count, size = self.batch
-        self.batch = _NO_BATCH
+        outcome, accepted, count, size = self.outcome, self.frames, self.count, self.size
+        self.outcome = _NO_OUTCOME
+        self.frames = _NO_FRAMES
         self.busy = False
         if self.detached:  # the gateway stopped meanwhile: nothing is reported or written
             if not future.cancelled():
@@ -1417,8 +1425,7 @@ class _TcpConnection(asyncio.Protocol):
             self._run(None)
 
     def _stored(self, task: asyncio.Task[_Outcome]) -> None:
-        size = self.batch[3]
-        self.batch = _NO_BATCH
+        size = self.size
         self.busy = False
         if self.detached:
             if not task.cancelled():

@@ -622,6 +622,7 @@ def test_the_fast_encoding_is_the_general_one_and_survives_a_round_trip(
     assert data.startswith(general[:-1] + b",")
     assert digest == blake2b(general, digest_size=16).digest()
     row = journal_module._row(position, 0)
+    assert row[6:] == (data, digest)
     record = journal_module._record((1, 0, row[0], row[1], row[2], row[6]))
     assert journal_module._encode(record.position) == (data, digest)
     assert record.position.fix_time == position.fix_time
