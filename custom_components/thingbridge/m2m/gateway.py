@@ -19,8 +19,11 @@ Acknowledgement rules (``gps-trackers.md`` §5-6), which make delivery exactly-o
   (``store_frames``): nothing is acknowledged that is not stored. If journaling fails there is no
   reply and the connection is closed (OsmAnd: HTTP 503), so the device resends; resends
   of stored records are recognised by the journal and not reported again.
-- Frames read together (one ``read()``) are journaled in one append, then their
-  callbacks run and their replies are written in stream order.
+- Frames read together (one read of at most ``max_buffer`` bytes) are journaled in one
+  append, then their callbacks run and their replies are written in stream order. A TCP
+  connection is an :class:`asyncio.Protocol`: it decodes in ``data_received``, hands the
+  positions to the journal's group commit (``submit``) and writes the replies from the
+  commit's completion callback; what arrives meanwhile waits its turn.
 
 Hardening (every port faces the internet; ``README.md`` "Security" lists the defaults):
 
@@ -70,12 +73,14 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+import contextvars
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import errno
 import ipaddress
 import itertools
 import logging
+import operator
 import socket
 import time
 from typing import Any, Protocol
@@ -127,6 +132,7 @@ _UNKNOWN_RATE = 10.0  # on_unknown_device calls a second, all devices together..
 _UNKNOWN_BURST = 500.0  # ...after a burst of this many
 _EOF = "closed by the device"
 _TIMER_SLACK = 0.001  # a timer may fire this much early
+_FIX_TIME = operator.attrgetter("fix_time")
 
 _STREAM_DECODERS: dict[str, Callable[..., StreamDecoder]] = {
     "teltonika": TeltonikaDecoder,
@@ -142,6 +148,10 @@ class PositionJournal(Protocol):
 
     async def append(self, positions: Sequence[Position]) -> list[bool]:
         """Store positions durably; return which were new; raise ``JournalError``."""
+        ...
+
+    def submit(self, positions: Sequence[Position]) -> asyncio.Future[list[bool]]:
+        """``append`` as a future (its result, or its ``JournalError``)."""
         ...
 
     async def store_frames(self, frames: Sequence[tuple[str, str, str, bytes]]) -> list[bool]:
@@ -170,6 +180,13 @@ class _NoJournal:
 
     async def append(self, positions: Sequence[Position]) -> list[bool]:
         raise JournalError("append", "(port check)", "the gateway is only being tested")
+
+    def submit(self, positions: Sequence[Position]) -> asyncio.Future[list[bool]]:
+        future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        future.set_exception(
+            JournalError("append", "(port check)", "the gateway is only being tested")
+        )
+        return future
 
     async def store_frames(self, frames: Sequence[tuple[str, str, str, bytes]]) -> list[bool]:
         raise JournalError("append", "(port check)", "the gateway is only being tested")
@@ -865,27 +882,35 @@ class TrackerGateway:
         )
 
     async def _serve_tcp(self, conn: _Conn, client: socket.socket) -> None:
+        """Serve one admitted TCP connection (a :class:`_TcpConnection`) until it ends."""
         reason = "connection error"
-        writer: asyncio.StreamWriter | None = None
+        transport: asyncio.BaseTransport | None = None
+        protocol: _TcpConnection | None = None
         try:
             if conn.closing is not None:  # evicted before it was served: its socket is closed
                 return
             conn.abort = None  # while the transport is made, eviction only marks it closing
-            reader, writer = await asyncio.open_connection(sock=client, limit=self.max_buffer)
-            conn.abort = writer.transport.abort
+            protocol = _TcpConnection(self, conn)
+            transport, _ = await asyncio.get_running_loop().connect_accepted_socket(
+                lambda: protocol, client
+            )
+            conn.abort = transport.abort
             if conn.closing is None:
-                reason = await self._read_loop(conn, reader, writer)
+                reason = await protocol.ended
         except (ConnectionError, OSError) as err:
             reason = f"connection error: {err}"
         finally:
+            if protocol is not None:
+                protocol.detach()
             reason = conn.closing or reason
             _LOGGER.debug("%s %s: closing (%s)", conn.protocol, conn.peer, reason)
-            if writer is None:
+            if transport is None:
                 client.close()
             elif reason == _EOF:
-                writer.close()
+                transport.close()
             else:
-                writer.transport.abort()
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.abort()
             self._release(conn)
             if conn.device is not None:
                 if self._device_conns.get(conn.device) is conn:
@@ -893,55 +918,6 @@ class TrackerGateway:
                 self._connected[conn.device] = self._connected.get(conn.device, 1) - 1
                 if self._connected[conn.device] <= 0:
                     del self._connected[conn.device]
-
-    async def _read_loop(
-        self, conn: _Conn, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> str:
-        """Decode, journal and answer until the connection ends; return why it ended."""
-        decoder = self._stream_decoder(conn.protocol)
-        loop = asyncio.get_running_loop()
-        transport = writer.transport
-        idle = _IdleWatch(loop, self.idle_timeout, transport)
-        try:
-            while True:
-                idle.reading_since = loop.time()
-                data = await reader.read(self.max_buffer)
-                idle.reading_since = None
-                if conn.closing is not None:
-                    return conn.closing
-                if idle.expired:
-                    self.stats.idle_timeouts += 1
-                    self.stats.dropped += 1
-                    return f"idle for {self.idle_timeout:g} s"
-                if not data:
-                    return _EOF
-                outcome = await self._handle_items(conn, decoder.feed(data))
-                if outcome.accepted:
-                    conn.unparsed = decoder.buffered
-                else:
-                    conn.unparsed += len(data)
-                if conn.unparsed > self.max_buffer and not outcome.close:
-                    outcome.close = f"more than {self.max_buffer} bytes without a valid frame"
-                if conn.rejected and not conn.identified and not outcome.close:
-                    outcome.close = "not a registered device"
-                if outcome.replies:
-                    replies = outcome.replies
-                    writer.write(replies[0] if len(replies) == 1 else b"".join(replies))
-                    # drain() returns at once unless the socket is full or the connection is
-                    # going: only then is it worth a timer
-                    if transport.get_write_buffer_size() or transport.is_closing():
-                        try:
-                            async with asyncio.timeout(self.idle_timeout):
-                                await writer.drain()
-                        except TimeoutError:
-                            outcome.close = outcome.close or "the device does not read its replies"
-                if (closed := conn.closed_by_gateway()) is not None:  # during the awaits
-                    return closed
-                if outcome.close:
-                    self.stats.dropped += 1
-                    return outcome.close
-        finally:
-            idle.cancel()
 
     # -- shared frame handling ------------------------------------------------------------
 
@@ -1000,6 +976,13 @@ class TrackerGateway:
 
     async def _handle_items(self, conn: _Conn, items: list[Item]) -> _Outcome:
         """Journal what registered devices sent; decide the replies (in stream order)."""
+        outcome, accepted, kept = self._sort_items(conn, items)
+        return await self._journal_items(conn, outcome, accepted, kept)
+
+    def _sort_items(
+        self, conn: _Conn, items: list[Item]
+    ) -> tuple[_Outcome, list[Frame], list[tuple[str, str, str, bytes]]]:
+        """Decide the replies; which frames to journal; which undecodable ones to keep."""
         outcome = _Outcome()
         accepted: list[Frame] = []
         kept: list[tuple[str, str, str, bytes]] = []  # undecodable, answered: stored first
@@ -1030,6 +1013,18 @@ class TrackerGateway:
             accepted.append(item)
             if item.reply is not None:
                 outcome.replies.append(item.reply)
+        if accepted:
+            outcome.accepted = True
+        return outcome, accepted, kept
+
+    async def _journal_items(
+        self,
+        conn: _Conn,
+        outcome: _Outcome,
+        accepted: list[Frame],
+        kept: list[tuple[str, str, str, bytes]],
+    ) -> _Outcome:
+        """Store what :meth:`_sort_items` chose, then run the callbacks; the outcome."""
         if kept:
             try:
                 stored = await self.journal.store_frames(kept)
@@ -1046,25 +1041,27 @@ class TrackerGateway:
             self.stats.frames_kept += sum(stored)
         if not accepted:
             return outcome
-        outcome.accepted = True
         positions = [p for frame in accepted for p in frame.positions]
         fresh: list[bool] = []
         if positions:
             try:
                 fresh = await self.journal.append(positions)
             except JournalError as err:
-                self.stats.journal_errors += 1
-                _LOGGER.warning(
-                    "%s %s: not acknowledging %d position(s): %s",
-                    conn.protocol,
-                    conn.peer,
-                    len(positions),
-                    err,
-                )
-                return _Outcome(close="journal failure")
+                return self._journal_failed(conn, len(positions), err)
+        self._accepted(conn, accepted, fresh)
+        return outcome
+
+    def _journal_failed(self, conn: _Conn, count: int, err: JournalError) -> _Outcome:
+        self.stats.journal_errors += 1
+        _LOGGER.warning(
+            "%s %s: not acknowledging %d position(s): %s", conn.protocol, conn.peer, count, err
+        )
+        return _Outcome(close="journal failure")
+
+    def _accepted(self, conn: _Conn, accepted: list[Frame], fresh: list[bool]) -> None:
+        """The frames are journaled: run their callbacks and count their ACKs."""
         self._deliver(conn, accepted, fresh)
         self.stats.acks += sum(1 for frame in accepted if frame.reply is not None)
-        return outcome
 
     def _identify(self, conn: _Conn) -> None:
         """A registered device's frame arrived on the connection: it is pending no more."""
@@ -1109,7 +1106,8 @@ class TrackerGateway:
                     except Exception:
                         _LOGGER.exception("on_message callback failed")
             if new:
-                new.sort(key=lambda p: p.fix_time)  # devices may send newest first
+                if len(new) > 1:
+                    new.sort(key=_FIX_TIME)  # devices may send newest first
                 try:
                     self._on_positions(conn.protocol, new)
                 except Exception:
@@ -1240,6 +1238,262 @@ class TrackerGateway:
         response = web.Response(status=status, text=text)
         response.force_close()
         return response
+
+
+_NO_OUTCOME = _Outcome()
+_NO_FRAMES: list[Frame] = []
+
+
+class _TcpConnection(asyncio.Protocol):
+    """One TCP connection: decode what arrives, journal it, write the replies once committed.
+
+    No task and no stream objects per read: ``data_received`` decodes at once, hands the
+    positions to the journal (:meth:`.journal.TrackerJournal.submit`) and the commit's
+    completion callback runs the callbacks and writes the replies, in stream order, as the
+    read loop of asyncio streams did. While a batch is being journaled (or the replies
+    cannot be written), what arrives waits in ``backlog``; beyond ``max_buffer`` bytes
+    reading pauses. At most ``max_buffer`` bytes are decoded at a time, and the device's
+    end of the stream is handled after what came before it (the transport stays open
+    for the last replies). A rarer batch that holds frames to keep as received
+    (``store_frames``) runs as a task. :attr:`ended` gets the reason the connection ends;
+    :meth:`TrackerGateway._serve_tcp` then closes the transport and frees the slot.
+    """
+
+    def __init__(self, gateway: TrackerGateway, conn: _Conn) -> None:
+        self.gateway = gateway
+        self.conn = conn
+        self.decoder = gateway._stream_decoder(conn.protocol)  # noqa: SLF001
+        self.loop = asyncio.get_running_loop()
+        self.max_buffer = gateway.max_buffer
+        self.ended: asyncio.Future[str] = self.loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self.idle: _IdleWatch | None = None
+        self.backlog = bytearray()  # received while a batch was in process
+        self.busy = False  # a batch waits for the journal
+        # the batch that waits: its outcome, frames, position count and bytes read (kept
+        # here, not in a closure or a tuple: fewer objects for the garbage collector)
+        self.outcome = _NO_OUTCOME
+        self.frames = _NO_FRAMES
+        self.count = 0
+        self.size = 0
+        # made once, not for every batch (each would be one more object for the collector)
+        self._on_committed = self._committed
+        self.context = contextvars.copy_context()
+        self.eof = False  # the device closed its side
+        self.lost: str | None = None  # the transport is gone: why
+        self.reading_paused = False
+        self.writing_paused = False
+        self.drain_timer: asyncio.TimerHandle | None = None
+        self.detached = False  # the gateway is done with it (stopped)
+
+    # -- transport callbacks -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.idle = _IdleWatch(self.loop, self.gateway.idle_timeout, transport)
+        self.idle.reading_since = self.loop.time()
+
+    def data_received(self, data: bytes) -> None:
+        if self.ended.done() or self.lost is not None:
+            return
+        if self.busy or self.writing_paused or self.backlog or len(data) > self.max_buffer:
+            self.backlog += data
+            if len(self.backlog) > self.max_buffer and not self.reading_paused:
+                assert self.transport is not None
+                self.reading_paused = True
+                self.transport.pause_reading()
+            if not (self.busy or self.writing_paused):
+                self._run(None)
+            return
+        self._run(data)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        if not (self.busy or self.writing_paused or self.backlog):
+            self._end(_EOF)
+        return True  # keep the transport open: the replies to what came before still go out
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.drain_timer is not None:
+            self.drain_timer.cancel()
+            self.drain_timer = None
+        gateway = self.gateway
+        if self.idle is not None and self.idle.expired:
+            gateway.stats.idle_timeouts += 1
+            gateway.stats.dropped += 1
+            reason = f"idle for {gateway.idle_timeout:g} s"
+        elif exc is not None:
+            reason = f"connection error: {exc}"
+        else:
+            reason = _EOF
+        self.lost = self.conn.closing or reason
+        if not self.busy:  # a batch in the journal ends it when its callbacks have run
+            self._end(self.lost)
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self.drain_timer is not None:
+            self.drain_timer.cancel()
+            self.drain_timer = None
+            if not self.busy:
+                self._run(None)
+
+    # -- processing ----------------------------------------------------------------------
+
+    def _run(self, data: bytes | None) -> None:
+        """Handle ``data``, then what waited behind it, until a batch waits or it ends."""
+        while True:
+            if data is not None and not self._handle(data):
+                return
+            if self.ended.done():
+                return
+            if self.lost is not None:
+                self._end(self.lost)
+                return
+            if self.backlog:
+                data = bytes(self.backlog[: self.max_buffer])
+                del self.backlog[: self.max_buffer]
+                if self.reading_paused and len(self.backlog) <= self.max_buffer:
+                    assert self.transport is not None
+                    self.reading_paused = False
+                    self.transport.resume_reading()
+                continue
+            if self.eof:
+                self._end(_EOF)
+            elif self.idle is not None:
+                self.idle.reading_since = self.loop.time()
+            return
+
+    def _handle(self, data: bytes) -> bool:
+        """Decode and journal one read; True when it is done (the next one may follow)."""
+        conn = self.conn
+        if (closed := conn.closed_by_gateway()) is not None:
+            self._end(closed)
+            return False
+        if self.idle is not None:
+            self.idle.reading_since = None
+        gateway = self.gateway
+        outcome, accepted, kept = gateway._sort_items(conn, self.decoder.feed(data))  # noqa: SLF001
+        size = len(data)
+        if kept:  # undecodable frames kept as received first: the general code
+            self.busy = True
+            self.size = size
+            task = self.loop.create_task(
+                gateway._journal_items(conn, outcome, accepted, kept)  # noqa: SLF001
+            )
+            task.add_done_callback(self._stored)
+            return False
+        if accepted:
+            positions = [p for frame in accepted for p in frame.positions]
+            if positions:
+                self.busy = True
+                self.outcome = outcome
+                self.frames = accepted
+                self.count = len(positions)
+                self.size = size
+                gateway.journal.submit(positions).add_done_callback(
+                    self._on_committed, context=self.context
+                )
+                return False
+            gateway._accepted(conn, accepted, [])  # noqa: SLF001
+        return self._finish(outcome, size)
+
+    def _committed(self, future: asyncio.Future[list[bool]]) -> None:
+        """The journal answered for a batch: run its callbacks, write its replies."""
+        outcome, accepted, count, size = self.outcome, self.frames, self.count, self.size
+        self.outcome = _NO_OUTCOME
+        self.frames = _NO_FRAMES
+        self.busy = False
+        if self.detached:  # the gateway stopped meanwhile: nothing is reported or written
+            if not future.cancelled():
+                future.exception()
+            return
+        gateway = self.gateway
+        try:
+            fresh = future.result()
+        except JournalError as err:
+            outcome = gateway._journal_failed(self.conn, count, err)  # noqa: SLF001
+        except asyncio.CancelledError:
+            outcome = _Outcome(close="journal failure")
+        else:
+            gateway._accepted(self.conn, accepted, fresh)  # noqa: SLF001
+        if self._finish(outcome, size):
+            self._run(None)
+
+    def _stored(self, task: asyncio.Task[_Outcome]) -> None:
+        size = self.size
+        self.busy = False
+        if self.detached:
+            if not task.cancelled():
+                task.exception()
+            return
+        if task.cancelled():
+            outcome = _Outcome(close="journal failure")
+        elif (err := task.exception()) is not None:
+            _LOGGER.error(
+                "%s %s: handling frames failed", self.conn.protocol, self.conn.peer, exc_info=err
+            )
+            outcome = _Outcome(close="internal error")
+        else:
+            outcome = task.result()
+        if self._finish(outcome, size):
+            self._run(None)
+
+    def _finish(self, outcome: _Outcome, size: int) -> bool:
+        """Account for a handled read, write its replies; True to go on reading."""
+        conn = self.conn
+        gateway = self.gateway
+        if outcome.accepted:
+            conn.unparsed = self.decoder.buffered
+        else:
+            conn.unparsed += size
+        if conn.unparsed > self.max_buffer and not outcome.close:
+            outcome.close = f"more than {self.max_buffer} bytes without a valid frame"
+        if conn.rejected and not conn.identified and not outcome.close:
+            outcome.close = "not a registered device"
+        transport = self.transport
+        if outcome.replies and transport is not None and self.lost is None:
+            replies = outcome.replies
+            transport.write(replies[0] if len(replies) == 1 else b"".join(replies))
+        if (closed := conn.closed_by_gateway()) is not None:
+            self._end(closed)
+            return False
+        if outcome.close:
+            gateway.stats.dropped += 1
+            self._end(outcome.close)
+            return False
+        if self.lost is not None:
+            self._end(self.lost)
+            return False
+        if self.writing_paused:  # the device does not read: wait as long as for its data
+            self.drain_timer = self.loop.call_later(gateway.idle_timeout, self._write_expired)
+            return False
+        return True
+
+    def _write_expired(self) -> None:
+        self.drain_timer = None
+        self.gateway.stats.dropped += 1
+        self._end("the device does not read its replies")
+
+    def _end(self, reason: str) -> None:
+        """The connection is over (the gateway's task closes the transport)."""
+        if not self.ended.done():
+            self.ended.set_result(reason)
+        if self.idle is not None:
+            self.idle.cancel()
+
+    def detach(self) -> None:
+        """The gateway is done with the connection: stop its timers and callbacks."""
+        self.detached = True
+        if self.idle is not None:
+            self.idle.cancel()
+        if self.drain_timer is not None:
+            self.drain_timer.cancel()
+            self.drain_timer = None
 
 
 class _UdpListener(asyncio.DatagramProtocol):

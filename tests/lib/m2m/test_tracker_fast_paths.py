@@ -163,6 +163,61 @@ def test_a_big_io_group_decodes_on_the_fast_path() -> None:
     assert first.ignition is None  # IO 239 is not among 0-99
 
 
+def _avl_record(
+    codec: int, groups: list[list[tuple[int, int]]], nx: tuple[tuple[int, bytes], ...] = ()
+) -> bytes:
+    """One record of ``codec`` with the IO groups (ID, value) given (N1, N2, N4, N8)."""
+    wide = codec == teltonika.CODEC_8E
+    id_size = 1 if codec == teltonika.CODEC_8 else 2
+    n_size = 2 if wide else 1
+    out = (
+        (1_700_000_000_000).to_bytes(8, "big") + b"\x01"
+        + (252_618_832).to_bytes(4, "big") + (546_990_336).to_bytes(4, "big")
+        + b"\x00\x70\x01\x0e\x09\x00\x39" + (0).to_bytes(id_size, "big")
+        + (b"\x00" if codec == teltonika.CODEC_16 else b"")
+        + (sum(map(len, groups)) + len(nx)).to_bytes(n_size, "big")
+    )  # fmt: skip
+    for g, items in enumerate(groups):
+        out += len(items).to_bytes(n_size, "big")
+        for io_id, value in items:
+            out += io_id.to_bytes(id_size, "big") + value.to_bytes(1 << g, "big")
+    if wide:
+        out += len(nx).to_bytes(2, "big")
+        for io_id, blob in nx:
+            out += io_id.to_bytes(2, "big") + len(blob).to_bytes(2, "big") + blob
+    return out
+
+
+@pytest.mark.parametrize("codec", sorted(teltonika.AVL_CODECS))
+def test_records_laid_out_alike_decode_the_same_from_the_layout_cache(codec: int) -> None:
+    # a tracker's records mostly repeat one IO layout: after the first, a record is read in
+    # one call when its IDs and counts match a layout seen before; one with the same N1
+    # count and other IDs, or other counts, is read group by group, as are the rest
+    a = [[(239, 1), (240, 0), (21, 4)], [(66, 12800)], [(16, 123_456)], [(199, 7)]]
+    other_ids = [[(239, 1), (246, 1), (21, 4)], [(66, 12800)], [(16, 123_456)], [(199, 7)]]
+    other_counts = [[(239, 0), (240, 1), (21, 3)], [(66, 12000), (67, 4100)], [], [(199, 8)]]
+    repeated_id = [[(239, 1), (239, 0), (253, 2)], [(66, 11000)], [(16, 5)], [(199, 9)]]
+    nx = ((256, b"WVWZZZ1JZXW000001"), (300, b"\x00\xff")) if codec == teltonika.CODEC_8E else ()
+    records = [
+        _avl_record(codec, a),
+        _avl_record(codec, other_ids),
+        _avl_record(codec, [[(i, v + 1) for i, v in g] for g in a]),  # A, other values
+        _avl_record(codec, other_counts, nx),
+        _avl_record(codec, repeated_id),
+        _avl_record(codec, a, nx),
+        _avl_record(codec, a),
+    ]
+    data = b"".join(records)
+    checked = _outcome(teltonika._decode_records_checked, codec, len(records), data, True)
+    teltonika._LAYOUTS[codec].shapes.clear()
+    for _ in range(2):  # the first time the layouts are learnt, the second they are known
+        fast = teltonika._decode_records_fast(
+            data, 0, len(data), codec, len(records), IMEI, data, True, True
+        )
+        assert _io_items(fast) == checked
+        assert teltonika._LAYOUTS[codec].shapes[3]  # N1 = 3 in every record
+
+
 @pytest.mark.parametrize("byteorder", ["little", "big"])
 def test_crc16_ibm_matches_the_bitwise_definition(
     byteorder: str, monkeypatch: pytest.MonkeyPatch

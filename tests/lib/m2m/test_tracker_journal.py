@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlite3
 import threading
 
+import orjson
 import pytest
 
 from custom_components.thingbridge.m2m import journal as journal_module
@@ -161,7 +162,7 @@ async def test_durable_across_reopen(tmp_path: Path) -> None:
         assert await second.append([pos(4), pos(5)]) == [False, True]
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     conn.close()
 
 
@@ -592,7 +593,7 @@ async def test_version_2_file_is_migrated_and_still_recognises_resends(tmp_path:
         assert [(f.kind, f.raw) for f in await journal.frames("other")] == [frame[2:]]
         assert await journal.store_frames([frame]) == [False]
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert conn.execute("SELECT COUNT(*) FROM positions").fetchone()[0] == 6
     conn.close()
     async with TrackerJournal(path, retention_days=None) as journal:  # reopening is a no-op
@@ -613,12 +614,124 @@ async def test_version_2_file_is_migrated_and_still_recognises_resends(tmp_path:
 def test_the_fast_encoding_is_the_general_one_and_survives_a_round_trip(
     position: Position,
 ) -> None:
-    # the orjson fast path and the field-by-field code give the same text and digest, and a
-    # stored row's text, read back, gives its digest again (the migration relies on it)
-    text, digest = journal_module._position_json(position)
-    assert (text, digest) == journal_module._identified(
-        journal_module._position_dict_general(position)
+    # the orjson fast path and the field-by-field code give the same array and digest, and a
+    # stored row, read back and stored again, gives the same data and digest (resends of
+    # anything stored are recognised; the migration relies on it)
+    data, digest = journal_module._encode(position)
+    general = journal_module._dumps(journal_module._stored_values_general(position))
+    assert data.startswith(general[:-1] + b",")
+    assert digest == blake2b(general, digest_size=16).digest()
+    row = journal_module._row(position, 0)
+    assert row[6:] == (data, digest)
+    record = journal_module._record((1, 0, row[0], row[1], row[2], row[6]))
+    assert journal_module._encode(record.position) == (data, digest)
+    assert record.position.fix_time == position.fix_time
+    assert b"NaN" not in data
+    assert b"Infinity" not in data
+
+
+# -- schema version 3 (orjson objects, the identity index led by the device) --------------------
+
+_V3_SCHEMA = _V2_SCHEMA.replace("PRAGMA user_version=2;", "PRAGMA user_version=3;")
+
+
+def _v3_row(p: Position, received: datetime) -> tuple[object, ...]:
+    """A row as schema version 3 wrote it: orjson's object of the fields that are not None
+    (``bytes`` in ``io`` as hex, integers beyond 64 bits by the standard library), the
+    digest without the transmission fields, which follow at the end."""
+    data: dict[str, object] = {
+        f.name: getattr(p, f.name)
+        for f in fields(Position)
+        if f.name != "raw" and getattr(p, f.name) is not None
+    }
+    data["io"] = {k: v.hex() if isinstance(v, bytes) else v for k, v in p.io.items()}
+
+    def dumps(value: object) -> bytes:
+        try:
+            return orjson.dumps(value)
+        except TypeError:
+            value = {**value, "fix_time": p.fix_time.isoformat()}  # type: ignore[dict-item]
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+    tail = b"".join(
+        b',"' + name.encode() + b'":' + orjson.dumps(data.pop(name))
+        for name in ("checksum_ok", "archive")
+        if name in data
     )
-    assert journal_module._stored_digest(text) == digest
-    assert "NaN" not in text
-    assert "Infinity" not in text
+    text = dumps(data)
+    digest = blake2b(text, digest_size=16).digest()
+
+    def micros(t: datetime) -> int:
+        return (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+    return (
+        p.protocol, p.device_id, micros(p.fix_time), round(p.latitude * 1e7),
+        round(p.longitude * 1e7), micros(received),
+        (text[:-1] + tail + b"}" if tail else text).decode(), digest,
+    )  # fmt: skip
+
+
+_V3_POSITIONS = [
+    pos(1, checksum_ok=True, archive=False, ignition=True, satellites=9, event=0),
+    pos(2, alarm="Überdrehzahl", io={"239": 1, "66": 12800, "tiny": 1e-05, "priority": 1}),
+    pos(3, io={"blob": b"\x00\xff", "vin": "WVW"}, odometer_m=1e16, hdop=0.9),
+    pos(4, io={"big": 2**70}, engine_hours_s=3600.0),
+    pos(5, checksum_ok=False, archive=True, event="ALM"),
+    pos(5, device="other", protocol="gt06", archive=True, gsm_signal=4, battery_v=4.1),
+]
+
+
+async def test_version_3_file_is_converted_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    received = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V3_SCHEMA)
+        conn.executemany(
+            "INSERT INTO positions (protocol, device_id, fix_time_us, lat_e7, lon_e7,"
+            " received_us, data, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [_v3_row(p, received) for p in _V3_POSITIONS],
+        )
+        conn.execute(  # a damaged row is kept through the conversion
+            "INSERT INTO positions (protocol, device_id, fix_time_us, lat_e7, lon_e7,"
+            " received_us, data, digest) VALUES ('teltonika', 'damaged', 1, 0, 0, 0,"
+            " '{not json', x'00')"
+        )
+    conn.close()
+    # what the journal reads back: raw is not kept, bytes come back as hex text
+    expected = [
+        replace(p, raw=b"", io={k: v.hex() if isinstance(v, bytes) else v for k, v in p.io.items()})
+        for p in _V3_POSITIONS
+    ]
+    async with TrackerJournal(path, retention_days=None) as journal:
+        assert await journal.count() == 7
+        records = await journal.positions("356307042441013")
+        assert [r.position for r in records] == expected[:5]
+        assert [r.seq for r in records] == [1, 2, 3, 4, 5]
+        assert {r.received_at for r in records} == {received}
+        assert records[3].position.io["big"] == 2**70
+        latest = await journal.latest("other", protocol="gt06")
+        assert latest is not None
+        assert latest.position == expected[5]
+        assert await journal.devices() == [
+            ("gt06", "other"),
+            ("teltonika", "356307042441013"),
+            ("teltonika", "damaged"),
+        ]
+        # resends of records stored before the upgrade are recognised
+        assert await journal.append(_V3_POSITIONS) == [False] * 6
+        changed = replace(_V3_POSITIONS[1], alarm="Überdrehzahl!")
+        assert await journal.append([changed, changed]) == [True, False]
+        assert await journal.count() == 8
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        stored = dict(conn.execute("SELECT device_id, data FROM positions WHERE seq IN (6, 7)"))
+        assert stored["damaged"] == "{not json"
+        assert json.loads(stored["other"])[-2:] == [None, True]  # checksum_ok, archive
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "positions_record" in indexes
+    conn.close()
+    async with TrackerJournal(path, retention_days=None) as journal:  # reopening is a no-op
+        assert await journal.append([*_V3_POSITIONS, changed]) == [False] * 7
+        after = [r.position for r in await journal.positions("356307042441013")]
+        # the changed record has the second one's fix time: it follows it
+        assert after == [*expected[:2], replace(changed, raw=b""), *expected[2:5]]

@@ -38,7 +38,9 @@ except VIN (256, 325) and DTC list (281), which are text.
 
 Speed: a gateway decodes every record of every device, so well-formed records take a fast
 path (precompiled :class:`struct.Struct` reads, the IO groups unpacked pair by pair, no
-per-field bounds objects). Anything the fast path does not accept as it stands (a
+per-field bounds objects). A tracker's records mostly repeat one IO layout (the same IDs in
+the same groups), so the fast path keeps the layouts it met lately (a few per N1 count) and
+reads a record that matches one, every ID and count checked, with one call. Anything the fast path does not accept as it stands (a
 truncated record, out-of-range coordinates or time, trailing bytes…) is decoded again by
 the field-by-field reader, which names the field that is wrong; both give the same
 positions for valid input.
@@ -46,8 +48,9 @@ positions for valid input.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+import operator
 import struct
 
 from ._util import Reader, check_coordinates, from_epoch, printable_ascii
@@ -184,7 +187,7 @@ class _Layout:
     (IO ID, value) pairs followed by the next count (N2, N4, N8, or Codec 8E's NX).
     """
 
-    __slots__ = ("_cache", "head", "id_code", "n_code", "wide")
+    __slots__ = ("_cache", "head", "id_code", "n_code", "shapes", "wide")
 
     def __init__(self, codec: int) -> None:
         self.wide = codec == CODEC_8E
@@ -193,6 +196,19 @@ class _Layout:
         event = "HB" if codec == CODEC_16 else self.id_code
         self.head = struct.Struct(f">QBiihHBH{event}{self.n_code}{self.n_code}")
         self._cache: dict[tuple[int, int], struct.Struct] = {}
+        self.shapes: dict[int, list[_Shape]] = {}
+        """The IO layouts seen lately, by their N1 count (newest first)."""
+
+    def remember(self, groups: list[tuple[int, ...]], nx: int) -> None:
+        """Keep the layout of a record whose IO IDs, group by group, were ``groups``."""
+        n1 = len(groups[0])
+        shapes = self.shapes.get(n1)
+        if shapes is None:
+            if len(self.shapes) >= _MAX_SHAPE_KEYS:
+                self.shapes.clear()
+            shapes = self.shapes[n1] = []
+        shapes.insert(0, _Shape(self, groups, nx))
+        del shapes[_MAX_SHAPES:]
 
     def group(self, g: int, n: int) -> struct.Struct:
         """The reader of group ``g`` (0-3) with ``n`` pairs and the count after it."""
@@ -204,6 +220,72 @@ class _Layout:
         if n <= 64:
             self._cache[g, n] = layout
         return layout
+
+
+_MAX_SHAPES = 4  # layouts kept per N1 count
+_MAX_SHAPE_KEYS = 64  # N1 counts with kept layouts
+
+
+def _picker(indexes: list[int]) -> Callable[[tuple[int, ...]], tuple[int, ...]]:
+    """``operator.itemgetter`` that always returns a tuple (of 0, 1 or more items)."""
+    if len(indexes) > 1:
+        return operator.itemgetter(*indexes)
+    if indexes:
+        index = indexes[0]
+        return lambda values: (values[index],)
+    return lambda _values: ()
+
+
+class _Shape:
+    """A record's whole IO element as one :class:`struct.Struct`, for records laid out alike.
+
+    A tracker's records mostly carry the same IO IDs in the same groups, only the values
+    change. Given the IDs of a record, ``whole`` reads all its IO groups (N1 pairs, N2,
+    N2 pairs… up to Codec 8E's NX count) in one call; ``signature`` picks every ID and
+    count from what it read, which must equal ``expected`` for the record to have this
+    layout (otherwise the group-by-group reader takes it). ``value_of`` picks the values
+    (in record order, named ``keys``); ``mapped_of`` those of the IDs ``mapped_ids``, which
+    map onto :class:`Position` fields or alarms.
+    """
+
+    __slots__ = (
+        "expected", "keys", "mapped_ids", "mapped_of", "signature", "size", "value_of", "whole",
+    )  # fmt: skip
+
+    def __init__(self, layout: _Layout, groups: list[tuple[int, ...]], nx: int) -> None:
+        code = [">"]
+        checked: list[int] = []  # indexes of the IDs and counts
+        expected: list[int] = []
+        values: list[int] = []
+        mapped: list[tuple[int, int]] = []
+        index = 0
+        for g, ids in enumerate(groups):
+            code.append((layout.id_code + _VALUE_CODES[g]) * len(ids))
+            for io_id in ids:
+                checked.append(index)
+                expected.append(io_id)
+                values.append(index + 1)
+                if io_id in _MAPPED:
+                    mapped.append((io_id, index + 1))
+                index += 2
+            if g < 3:  # the next group's count
+                code.append(layout.n_code)
+                checked.append(index)
+                expected.append(len(groups[g + 1]))
+                index += 1
+            elif layout.wide:  # NX
+                code.append("H")
+                checked.append(index)
+                expected.append(nx)
+                index += 1
+        self.whole = struct.Struct("".join(code))
+        self.size = self.whole.size
+        self.signature = operator.itemgetter(*checked)  # at least the N2, N4, N8 counts
+        self.expected = tuple(expected)
+        self.value_of = _picker(values)
+        self.keys = tuple(_KEYS[i] if i < len(_KEYS) else str(i) for g in groups for i in g)
+        self.mapped_ids = tuple(io_id for io_id, _ in mapped)
+        self.mapped_of = _picker([index for _, index in mapped])
 
 
 _LAYOUTS = {codec: _Layout(codec) for codec in AVL_CODECS}
@@ -260,6 +342,9 @@ def _decode_records_fast(  # noqa: PLR0915, PLR0917 - one hot loop
     mapped = _MAPPED
     from_timestamp = _FROM_TIMESTAMP
     utc = UTC
+    shapes = layout.shapes
+    remember = layout.remember
+    size = len(data)
     pos = start
     messages: list[AnyMessage] = []
     for _ in range(count):
@@ -268,48 +353,65 @@ def _decode_records_fast(  # noqa: PLR0915, PLR0917 - one hot loop
         millis, priority, lon_e7, lat_e7, altitude, angle, satellites, speed, event_id = fields[:9]
         n = fields[-1]
         io: dict[str, IoValue] = {"priority": priority}
+        pairs: Iterable[tuple[int, int]]  # the mapped IO IDs and their values
+        for shape in shapes.get(n, ()):  # a layout seen before: the whole IO element at once
+            if pos + shape.size <= size:
+                values = shape.whole.unpack_from(data, pos)
+                if shape.signature(values) == shape.expected:
+                    pos += shape.size
+                    io.update(zip(shape.keys, shape.value_of(values), strict=True))
+                    pairs = zip(shape.mapped_ids, shape.mapped_of(values), strict=True)
+                    n = values[-1] if wide else 0
+                    break
+        else:  # group by group; the layout is kept for the next records
+            pairs = []
+            groups: list[tuple[int, ...]] = []
+            for g in range(4):
+                reader = group(g, n)
+                values = reader.unpack_from(data, pos)
+                pos += reader.size
+                ids: tuple[int, ...] = values[0 : 2 * n : 2]
+                if n:
+                    for io_id, value in zip(ids, values[1::2], strict=False):
+                        io[keys[io_id] if io_id < n_keys else str(io_id)] = value
+                        if io_id in mapped:
+                            pairs.append((io_id, value))
+                groups.append(ids)
+                n = values[-1] if values else 0
+            remember(groups, n if wide else 0)
         alarms = _NO_ALARMS
         ignition = motion = None
         ext_v = battery_v = battery_pct = odometer = trip = engine = hdop = None
         gsm = None
-        for g in range(4):
-            reader = group(g, n)
-            values = reader.unpack_from(data, pos)
-            pos += reader.size
-            if n:
-                for io_id, value in zip(values[::2], values[1::2], strict=False):
-                    io[keys[io_id] if io_id < n_keys else str(io_id)] = value
-                    if io_id not in mapped:
-                        continue
-                    if io_id == 239:
-                        ignition = value > 0
-                    elif io_id == 240:
-                        motion = value > 0
-                    elif io_id == 21:
-                        gsm = int(value)
-                    elif io_id == 66:
-                        ext_v = value / 1000.0
-                    elif io_id == 16:
-                        odometer = float(value)
-                    elif io_id == 67:
-                        battery_v = value / 1000.0
-                    elif io_id == 113:
-                        battery_pct = float(value)
-                    elif io_id == 199:
-                        trip = float(value)
-                    elif io_id == 449:
-                        engine = float(value)
-                    elif io_id == 182:
-                        hdop = value / 10.0
-                    else:  # an alarm
-                        name = (
-                            _GREEN_DRIVING.get(value)
-                            if io_id == 253
-                            else (_FLAG_ALARMS[io_id] if value > 0 else None)
-                        )
-                        if name is not None:
-                            alarms = [*alarms, name]
-            n = values[-1] if values else 0
+        for io_id, value in pairs:
+            if io_id == 239:
+                ignition = value > 0
+            elif io_id == 240:
+                motion = value > 0
+            elif io_id == 21:
+                gsm = int(value)
+            elif io_id == 66:
+                ext_v = value / 1000.0
+            elif io_id == 16:
+                odometer = float(value)
+            elif io_id == 67:
+                battery_v = value / 1000.0
+            elif io_id == 113:
+                battery_pct = float(value)
+            elif io_id == 199:
+                trip = float(value)
+            elif io_id == 449:
+                engine = float(value)
+            elif io_id == 182:
+                hdop = value / 10.0
+            else:  # an alarm
+                name = (
+                    _GREEN_DRIVING.get(value)
+                    if io_id == 253
+                    else (_FLAG_ALARMS[io_id] if value > 0 else None)
+                )
+                if name is not None:
+                    alarms = [*alarms, name]
         if wide:
             for _ in range(n):  # NX: variable-length values
                 io_id, length = _NX_HEAD.unpack_from(data, pos)
