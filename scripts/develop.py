@@ -307,6 +307,15 @@ async def add_simulator_things(session: aiohttp.ClientSession, token: str) -> li
 MODBUS_PROFILE = "eastron-sdm630"
 
 
+async def start_flow(session: aiohttp.ClientSession, headers: dict[str, str]) -> str:
+    """Start ThingBridge's config flow (as "Add integration" does); the URL of its steps."""
+    async with session.post(
+        f"{URL}/api/config/config_entries/flow", json={"handler": "thingbridge"}, headers=headers
+    ) as resp:
+        flow = await _json(resp)
+    return f"{URL}/api/config/config_entries/flow/{flow['flow_id']}"
+
+
 async def add_modbus_meter(session: aiohttp.ClientSession, token: str) -> str:
     """Add the simulated SDM630 through the Modbus steps of the config flow, as a user would.
 
@@ -314,11 +323,7 @@ async def add_modbus_meter(session: aiohttp.ClientSession, token: str) -> str:
     meter once before the entry is created. A meter added before (same port) is kept.
     """
     headers = {"Authorization": f"Bearer {token}"}
-    async with session.post(
-        f"{URL}/api/config/config_entries/flow", json={"handler": "thingbridge"}, headers=headers
-    ) as resp:
-        flow = await _json(resp)
-    path = f"{URL}/api/config/config_entries/flow/{flow['flow_id']}"
+    path = await start_flow(session, headers)
     answers: tuple[dict[str, Any], ...] = (
         {"next_step_id": "modbus_device"},
         {"connection": "tcp"},
@@ -446,11 +451,7 @@ async def setup_tracker_gateway(session: aiohttp.ClientSession, token: str) -> d
     had may be taken now. Returns the port of every protocol.
     """
     headers = {"Authorization": f"Bearer {token}"}
-    async with session.post(
-        f"{URL}/api/config/config_entries/flow", json={"handler": "thingbridge"}, headers=headers
-    ) as resp:
-        flow = await _json(resp)
-    path = f"{URL}/api/config/config_entries/flow/{flow['flow_id']}"
+    path = await start_flow(session, headers)
     async with session.post(
         path, json={"next_step_id": "tracker_gateway"}, headers=headers
     ) as resp:

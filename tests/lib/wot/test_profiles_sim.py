@@ -93,6 +93,13 @@ async def test_em24_profile_reads_the_simulated_meter(started: list[SimModbusDev
     assert math.isclose(result.values["frequency"], 50.0)
 
 
+def full_sdm630(port: int) -> dict[str, Any]:
+    """The SDM630 profile with every optional register group, for a meter on ``port``."""
+    tm = ProfileLibrary(SHIPPED_PROFILES).get("eastron-sdm630")
+    every = {pointer.rsplit("/", 1)[1] for pointer in tm.document.get("tm:optional", [])}
+    return instantiate(tm, {"HOST": "127.0.0.1", "PORT": port, "UNIT_ID": 1}, include=every)
+
+
 async def test_the_full_sdm630_profile_polls_in_four_requests(
     started: list[SimModbusDevice],
 ) -> None:
@@ -107,10 +114,7 @@ async def test_the_full_sdm630_profile_polls_in_four_requests(
     device.frozen = True
     await device.start("127.0.0.1", 0)
     started.append(device)
-    library = ProfileLibrary(SHIPPED_PROFILES)
-    tm = library.get("eastron-sdm630")
-    every = {pointer.rsplit("/", 1)[1] for pointer in tm.document.get("tm:optional", [])}
-    raw = instantiate(tm, {"HOST": "127.0.0.1", "PORT": device.port, "UNIT_ID": 1}, include=every)
+    raw = full_sdm630(device.port)
     td = parse_td(raw)
     assert len(td.properties) == 92
     now = [1000.0]
@@ -150,12 +154,8 @@ async def test_a_meter_refusing_reads_across_holes_costs_few_requests(
     ``tbm:maxGap`` lets cover a hole is refused once, planned again without holes, and from then
     on a poll costs one request per run of adjacent registers, not one per property.
     """
-    library = ProfileLibrary(SHIPPED_PROFILES)
-    tm = library.get("eastron-sdm630")
-    every = {pointer.rsplit("/", 1)[1] for pointer in tm.document.get("tm:optional", [])}
-    raw = instantiate(tm, {"HOST": "127.0.0.1", "PORT": 1, "UNIT_ID": 1}, include=every)
     mapped: set[int] = set()
-    for prop in raw["properties"].values():
+    for prop in full_sdm630(1)["properties"].values():
         form = prop["forms"][0]
         if form["modv:entity"] == "InputRegister":
             address = int(form["href"].rsplit("/", 1)[1].split("?")[0])
@@ -171,8 +171,7 @@ async def test_a_meter_refusing_reads_across_holes_costs_few_requests(
     device.frozen = True
     await device.start("127.0.0.1", 0)
     started.append(device)
-    raw = instantiate(tm, {"HOST": "127.0.0.1", "PORT": device.port, "UNIT_ID": 1}, include=every)
-    td = parse_td(raw)
+    td = parse_td(full_sdm630(device.port))
     now = [0.0]
     link, unit_id = thing_endpoint(td)
     async with open_unit(link, unit_id, request_timeout=2.0) as unit:
