@@ -927,3 +927,38 @@ def test_fixes_carry_speed_course_and_odometer() -> None:
     assert fixes[0].speed_kmh == pytest.approx(1111.95 / 100 * 3.6, rel=1e-3)
     assert fixes[2].odometer_m == pytest.approx(2 * 1111.95, rel=1e-3)
     assert fixes[2].time - fixes[0].time == timedelta(seconds=200)
+
+
+async def test_a_device_that_does_not_read_its_replies_is_closed(
+    make: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Heartbeats sent and their replies never read: the gateway stops reading, buffers no
+    more than its limit, and hangs up once its replies have waited the idle time; meanwhile
+    another device is served."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.thingbridge.m2m.gateway")
+    h = await make(("gt06",), idle_timeout=1.0)
+    port = h.gateway.ports["gt06"]
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)  # a device that reads nothing
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (HOST, port))
+    chunk = b"".join(gt06_heartbeat(serial % 0xFFFF) for serial in range(1, 201))
+    sent = 0
+    try:
+        await loop.sock_sendall(sock, gt06_login(IDS["gt06"], 1))
+        async with asyncio.timeout(60):  # a safety net against a hang, not a timing assertion
+            while sent < 200 * 15000:  # 3,000,000 heartbeats, 30 MB of replies: past any buffer
+                await loop.sock_sendall(sock, chunk)
+                sent += 200
+    except (ConnectionResetError, BrokenPipeError):  # fmt: skip
+        pass
+    finally:
+        sock.close()
+    assert sent < 200 * 15000, "the gateway kept reading a device that reads nothing"
+    await wait_for(lambda: "does not read its replies" in caplog.text, "the gateway to hang up")
+    assert h.gateway.stats.dropped >= 1
+    # The gateway still serves others.
+    tracker = h.tracker("gt06")
+    await tracker.run()
+    await assert_journal_holds_route(h.journal, "gt06", tracker)
