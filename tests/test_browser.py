@@ -170,6 +170,24 @@ def test_lamp_device_page_switches_the_simulated_lamp(
         )
 
 
+def test_meter_device_page_shows_the_simulated_meters_readings(
+    browser: Browser, instance: DevInstance
+) -> None:
+    """The Modbus meter's device page names its maker and model and shows its power in W."""
+    meter = instance.info["modbus"]["entity_id"]
+    device_id = browser.entity_registry()[meter]["device_id"]
+    browser.open(
+        f"/config/devices/device/{device_id}",
+        "the simulated SDM630's device page with its readings",
+        "const t = deepText(document.body);"
+        'return ["SDM630", "by Eastron", "Total active power"].every((n) => t.includes(n));',
+    )
+    state = browser.js("return hass().states[arguments[0]];", meter)
+    assert state["attributes"]["unit_of_measurement"] == "W", state
+    assert float(state["state"]) > 0, state
+    _assert_no_failed_setup(browser, "the meter's device page")
+
+
 def test_map_shows_the_simulated_tracker(browser: Browser, instance: DevInstance) -> None:
     """The map panel shows the simulated tracker's marker at the position it reported."""
     tracker = instance.info["tracker"]["entity_id"]
