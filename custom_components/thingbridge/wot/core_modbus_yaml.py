@@ -423,6 +423,28 @@ class _Converter:
                 issues.append(f"{path}.{key}: {entity[key].tag} values are not read")
         return issues
 
+    def _head(
+        self,
+        raw: Any,
+        keys: set[str],
+        path: str,
+        issues: list[str],
+        kind: str,
+    ) -> tuple[int, int] | None:
+        """An entity's address and unit (issues noted), or None when it cannot be converted."""
+        if not isinstance(raw, Mapping):
+            issues.append(f"{path}: expected a {kind} (a mapping)")
+            return None
+        issues += self._unknown_keys(raw, keys, path, kind)
+        address = _int(raw.get("address"))
+        unit = self._unit(raw, path, issues)
+        if address is None or not 0 <= address <= 0xFFFF:
+            issues.append(f"{path}.address: {raw.get('address')!r} is not a register address")
+            return None
+        if unit is None:
+            return None
+        return address, unit
+
     def _virtual(self, entity: Mapping[str, Any], path: str, issues: list[str]) -> int:
         raw = entity.get("virtual_count", entity.get("slave_count", 0))
         count = _int(raw)
@@ -437,17 +459,9 @@ class _Converter:
     def sensor(  # noqa: PLR0915 - one pass over core's sensor keys
         self, hub: _Hub, index: int, raw: Any, path: str, issues: list[str]
     ) -> None:
-        if not isinstance(raw, Mapping):
-            issues.append(f"{path}: expected a sensor (a mapping)")
+        if (head := self._head(raw, _SENSOR_KEYS, path, issues, "sensor")) is None:
             return
-        issues += self._unknown_keys(raw, _SENSOR_KEYS, path, "sensor")
-        address = _int(raw.get("address"))
-        unit = self._unit(raw, path, issues)
-        if address is None or not 0 <= address <= 0xFFFF:
-            issues.append(f"{path}.address: {raw.get('address')!r} is not a register address")
-            return
-        if unit is None:
-            return
+        address, unit = head
         data_type = str(raw.get("data_type", "int16"))
         count = _int(raw.get("count"))
         string = data_type == "string"
@@ -524,17 +538,9 @@ class _Converter:
                 break
 
     def binary_sensor(self, hub: _Hub, index: int, raw: Any, path: str, issues: list[str]) -> None:
-        if not isinstance(raw, Mapping):
-            issues.append(f"{path}: expected a binary sensor (a mapping)")
+        if (head := self._head(raw, _BINARY_KEYS, path, issues, "binary sensor")) is None:
             return
-        issues += self._unknown_keys(raw, _BINARY_KEYS, path, "binary sensor")
-        address = _int(raw.get("address"))
-        unit = self._unit(raw, path, issues)
-        if address is None or not 0 <= address <= 0xFFFF:
-            issues.append(f"{path}.address: {raw.get('address')!r} is not an address")
-            return
-        if unit is None:
-            return
+        address, unit = head
         input_type = str(raw.get("input_type", "coil"))
         entity = _BINARY_ENTITIES.get(input_type)
         if entity is None:
@@ -567,17 +573,9 @@ class _Converter:
     def switch(  # noqa: PLR0915 - one pass over core's switch keys
         self, hub: _Hub, index: int, raw: Any, path: str, issues: list[str]
     ) -> None:
-        if not isinstance(raw, Mapping):
-            issues.append(f"{path}: expected a switch (a mapping)")
+        if (head := self._head(raw, _SWITCH_KEYS, path, issues, "switch")) is None:
             return
-        issues += self._unknown_keys(raw, _SWITCH_KEYS, path, "switch")
-        address = _int(raw.get("address"))
-        unit = self._unit(raw, path, issues)
-        if address is None or not 0 <= address <= 0xFFFF:
-            issues.append(f"{path}.address: {raw.get('address')!r} is not an address")
-            return
-        if unit is None:
-            return
+        address, unit = head
         write_type = str(raw.get("write_type", "holding"))
         if write_type not in _WRITE_TYPES:
             issues.append(f"{path}.write_type: {write_type!r} is not converted")
@@ -618,9 +616,11 @@ class _Converter:
             if not isinstance(verify, Mapping):
                 issues.append(f"{path}.verify: expected a mapping")
         if isinstance(verify, Mapping):
-            for vkey in verify:
-                if vkey not in _VERIFY_KEYS:
-                    issues.append(f"{path}.verify.{vkey}: not a key of verify; not converted")
+            issues.extend(
+                f"{path}.verify.{vkey}: not a key of verify; not converted"
+                for vkey in verify
+                if vkey not in _VERIFY_KEYS
+            )
             if "delay" in verify:
                 issues.append(f"{path}.verify.delay: not converted ({_NOT_CONVERTED['delay']})")
             v_address = _int(verify.get("address", address))
