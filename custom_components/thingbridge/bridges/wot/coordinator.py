@@ -42,7 +42,11 @@ from homeassistant.const import (
     __version__ as ha_version,
 )
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    HomeAssistantError,
+    ServiceValidationError,
+)
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -70,6 +74,7 @@ from ...wot import (
     WotClient,
     WotConnectionError,
     WotError,
+    WotValidationError,
     plan_thing,
 )
 
@@ -364,7 +369,11 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
 
     @contextmanager
     def _device_errors(self) -> Iterator[None]:
-        """Turn library errors into Home Assistant errors; refused credentials start reauth."""
+        """Turn library errors into Home Assistant errors; refused credentials start reauth.
+
+        A value the library refuses before sending anything (a Modbus register that cannot hold
+        it) is the caller's mistake: a :class:`ServiceValidationError`.
+        """
         try:
             yield
         except WotAuthError as err:
@@ -373,6 +382,12 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 translation_domain=DOMAIN,
                 translation_key="auth_failed",
                 translation_placeholders={"title": self.td.title, "error": str(err)},
+            ) from err
+        except WotValidationError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_value",
+                translation_placeholders={"error": str(err)},
             ) from err
         except WotError as err:
             raise HomeAssistantError(

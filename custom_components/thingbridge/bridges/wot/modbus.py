@@ -35,7 +35,6 @@ from homeassistant.exceptions import (
     ConfigEntryError,
     ConfigEntryNotReady,
     HomeAssistantError,
-    ServiceValidationError,
 )
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import UpdateFailed
@@ -485,26 +484,6 @@ class ModbusThingCoordinator(WotThingCoordinator):
                 "minutes": str(int(silent.total_seconds() // 60)),
             },
         )
-
-    @override
-    async def async_write_property(self, name: str, value: Any) -> None:
-        """Write a register; a value its registers cannot hold is refused before sending."""
-        try:
-            await self.modbus.write_property(name, value)
-        except WotValidationError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_value",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        except WotError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="operation_failed",
-                translation_placeholders={"title": self.td.title, "error": str(err)},
-            ) from err
-        if self.td.properties[name].readable:
-            self.async_set_updated_data({**(self.data or {}), name: value})
 
     @override
     def extra_diagnostics(self) -> dict[str, Any]:
