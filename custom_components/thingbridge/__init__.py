@@ -22,23 +22,8 @@ HOOKS = (
 )
 
 if "homeassistant.core" in sys.modules:
-    from .integration import (
-        CONFIG_SCHEMA,
-        async_remove_config_entry_device,
-        async_remove_entry,
-        async_setup,
-        async_setup_entry,
-        async_unload_entry,
-    )
+    from .integration import *  # noqa: F403 - the hooks (integration.__all__ == HOOKS)
 
-    __all__ = [
-        "CONFIG_SCHEMA",
-        "async_remove_config_entry_device",
-        "async_remove_entry",
-        "async_setup",
-        "async_setup_entry",
-        "async_unload_entry",
-    ]
 else:
 
     def __getattr__(name: str) -> Any:
