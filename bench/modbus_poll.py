@@ -60,17 +60,10 @@ from custom_components.thingbridge.wot import ThingDescription
 from simulator.modbus import DEVICES, SimModbusDevice
 
 PROFILE = "eastron-sdm630"
-# modbus_connection's value types as core modbus's data types.
-CORE_TYPES = {
-    "int16": "int16",
-    "uint16": "uint16",
-    "int32": "int32",
-    "uint32": "uint32",
-    "int64": "int64",
-    "uint64": "uint64",
-    "float32": "float32",
-    "float64": "float64",
-}
+# The value types core modbus has under the same names.
+CORE_TYPES = frozenset(
+    {"int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"}
+)
 CORE_TABLES = {"InputRegister": "input", "HoldingRegister": "holding"}
 
 
@@ -88,7 +81,7 @@ def core_sensors(td: ThingDescription) -> list[dict[str, Any]]:
             "unique_id": f"core_{name}",
             "address": form.address,
             "input_type": CORE_TABLES[form.entity],
-            "data_type": CORE_TYPES[form.value_type],
+            "data_type": form.value_type,
             "device_address": form.unit_id,
             "scan_interval": 3600,
         }
