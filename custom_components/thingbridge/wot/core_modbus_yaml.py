@@ -42,7 +42,7 @@ import uuid
 import yaml  # type: ignore[import-untyped]  # PyYAML, shipped with Home Assistant; no stubs here
 
 from .errors import WotValidationError
-from .modbus.binding import TBM_NAMESPACE
+from .modbus.binding import TBM_NAMESPACE, TYPE_WIDTH, XSD_TYPE, ValueType
 
 MAX_YAML_BYTES = 1024 * 1024
 """Largest YAML file read."""
@@ -57,19 +57,24 @@ TD_CONTEXT = "https://www.w3.org/2022/wot/td/v1.1"
 MODV_NAMESPACE = "https://www.w3.org/2019/wot/modbus#"
 _ID_NAMESPACE = uuid.UUID("5f0c5a44-2f6e-4d8a-9a57-3f6d2a0b7c11")
 
+# core's data_type -> the binding's value type (int, uint and float: core's deprecated aliases).
+_CORE_TYPES: dict[str, ValueType] = {
+    "int16": "int16",
+    "int32": "int32",
+    "int64": "int64",
+    "uint16": "uint16",
+    "uint32": "uint32",
+    "uint64": "uint64",
+    "float32": "float32",
+    "float64": "float64",
+    "int": "int16",
+    "uint": "uint16",
+    "float": "float32",
+}
 # data_type -> (modv:type, registers, JSON type)
 _DATA_TYPES: dict[str, tuple[str, int, str]] = {
-    "int16": ("xsd:short", 1, "integer"),
-    "int32": ("xsd:int", 2, "integer"),
-    "int64": ("xsd:long", 4, "integer"),
-    "uint16": ("xsd:unsignedShort", 1, "integer"),
-    "uint32": ("xsd:unsignedInt", 2, "integer"),
-    "uint64": ("xsd:unsignedLong", 4, "integer"),
-    "float32": ("xsd:float", 2, "number"),
-    "float64": ("xsd:double", 4, "number"),
-    "int": ("xsd:short", 1, "integer"),  # deprecated core alias of int16
-    "uint": ("xsd:unsignedShort", 1, "integer"),  # deprecated core alias of uint16
-    "float": ("xsd:float", 2, "number"),  # deprecated core alias of float32
+    name: (XSD_TYPE[kind], TYPE_WIDTH[kind], "number" if kind.startswith("float") else "integer")
+    for name, kind in _CORE_TYPES.items()
 }
 _SWAPS: dict[str, tuple[bool, bool]] = {
     # swap -> (mostSignificantByte, mostSignificantWord)

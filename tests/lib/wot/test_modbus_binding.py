@@ -21,7 +21,7 @@ from custom_components.thingbridge.wot import (
     parse_td,
 )
 from custom_components.thingbridge.wot.modbus import ModbusForm, ModbusLink, ScaleFactorRef
-from custom_components.thingbridge.wot.modbus.binding import ReadLimits
+from custom_components.thingbridge.wot.modbus.binding import TYPE_WIDTH, XSD_TYPE, ReadLimits
 
 CONTEXT = (
     Path(__file__).resolve().parents[3]
@@ -684,3 +684,25 @@ def test_read_limits_out_of_range_are_refused_by_name(term: str, value: Any, rea
         parse_td(_one(prop, **{term: value}))
     assert caught.value.path == f"$.{term}"
     assert reason in caught.value.reason
+
+
+@pytest.mark.parametrize("kind", sorted(XSD_TYPE))
+def test_the_modv_type_thingbridge_writes_parses_back_to_its_value_type(kind: str) -> None:
+    """The converters and the register form write ``XSD_TYPE``; the binding reads it back."""
+    width = TYPE_WIDTH[kind]
+    schema = "boolean" if kind == "boolean" else "number"
+    form = _form(
+        _one(
+            {
+                "type": schema,
+                "forms": [
+                    {
+                        "href": f"modbus+tcp://127.0.0.1:502/1/0?quantity={width}",
+                        "modv:entity": "HoldingRegister",
+                        "modv:type": XSD_TYPE[kind],
+                    }
+                ],
+            }
+        )
+    )
+    assert (form.value_type, form.quantity) == (kind, width)

@@ -175,6 +175,20 @@ TYPE_WIDTH: Final[Mapping[ValueType, int]] = {
     "float32": 2,
     "float64": 4,
 }
+#: The ``modv:type`` that names each fixed-width value type (what a TD ThingBridge writes says).
+XSD_TYPE: Final[Mapping[ValueType, str]] = {
+    "boolean": "xsd:boolean",
+    "int8": "xsd:byte",
+    "uint8": "xsd:unsignedByte",
+    "int16": "xsd:short",
+    "uint16": "xsd:unsignedShort",
+    "int32": "xsd:int",
+    "uint32": "xsd:unsignedInt",
+    "int64": "xsd:long",
+    "uint64": "xsd:unsignedLong",
+    "float32": "xsd:float",
+    "float64": "xsd:double",
+}
 # node-wot's byteSeq -> (mostSignificantByte, mostSignificantWord).
 _BYTE_SEQ: Final[Mapping[str, tuple[bool, bool]]] = {
     "BIG_ENDIAN": (True, True),

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from ..errors import WotValidationError
 from ..thing_model import ThingModel, instantiate
-from .binding import MAX_ADDRESS, Entity
+from .binding import MAX_ADDRESS, TYPE_WIDTH, XSD_TYPE, Entity
 
 #: The id of the shipped Thing Model each register instantiates.
 GENERIC_PROFILE: Final = "generic-modbus"
@@ -41,17 +41,20 @@ REGISTER_TABLES: Final[Mapping[str, Entity]] = {
 }
 BIT_TABLES: Final = frozenset({"coil", "discrete_input"})
 WRITABLE_TABLES: Final = frozenset({"holding_register", "coil"})
-#: Data types -> (``modv:type``, registers occupied).
+#: Data types -> (``modv:type``, registers occupied), in the order the form offers them.
 DATA_TYPES: Final[Mapping[str, tuple[str, int]]] = {
-    "int16": ("xsd:short", 1),
-    "uint16": ("xsd:unsignedShort", 1),
-    "int32": ("xsd:int", 2),
-    "uint32": ("xsd:unsignedInt", 2),
-    "float32": ("xsd:float", 2),
-    "int64": ("xsd:long", 4),
-    "uint64": ("xsd:unsignedLong", 4),
-    "float64": ("xsd:double", 4),
-    "boolean": ("xsd:boolean", 1),
+    kind: (XSD_TYPE[kind], TYPE_WIDTH[kind])
+    for kind in (
+        "int16",
+        "uint16",
+        "int32",
+        "uint32",
+        "float32",
+        "int64",
+        "uint64",
+        "float64",
+        "boolean",
+    )
 }
 #: "big": the most significant word first (ABCD); "little": the least first (CDAB).
 WORD_ORDERS: Final = ("big", "little")
