@@ -73,15 +73,19 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+import contextlib
 import contextvars
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import errno
+import fcntl
 import ipaddress
 import itertools
 import logging
 import operator
 import socket
+import struct
+import termios
 import time
 from typing import Any, Protocol
 
@@ -281,6 +285,28 @@ class _Conn:
         return self.closing
 
 
+_LINGER_RESET = struct.pack("ii", 1, 0)
+# The ioctl that tells the bytes a socket has sent but the peer not yet acknowledged (Linux).
+_OUTQ: int | None = getattr(termios, "TIOCOUTQ", None)
+
+
+def _abort(transport: asyncio.BaseTransport) -> None:
+    """Drop a connection; with a TCP reset when its peer left our replies unread.
+
+    Closed in order, a socket whose replies the peer does not read sits in the kernel
+    (FIN_WAIT1, holding the unsent bytes) for minutes, and the peer, blocked on its own sends,
+    never hears that it was closed: a reset frees both at once. A peer that read everything
+    gets the orderly close as before (a reset could drop a reply just written).
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is not None and _OUTQ is not None and sock.fileno() >= 0:
+        with contextlib.suppress(OSError):
+            unsent = struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0" * 4))
+            if unsent[0] > 0:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    transport.abort()  # type: ignore[attr-defined]
+
+
 class _IdleWatch:
     """A connection's idle timeout, without a timer per read.
 
@@ -307,7 +333,7 @@ class _IdleWatch:
         now = self._loop.time()
         if since is not None and now + _TIMER_SLACK >= since + self._timeout:
             self.expired = True
-            self._transport.abort()
+            _abort(self._transport)
             return
         start = now if since is None else since
         self._handle = self._loop.call_at(start + self._timeout, self._check)
@@ -909,8 +935,7 @@ class TrackerGateway:
             elif reason == _EOF:
                 transport.close()
             else:
-                assert isinstance(transport, asyncio.WriteTransport)
-                transport.abort()
+                _abort(transport)
             self._release(conn)
             if conn.device is not None:
                 if self._device_conns.get(conn.device) is conn:
