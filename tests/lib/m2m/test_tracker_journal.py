@@ -162,7 +162,7 @@ async def test_durable_across_reopen(tmp_path: Path) -> None:
         assert await second.append([pos(4), pos(5)]) == [False, True]
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     conn.close()
 
 
@@ -593,7 +593,7 @@ async def test_version_2_file_is_migrated_and_still_recognises_resends(tmp_path:
         assert [(f.kind, f.raw) for f in await journal.frames("other")] == [frame[2:]]
         assert await journal.store_frames([frame]) == [False]
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert conn.execute("SELECT COUNT(*) FROM positions").fetchone()[0] == 6
     conn.close()
     async with TrackerJournal(path, retention_days=None) as journal:  # reopening is a no-op
@@ -723,15 +723,180 @@ async def test_version_3_file_is_converted_and_loses_nothing(tmp_path: Path) -> 
         assert await journal.append([changed, changed]) == [True, False]
         assert await journal.count() == 8
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         stored = dict(conn.execute("SELECT device_id, data FROM positions WHERE seq IN (6, 7)"))
         assert stored["damaged"] == "{not json"
         assert json.loads(stored["other"])[-2:] == [None, True]  # checksum_ok, archive
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert "positions_record" in indexes
+        assert "positions_key" in indexes
+        assert "positions_record" not in indexes  # version 2-4's index, led by the device
     conn.close()
     async with TrackerJournal(path, retention_days=None) as journal:  # reopening is a no-op
         assert await journal.append([*_V3_POSITIONS, changed]) == [False] * 7
         after = [r.position for r in await journal.positions("356307042441013")]
         # the changed record has the second one's fix time: it follows it
         assert after == [*expected[:2], replace(changed, raw=b""), *expected[2:5]]
+
+
+# Version 4 (2026-12-04): today's rows, keyed by an identity index led by the device.
+_V4_SCHEMA = """
+CREATE TABLE positions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    protocol TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    fix_time_us INTEGER NOT NULL,
+    lat_e7 INTEGER NOT NULL,
+    lon_e7 INTEGER NOT NULL,
+    received_us INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    digest BLOB NOT NULL DEFAULT x''
+);
+CREATE UNIQUE INDEX positions_record ON positions (device_id, protocol, fix_time_us, digest);
+CREATE INDEX positions_received ON positions (received_us);
+CREATE TABLE frames (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    protocol TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    received_us INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    digest BLOB NOT NULL
+);
+CREATE UNIQUE INDEX frames_record ON frames (device_id, protocol, digest);
+CREATE INDEX frames_received ON frames (received_us);
+PRAGMA user_version=4;
+"""
+
+
+async def test_version_4_file_is_migrated_and_loses_nothing(tmp_path: Path) -> None:
+    """A journal of version 4 (rows as the code before stored them) opens as version 5."""
+    path = tmp_path / "v4.db"
+    received = datetime(2026, 12, 1, tzinfo=UTC)
+    devices = ("356307042441013", "356307042441014", "osmand-1")
+    stored = [
+        pos(i, device=device, protocol="osmand" if device == "osmand-1" else "teltonika")
+        for device in devices
+        for i in range(40)
+    ]
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executescript(_V4_SCHEMA)
+        # the rows exactly as version 4 wrote them: its row function, its insert
+        conn.executemany(
+            "INSERT INTO positions (protocol, device_id, fix_time_us, lat_e7, lon_e7,"
+            " received_us, data, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [journal_module._row(p, journal_module._micros(received)) for p in stored],
+        )
+        conn.execute(
+            "INSERT INTO frames (protocol, device_id, received_us, kind, raw, digest)"
+            " VALUES ('gt06', 'x', 1, '0x8C', x'01', x'02')"
+        )
+    conn.close()
+    async with TrackerJournal(path, retention_days=None) as journal:
+        assert await journal.count() == len(stored)
+        for device in devices:
+            protocol = "osmand" if device == "osmand-1" else "teltonika"
+            mine = [p for p in stored if p.device_id == device]
+            records = await journal.positions(device, protocol=protocol)
+            assert [replace(r.position, raw=b"") for r in records] == [
+                replace(p, raw=b"") for p in mine
+            ]
+            latest = await journal.latest(device)
+            assert latest is not None
+            assert latest.position.fix_time == mine[-1].fix_time
+        # a resend of a record stored before the upgrade is recognised
+        assert await journal.append(stored[:3]) == [False, False, False]
+        assert await journal.append([pos(99)]) == [True]
+        assert await journal.devices() == [
+            ("osmand", "osmand-1"),
+            ("teltonika", "356307042441013"),
+            ("teltonika", "356307042441014"),
+        ]
+        assert len(await journal.frames()) == 1
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "positions_record" not in indexes
+        assert "positions_key" in indexes
+        # every row of the old file is indexed by device at the upgrade
+        assert conn.execute("SELECT COUNT(*) FROM positions_by_device").fetchone()[0] == 120
+    conn.close()
+
+
+async def test_reads_join_indexed_and_newer_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows reach the per-device index in batches; reads see every row all the same."""
+    monkeypatch.setattr(journal_module, "INDEX_BATCH", 7)
+    path = tmp_path / "j.db"
+
+    def indexed() -> int:
+        with sqlite3.connect(path) as conn:
+            count = int(conn.execute("SELECT COUNT(*) FROM positions_by_device").fetchone()[0])
+        conn.close()
+        return count
+
+    async with TrackerJournal(path, retention_days=None) as journal:
+        # sent newest first, two devices interleaved, in batches of 3
+        order = list(range(20, 0, -1))
+        for start in range(0, len(order), 3):
+            chunk = order[start : start + 3]
+            await journal.append([pos(i) for i in chunk] + [pos(i, device="b") for i in chunk])
+        assert 0 < indexed() < 40  # some rows wait for the next batch
+        records = await journal.positions("356307042441013")
+        assert [r.position.fix_time for r in records] == [pos(i).fix_time for i in range(1, 21)]
+        page = await journal.positions("b", since=pos(5).fix_time, limit=4)
+        assert [r.position.fix_time for r in page] == [pos(i).fix_time for i in range(6, 10)]
+        latest = await journal.latest("b", protocol="teltonika")
+        assert latest is not None
+        assert latest.position.fix_time == pos(20).fix_time
+        assert await journal.count("b") == 20
+        assert await journal.count("b", protocol="osmand") == 0
+        await journal.append([pos(30, device="c")])  # only among the newer rows
+        assert await journal.devices() == [
+            ("teltonika", "356307042441013"),
+            ("teltonika", "b"),
+            ("teltonika", "c"),
+        ]
+        newest = await journal.latest("c")
+        assert newest is not None
+        assert newest.position.fix_time == pos(30).fix_time
+    async with TrackerJournal(path, retention_days=None) as journal:  # opening indexes the rest
+        assert indexed() == 41
+        assert len(await journal.positions("356307042441013")) == 20
+
+
+async def test_pruning_removes_rows_from_the_device_index_too(tmp_path: Path) -> None:
+    clock = Clock(datetime(2026, 11, 1, tzinfo=UTC))
+    path = tmp_path / "j.db"
+    async with TrackerJournal(path, retention_days=7, clock=clock) as journal:
+        await journal.append([pos(i) for i in range(5)])
+        clock.now += timedelta(days=8)
+        await journal.append([pos(i, device="other") for i in range(2)])
+        assert await journal.prune() == 4
+        assert [r.position.fix_time for r in await journal.positions("356307042441013")] == [
+            pos(4).fix_time
+        ]
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT device_id, seq FROM positions_by_device ORDER BY device_id, seq"
+        ).fetchall()
+        assert (
+            rows
+            == conn.execute(
+                "SELECT device_id, seq FROM positions ORDER BY device_id, seq"
+            ).fetchall()
+        )
+        assert len(rows) == 3
+    conn.close()
+
+
+async def test_a_failed_indexing_loses_no_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(journal_module, "INDEX_BATCH", 1)
+    monkeypatch.setattr(journal_module, "_INDEX_ROWS", "INSERT INTO no_such_table VALUES (?1, ?2)")
+    async with TrackerJournal(tmp_path / "j.db", retention_days=None) as journal:
+        assert await journal.append([pos(1), pos(2)]) == [True, True]
+        assert "indexing by device failed" in caplog.text
+        assert len(await journal.positions("356307042441013")) == 2
