@@ -898,5 +898,69 @@ async def test_a_failed_indexing_loses_no_position(
     monkeypatch.setattr(journal_module, "_INDEX_ROWS", "INSERT INTO no_such_table VALUES (?1, ?2)")
     async with TrackerJournal(tmp_path / "j.db", retention_days=None) as journal:
         assert await journal.append([pos(1), pos(2)]) == [True, True]
+        assert len(await journal.positions("356307042441013")) == 2  # after the indexing
         assert "indexing by device failed" in caplog.text
+        # a failing indexing (a full disk) is not tried again with every append
+        for i in range(3, 8):
+            assert await journal.append([pos(i)]) == [True]
+        assert len(await journal.positions("356307042441013")) == 7
+        assert caplog.text.count("indexing by device failed") == 1
+
+
+async def test_pruning_works_while_indexing_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rows that never reached the device index are pruned; each device's newest stays."""
+    clock = Clock(datetime(2026, 11, 1, tzinfo=UTC))
+    monkeypatch.setattr(journal_module, "_INDEX_ROWS", "INSERT INTO no_such_table VALUES (?1, ?2)")
+    async with TrackerJournal(tmp_path / "j.db", retention_days=7, clock=clock) as journal:
+        # sent newest first: the newest fix has the smallest seq
+        await journal.append([pos(i) for i in range(5, 0, -1)] + [pos(0, device="quiet")])
+        clock.now += timedelta(days=8)
+        assert await journal.prune() == 4
+        assert "indexing by device failed" in caplog.text
+        assert [r.position.fix_time for r in await journal.positions("356307042441013")] == [
+            pos(5).fix_time
+        ]
+        assert await journal.count() == 2
+
+
+async def test_two_journals_on_one_file_read_each_row_once(tmp_path: Path) -> None:
+    """Rows another connection indexed are not read twice (the indexed seq is read each time)."""
+    path = tmp_path / "j.db"
+    async with TrackerJournal(path, retention_days=None) as first:
+        await first.append([pos(i) for i in range(3)])
+        async with TrackerJournal(path, retention_days=None) as second:  # indexes at open
+            assert await second.count("356307042441013") == 3
+        records = await first.positions("356307042441013")
+        assert [r.seq for r in records] == [1, 2, 3]
+        assert await first.count("356307042441013") == 3
+        latest = await first.latest("356307042441013")
+        assert latest is not None
+        assert latest.seq == 3
+        assert await first.devices() == [("teltonika", "356307042441013")]
+
+
+async def test_the_answer_does_not_wait_for_the_device_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The append that completes a batch is answered before the batch is indexed."""
+    monkeypatch.setattr(journal_module, "INDEX_BATCH", 2)
+    started = threading.Event()
+    release = threading.Event()
+    released: list[bool] = []  # False: the indexing waited in vain for the answer
+    original = TrackerJournal._index_sync
+
+    def slow_index(self: TrackerJournal, *, in_transaction: bool = False) -> None:
+        if not in_transaction:
+            started.set()
+            released.append(release.wait(5))
+        original(self, in_transaction=in_transaction)
+
+    monkeypatch.setattr(TrackerJournal, "_index_sync", slow_index)
+    async with TrackerJournal(tmp_path / "j.db", retention_days=None) as journal:
+        assert await journal.append([pos(1), pos(2)]) == [True, True]
+        assert await asyncio.to_thread(started.wait, 10)  # the indexing runs after the answer
+        release.set()
         assert len(await journal.positions("356307042441013")) == 2
+    assert released == [True]
