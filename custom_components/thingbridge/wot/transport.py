@@ -236,6 +236,8 @@ class Transport:
         self.hosts = HostRule.of(td.source_url or td.base, allowed_hosts)
         self._targets: dict[int, tuple[Form, URL]] = {}
         self._picked: dict[tuple[int, str, frozenset[str]], tuple[tuple[Form, ...], Form]] = {}
+        # The host and port of the last request, if the Thing answered it (see answered_at).
+        self._answered: tuple[str, int | None] | None = None
 
     # ------------------------------------------------------------------ checks
 
@@ -316,6 +318,14 @@ class Transport:
             *self.auth.middlewares(applied, url),
         )
 
+    def answered_at(self, url: URL) -> bool:
+        """Whether the last request went to ``url``'s host and port, and the Thing answered it.
+
+        A request that could not connect, timed out or was refused clears it. A long-poll
+        channel opening right after such an answer needs no handshake of its own.
+        """
+        return self._answered is not None and self._answered == host_key(url)
+
     def show(self, method: str, url: URL) -> str:
         """``METHOD url`` for messages, secrets redacted."""
         return f"{method} {self.auth.redact_url(url)}"
@@ -384,12 +394,16 @@ class Transport:
                     timeout=_NO_TOTAL,
                     middlewares=self._middlewares(applied, url, what),
                 ) as response:
+                    self._answered = None
                     self._check_status(response, what)
                     body = await read_capped(response, limit, what)
+                    self._answered = host_key(url)
                     return Reply(response.status, response.headers, body, response.url)
         except TimeoutError as err:
+            self._answered = None
             raise WotTimeoutError(f"{what()}: no answer within {seconds:g} s") from err
         except aiohttp.ClientError as err:
+            self._answered = None
             raise self._failure(what(), url, err) from err
 
     async def probe(self, url: URL, *, applied: AppliedAuth, form: Form | None = None) -> None:

@@ -495,6 +495,7 @@ class Watcher:
     async def _run_longpoll(self, channel: _Channel, up: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
         readable: str | None = None  # the channel's own property, when it can be read
+        dropped, channel.dropped = channel.dropped, False
         if channel.single is not None and channel.single[0] == "property":
             name = channel.single[1]
             prop = self._client.td.properties[name]
@@ -502,9 +503,12 @@ class Watcher:
                 readable = name
                 # The handshake: proves the Thing is there and catches up on the value.
                 self._deliver(channel, name, await self._client.read_property(name))
-            else:
-                await self._transport.probe(channel.url, applied=channel.applied, form=channel.form)
-        else:
+        if readable is None and (dropped or not self._transport.answered_at(channel.url)):
+            # The handshake of a channel that cannot read: a HEAD. Skipped when the Thing has
+            # just answered on this host and port (its first read, or the last long-poll) and
+            # the channel has not failed since: the probe would prove nothing new, and costs
+            # a connection of its own per Thing (servers that answer HEAD without a length,
+            # aiohttp's and node-wot's among them, get it closed).
             await self._transport.probe(channel.url, applied=channel.applied, form=channel.form)
         up()
         # Described only if an answer cannot be decoded.
