@@ -149,8 +149,11 @@ class Authenticator:
         self._td = td
         self._credentials = credentials or Credentials()
         self._cache: dict[tuple[str, ...] | None, AppliedAuth] = {}
-        self._digest: dict[tuple[str, str | None, int | None], aiohttp.DigestAuthMiddleware] = {}
-        self._query_names: set[str] = set()
+        # Made when first needed: most Things use no digest.
+        self._digest: (
+            dict[tuple[str, str | None, int | None], aiohttp.DigestAuthMiddleware] | None
+        ) = None
+        self._query_names: frozenset[str] = frozenset()
         in_urls = [s for s in (self._credentials.token, self._credentials.api_key) if s]
         variants = {v for s in in_urls for v in _encodings(s)}
         # Longest first, so that a secret containing another is replaced whole.
@@ -192,6 +195,8 @@ class Authenticator:
         if not applied.digest:
             return ()
         origin = (url.scheme, url.host, url.port)
+        if self._digest is None:
+            self._digest = {}
         middleware = self._digest.get(origin)
         if middleware is None:
             middleware = aiohttp.DigestAuthMiddleware(
@@ -308,5 +313,8 @@ class Authenticator:
                 )
         if cookies:
             headers["Cookie"] = "; ".join(cookies)
-        self._query_names.update(query)
+        if not (headers or query or variables or digest):
+            return NO_AUTH  # shared by every Thing that sends nothing (nosec)
+        if query:
+            self._query_names = self._query_names | frozenset(query)
         return AppliedAuth(headers=headers, query=query, uri_variables=variables, digest=digest)

@@ -188,27 +188,63 @@ class HostRule:
         after ``MAX_REDIRECTS`` redirects, and takes ``secret_headers`` off any hop to an
         origin other than the first one's.
         """
-        first: URL | None = None
-        hops = 0
+        return _Guard(self, where, schemes, secret_headers)
 
-        async def middleware(
-            request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-        ) -> aiohttp.ClientResponse:
-            nonlocal first, hops
-            hops += 1
-            if hops > MAX_REDIRECTS + 1:
-                raise WotResponseError(f"{_label(where)}: more than {MAX_REDIRECTS} redirects")
-            if first is None:
-                self.check(request.url, where, schemes)
-                first = request.url.origin()
-            else:
-                self.check(request.url, where, schemes, "redirect")
-                if request.url.origin() != first:
-                    for name in secret_headers:
-                        request.headers.popall(name, None)
-            return await handler(request)
 
-        return middleware
+class _Guard:
+    """:meth:`HostRule.guard`'s middleware: one object, not a closure and its cells.
+
+    A long-poll request is held for minutes, middleware included; a directory holds
+    thousands, each walked by every full garbage collection.
+    """
+
+    __slots__ = ("_first", "_hops", "_rule", "_schemes", "_secret_headers", "_where")
+
+    def __init__(
+        self,
+        rule: HostRule,
+        where: Describe,
+        schemes: frozenset[str],
+        secret_headers: Collection[str],
+    ) -> None:
+        self._rule = rule
+        self._where = where
+        self._schemes = schemes
+        self._secret_headers = secret_headers
+        self._first: URL | None = None
+        self._hops = 0
+
+    async def __call__(
+        self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        """Check one hop, then send it."""
+        self._hops += 1
+        if self._hops > MAX_REDIRECTS + 1:
+            raise WotResponseError(f"{_label(self._where)}: more than {MAX_REDIRECTS} redirects")
+        if self._first is None:
+            self._rule.check(request.url, self._where, self._schemes)
+            self._first = request.url.origin()
+        else:
+            self._rule.check(request.url, self._where, self._schemes, "redirect")
+            if request.url.origin() != self._first:
+                for name in self._secret_headers:
+                    request.headers.popall(name, None)
+        return await handler(request)
+
+
+class _Shown:
+    """``METHOD url`` of a request (secrets redacted), made only when a message needs it."""
+
+    __slots__ = ("_method", "_transport", "_url")
+
+    def __init__(self, transport: Transport, method: str, url: URL) -> None:
+        self._transport = transport
+        self._method = method
+        self._url = url
+
+    def __call__(self) -> str:
+        """The description."""
+        return self._transport.show(self._method, self._url)
 
 
 class Transport:
@@ -376,10 +412,7 @@ class Transport:
         their longer hold time.
         """
         seconds = self.request_timeout if hold is None else hold
-
-        def what() -> str:
-            return self.show(method, url)
-
+        what = _Shown(self, method, url)
         try:
             async with asyncio.timeout(seconds):
                 async with self.session.request(

@@ -103,7 +103,8 @@ class _Channel:
     content_type: str = "application/json"
     last_event_id: str | None = None
     retry: float | None = None
-    dropped: bool = False  # went down since it last caught up (SSE)
+    dropped: bool = False  # went down since it last caught up (SSE) or was probed (long-poll)
+    opened: bool = False  # opened since the supervisor last (re)started it
     pushed: set[str] = field(default_factory=set)  # properties pushed since it (re)opened
 
 
@@ -339,14 +340,10 @@ class Watcher:
     async def _supervise(self, index: int, channel: _Channel) -> None:
         title = self._client.td.title
         failures = 0
+        # Called by the channel once it is open (a partial: the call is held while it runs).
+        up = functools.partial(self._opened, index, channel)
         while True:
-            opened = False
-
-            def up() -> None:
-                nonlocal opened
-                opened = True
-                self._mark(index, True)
-
+            channel.opened = False
             try:
                 await self._run(channel, up)
                 reason = "closed by the Thing"
@@ -371,7 +368,7 @@ class Watcher:
                 reason = "unexpected error"
             self._mark(index, False)
             channel.dropped = True
-            if opened:
+            if channel.opened:
                 failures = 0
             delay = self._backoff(channel, failures)
             failures += 1
@@ -383,6 +380,10 @@ class Watcher:
                 delay,
             )
             await asyncio.sleep(delay)
+
+    def _opened(self, index: int, channel: _Channel) -> None:
+        channel.opened = True
+        self._mark(index, True)
 
     async def _run(self, channel: _Channel, up: Callable[[], None]) -> None:
         if channel.kind == "sse":
