@@ -136,7 +136,9 @@ class HostRule:
     def of(cls, origin: URL | None, allowed_hosts: Collection[str] | None = None) -> HostRule:
         """The rule for requests made on behalf of ``origin``."""
         key = host_key(origin) if origin is not None and origin.host else None
-        return cls(key, frozenset(h.lower() for h in allowed_hosts or ()))
+        if not allowed_hosts:
+            return cls(key)  # the class's empty frozenset, shared
+        return cls(key, frozenset(h.lower() for h in allowed_hosts))
 
     def named(self, url: URL) -> bool:
         """Whether ``url`` is on the origin or on a host allowed by name (not only by ``*``)."""
@@ -232,12 +234,13 @@ class _Guard:
         return await handler(request)
 
 
-class _Shown:
+class RequestText:
     """``METHOD url`` of a request (secrets redacted), made only when a message needs it."""
 
     __slots__ = ("_method", "_transport", "_url")
 
     def __init__(self, transport: Transport, method: str, url: URL) -> None:
+        """Describe ``method`` ``url``, sent through ``transport``."""
         self._transport = transport
         self._method = method
         self._url = url
@@ -249,6 +252,21 @@ class _Shown:
 
 class Transport:
     """Sends requests to one Thing on the caller's session."""
+
+    # Slotted: a directory holds one per Thing, and a __dict__ each is one more object for the
+    # garbage collector to walk.
+    __slots__ = (
+        "_answered",
+        "_has_credentials",
+        "_picked",
+        "_targets",
+        "auth",
+        "hosts",
+        "request_timeout",
+        "session",
+        "ssl",
+        "td",
+    )
 
     def __init__(
         self,
@@ -412,7 +430,7 @@ class Transport:
         their longer hold time.
         """
         seconds = self.request_timeout if hold is None else hold
-        what = _Shown(self, method, url)
+        what = RequestText(self, method, url)
         try:
             async with asyncio.timeout(seconds):
                 async with self.session.request(

@@ -56,7 +56,7 @@ from .errors import WotError, WotTimeoutError
 from .security import AppliedAuth
 from .sse import MAX_EVENT_BYTES, SseEvent, SseLimitError, SseParser
 from .td import Form
-from .transport import HTTP_SCHEMES, MAX_RESPONSE_BYTES, WS_SCHEMES, decode_body
+from .transport import HTTP_SCHEMES, MAX_RESPONSE_BYTES, WS_SCHEMES, RequestText, decode_body
 
 if TYPE_CHECKING:
     from .client import WotClient
@@ -110,6 +110,27 @@ class _Channel:
 
 class Watcher:
     """Keeps one Thing's push channels open and forwards what they deliver."""
+
+    # Slotted: a directory holds one per Thing, and a __dict__ each is one more object for the
+    # garbage collector to walk.
+    __slots__ = (
+        "_channels",
+        "_client",
+        "_idle",
+        "_longpoll_min_interval",
+        "_max_backoff",
+        "_min_backoff",
+        "_on_connection",
+        "_on_event",
+        "_on_property",
+        "_reported",
+        "_stopped",
+        "_tasks",
+        "_transport",
+        "_up",
+        "observed_properties",
+        "stats",
+    )
 
     def __init__(
         self,
@@ -345,7 +366,13 @@ class Watcher:
         while True:
             channel.opened = False
             try:
-                await self._run(channel, up)
+                # The channel's runner, called directly: one coroutine less held per channel.
+                if channel.kind == "sse":
+                    await self._run_sse(channel, up)
+                elif channel.kind == "longpoll":
+                    await self._run_longpoll(channel, up)
+                else:
+                    await self._run_websocket(channel, up)
                 reason = "closed by the Thing"
             except _Idle:
                 _LOGGER.debug("%s: %s silent for %g s, reopening", title, channel.label, self._idle)
@@ -384,14 +411,6 @@ class Watcher:
     def _opened(self, index: int, channel: _Channel) -> None:
         channel.opened = True
         self._mark(index, True)
-
-    async def _run(self, channel: _Channel, up: Callable[[], None]) -> None:
-        if channel.kind == "sse":
-            await self._run_sse(channel, up)
-        elif channel.kind == "longpoll":
-            await self._run_longpoll(channel, up)
-        else:
-            await self._run_websocket(channel, up)
 
     # ------------------------------------------------------------------ delivery
 
@@ -513,7 +532,7 @@ class Watcher:
             await self._transport.probe(channel.url, applied=channel.applied, form=channel.form)
         up()
         # Described only if an answer cannot be decoded.
-        what = functools.partial(self._transport.show, channel.method, channel.url)
+        what = RequestText(self._transport, channel.method, channel.url)
         while True:
             started = loop.time()
             try:
