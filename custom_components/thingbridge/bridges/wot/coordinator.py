@@ -200,7 +200,8 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self.device_info: DeviceInfo | None = None
         self._push_connected = False
         self.push_stats = PushStats()
-        self._pending: dict[str, Any] = {}
+        # Pushed values not yet written; None between writes (thousands of idle Things).
+        self._pending: dict[str, Any] | None = None
         self._flush_timer: asyncio.TimerHandle | None = None
         self._last_flush = -math.inf
         self._event_tokens = float(EVENT_BURST)
@@ -293,9 +294,12 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     def _on_property(self, name: str, value: Any) -> None:
         """Keep a pushed value; write it now, or with the next write if one was just made."""
         self.push_stats.values += 1
-        if name in self._pending:
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = {}
+        elif name in pending:
             self.push_stats.coalesced += 1
-        self._pending[name] = value
+        pending[name] = value
         if self._flush_timer is not None:
             return
         wait = self._last_flush + 1 / PUSH_UPDATES_PER_SECOND - self.hass.loop.time()
@@ -308,7 +312,9 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     def _flush_pushed(self) -> None:
         """Write the pushed values kept since the last write (the newest of each)."""
         self._flush_timer = None
-        pending, self._pending = self._pending, {}
+        pending, self._pending = self._pending, None
+        if not pending:
+            return
         data = self.data or {}
         changed = {name: value for name, value in pending.items() if data.get(name) != value}
         if not changed:
