@@ -177,6 +177,7 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
             always_update=False,
         )
         self.key = key
+        self._poll_interval = update_interval
         if client is None:
             assert session is not None, "an HTTP Thing needs a session"
             client = WotClient(
@@ -362,6 +363,13 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     @callback
     def _on_connection(self, connected: bool) -> None:
         self._push_connected = connected
+        # While every readable property is pushed, a poll reads nothing (_async_update_data):
+        # no poll timer then, rather than one per Thing waking every interval for nothing
+        # (and kept, with its job and context, for the garbage collector to walk). A channel
+        # that drops brings it back: the refresh below schedules the next poll.
+        readable = [name for name, prop in self.td.properties.items() if prop.readable]
+        pushed = connected and bool(readable) and self.observed.issuperset(readable)
+        self.update_interval = None if pushed else self._poll_interval
         if not connected or not self.last_update_success:
             # Values may have been missed while the channel was down (or the Thing was
             # unreachable and is back): read everything now rather than at the next poll.
