@@ -43,7 +43,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 import contextlib
 import copy
 from dataclasses import dataclass, field
-import functools
 import json
 import logging
 import random
@@ -106,6 +105,21 @@ class _Channel:
     dropped: bool = False  # went down since it last caught up (SSE) or was probed (long-poll)
     opened: bool = False  # opened since the supervisor last (re)started it
     pushed: set[str] = field(default_factory=set)  # properties pushed since it (re)opened
+
+
+class _Opened:
+    """What a channel calls once it is open: marks it opened and reports it up."""
+
+    __slots__ = ("_channel", "_index", "_watcher")
+
+    def __init__(self, watcher: Watcher, index: int, channel: _Channel) -> None:
+        self._watcher = watcher
+        self._index = index
+        self._channel = channel
+
+    def __call__(self) -> None:
+        self._channel.opened = True
+        self._watcher._mark(self._index, True)  # noqa: SLF001 - the watcher's own helper
 
 
 class Watcher:
@@ -361,8 +375,8 @@ class Watcher:
     async def _supervise(self, index: int, channel: _Channel) -> None:
         title = self._client.td.title
         failures = 0
-        # Called by the channel once it is open (a partial: the call is held while it runs).
-        up = functools.partial(self._opened, index, channel)
+        # Called by the channel once it is open (one small object: held while the channel runs).
+        up = _Opened(self, index, channel)
         while True:
             channel.opened = False
             try:
@@ -407,10 +421,6 @@ class Watcher:
                 delay,
             )
             await asyncio.sleep(delay)
-
-    def _opened(self, index: int, channel: _Channel) -> None:
-        channel.opened = True
-        self._mark(index, True)
 
     # ------------------------------------------------------------------ delivery
 
