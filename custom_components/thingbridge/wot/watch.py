@@ -42,7 +42,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 import contextlib
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import json
 import logging
 import random
@@ -65,6 +65,7 @@ _LOGGER = logging.getLogger(__name__)
 
 WEBTHING_SUBPROTOCOL = "webthing"
 _LONGPOLL = frozenset({"longpoll", None})
+_NONE: frozenset[str] = frozenset()  # a channel's properties or events when it has none
 
 ChannelKind = Literal["sse", "longpoll", "websocket"]
 
@@ -104,7 +105,8 @@ class _Channel:
     retry: float | None = None
     dropped: bool = False  # went down since it last caught up (SSE) or was probed (long-poll)
     opened: bool = False  # opened since the supervisor last (re)started it
-    pushed: set[str] = field(default_factory=set)  # properties pushed since it (re)opened
+    # Properties pushed since it (re)opened, kept only while a catch-up read runs.
+    pushed: set[str] | None = None
 
 
 class _Opened:
@@ -174,8 +176,10 @@ class Watcher:
         self._longpoll_min_interval = longpoll_min_interval
         self._channels: list[_Channel] = []
         self._plan()
-        self.observed_properties: frozenset[str] = frozenset(
-            name for channel in self._channels for name in channel.properties
+        self.observed_properties: frozenset[str] = (
+            self._channels[0].properties  # the same set (most Things have one channel)
+            if len(self._channels) == 1
+            else frozenset(name for channel in self._channels for name in channel.properties)
         )
         self._up: set[int] = set()
         self._reported = False
@@ -300,7 +304,7 @@ class Watcher:
                 op="observeallproperties",
                 where="$.forms",
                 properties=observable,
-                events=frozenset(),
+                events=_NONE,
                 single=None,
             )
         ):
@@ -312,7 +316,7 @@ class Watcher:
                 op="observeproperty",
                 where=f"$.properties.{name}.forms",
                 properties=frozenset({name}),
-                events=frozenset(),
+                events=_NONE,
                 single=("property", name),
             )
             if channel is not None:
@@ -325,7 +329,7 @@ class Watcher:
                 forms=td.forms,
                 op="subscribeallevents",
                 where="$.forms",
-                properties=frozenset(),
+                properties=_NONE,
                 events=frozenset(td.events),
                 single=None,
             )
@@ -337,7 +341,7 @@ class Watcher:
                 forms=event.forms,
                 op="subscribeevent",
                 where=f"$.events.{name}.forms",
-                properties=frozenset(),
+                properties=_NONE,
                 events=frozenset({name}),
                 single=("event", name),
             )
@@ -460,7 +464,8 @@ class Watcher:
     def _push(self, channel: _Channel, name: str, value: Any, batch: dict[str, Any] | None) -> None:
         """A pushed property value: passed on, or kept in ``batch`` until the read is done."""
         self.stats.values += 1
-        channel.pushed.add(name)
+        if channel.pushed is not None:
+            channel.pushed.add(name)
         if batch is None:
             self._call(self._on_property, name, value)
             return
@@ -607,7 +612,7 @@ class Watcher:
     @contextlib.asynccontextmanager
     async def _catching_up(self, channel: _Channel, wanted: bool) -> AsyncIterator[None]:
         """While the body runs, read the channel's properties once (if ``wanted``)."""
-        channel.pushed.clear()
+        channel.pushed = set() if wanted else None
         task = (
             asyncio.create_task(
                 self._catch_up(channel), name=f"wot watch {self._client.td.title} catch-up"
@@ -621,6 +626,7 @@ class Watcher:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+            channel.pushed = None
 
     async def _catch_up(self, channel: _Channel) -> None:
         """Read the channel's properties once it is open; values pushed meanwhile are newer."""
@@ -643,8 +649,9 @@ class Watcher:
                 "%s: reading the properties after connecting failed", self._client.td.title
             )
             return
+        pushed = channel.pushed or ()
         for name, value in values.items():
-            if name in channel.properties and name not in channel.pushed:
+            if name in channel.properties and name not in pushed:
                 self._call(self._on_property, name, value)
 
     def _webthing_message(self, channel: _Channel, text: str) -> None:
