@@ -539,11 +539,11 @@ class Watcher:
                 # The handshake: proves the Thing is there and catches up on the value.
                 self._deliver(channel, name, await self._client.read_property(name))
         if readable is None and (dropped or not self._transport.answered_at(channel.url)):
-            # The handshake of a channel that cannot read: a HEAD. Skipped when the Thing has
-            # just answered on this host and port (its first read, or the last long-poll) and
-            # the channel has not failed since: the probe would prove nothing new, and costs
-            # a connection of its own per Thing (servers that answer HEAD without a length,
-            # aiohttp's and node-wot's among them, get it closed).
+            # The handshake of a channel that cannot read: a HEAD. Skipped when the last
+            # request to the Thing (its first read, typically) went to this host and port and
+            # was answered, and the channel has not failed since: the probe would prove
+            # nothing new, and costs a connection of its own per Thing (aiohttp closes it
+            # after an answer to HEAD without a length, which aiohttp's own server sends).
             await self._transport.probe(channel.url, applied=channel.applied, form=channel.form)
         up()
         # Described only if an answer cannot be decoded.
