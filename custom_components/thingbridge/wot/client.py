@@ -186,6 +186,10 @@ class WotClient:
     bounds how long an asynchronous action is followed.
     """
 
+    # Slotted: a directory holds one per Thing, and a __dict__ each is one more object for the
+    # garbage collector to walk.
+    __slots__ = ("_action_timeout", "_poll_interval", "td", "transport")
+
     def __init__(
         self,
         session: aiohttp.ClientSession,

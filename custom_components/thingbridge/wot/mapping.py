@@ -24,12 +24,12 @@ reason (:func:`plan_thing`). Every affordance of a parsed TD is in exactly one o
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import functools
 import re
 from typing import Any
 
-from .td import ActionAffordance, DataSchema, PropertyAffordance, ThingDescription
+from .td import NOTHING, ActionAffordance, DataSchema, PropertyAffordance, ThingDescription
 from .units import canonical_unit
 
 # Platforms, as Home Assistant names them.
@@ -78,7 +78,7 @@ class EntitySpec:
     key: str
     name: str | None
     affordance: str
-    roles: Mapping[str, str] = field(default_factory=dict)
+    roles: Mapping[str, str] = NOTHING  # shared when empty (most entities)
     device_class: str | None = None
     unit: str | None = None
     state_class: str | None = None

@@ -60,6 +60,8 @@ class AppliedAuth:
 
 
 NO_AUTH = AppliedAuth()
+NO_CREDENTIALS = Credentials()
+_NO_NAMES: frozenset[str] = frozenset()
 
 
 # Query parameters whose values are secrets, compared without case, "-", "_" and ".":
@@ -144,13 +146,28 @@ class Authenticator:
     short value everywhere would mangle the text and hint at the secret).
     """
 
+    # Slotted: a directory holds one per Thing, and a __dict__ each is one more object for the
+    # garbage collector to walk.
+    __slots__ = (
+        "_cache",
+        "_credentials",
+        "_digest",
+        "_long_variants",
+        "_query_names",
+        "_td",
+        "_variants",
+    )
+
     def __init__(self, td: ThingDescription, credentials: Credentials | None) -> None:
         """Bind the Thing's definitions to the user's credentials."""
         self._td = td
-        self._credentials = credentials or Credentials()
+        self._credentials = credentials or NO_CREDENTIALS
         self._cache: dict[tuple[str, ...] | None, AppliedAuth] = {}
-        self._digest: dict[tuple[str, str | None, int | None], aiohttp.DigestAuthMiddleware] = {}
-        self._query_names: set[str] = set()
+        # Made when first needed: most Things use no digest.
+        self._digest: (
+            dict[tuple[str, str | None, int | None], aiohttp.DigestAuthMiddleware] | None
+        ) = None
+        self._query_names = _NO_NAMES
         in_urls = [s for s in (self._credentials.token, self._credentials.api_key) if s]
         variants = {v for s in in_urls for v in _encodings(s)}
         # Longest first, so that a secret containing another is replaced whole.
@@ -192,6 +209,8 @@ class Authenticator:
         if not applied.digest:
             return ()
         origin = (url.scheme, url.host, url.port)
+        if self._digest is None:
+            self._digest = {}
         middleware = self._digest.get(origin)
         if middleware is None:
             middleware = aiohttp.DigestAuthMiddleware(
@@ -308,5 +327,8 @@ class Authenticator:
                 )
         if cookies:
             headers["Cookie"] = "; ".join(cookies)
-        self._query_names.update(query)
+        if not (headers or query or variables or digest):
+            return NO_AUTH  # shared by every Thing that sends nothing (nosec)
+        if query:
+            self._query_names = self._query_names | frozenset(query)
         return AppliedAuth(headers=headers, query=query, uri_variables=variables, digest=digest)

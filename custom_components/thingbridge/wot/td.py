@@ -37,7 +37,7 @@ decoded JSON (values read from a Thing) the same way where it is walked (diagnos
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 import contextlib
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -45,6 +45,7 @@ import functools
 import hashlib
 import json
 import math
+from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
 from uritemplate import URITemplate
@@ -99,6 +100,10 @@ MAX_SCHEMA_DEPTH = 32
 _T = TypeVar("_T")
 JSONObject = Mapping[str, Any]
 Dialect = Literal["td", "webthings"]
+# The one empty mapping of every parsed TD's absent members (no uriVariables, no actions ...):
+# a directory keeps thousands of TDs, and an empty dict each would be thousands of objects
+# for the garbage collector to walk.
+NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 PROPERTY_OPS = ("readproperty", "writeproperty", "observeproperty", "unobserveproperty")
 ACTION_OPS = ("invokeaction", "queryaction", "cancelaction")
@@ -128,6 +133,72 @@ DEFAULT_METHODS: dict[str, str] = {
 }
 
 
+class CompactJSON(Mapping[str, Any]):
+    """A decoded JSON object kept as its compact text, decoded afresh whenever it is read.
+
+    What a parsed TD keeps of its document (diagnostics and a few rare look-ups read it): as
+    dicts and lists it would be dozens of objects per Thing, each walked by every full garbage
+    collection of Home Assistant's heap, and several times the memory. Reads are rare, and
+    each gets a fresh copy, which nobody can change for the others.
+    """
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        """Keep ``text``, the compact JSON of an object."""
+        self._text = text
+
+    @classmethod
+    def of(cls, value: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``value`` kept as compact JSON; ``value`` itself if JSON cannot give it back as it is.
+
+        A document decoded from JSON always can; one built in Python (tuples, numbers as keys,
+        NaN) is kept as given rather than changed.
+        """
+        try:
+            text = json.dumps(value, separators=(",", ":"))
+            same = json.loads(text) == value
+        except (TypeError, ValueError, RecursionError):  # fmt: skip
+            return value
+        return cls(text) if same else value
+
+    def _decoded(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self._text)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        """The member ``key`` (decoded)."""
+        return self._decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        """The member names."""
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        """How many members."""
+        return len(self._decoded())
+
+    def __contains__(self, key: object) -> bool:
+        """Whether there is a member ``key``."""
+        return key in self._decoded()
+
+    def keys(self) -> KeysView[str]:
+        """The member names (one decoding)."""
+        return self._decoded().keys()
+
+    def items(self) -> ItemsView[str, Any]:
+        """The members (one decoding)."""
+        return self._decoded().items()
+
+    def values(self) -> ValuesView[Any]:
+        """The member values (one decoding)."""
+        return self._decoded().values()
+
+    def __repr__(self) -> str:
+        """The text, shortened."""
+        return f"CompactJSON({self._text[:80]!r}{'...' if len(self._text) > 80 else ''})"
+
+
 @dataclass(frozen=True, slots=True)
 class DataSchema:
     """A WoT data schema (a JSON Schema subset, TD 1.1 section 5.3.2)."""
@@ -147,7 +218,7 @@ class DataSchema:
     format: str | None = None
     read_only: bool = False
     write_only: bool = False
-    properties: Mapping[str, DataSchema] = field(default_factory=dict)
+    properties: Mapping[str, DataSchema] = NOTHING
     required: tuple[str, ...] = ()
     items: DataSchema | None = None
     one_of: tuple[DataSchema, ...] = ()
@@ -221,7 +292,7 @@ class InteractionAffordance:
     title: str | None = None
     description: str | None = None
     semantic_types: tuple[str, ...] = ()
-    uri_variables: Mapping[str, DataSchema] = field(default_factory=dict)
+    uri_variables: Mapping[str, DataSchema] = NOTHING
 
     def form_for(self, op: str) -> Form | None:
         """The first form offering ``op``."""
@@ -289,13 +360,13 @@ class ThingDescription:
     base: URL | None = None
     source_url: URL | None = None
     semantic_types: tuple[str, ...] = ()
-    properties: Mapping[str, PropertyAffordance] = field(default_factory=dict)
-    actions: Mapping[str, ActionAffordance] = field(default_factory=dict)
-    events: Mapping[str, EventAffordance] = field(default_factory=dict)
+    properties: Mapping[str, PropertyAffordance] = NOTHING
+    actions: Mapping[str, ActionAffordance] = NOTHING
+    events: Mapping[str, EventAffordance] = NOTHING
     forms: tuple[Form, ...] = ()
-    security_definitions: Mapping[str, SecurityScheme] = field(default_factory=dict)
+    security_definitions: Mapping[str, SecurityScheme] = NOTHING
     security: tuple[str, ...] = ()
-    uri_variables: Mapping[str, DataSchema] = field(default_factory=dict)
+    uri_variables: Mapping[str, DataSchema] = NOTHING
     dialect: Dialect = "td"
     websocket: URL | None = None
     manufacturer: str | None = None
@@ -305,7 +376,9 @@ class ThingDescription:
     hw_version: str | None = None
     support: str | None = None
     skipped: tuple[WotValidationError, ...] = ()
-    raw: JSONObject = field(default_factory=dict, repr=False, compare=False)
+    #: The document as it was decoded (kept as compact JSON text by :func:`parse_td`, see
+    #: :class:`CompactJSON`; a mapping either way).
+    raw: JSONObject = field(default=NOTHING, repr=False, compare=False)
     #: How a Modbus Thing's registers may be read together (``tbm:maxSpan``/``tbm:maxGap``).
     modbus_limits: ReadLimits = DEFAULT_READ_LIMITS
 
@@ -569,7 +642,7 @@ def parse_schema(raw: Any, path: str, depth: int = 0) -> DataSchema:
         read_only=_bool(raw.get("readOnly", raw.get("readonly")))
         or raw.get("writable", raw.get("writeable")) is False,
         write_only=_bool(raw.get("writeOnly", raw.get("writeonly"))),
-        properties=properties,
+        properties=properties or NOTHING,
         required=tuple(r for r in required if isinstance(r, str))
         if isinstance(required, list)
         else (),
@@ -611,16 +684,16 @@ def _lift_one_of(schema: DataSchema) -> DataSchema:
     )
 
 
-def _uri_variables(raw: Any, path: str) -> dict[str, DataSchema]:
+def _uri_variables(raw: Any, path: str) -> Mapping[str, DataSchema]:
     if raw is None:
-        return {}
+        return NOTHING
     if not isinstance(raw, dict):
         raise WotValidationError(path, "expected an object")
     return {
         name: parse_schema(schema, f"{path}.{name}")
         for name, schema in raw.items()
         if isinstance(schema, dict)
-    }
+    } or NOTHING
 
 
 # --------------------------------------------------------------------------------------------
@@ -1241,7 +1314,7 @@ def _parse_members(
     def collect(
         member: str,
         parser: Any,
-    ) -> dict[str, _T]:
+    ) -> Mapping[str, _T]:
         nonlocal from_links
         out: dict[str, _T] = {}
         for name, item in _named_members(raw.get(member), f"$.{member}").items():
@@ -1252,11 +1325,11 @@ def _parse_members(
                 continue
             from_links = from_links or links
             out[name] = affordance
-        return out
+        return out or NOTHING
 
-    properties: dict[str, PropertyAffordance] = collect("properties", _parse_property)
-    actions: dict[str, ActionAffordance] = collect("actions", _parse_action)
-    events: dict[str, EventAffordance] = collect("events", _parse_event)
+    properties: Mapping[str, PropertyAffordance] = collect("properties", _parse_property)
+    actions: Mapping[str, ActionAffordance] = collect("actions", _parse_action)
+    events: Mapping[str, EventAffordance] = collect("events", _parse_event)
     if not (properties or actions or events):
         if skipped:
             raise skipped[0]
@@ -1300,6 +1373,6 @@ def _parse_members(
         hw_version=_metadata(raw, "hardwareVersion", plain=("hardwareVersion",)),
         support=raw["support"] if isinstance(raw.get("support"), str) else None,
         skipped=tuple(skipped),
-        raw=raw,
+        raw=CompactJSON.of(raw),
         modbus_limits=limits,
     )

@@ -136,7 +136,9 @@ class HostRule:
     def of(cls, origin: URL | None, allowed_hosts: Collection[str] | None = None) -> HostRule:
         """The rule for requests made on behalf of ``origin``."""
         key = host_key(origin) if origin is not None and origin.host else None
-        return cls(key, frozenset(h.lower() for h in allowed_hosts or ()))
+        if not allowed_hosts:
+            return cls(key)  # the class's empty frozenset, shared
+        return cls(key, frozenset(h.lower() for h in allowed_hosts))
 
     def named(self, url: URL) -> bool:
         """Whether ``url`` is on the origin or on a host allowed by name (not only by ``*``)."""
@@ -188,31 +190,83 @@ class HostRule:
         after ``MAX_REDIRECTS`` redirects, and takes ``secret_headers`` off any hop to an
         origin other than the first one's.
         """
-        first: URL | None = None
-        hops = 0
+        return _Guard(self, where, schemes, secret_headers)
 
-        async def middleware(
-            request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-        ) -> aiohttp.ClientResponse:
-            nonlocal first, hops
-            hops += 1
-            if hops > MAX_REDIRECTS + 1:
-                raise WotResponseError(f"{_label(where)}: more than {MAX_REDIRECTS} redirects")
-            if first is None:
-                self.check(request.url, where, schemes)
-                first = request.url.origin()
-            else:
-                self.check(request.url, where, schemes, "redirect")
-                if request.url.origin() != first:
-                    for name in secret_headers:
-                        request.headers.popall(name, None)
-            return await handler(request)
 
-        return middleware
+class _Guard:
+    """:meth:`HostRule.guard`'s middleware: one object, not a closure and its cells.
+
+    A long-poll request is held for minutes, middleware included; a directory holds
+    thousands, each walked by every full garbage collection.
+    """
+
+    __slots__ = ("_first", "_hops", "_rule", "_schemes", "_secret_headers", "_where")
+
+    def __init__(
+        self,
+        rule: HostRule,
+        where: Describe,
+        schemes: frozenset[str],
+        secret_headers: Collection[str],
+    ) -> None:
+        self._rule = rule
+        self._where = where
+        self._schemes = schemes
+        self._secret_headers = secret_headers
+        self._first: URL | None = None
+        self._hops = 0
+
+    async def __call__(
+        self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        """Check one hop, then send it."""
+        self._hops += 1
+        if self._hops > MAX_REDIRECTS + 1:
+            raise WotResponseError(f"{_label(self._where)}: more than {MAX_REDIRECTS} redirects")
+        if self._first is None:
+            self._rule.check(request.url, self._where, self._schemes)
+            self._first = request.url.origin()
+        else:
+            self._rule.check(request.url, self._where, self._schemes, "redirect")
+            if request.url.origin() != self._first:
+                for name in self._secret_headers:
+                    request.headers.popall(name, None)
+        return await handler(request)
+
+
+class RequestText:
+    """``METHOD url`` of a request (secrets redacted), made only when a message needs it."""
+
+    __slots__ = ("_method", "_transport", "_url")
+
+    def __init__(self, transport: Transport, method: str, url: URL) -> None:
+        """Describe ``method`` ``url``, sent through ``transport``."""
+        self._transport = transport
+        self._method = method
+        self._url = url
+
+    def __call__(self) -> str:
+        """The description."""
+        return self._transport.show(self._method, self._url)
 
 
 class Transport:
     """Sends requests to one Thing on the caller's session."""
+
+    # Slotted: a directory holds one per Thing, and a __dict__ each is one more object for the
+    # garbage collector to walk.
+    __slots__ = (
+        "_answered",
+        "_has_credentials",
+        "_picked",
+        "_targets",
+        "auth",
+        "hosts",
+        "request_timeout",
+        "session",
+        "ssl",
+        "td",
+    )
 
     def __init__(
         self,
@@ -236,6 +290,8 @@ class Transport:
         self.hosts = HostRule.of(td.source_url or td.base, allowed_hosts)
         self._targets: dict[int, tuple[Form, URL]] = {}
         self._picked: dict[tuple[int, str, frozenset[str]], tuple[tuple[Form, ...], Form]] = {}
+        # The host and port of the last request, if the Thing answered it (see answered_at).
+        self._answered: tuple[str, int | None] | None = None
 
     # ------------------------------------------------------------------ checks
 
@@ -316,6 +372,14 @@ class Transport:
             *self.auth.middlewares(applied, url),
         )
 
+    def answered_at(self, url: URL) -> bool:
+        """Whether the last request went to ``url``'s host and port, and the Thing answered it.
+
+        A request that could not connect, timed out or was refused clears it. A long-poll
+        channel opening right after such an answer needs no handshake of its own.
+        """
+        return self._answered is not None and self._answered == host_key(url)
+
     def show(self, method: str, url: URL) -> str:
         """``METHOD url`` for messages, secrets redacted."""
         return f"{method} {self.auth.redact_url(url)}"
@@ -366,10 +430,7 @@ class Transport:
         their longer hold time.
         """
         seconds = self.request_timeout if hold is None else hold
-
-        def what() -> str:
-            return self.show(method, url)
-
+        what = RequestText(self, method, url)
         try:
             async with asyncio.timeout(seconds):
                 async with self.session.request(
@@ -384,12 +445,16 @@ class Transport:
                     timeout=_NO_TOTAL,
                     middlewares=self._middlewares(applied, url, what),
                 ) as response:
+                    self._answered = None
                     self._check_status(response, what)
                     body = await read_capped(response, limit, what)
+                    self._answered = host_key(url)
                     return Reply(response.status, response.headers, body, response.url)
         except TimeoutError as err:
+            self._answered = None
             raise WotTimeoutError(f"{what()}: no answer within {seconds:g} s") from err
         except aiohttp.ClientError as err:
+            self._answered = None
             raise self._failure(what(), url, err) from err
 
     async def probe(self, url: URL, *, applied: AppliedAuth, form: Form | None = None) -> None:

@@ -42,8 +42,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 import contextlib
 import copy
-from dataclasses import dataclass, field
-import functools
+from dataclasses import dataclass
 import json
 import logging
 import random
@@ -56,7 +55,7 @@ from .errors import WotError, WotTimeoutError
 from .security import AppliedAuth
 from .sse import MAX_EVENT_BYTES, SseEvent, SseLimitError, SseParser
 from .td import Form
-from .transport import HTTP_SCHEMES, MAX_RESPONSE_BYTES, WS_SCHEMES, decode_body
+from .transport import HTTP_SCHEMES, MAX_RESPONSE_BYTES, WS_SCHEMES, RequestText, decode_body
 
 if TYPE_CHECKING:
     from .client import WotClient
@@ -66,6 +65,7 @@ _LOGGER = logging.getLogger(__name__)
 
 WEBTHING_SUBPROTOCOL = "webthing"
 _LONGPOLL = frozenset({"longpoll", None})
+_NONE: frozenset[str] = frozenset()  # a channel's properties or events when it has none
 
 ChannelKind = Literal["sse", "longpoll", "websocket"]
 
@@ -103,12 +103,50 @@ class _Channel:
     content_type: str = "application/json"
     last_event_id: str | None = None
     retry: float | None = None
-    dropped: bool = False  # went down since it last caught up (SSE)
-    pushed: set[str] = field(default_factory=set)  # properties pushed since it (re)opened
+    dropped: bool = False  # went down since it last caught up (SSE) or was probed (long-poll)
+    opened: bool = False  # opened since the supervisor last (re)started it
+    # Properties pushed since it (re)opened, kept only while a catch-up read runs.
+    pushed: set[str] | None = None
+
+
+class _Opened:
+    """What a channel calls once it is open: marks it opened and reports it up."""
+
+    __slots__ = ("_channel", "_index", "_watcher")
+
+    def __init__(self, watcher: Watcher, index: int, channel: _Channel) -> None:
+        self._watcher = watcher
+        self._index = index
+        self._channel = channel
+
+    def __call__(self) -> None:
+        self._channel.opened = True
+        self._watcher._mark(self._index, True)  # noqa: SLF001 - the watcher's own helper
 
 
 class Watcher:
     """Keeps one Thing's push channels open and forwards what they deliver."""
+
+    # Slotted: a directory holds one per Thing, and a __dict__ each is one more object for the
+    # garbage collector to walk.
+    __slots__ = (
+        "_channels",
+        "_client",
+        "_idle",
+        "_longpoll_min_interval",
+        "_max_backoff",
+        "_min_backoff",
+        "_on_connection",
+        "_on_event",
+        "_on_property",
+        "_reported",
+        "_stopped",
+        "_tasks",
+        "_transport",
+        "_up",
+        "observed_properties",
+        "stats",
+    )
 
     def __init__(
         self,
@@ -138,8 +176,10 @@ class Watcher:
         self._longpoll_min_interval = longpoll_min_interval
         self._channels: list[_Channel] = []
         self._plan()
-        self.observed_properties: frozenset[str] = frozenset(
-            name for channel in self._channels for name in channel.properties
+        self.observed_properties: frozenset[str] = (
+            self._channels[0].properties  # the same set (most Things have one channel)
+            if len(self._channels) == 1
+            else frozenset(name for channel in self._channels for name in channel.properties)
         )
         self._up: set[int] = set()
         self._reported = False
@@ -264,7 +304,7 @@ class Watcher:
                 op="observeallproperties",
                 where="$.forms",
                 properties=observable,
-                events=frozenset(),
+                events=_NONE,
                 single=None,
             )
         ):
@@ -276,7 +316,7 @@ class Watcher:
                 op="observeproperty",
                 where=f"$.properties.{name}.forms",
                 properties=frozenset({name}),
-                events=frozenset(),
+                events=_NONE,
                 single=("property", name),
             )
             if channel is not None:
@@ -289,7 +329,7 @@ class Watcher:
                 forms=td.forms,
                 op="subscribeallevents",
                 where="$.forms",
-                properties=frozenset(),
+                properties=_NONE,
                 events=frozenset(td.events),
                 single=None,
             )
@@ -301,7 +341,7 @@ class Watcher:
                 forms=event.forms,
                 op="subscribeevent",
                 where=f"$.events.{name}.forms",
-                properties=frozenset(),
+                properties=_NONE,
                 events=frozenset({name}),
                 single=("event", name),
             )
@@ -339,16 +379,18 @@ class Watcher:
     async def _supervise(self, index: int, channel: _Channel) -> None:
         title = self._client.td.title
         failures = 0
+        # Called by the channel once it is open (one small object: held while the channel runs).
+        up = _Opened(self, index, channel)
         while True:
-            opened = False
-
-            def up() -> None:
-                nonlocal opened
-                opened = True
-                self._mark(index, True)
-
+            channel.opened = False
             try:
-                await self._run(channel, up)
+                # The channel's runner, called directly: one coroutine less held per channel.
+                if channel.kind == "sse":
+                    await self._run_sse(channel, up)
+                elif channel.kind == "longpoll":
+                    await self._run_longpoll(channel, up)
+                else:
+                    await self._run_websocket(channel, up)
                 reason = "closed by the Thing"
             except _Idle:
                 _LOGGER.debug("%s: %s silent for %g s, reopening", title, channel.label, self._idle)
@@ -371,7 +413,7 @@ class Watcher:
                 reason = "unexpected error"
             self._mark(index, False)
             channel.dropped = True
-            if opened:
+            if channel.opened:
                 failures = 0
             delay = self._backoff(channel, failures)
             failures += 1
@@ -383,14 +425,6 @@ class Watcher:
                 delay,
             )
             await asyncio.sleep(delay)
-
-    async def _run(self, channel: _Channel, up: Callable[[], None]) -> None:
-        if channel.kind == "sse":
-            await self._run_sse(channel, up)
-        elif channel.kind == "longpoll":
-            await self._run_longpoll(channel, up)
-        else:
-            await self._run_websocket(channel, up)
 
     # ------------------------------------------------------------------ delivery
 
@@ -430,7 +464,8 @@ class Watcher:
     def _push(self, channel: _Channel, name: str, value: Any, batch: dict[str, Any] | None) -> None:
         """A pushed property value: passed on, or kept in ``batch`` until the read is done."""
         self.stats.values += 1
-        channel.pushed.add(name)
+        if channel.pushed is not None:
+            channel.pushed.add(name)
         if batch is None:
             self._call(self._on_property, name, value)
             return
@@ -495,6 +530,7 @@ class Watcher:
     async def _run_longpoll(self, channel: _Channel, up: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
         readable: str | None = None  # the channel's own property, when it can be read
+        dropped, channel.dropped = channel.dropped, False
         if channel.single is not None and channel.single[0] == "property":
             name = channel.single[1]
             prop = self._client.td.properties[name]
@@ -502,13 +538,16 @@ class Watcher:
                 readable = name
                 # The handshake: proves the Thing is there and catches up on the value.
                 self._deliver(channel, name, await self._client.read_property(name))
-            else:
-                await self._transport.probe(channel.url, applied=channel.applied, form=channel.form)
-        else:
+        if readable is None and (dropped or not self._transport.answered_at(channel.url)):
+            # The handshake of a channel that cannot read: a HEAD. Skipped when the last
+            # request to the Thing (its first read, typically) went to this host and port and
+            # was answered, and the channel has not failed since: the probe would prove
+            # nothing new, and costs a connection of its own per Thing (aiohttp closes it
+            # after an answer to HEAD without a length, which aiohttp's own server sends).
             await self._transport.probe(channel.url, applied=channel.applied, form=channel.form)
         up()
         # Described only if an answer cannot be decoded.
-        what = functools.partial(self._transport.show, channel.method, channel.url)
+        what = RequestText(self._transport, channel.method, channel.url)
         while True:
             started = loop.time()
             try:
@@ -573,7 +612,7 @@ class Watcher:
     @contextlib.asynccontextmanager
     async def _catching_up(self, channel: _Channel, wanted: bool) -> AsyncIterator[None]:
         """While the body runs, read the channel's properties once (if ``wanted``)."""
-        channel.pushed.clear()
+        channel.pushed = set() if wanted else None
         task = (
             asyncio.create_task(
                 self._catch_up(channel), name=f"wot watch {self._client.td.title} catch-up"
@@ -587,6 +626,7 @@ class Watcher:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+            channel.pushed = None
 
     async def _catch_up(self, channel: _Channel) -> None:
         """Read the channel's properties once it is open; values pushed meanwhile are newer."""
@@ -609,8 +649,9 @@ class Watcher:
                 "%s: reading the properties after connecting failed", self._client.td.title
             )
             return
+        pushed = channel.pushed or ()
         for name, value in values.items():
-            if name in channel.properties and name not in channel.pushed:
+            if name in channel.properties and name not in pushed:
                 self._call(self._on_property, name, value)
 
     def _webthing_message(self, channel: _Channel, text: str) -> None:

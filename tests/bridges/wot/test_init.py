@@ -150,6 +150,30 @@ async def test_long_poll_push(
     await wait_for(hass, lambda: hass.states.get(TEMP).state == "25.5", "long-poll push")
 
 
+async def test_no_poll_timer_while_every_property_is_pushed(
+    hass: HomeAssistant, wot_sim: WotSimulator, sensor_entry: MockConfigEntry
+) -> None:
+    """A poll of a Thing whose readable properties are all pushed reads nothing: no timer then.
+
+    The timer is back while the push channel is down, and gone again once it is up.
+    """
+    await _setup(hass, sensor_entry)
+    coordinator = sensor_entry.runtime_data.things["urn:thingbridge:simulator:sensor"]
+    readable = {name for name, prop in coordinator.td.properties.items() if prop.readable}
+    await wait_for(hass, lambda: coordinator.observed == readable, "the push channel")
+    assert coordinator.update_interval is None
+    port = wot_sim.port
+    await wot_sim.stop()
+    await wait_for(hass, lambda: not coordinator.observed, "the channel to drop")
+    assert coordinator.update_interval == SCAN_INTERVAL
+    await wot_sim.start("127.0.0.1", port)
+    await wait_for(hass, lambda: coordinator.observed == readable, "the channel back")
+    assert coordinator.update_interval is None
+    await wait_for(hass, lambda: bool(wot_sim.live), "the long-poll request held")
+    wot_sim.set_property("sensor", "temperature", 26.5)
+    await wait_for(hass, lambda: hass.states.get(TEMP).state == "26.5", "long-poll push")
+
+
 async def test_availability_follows_the_device(
     hass: HomeAssistant,
     wot_sim: WotSimulator,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import tracemalloc
+import types
 from typing import Any
 
 import pytest
@@ -18,6 +20,8 @@ from custom_components.thingbridge.wot.td import (
     clip_depth,
 )
 from custom_components.thingbridge.wot.units import canonical_unit
+from simulator.things import make_sensor
+from simulator.wot import thing_description
 
 
 def _td(**props: Any) -> dict[str, Any]:
@@ -193,3 +197,49 @@ def test_absurd_nesting_is_refused_and_clipped() -> None:
     assert clipped == {"a": {"a": {"a": DEPTH_MARKER}}}
     assert clip_depth([1, {"b": [2]}], 2) == [1, {"b": DEPTH_MARKER}]
     assert clip_depth("text", 0) == "text"
+
+
+def _containers_held(root: object) -> dict[str, int]:
+    """The dicts and lists reachable from ``root`` (classes, modules and functions not walked)."""
+    seen: set[int] = set()
+    counts = {"dict": 0, "list": 0}
+    stack = [root]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, type | types.ModuleType | types.FunctionType):
+            continue
+        seen.add(id(item))
+        if type(item) in (dict, list):
+            counts[type(item).__name__] += 1
+        stack.extend(gc.get_referents(item))
+    return counts
+
+
+def test_a_parsed_td_keeps_its_document_compactly() -> None:
+    """A directory keeps thousands of TDs: no decoded document, no empty dict of its own each.
+
+    The document still reads back as it was decoded (diagnostics show it).
+    """
+    sensor = thing_description(make_sensor(), "http://127.0.0.1:8580/")
+    doc = json.loads(json.dumps(sensor))
+    td = parse_td(doc, source_url="http://127.0.0.1:8580/things/sensor")
+    assert td.raw == doc
+    assert dict(td.raw.items()) == doc
+    assert (
+        td.raw["properties"]["temperature"]["unit"] == sensor["properties"]["temperature"]["unit"]
+    )
+    assert td.raw.get("links") is None
+    assert "title" in td.raw
+    assert len(td.raw) == len(doc)
+    assert list(td.raw) == list(doc)
+    assert clip_depth(td.raw) == doc
+    # The lists of the document (forms, ops, @context) are not held. The dicts left: the
+    # properties, events and security definitions by name, yarl's caches of the base and
+    # source URLs, and the empty mapping all TDs share.
+    assert _containers_held(td) == {"dict": 6, "list": 0}
+    # Absent members share one empty mapping.
+    other = parse_td(_td(x={"forms": [{"href": "x"}]}), source_url="http://h/t")
+    assert td.uri_variables is other.uri_variables is other.actions is other.events
+    # A document built in Python that JSON would change (a tuple, a NaN) is kept as given.
+    built = {"title": "T", "tags": ("a",), "properties": {"x": {"forms": [{"href": "x"}]}}}
+    assert parse_td(built, source_url="http://h/t").raw is built

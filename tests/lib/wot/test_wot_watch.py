@@ -922,3 +922,56 @@ async def test_longpoll_reads_what_changed_during_its_pause(
     await changes.until(lambda: len(recorder.props) == 3)
     assert recorder.props == [("count", 1), ("count", 2), ("count", 3)]
     await watcher.stop()
+
+
+async def test_longpoll_skips_the_probe_right_after_an_answer(
+    push: PushServer, session: aiohttp.ClientSession, changes: Changes
+) -> None:
+    """A Thing that just answered a read is not probed with HEAD (a connection of its own).
+
+    Once the channel fails, its next opening is probed as before; the push session (a copy
+    of the transport) knows what the client's read found.
+    """
+    push.values["count"] = 1
+    td = parse_td(
+        {
+            "title": "Counter",
+            "properties": {
+                "count": {
+                    "type": "integer",
+                    "observable": True,
+                    "forms": [{"href": "/value/count"}],
+                }
+            },
+            "forms": [{"href": "/lp/all", "op": "observeallproperties"}],
+        },
+        source_url=push.url("/td"),
+    )
+    recorder = Recorder(changes)
+    client = WotClient(session, td)
+    assert await client.read_property("count") == 1
+    async with aiohttp.ClientSession() as push_session:
+        watcher = client.watch(
+            recorder.on_property,
+            recorder.on_event,
+            recorder.on_connection,
+            session=push_session,
+            min_backoff=0.01,
+            max_backoff=0.05,
+            longpoll_min_interval=0.0,
+        )
+        await watcher.start()
+        try:
+            await changes.until(lambda: recorder.connection == [True] and push.methods["/lp/all"])
+            assert push.methods["/lp/all"] == ["GET"]  # held at once, no HEAD before it
+            push.feed("/lp/all", b'{"count": 2}', b"not JSON")  # a value, then a broken answer
+            await changes.until(
+                lambda: (
+                    recorder.connection == [True, False, True] and len(push.methods["/lp/all"]) >= 4
+                )
+            )
+            assert recorder.props == [("count", 2)]
+            # After the broken answer, the channel is probed again before it is held.
+            assert push.methods["/lp/all"][:4] == ["GET", "GET", "HEAD", "GET"]
+        finally:
+            await watcher.stop()

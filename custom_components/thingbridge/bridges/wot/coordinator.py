@@ -177,6 +177,7 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
             always_update=False,
         )
         self.key = key
+        self._poll_interval = update_interval
         if client is None:
             assert session is not None, "an HTTP Thing needs a session"
             client = WotClient(
@@ -200,7 +201,8 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self.device_info: DeviceInfo | None = None
         self._push_connected = False
         self.push_stats = PushStats()
-        self._pending: dict[str, Any] = {}
+        # Pushed values not yet written; None between writes (thousands of idle Things).
+        self._pending: dict[str, Any] | None = None
         self._flush_timer: asyncio.TimerHandle | None = None
         self._last_flush = -math.inf
         self._event_tokens = float(EVENT_BURST)
@@ -293,9 +295,12 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     def _on_property(self, name: str, value: Any) -> None:
         """Keep a pushed value; write it now, or with the next write if one was just made."""
         self.push_stats.values += 1
-        if name in self._pending:
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = {}
+        elif name in pending:
             self.push_stats.coalesced += 1
-        self._pending[name] = value
+        pending[name] = value
         if self._flush_timer is not None:
             return
         wait = self._last_flush + 1 / PUSH_UPDATES_PER_SECOND - self.hass.loop.time()
@@ -308,7 +313,9 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     def _flush_pushed(self) -> None:
         """Write the pushed values kept since the last write (the newest of each)."""
         self._flush_timer = None
-        pending, self._pending = self._pending, {}
+        pending, self._pending = self._pending, None
+        if not pending:
+            return
         data = self.data or {}
         changed = {name: value for name, value in pending.items() if data.get(name) != value}
         if not changed:
@@ -356,6 +363,13 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     @callback
     def _on_connection(self, connected: bool) -> None:
         self._push_connected = connected
+        # While every readable property is pushed, a poll reads nothing (_async_update_data):
+        # no poll timer then, rather than one per Thing waking every interval for nothing
+        # (and kept, with its job and context, for the garbage collector to walk). A channel
+        # that drops brings it back: the refresh below schedules the next poll.
+        readable = [name for name, prop in self.td.properties.items() if prop.readable]
+        pushed = connected and bool(readable) and self.observed.issuperset(readable)
+        self.update_interval = None if pushed else self._poll_interval
         if not connected or not self.last_update_success:
             # Values may have been missed while the channel was down (or the Thing was
             # unreachable and is back): read everything now rather than at the next poll.
