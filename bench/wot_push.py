@@ -4,7 +4,11 @@
    loaded) observes the simulator's lamp over Server-Sent Events. Each round changes the lamp's
    brightness on the device and times until Home Assistant's ``state_changed`` event for the
    light; interleaved with it, a plain aiohttp GET of the same property on the same loopback
-   server gives the HTTP round trip to compare with. p50 and p99 of both, in one run.
+   server gives the HTTP round trip to compare with. p50 and p99 of both, in one run. A Thing's
+   pushed values reach Home Assistant at most ``PUSH_UPDATES_PER_SECOND`` (10) times a second:
+   a value that comes sooner after the last write waits for the rest of that tenth of a second
+   (and the newest wins). The rounds are therefore spaced by that interval, so each measures
+   a change as a device reports it, not the cap (back to back, every round took 100 ms).
 2. **Directory setup.** A directory serving ``--things`` Things (sensors of two properties,
    observed by long-poll; 200 by default) is added as one entry; the time from ``async_setup``
    to every Thing's entities being in the state machine is reported (median of several runs),
@@ -52,6 +56,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 import custom_components.thingbridge  # noqa: F401 - Home Assistant must find this package
+from custom_components.thingbridge.bridges.wot.coordinator import PUSH_UPDATES_PER_SECOND
 from custom_components.thingbridge.const import (
     CONF_KIND,
     DOMAIN,
@@ -137,6 +142,8 @@ async def push_latency(changes: int) -> tuple[list[float], list[float]]:
                     if index >= 50:  # the first 50 warm up connections and caches
                         push.append(elapsed)
                         rtt.append(round_trip)
+                    # the next change comes after the push rate cap's interval (see above)
+                    await asyncio.sleep(1 / PUSH_UPDATES_PER_SECOND + 0.005)
             unsubscribe()
             await hass.config_entries.async_unload(entry.entry_id)
         finally:
