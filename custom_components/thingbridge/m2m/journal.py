@@ -293,6 +293,28 @@ def _indexed_seq(conn: sqlite3.Connection) -> int:
 
 
 @contextmanager
+def _writing(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: committed when the block ends, rolled back if it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _index_rows(conn: sqlite3.Connection) -> None:
+    """Add the rows after the indexed seq to ``positions_by_device`` (in the open transaction)."""
+    top = conn.execute(_MAX_SEQ).fetchone()[0] or 0
+    indexed = _indexed_seq(conn)
+    if top > indexed:
+        conn.execute(_INDEX_ROWS, (indexed, top))
+        conn.execute(_SET_INDEXED_SEQ, (top,))
+
+
+@contextmanager
 def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     """One read transaction: the reads inside see the database as of one moment."""
     conn.execute("BEGIN")
@@ -827,8 +849,7 @@ class TrackerJournal:
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _writing(conn):
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 _check_version(version)
                 if version == 1:
@@ -838,17 +859,12 @@ class TrackerJournal:
                 if 0 < version < SCHEMA_VERSION:
                     conn.execute(_MIGRATE_4_INDEX)
                 conn.executescript(f"{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};")
-                self._conn = conn
-                self._index_sync(in_transaction=True)  # an older file's rows; a crash's
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                _index_rows(conn)  # an older file's rows; those a crash left unindexed
         except BaseException:
-            self._conn = None
             conn.close()
             raise
+        self._conn = conn
+        self._next_index = time.monotonic() + INDEX_INTERVAL  # everything is indexed now
 
     def _migrate_rows(self, conn: sqlite3.Connection, version: int) -> None:
         """Convert every row of an older version to today's ``data`` and digest (in place).
@@ -927,18 +943,11 @@ class TrackerJournal:
     def _transaction(self, batches: list[list[Any]]) -> list[list[bool]]:
         assert self._conn is not None
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            before = conn.total_changes
+        before = conn.total_changes
+        with _writing(conn):
             results = self._insert(conn, batches)
-            added = conn.total_changes - before
-            conn.execute("COMMIT")
-            self.commits += 1
-            self._unindexed += added
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        self.commits += 1
+        self._unindexed += conn.total_changes - before
         return results
 
     def _write_sync(
@@ -980,22 +989,15 @@ class TrackerJournal:
             self._index_sync()
         except sqlite3.Error as err:  # the prune keeps the newer rows' newest all the same
             self._index_failed(err)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _writing(conn):
             rows = conn.execute(
                 _PRUNE_ROWS, (cutoff_us, PRUNE_CHUNK, _indexed_seq(conn))
             ).fetchall()
-            if rows:
-                conn.executemany(_DELETE_ROW, [(row[0],) for row in rows])
-                conn.executemany(_DELETE_BY_DEVICE, [(*row[1:], row[0]) for row in rows])
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            conn.executemany(_DELETE_ROW, [(row[0],) for row in rows])
+            conn.executemany(_DELETE_BY_DEVICE, [(*row[1:], row[0]) for row in rows])
         return len(rows) + conn.execute(_PRUNE_FRAMES, (cutoff_us, PRUNE_CHUNK)).rowcount
 
-    def _index_sync(self, *, in_transaction: bool = False) -> None:
+    def _index_sync(self) -> None:
         """Add the rows committed since the last call to ``positions_by_device``.
 
         The identity index (``positions_key``) leads with the fix time, so a group commit's
@@ -1010,21 +1012,8 @@ class TrackerJournal:
         indexed at the next call.
         """
         assert self._conn is not None
-        conn = self._conn
-        if not in_transaction:
-            conn.execute("BEGIN IMMEDIATE")
-        try:
-            top = conn.execute(_MAX_SEQ).fetchone()[0] or 0
-            indexed = _indexed_seq(conn)
-            if top > indexed:
-                conn.execute(_INDEX_ROWS, (indexed, top))
-                conn.execute(_SET_INDEXED_SEQ, (top,))
-            if not in_transaction:
-                conn.execute("COMMIT")
-        except BaseException:
-            if not in_transaction and conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        with _writing(self._conn):
+            _index_rows(self._conn)
         self._unindexed = 0
         self._next_index = time.monotonic() + INDEX_INTERVAL
 
@@ -1108,18 +1097,12 @@ class TrackerJournal:
         if self._conn is None:
             raise sqlite3.ProgrammingError("the journal is closed")
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            new = []
+        new = []
+        with _writing(conn):
             for row in rows:
                 before = conn.total_changes
                 conn.execute(_INSERT_FRAME, row)
                 new.append(conn.total_changes > before)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return new
 
     def _devices_sync(self) -> list[tuple[Any, ...]]:

@@ -738,34 +738,9 @@ async def test_version_3_file_is_converted_and_loses_nothing(tmp_path: Path) -> 
         assert after == [*expected[:2], replace(changed, raw=b""), *expected[2:5]]
 
 
-# Version 4 (2026-12-04): today's rows, keyed by an identity index led by the device.
-_V4_SCHEMA = """
-CREATE TABLE positions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    protocol TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    fix_time_us INTEGER NOT NULL,
-    lat_e7 INTEGER NOT NULL,
-    lon_e7 INTEGER NOT NULL,
-    received_us INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    digest BLOB NOT NULL DEFAULT x''
-);
-CREATE UNIQUE INDEX positions_record ON positions (device_id, protocol, fix_time_us, digest);
-CREATE INDEX positions_received ON positions (received_us);
-CREATE TABLE frames (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    protocol TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    received_us INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    raw BLOB NOT NULL,
-    digest BLOB NOT NULL
-);
-CREATE UNIQUE INDEX frames_record ON frames (device_id, protocol, digest);
-CREATE INDEX frames_received ON frames (received_us);
-PRAGMA user_version=4;
-"""
+# Version 4 (2026-12-04): the tables of versions 2 and 3 (an identity index led by the device),
+# rows as JSON arrays.
+_V4_SCHEMA = _V2_SCHEMA.replace("PRAGMA user_version=2;", "PRAGMA user_version=4;")
 
 
 async def test_version_4_file_is_migrated_and_loses_nothing(tmp_path: Path) -> None:
@@ -951,11 +926,10 @@ async def test_the_answer_does_not_wait_for_the_device_index(
     released: list[bool] = []  # False: the indexing waited in vain for the answer
     original = TrackerJournal._index_sync
 
-    def slow_index(self: TrackerJournal, *, in_transaction: bool = False) -> None:
-        if not in_transaction:
-            started.set()
-            released.append(release.wait(5))
-        original(self, in_transaction=in_transaction)
+    def slow_index(self: TrackerJournal) -> None:
+        started.set()
+        released.append(release.wait(5))
+        original(self)
 
     monkeypatch.setattr(TrackerJournal, "_index_sync", slow_index)
     async with TrackerJournal(tmp_path / "j.db", retention_days=None) as journal:
