@@ -22,6 +22,7 @@ from .errors import (
     WotResponseError,
     WotTimeoutError,
     WotValidationError,
+    WotValueError,
 )
 from .mapping import (
     BINARY_SENSOR,
@@ -140,6 +141,7 @@ __all__ = [
     "WotResponseError",
     "WotTimeoutError",
     "WotValidationError",
+    "WotValueError",
     "canonical_unit",
     "check_write",
     "clip_depth",

@@ -23,6 +23,7 @@ from .errors import (
     WotError,
     WotResponseError,
     WotValidationError,
+    WotValueError,
 )
 from .security import Credentials, safe_url, simple_auth_headers
 from .td import (
@@ -286,18 +287,11 @@ class WotClient:
         return await self._read_each()
 
     def _thing_form(self, op: str) -> Form | None:
+        # (a Web Thing's rel "properties" link is such a form: parse_td adds it)
         try:
             return self.transport.pick_form(self.td.forms, op, "$.forms")
         except WotValidationError:
-            pass
-        if op == "readallproperties" and self.td.dialect == "webthings":
-            # The Web Thing API's Thing-level link with rel "properties" reads them all.
-            links = self.td.raw.get("links")
-            for link in links if isinstance(links, list) else ():
-                href = link.get("href") if isinstance(link, dict) else None
-                if isinstance(href, str) and link.get("rel") == "properties":
-                    return Form(op=op, href=href, base=self.td.base, method="GET")
-        return None
+            return None
 
     async def _read_each(self) -> dict[str, Any]:
         names = [name for name, prop in self.td.properties.items() if prop.readable]
@@ -332,7 +326,7 @@ class WotClient:
         prop = self._property(name)
         where = f"$.properties.{name}"
         if error := schema_error(prop.schema, value, name):
-            raise WotValidationError(where, error)
+            raise WotValueError(where, error)
         form = self.transport.pick_form(prop.forms, "writeproperty", f"{where}.forms")
         url, applied = self.transport.target(
             form, f"{where}.forms", self._variables(prop.uri_variables, uri_variables)
@@ -372,7 +366,7 @@ class WotClient:
             and action.input is not None
             and (error := schema_error(action.input, action_input, "input"))
         ):
-            raise WotValidationError(where, error)
+            raise WotValueError(where, error)
         form = self.transport.pick_form(action.forms, "invokeaction", f"{where}.forms")
         url, applied = self.transport.target(
             form, f"{where}.forms", self._variables(action.uri_variables, uri_variables)

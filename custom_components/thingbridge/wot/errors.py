@@ -20,6 +20,13 @@ class WotValidationError(WotError):
         self.reason = reason
 
 
+class WotValueError(WotValidationError):
+    """A value given to write or send does not fit its schema or its register.
+
+    Raised before anything is sent: the caller's mistake, not the Thing's.
+    """
+
+
 class WotLimitError(WotValidationError):
     """A Thing Description (or part of one) exceeds one of the library's limits.
 

@@ -1133,6 +1133,16 @@ def _websocket_link(raw: JSONObject, base: URL | None) -> URL | None:
     return None
 
 
+def _properties_link(raw: JSONObject, base: URL | None) -> Form | None:
+    """The Web Thing API's Thing-level ``rel: properties`` link as a ``readallproperties`` form."""
+    links = raw.get("links")
+    for link in links if isinstance(links, list) else ():
+        href = link.get("href") if isinstance(link, dict) else None
+        if isinstance(href, str) and link.get("rel") == "properties":
+            return Form(op="readallproperties", href=href, base=base, method="GET")
+    return None
+
+
 SCHEMA_ORG = (
     "https://schema.org/",
     "http://schema.org/",
@@ -1345,6 +1355,9 @@ def _parse_members(
 
     # The WebThings dialect is told apart by its links: its bodies are {"name": value}.
     dialect: Dialect = "webthings" if from_links else "td"
+    if dialect == "webthings" and not any(f.op == "readallproperties" for f in forms):
+        link = _properties_link(raw, base)  # read once here, not from the document each poll
+        forms = forms if link is None else (*forms, link)
     limits = DEFAULT_READ_LIMITS
     if any(form.modbus is not None for prop in properties.values() for form in prop.forms):
         limits = read_limits(raw, _VOCABULARY.get())

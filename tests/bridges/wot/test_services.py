@@ -378,3 +378,60 @@ async def test_diagnostics_survive_absurdly_nested_json(
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_ERROR
     assert f"JSON nested deeper than {MAX_TD_DEPTH} levels" in (entry.reason or "")
+
+
+async def test_a_write_the_thing_cannot_take_is_not_called_an_invalid_value(
+    hass: HomeAssistant, http_server: StaticServer
+) -> None:
+    """Only a value that does not fit is the caller's mistake; a TD's fault is the device's.
+
+    The write form points at a host the entry does not allow: the library refuses it before
+    sending (a WotValidationError, not a value error), and the action says the operation
+    failed rather than "invalid value".
+    """
+    http_server.add("/level", "5")
+    http_server.add(
+        "/td",
+        {
+            "title": "Elsewhere",
+            "id": "urn:test:elsewhere",
+            "properties": {
+                "level": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 10,
+                    "forms": [
+                        {"href": "/level", "op": "readproperty"},
+                        {"href": "http://127.0.0.2:9/level", "op": "writeproperty"},
+                    ],
+                }
+            },
+        },
+    )
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Elsewhere",
+        unique_id="urn:test:elsewhere",
+        data={CONF_KIND: KIND_WOT_THING, "url": http_server.url("/td")},
+    )
+    await _setup(hass, entry)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "write_property",
+            {"config_entry_id": entry.entry_id, "property": "level", "value": 3},
+            blocking=True,
+        )
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "operation_failed"
+    assert "127.0.0.2:9" in str(err.value.translation_placeholders)
+    with pytest.raises(ServiceValidationError) as verr:  # a value that does not fit still is
+        await hass.services.async_call(
+            DOMAIN,
+            "write_property",
+            {"config_entry_id": entry.entry_id, "property": "level", "value": 11},
+            blocking=True,
+        )
+    assert verr.value.translation_key == "invalid_value"
+    assert [method for method, _path, _body in http_server.requests if method == "PUT"] == []
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -74,7 +74,7 @@ from ...wot import (
     WotClient,
     WotConnectionError,
     WotError,
-    WotValidationError,
+    WotValueError,
     plan_thing,
 )
 
@@ -397,7 +397,7 @@ class WotThingCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 translation_key="auth_failed",
                 translation_placeholders={"title": self.td.title, "error": str(err)},
             ) from err
-        except WotValidationError as err:
+        except WotValueError as err:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="invalid_value",

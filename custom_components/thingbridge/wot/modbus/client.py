@@ -48,7 +48,13 @@ from modbus_connection.model.fields import (
 )
 from modbus_connection.tmodbus import ModbusConnection
 
-from ..errors import WotConnectionError, WotResponseError, WotTimeoutError, WotValidationError
+from ..errors import (
+    WotConnectionError,
+    WotResponseError,
+    WotTimeoutError,
+    WotValidationError,
+    WotValueError,
+)
 from ..td import DataSchema, PropertyAffordance, ThingDescription
 from .binding import TYPE_WIDTH, ModbusForm, ModbusLink
 
@@ -259,35 +265,35 @@ def check_write(schema: DataSchema, value: Any, path: str) -> Any:
     if schema.read_only:
         raise WotValidationError(path, "the property is read-only")
     if schema.const is not None and value != schema.const:
-        raise WotValidationError(path, f"{value!r} is not the constant {schema.const!r}")
+        raise WotValueError(path, f"{value!r} is not the constant {schema.const!r}")
     if schema.enum is not None and value not in schema.enum:
-        raise WotValidationError(path, f"{value!r} is not one of {list(schema.enum)!r}")
+        raise WotValueError(path, f"{value!r} is not one of {list(schema.enum)!r}")
     kind = schema.type
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise WotValidationError(path, f"expected true or false, got {value!r}")
+            raise WotValueError(path, f"expected true or false, got {value!r}")
         return value
     if kind == "string":
         if not isinstance(value, str):
-            raise WotValidationError(path, f"expected a string, got {value!r}")
+            raise WotValueError(path, f"expected a string, got {value!r}")
         if schema.max_length is not None and len(value) > schema.max_length:
-            raise WotValidationError(path, f"longer than {schema.max_length} characters")
+            raise WotValueError(path, f"longer than {schema.max_length} characters")
         return value
     if kind in ("integer", "number") or kind in TYPE_WIDTH:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise WotValidationError(path, f"expected a number, got {value!r}")
+            raise WotValueError(path, f"expected a number, got {value!r}")
         if not math.isfinite(value):
-            raise WotValidationError(path, f"expected a finite number, got {value!r}")
+            raise WotValueError(path, f"expected a finite number, got {value!r}")
         if kind == "integer" and not float(value).is_integer():
-            raise WotValidationError(path, f"expected an integer, got {value!r}")
+            raise WotValueError(path, f"expected an integer, got {value!r}")
         if schema.minimum is not None and value < schema.minimum:
-            raise WotValidationError(path, f"{value} is below the minimum {schema.minimum}")
+            raise WotValueError(path, f"{value} is below the minimum {schema.minimum}")
         if schema.maximum is not None and value > schema.maximum:
-            raise WotValidationError(path, f"{value} is above the maximum {schema.maximum}")
+            raise WotValueError(path, f"{value} is above the maximum {schema.maximum}")
         if schema.multiple_of:
             steps = value / schema.multiple_of
             if abs(steps - round(steps)) > 1e-9 * max(1.0, abs(steps)):
-                raise WotValidationError(path, f"{value} is not a multiple of {schema.multiple_of}")
+                raise WotValueError(path, f"{value} is not a multiple of {schema.multiple_of}")
         return int(value) if kind == "integer" else value
     return value
 
@@ -583,7 +589,7 @@ class ModbusThingClient:
     async def _register_write(
         self, target: TdRegisterField, form: ModbusForm, value: Any, path: str
     ) -> Callable[[], Any]:
-        """Encode a register write; raise WotValidationError before sending when it cannot be."""
+        """Encode a register write; raise WotValueError before sending when it cannot be."""
         unit = self._unit
         if form.bit_offset is not None:
             length = form.bit_length or 1
@@ -591,7 +597,7 @@ class ModbusThingClient:
             if form.scale != 1 or form.offset != 0:
                 raw = round((value - form.offset) / form.scale)
             if not isinstance(raw, int) or not 0 <= raw < (1 << length):
-                raise WotValidationError(path, f"{value!r} does not fit {length} bit(s)")
+                raise WotValueError(path, f"{value!r} does not fit {length} bit(s)")
             shift, mask = form.bit_offset, ((1 << length) - 1) << form.bit_offset
 
             async def merge() -> None:
@@ -620,9 +626,9 @@ class ModbusThingClient:
         try:
             out = target.encode(value, exponent)
         except (ValueError, OverflowError, TypeError) as err:  # fmt: skip
-            raise WotValidationError(path, f"cannot encode {value!r}: {err}") from err
+            raise WotValueError(path, f"cannot encode {value!r}: {err}") from err
         if not all(0 <= w <= 0xFFFF for w in out):
-            raise WotValidationError(path, f"{value!r} does not fit {form.value_type}")
+            raise WotValueError(path, f"{value!r} does not fit {form.value_type}")
         width = 16 * len(out)
         kind = form.value_type
         if target.inner is not None and kind.startswith(("int", "uint")):
@@ -635,7 +641,7 @@ class ModbusThingClient:
                 else (0, (1 << width) - 1)
             )
             if not low <= raw_value <= high:
-                raise WotValidationError(path, f"{value!r} does not fit {kind}")
+                raise WotValueError(path, f"{value!r} does not fit {kind}")
 
         async def write() -> None:
             if form.write_function == 16 or len(out) > 1:
