@@ -85,7 +85,7 @@ import logging
 import operator
 import socket
 import struct
-import termios
+import sys
 import time
 from typing import Any, Protocol
 
@@ -286,8 +286,10 @@ class _Conn:
 
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
-# The ioctl that tells the bytes a socket has sent but the peer not yet acknowledged (Linux).
-_OUTQ: int | None = getattr(termios, "TIOCOUTQ", None)
+# Linux's SIOCOUTQNSD: the bytes of a socket's send queue not yet sent at all, because the
+# peer's receive window is closed (the bytes sent and not yet acknowledged, which any reply on
+# a slow link has for a while, are not counted: TIOCOUTQ would count them).
+_UNSENT: int | None = 0x894B if sys.platform.startswith("linux") else None
 
 
 def _abort(transport: asyncio.BaseTransport) -> None:
@@ -295,13 +297,14 @@ def _abort(transport: asyncio.BaseTransport) -> None:
 
     Closed in order, a socket whose replies the peer does not read sits in the kernel
     (FIN_WAIT1, holding the unsent bytes) for minutes, and the peer, blocked on its own sends,
-    never hears that it was closed: a reset frees both at once. A peer that read everything
-    gets the orderly close as before (a reset could drop a reply just written).
+    never hears that it was closed: a reset frees both at once. A peer that reads (its
+    window is open, so nothing waits unsent) gets the orderly close: a reset would drop a
+    reply still in flight, such as the refusal just written to an unknown device.
     """
     sock = transport.get_extra_info("socket")
-    if sock is not None and _OUTQ is not None and sock.fileno() >= 0:
+    if sock is not None and _UNSENT is not None and sock.fileno() >= 0:
         with contextlib.suppress(OSError):
-            unsent = struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0" * 4))
+            unsent = struct.unpack("i", fcntl.ioctl(sock.fileno(), _UNSENT, b"\0" * 4))
             if unsent[0] > 0:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
     transport.abort()  # type: ignore[attr-defined]
@@ -1310,6 +1313,7 @@ class _TcpConnection(asyncio.Protocol):
         self.writing_paused = False
         self.drain_timer: asyncio.TimerHandle | None = None
         self.detached = False  # the gateway is done with it (stopped)
+        self.store_task: asyncio.Task[_Outcome] | None = None  # kept frames being stored
 
     # -- transport callbacks -------------------------------------------------------------
 
@@ -1407,7 +1411,7 @@ class _TcpConnection(asyncio.Protocol):
         if kept:  # undecodable frames kept as received first: the general code
             self.busy = True
             self.size = size
-            task = self.loop.create_task(
+            task = self.store_task = self.loop.create_task(
                 gateway._journal_items(conn, outcome, accepted, kept)  # noqa: SLF001
             )
             task.add_done_callback(self._stored)
@@ -1450,6 +1454,7 @@ class _TcpConnection(asyncio.Protocol):
             self._run(None)
 
     def _stored(self, task: asyncio.Task[_Outcome]) -> None:
+        self.store_task = None
         size = self.size
         self.busy = False
         if self.detached:
@@ -1514,6 +1519,8 @@ class _TcpConnection(asyncio.Protocol):
     def detach(self) -> None:
         """The gateway is done with the connection: stop its timers and callbacks."""
         self.detached = True
+        if self.store_task is not None:  # nothing is delivered once the gateway stopped
+            self.store_task.cancel()
         if self.idle is not None:
             self.idle.cancel()
         if self.drain_timer is not None:

@@ -969,3 +969,64 @@ async def test_a_device_that_does_not_read_its_replies_is_closed(
     tracker = h.tracker("gt06")
     await tracker.run()
     await assert_journal_holds_route(h.journal, "gt06", tracker)
+
+
+async def test_frames_being_kept_when_the_gateway_stops_are_not_delivered(make: Factory) -> None:
+    """A batch with an undecodable frame is stored by a task of its own: stop() cancels it, and
+    its position is not reported after the gateway stopped."""
+    h = await make(("gt06",))
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+    real = h.journal.store_frames
+
+    async def slow(frames: Any) -> list[bool]:
+        entered.set()
+        await gate.wait()
+        return await real(frames)
+
+    h.journal.store_frames = slow  # type: ignore[method-assign]
+    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["gt06"])
+    writer.write(gt06_login(IDS["gt06"], 1))
+    assert await reader.readexactly(10) == gt06_reply(0x01, 1)
+    fixes = make_fixes(ROUTE, start=START)
+    writer.write(gt06_frame(0x8C, b"\x01\x02", 2) + gt06_location(fixes[0], 3))
+    async with asyncio.timeout(10):
+        await entered.wait()
+    await h.gateway.stop()
+    pending = [t for t in asyncio.all_tasks() if "_journal_items" in repr(t) and not t.done()]
+    gate.set()
+    for _ in range(20):  # let a task that survived stop() run to its end
+        await asyncio.sleep(0)
+    writer.close()
+    assert pending == []
+    assert h.positions == []
+
+
+async def test_a_device_that_closes_its_side_after_data_still_gets_its_ack(make: Factory) -> None:
+    h = await make(("teltonika",))
+    fixes = make_fixes(ROUTE, start=START)
+    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["teltonika"])
+    writer.write(teltonika_login(IDS["teltonika"]))
+    assert await reader.readexactly(1) == b"\x01"
+    writer.write(teltonika_avl(fixes[:3]))
+    writer.write_eof()
+    async with asyncio.timeout(10):
+        rest = await reader.read()
+    writer.close()
+    assert rest == (3).to_bytes(4, "big")
+    assert await h.journal.count() == 3
+
+
+async def test_a_burst_beyond_the_buffer_limit_is_answered_in_full(make: Factory) -> None:
+    """More bytes at once than max_buffer: reading pauses and resumes, every frame is answered."""
+    h = await make(("gt06",), max_buffer=1024)
+    reader, writer = await asyncio.open_connection(HOST, h.gateway.ports["gt06"])
+    writer.write(gt06_login(IDS["gt06"], 1))
+    assert await reader.readexactly(10) == gt06_reply(0x01, 1)
+    count = 5000
+    writer.write(b"".join(gt06_heartbeat(serial % 0xFFFF + 2) for serial in range(count)))
+    async with asyncio.timeout(30):  # a safety net against a hang, not a timing assertion
+        got = await reader.readexactly(10 * count)
+    writer.close()
+    assert got[:10] == gt06_reply(0x13, 2)
+    assert got[-10:] == gt06_reply(0x13, (count - 1) % 0xFFFF + 2)
