@@ -189,7 +189,9 @@ def _avl_record(
 
 
 @pytest.mark.parametrize("codec", sorted(teltonika.AVL_CODECS))
-def test_records_laid_out_alike_decode_the_same_from_the_layout_cache(codec: int) -> None:
+def test_records_laid_out_alike_decode_the_same_from_the_layout_cache(
+    codec: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # a tracker's records mostly repeat one IO layout: after the first, a record is read in
     # one call when its IDs and counts match a layout seen before; one with the same N1
     # count and other IDs, or other counts, is read group by group, as are the rest
@@ -209,13 +211,26 @@ def test_records_laid_out_alike_decode_the_same_from_the_layout_cache(codec: int
     ]
     data = b"".join(records)
     checked = _outcome(teltonika._decode_records_checked, codec, len(records), data, True)
-    teltonika._LAYOUTS[codec].shapes.clear()
-    for _ in range(2):  # the first time the layouts are learnt, the second they are known
+    layout = teltonika._LAYOUTS[codec]
+    layout.shapes.clear()
+    misses: list[object] = []
+    remember = teltonika._Layout.remember
+
+    def counted(self: teltonika._Layout, groups: list[tuple[int, ...]], nx: int) -> None:
+        misses.append(groups)
+        remember(self, groups, nx)
+
+    monkeypatch.setattr(teltonika._Layout, "remember", counted)
+    for attempt in range(3):  # a layout is kept once it has been met twice; then it is known
+        misses.clear()
         fast = teltonika._decode_records_fast(
             data, 0, len(data), codec, len(records), IMEI, data, True, True
         )
         assert _io_items(fast) == checked
-        assert teltonika._LAYOUTS[codec].shapes[3]  # N1 = 3 in every record
+        if attempt:
+            assert layout.shapes[3]  # N1 = 3 in every record
+        if attempt == 2:  # every record read with a kept layout: none learnt again
+            assert misses == []
 
 
 @pytest.mark.parametrize("byteorder", ["little", "big"])

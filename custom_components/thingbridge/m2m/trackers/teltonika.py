@@ -187,7 +187,7 @@ class _Layout:
     (IO ID, value) pairs followed by the next count (N2, N4, N8, or Codec 8E's NX).
     """
 
-    __slots__ = ("_cache", "head", "id_code", "n_code", "shapes", "wide")
+    __slots__ = ("_cache", "_known", "head", "id_code", "n_code", "shapes", "wide")
 
     def __init__(self, codec: int) -> None:
         self.wide = codec == CODEC_8E
@@ -197,7 +197,9 @@ class _Layout:
         self.head = struct.Struct(f">QBiihHBH{event}{self.n_code}{self.n_code}")
         self._cache: dict[tuple[int, int], struct.Struct] = {}
         self.shapes: dict[int, list[_Shape]] = {}
-        """The IO layouts seen lately, by their N1 count (newest first)."""
+        """The IO layouts used lately, by their N1 count (most recently used first)."""
+        self._known: dict[tuple[tuple[tuple[int, ...], ...], int], _Shape | None] = {}
+        """The layouts met (up to :data:`_MAX_KNOWN`): None once, then built and kept."""
 
     def remember(self, groups: list[tuple[int, ...]], nx: int) -> None:
         """Keep the layout of a record whose IO IDs, group by group, were ``groups``."""
@@ -207,7 +209,18 @@ class _Layout:
             if len(self.shapes) >= _MAX_SHAPE_KEYS:
                 self.shapes.clear()
             shapes = self.shapes[n1] = []
-        shapes.insert(0, _Shape(self, groups, nx))
+        key = (tuple(groups), nx)
+        shape = self._known.get(key)
+        if shape is None:
+            if len(self._known) >= _MAX_KNOWN:
+                self._known.clear()
+            if key not in self._known:  # seen once: built the second time (a layout that
+                self._known[key] = None  # never comes back, such as garbage, costs nothing)
+                return
+            shape = self._known[key] = _Shape(self, groups, nx)
+        elif shape in shapes:  # it did not fit the data left (a record cut short)
+            shapes.remove(shape)
+        shapes.insert(0, shape)
         del shapes[_MAX_SHAPES:]
 
     def group(self, g: int, n: int) -> struct.Struct:
@@ -222,7 +235,8 @@ class _Layout:
         return layout
 
 
-_MAX_SHAPES = 4  # layouts kept per N1 count
+_MAX_SHAPES = 8  # layouts tried per N1 count (a mixed fleet's models may share one)
+_MAX_KNOWN = 256  # layouts built and kept for reuse
 _MAX_SHAPE_KEYS = 64  # N1 counts with kept layouts
 
 
@@ -290,6 +304,7 @@ class _Shape:
 
 _LAYOUTS = {codec: _Layout(codec) for codec in AVL_CODECS}
 _NO_ALARMS: list[str] = []
+_NO_SHAPES: list[_Shape] = []  # never changed: only a found layout moves
 
 
 def _decode_records(
@@ -354,10 +369,13 @@ def _decode_records_fast(  # noqa: PLR0915, PLR0917 - one hot loop
         n = fields[-1]
         io: dict[str, IoValue] = {"priority": priority}
         pairs: Iterable[tuple[int, int]]  # the mapped IO IDs and their values
-        for shape in shapes.get(n, ()):  # a layout seen before: the whole IO element at once
+        candidates = shapes.get(n, _NO_SHAPES)
+        for index, shape in enumerate(candidates):  # a layout seen before: all the IO at once
             if pos + shape.size <= size:
                 values = shape.whole.unpack_from(data, pos)
                 if shape.signature(values) == shape.expected:
+                    if index:  # most recently used first: a fleet's usual layout stays ahead
+                        candidates.insert(0, candidates.pop(index))
                     pos += shape.size
                     io.update(zip(shape.keys, shape.value_of(values), strict=True))
                     pairs = zip(shape.mapped_ids, shape.mapped_of(values), strict=True)
