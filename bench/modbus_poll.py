@@ -233,10 +233,10 @@ async def run(rounds: int) -> None:
             for key, versus in (("core", "tb"), ("core_fast", "tb"), ("core", "tb_all")):
                 (c_r, c_s), (t_r, t_s) = medians[key], medians[versus]
                 print(
-                    f"{key} / {versus}: {c_r / t_r:.1f}x fewer requests, {c_s / t_s:.1f}x"
-                    " shorter polls"
+                    f"{key} / {versus}: {c_r / t_r:.1f}x as many requests,"
+                    f" {c_s / t_s:.1f}x as long a poll"
                 )
-            print("target: >= 20x fewer requests per poll")
+            print("target: core / tb >= 20x as many requests per poll")
         finally:
             await hass.async_stop(force=True)
             await context.__aexit__(None, None, None)
